@@ -1,0 +1,56 @@
+# The one task runner: humans and CI call the same targets.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-fast lint fmt typecheck bench setup demo clean coverage
+
+$(STAMP): requirements/base.txt requirements/dev.txt pyproject.toml
+	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is needed (set PY=/path/to/python3.11)"; exit 1; }
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/base.txt -r requirements/dev.txt
+	# The project itself: a .pth puts it on the path and bin/flotilla runs its commands.
+	$(BIN)/python -c 'import site,pathlib; pathlib.Path(site.getsitepackages()[0],"flotilla.pth").write_text(str(pathlib.Path.cwd())+"\n")'
+	printf '#!/bin/sh\nexec "%s/python" -m flotilla.cli "$$@"\n' "$$(cd $(BIN) && pwd)" > $(BIN)/flotilla
+	chmod +x $(BIN)/flotilla
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## make run: install, migrate the SQLite database, load demo data once, serve on :8000
+run: $(STAMP)
+	$(BIN)/flotilla migrate --no-input -v0
+	$(BIN)/flotilla collectstatic --no-input -v0
+	$(BIN)/flotilla load-demo --if-empty
+	$(BIN)/flotilla demo-logins
+	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
+	$(BIN)/gunicorn flotilla.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
+
+## make test: the whole suite (unit, integration, browser) with branch coverage
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict flotilla/planning/core
+	$(BIN)/pytest --cov --cov-branch --cov-report=term:skip-covered --cov-report=xml -p no:cacheprovider
+	$(BIN)/python scripts/coverage_floor.py coverage.xml
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -x -q -m "not browser"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict flotilla/planning/core
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache coverage.xml .coverage

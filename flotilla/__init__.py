@@ -1,0 +1,1 @@
+"""Flotilla: independent health and care organisations acting as one system."""

@@ -1,0 +1,1 @@
+"""Authorisation: named permissions, roles that grant them, machine tokens, one `can()`."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AuthzConfig(AppConfig):
+    name = "flotilla.authz"
+    label = "authz"

@@ -1,0 +1,44 @@
+"""Named permissions and the roles that grant them. The one place that says who may do what."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from flotilla.registry.models import Role
+
+
+class Perm(StrEnum):
+    """Everything a person can be allowed to do, by name."""
+
+    VIEW_PICTURE = "view_picture"
+    SUBMIT_REPORT = "submit_report"
+    IMPORT_REPORTS = "import_reports"
+    MANAGE_COLLABORATIVE = "manage_collaborative"
+    CREATE_COLLABORATIVE = "create_collaborative"
+    RESPOND_TO_INVITATION = "respond_to_invitation"
+    LEAVE_COLLABORATIVE = "leave_collaborative"
+    MANAGE_TOKENS = "manage_tokens"
+    MANAGE_MEMBERS = "manage_members"
+
+
+#: What each role grants, with the sentence that justifies it.
+ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
+    # A viewer reads the shared picture of the collaboratives their organisation belongs to.
+    Role.VIEWER: frozenset({Perm.VIEW_PICTURE}),
+    # A reporter also reports their own organisation's position, by form or file.
+    Role.REPORTER: frozenset({Perm.VIEW_PICTURE, Perm.SUBMIT_REPORT, Perm.IMPORT_REPORTS}),
+    # A coordinator reports too, and runs the collaborative day to day (thresholds, invites).
+    Role.COORDINATOR: frozenset(
+        {Perm.VIEW_PICTURE, Perm.SUBMIT_REPORT, Perm.IMPORT_REPORTS, Perm.MANAGE_COLLABORATIVE}
+    ),
+    # An organisation admin speaks for the organisation: joins, leaves, issues tokens.
+    Role.ORG_ADMIN: frozenset(set(Perm)),
+}
+
+ROLE_SENTENCES: dict[str, str] = {
+    Role.VIEWER: "Reads the shared picture of the collaboratives the organisation belongs to.",
+    Role.REPORTER: "Also reports the organisation's position, by form or by file.",
+    Role.COORDINATOR: "Also runs collaboratives day to day: thresholds and invitations.",
+    Role.ORG_ADMIN: "Speaks for the organisation: creates, joins and leaves collaboratives, "
+    "manages people and API tokens.",
+}

@@ -1,0 +1,1 @@
+"""Demo: a collaborative of real trusts (or a synthetic one) and its demo users."""

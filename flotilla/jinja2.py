@@ -1,0 +1,43 @@
+"""The Jinja2 environment shared by every page."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.messages import get_messages
+from django.middleware.csrf import get_token
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import timezone
+from jinja2 import ChainableUndefined, Environment
+
+from flotilla import formatting
+
+
+def url(name: str, *args: object, **kwargs: object) -> str:
+    return reverse(name, args=args or None, kwargs=kwargs or None)
+
+
+def environment(**options: object) -> Environment:
+    # ChainableUndefined lets the NHS macros probe optional nested params (params.x.y).
+    options.setdefault("undefined", ChainableUndefined)
+    env = Environment(extensions=["jinja2.ext.do"], **options)  # type: ignore[arg-type]
+    env.globals.update(
+        {
+            "static": static,
+            "url": url,
+            "csrf_token": get_token,
+            "get_messages": get_messages,
+            "now": timezone.now,
+            "settings": settings,
+        }
+    )
+    env.filters.update(
+        {
+            "local": formatting.local,
+            "when": formatting.when,
+            "number": formatting.number,
+            "percent": formatting.percent,
+            "ago": formatting.ago,
+        }
+    )
+    return env

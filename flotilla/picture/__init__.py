@@ -1,0 +1,1 @@
+"""Picture: the shared live view of a collaborative, as now or as at any past moment."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PictureConfig(AppConfig):
+    name = "flotilla.picture"
+    label = "picture"

@@ -1,0 +1,1 @@
+"""Registry: regions, systems, organisations, sites, collaboratives and who belongs to what."""

@@ -1,0 +1,311 @@
+"""Every write to reporting goes through here: one transaction, audited."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from flotilla.audit import actions as audit
+from flotilla.audit.principals import as_principal
+from flotilla.reporting import catalogue as catalogue_module
+from flotilla.reporting.models import (
+    Measure,
+    MeasureRule,
+    Observation,
+    Series,
+    Source,
+    Submission,
+)
+from flotilla.reporting.queries import latest_as_at
+from flotilla.reporting.validation import CellIn, Problem, ReportRejected, check_cells
+
+
+@dataclass
+class ReportResult:
+    """What storing a report did."""
+
+    submission_id: int | None = None
+    created: int = 0
+    revised: int = 0
+    unchanged: int = 0
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        return self.created + self.revised
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "submission_id": self.submission_id,
+            "created": self.created,
+            "revised": self.revised,
+            "unchanged": self.unchanged,
+            "warnings": [
+                {"row": w.row, "field": w.field, "message": w.message} for w in self.warnings
+            ],
+        }
+
+
+def load_catalogue(*, by: Any) -> dict[str, int]:
+    """Bring the measures and rules in the database in line with the catalogue file."""
+    cat = catalogue_module.current()
+    with transaction.atomic():
+        existing = {m.code: m for m in Measure.objects.all()}
+        changed = 0
+        for spec in cat.measures:
+            values = {
+                "label": spec.label,
+                "description": spec.description,
+                "group": spec.group,
+                "kind": spec.kind,
+                "bed_type": spec.bed_type,
+                "state": spec.state,
+                "unit": spec.unit,
+                "min_value": spec.min_value,
+                "max_value": spec.max_value,
+                "level": spec.level,
+                "order": spec.order,
+                "catalogue_version": cat.version,
+            }
+            m = existing.get(spec.code)
+            if m is None:
+                existing[spec.code] = Measure.objects.create(code=spec.code, **values)
+                changed += 1
+            elif any(getattr(m, k) != v for k, v in values.items()):
+                Measure.objects.filter(pk=m.pk).update(**values)
+                changed += 1
+        rules = {r.code: r for r in MeasureRule.objects.all()}
+        for spec in cat.rules:
+            values = {
+                "left": existing[spec.left],
+                "op": spec.op,
+                "right": existing[spec.right],
+                "severity": spec.severity,
+                "message": spec.message,
+                "catalogue_version": cat.version,
+            }
+            r = rules.get(spec.code)
+            if r is None:
+                MeasureRule.objects.create(code=spec.code, **values)
+                changed += 1
+            elif any(getattr(r, k) != v for k, v in values.items()):
+                MeasureRule.objects.filter(pk=r.pk).update(**values)
+                changed += 1
+        if changed:
+            audit.record(
+                by=by,
+                action="reporting.catalogue_loaded",
+                object_type="reporting.catalogue",
+                object_id=cat.version,
+                after={"version": cat.version, "changed": changed},
+            )
+    return {"changed": changed, "measures": len(cat.measures), "rules": len(cat.rules)}
+
+
+def _series_ids(keys: set[tuple[int, int | None, str]]) -> dict[tuple[int, int | None, str], int]:
+    """Ids of the series for (organisation, site, measure code) keys, creating missing ones."""
+    measures = dict(Measure.objects.values_list("code", "id"))
+    org_ids = {k[0] for k in keys}
+
+    def fetch() -> dict[tuple[int, int | None, str], int]:
+        by_ids = {}
+        code_of = {v: k for k, v in measures.items()}
+        for sid, org, site, measure in Series.objects.filter(
+            organisation_id__in=org_ids
+        ).values_list("id", "organisation_id", "site_id", "measure_id"):
+            by_ids[(org, site, code_of[measure])] = sid
+        return by_ids
+
+    found = fetch()
+    missing = keys - found.keys()
+    if missing:
+        Series.objects.bulk_create(
+            [
+                Series(organisation_id=org, site_id=site, measure_id=measures[code])
+                for org, site, code in missing
+            ],
+            ignore_conflicts=True,
+        )
+        found = fetch()
+    return found
+
+
+def _same(obs: Observation, cell: CellIn) -> bool:
+    return (
+        obs.value == cell.value
+        and obs.text == cell.text
+        and obs.missing_reason == cell.missing_reason
+    )
+
+
+def record_report(
+    *,
+    by: Any,
+    organisation_id: int,
+    source: str,
+    cells: Sequence[CellIn],
+    reference: str = "",
+    confirms_no_change: bool = False,
+    received_at: datetime | None = None,
+    extra_organisation_ids: Sequence[int] = (),
+) -> ReportResult:
+    """Validate and store a report; nothing is stored if any cell has an error.
+
+    A value equal to the current one for the same series and as-of time is left alone, so a
+    repeated report changes nothing. A different value becomes a new revision and the old one
+    stays, marked superseded. `extra_organisation_ids` lets an import by platform staff cover
+    many organisations in one submission.
+    """
+    catalogue = catalogue_module.current()
+    problems = check_cells(cells, catalogue)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise ReportRejected(errors)
+    allowed_orgs = {organisation_id, *extra_organisation_ids}
+    strays = [c for c in cells if c.organisation_id not in allowed_orgs]
+    if strays:
+        raise ReportRejected(
+            [
+                Problem(
+                    "a report can only carry the reporting organisation's values", "", strays[0].row
+                )
+            ]
+        )
+    seen: dict[tuple[int, int | None, str, datetime], CellIn] = {}
+    for c in cells:
+        key = (c.organisation_id, c.site_id, c.measure, c.as_of)
+        if key in seen and not _same_cell(seen[key], c):
+            raise ReportRejected(
+                [
+                    Problem(
+                        f"two different values for {c.measure} at {c.as_of:%Y-%m-%d %H:%M}",
+                        c.field,
+                        c.row,
+                    )
+                ]
+            )
+        seen[key] = c
+    unique_cells = list(seen.values())
+    result = ReportResult(warnings=[p for p in problems if p.severity == "warning"])
+    actor = as_principal(by)
+    now = received_at or timezone.now()
+    with transaction.atomic():
+        series = _series_ids({(c.organisation_id, c.site_id, c.measure) for c in unique_cells})
+        times = {c.as_of for c in unique_cells}
+        current: dict[tuple[int, datetime], Observation] = {}
+        if unique_cells:
+            lo, hi = min(times), max(times)
+            qs = Observation.objects.filter(
+                series_id__in=set(series.values()), is_current=True, as_of__gte=lo, as_of__lte=hi
+            ).select_for_update()
+            current = {(o.series_id, o.as_of): o for o in qs}
+        new_rows: list[Observation] = []
+        superseded: list[Observation] = []
+        for c in unique_cells:
+            sid = series[(c.organisation_id, c.site_id, c.measure)]
+            old = current.get((sid, c.as_of))
+            if old is not None and _same(old, c):
+                result.unchanged += 1
+                continue
+            new_rows.append(
+                Observation(
+                    series_id=sid,
+                    as_of=c.as_of,
+                    value=c.value,
+                    text=c.text,
+                    missing_reason=c.missing_reason,
+                    revision=old.revision + 1 if old else 1,
+                )
+            )
+            if old is not None:
+                superseded.append(old)
+        if not new_rows and not confirms_no_change:
+            return result
+        submission = Submission.objects.create(
+            organisation_id=organisation_id,
+            source=source,
+            submitted_by=actor.user,
+            token_id=actor.token_id,
+            received_at=now,
+            reference=reference[:300],
+            confirms_no_change=confirms_no_change,
+        )
+        if superseded:
+            Observation.objects.filter(pk__in=[o.pk for o in superseded]).update(is_current=False)
+        for row in new_rows:
+            row.submission = submission
+        Observation.objects.bulk_create(new_rows, batch_size=5000)
+        result.submission_id = submission.pk
+        result.created = len(new_rows) - len(superseded)
+        result.revised = len(superseded)
+        audit.record(
+            by=actor,
+            action="reporting.report_submitted",
+            obj=submission,
+            organisation_id=organisation_id,
+            before={
+                "superseded": [
+                    [o.pk, o.series_id, o.as_of.isoformat(), o.value, o.text, o.missing_reason]
+                    for o in superseded
+                ]
+            }
+            if superseded
+            else None,
+            after={
+                "source": source,
+                "reference": reference,
+                "created": result.created,
+                "revised": result.revised,
+                "unchanged": result.unchanged,
+                "confirms_no_change": confirms_no_change,
+                "organisations": sorted({c.organisation_id for c in unique_cells}),
+            },
+        )
+    return result
+
+
+def _same_cell(a: CellIn, b: CellIn) -> bool:
+    return a.value == b.value and a.text == b.text and a.missing_reason == b.missing_reason
+
+
+def confirm_no_change(*, by: Any, organisation_id: int, site_id: int | None) -> ReportResult:
+    """Re-state the latest figures as true now: 'no change since the last report'."""
+    now = timezone.now()
+    latest = latest_observations(organisation_id=organisation_id, site_id=site_id)
+    if not latest:
+        raise ReportRejected([Problem("there is no earlier report to confirm")])
+    cells = [
+        CellIn(
+            organisation_id=organisation_id,
+            site_id=site_id,
+            measure=code,
+            as_of=now,
+            value=o.value,
+            text=o.text,
+            missing_reason=o.missing_reason,
+        )
+        for code, o in latest.items()
+    ]
+    return record_report(
+        by=by,
+        organisation_id=organisation_id,
+        source=Source.FORM,
+        cells=cells,
+        confirms_no_change=True,
+        received_at=now,
+    )
+
+
+def latest_observations(*, organisation_id: int, site_id: int | None) -> dict[str, Observation]:
+    """The current value of each measure for one organisation (or site), by measure code.
+
+    Used by the organisation's own reporting form and by 'no change'; reads by anyone else go
+    through flotilla.sharing.
+    """
+    series = Series.objects.filter(organisation_id=organisation_id, site_id=site_id)
+    return {o.series.measure.code: o for o in latest_as_at(series, None)}
