@@ -19,7 +19,7 @@ def url(name: str, *args: object, **kwargs: object) -> str:
 
 def environment(**options: object) -> Environment:
     # ChainableUndefined lets the NHS macros probe optional nested params (params.x.y).
-    options.setdefault("undefined", ChainableUndefined)
+    options["undefined"] = ChainableUndefined
     env = Environment(extensions=["jinja2.ext.do"], **options)  # type: ignore[arg-type]
     env.globals.update(
         {

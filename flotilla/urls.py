@@ -1,6 +1,15 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+
+from flotilla import views
 
 urlpatterns = [
+    path("", views.home, name="home"),
+    path("signin/", views.SignInView.as_view(), name="login"),
+    path("signout/", views.sign_out, name="logout"),
+    path("about/", views.about, name="about"),
+    path("", include("flotilla.registry.urls")),
+    path("", include("flotilla.picture.urls")),
+    path("", include("flotilla.reporting.urls")),
     path("admin/", admin.site.urls),
 ]

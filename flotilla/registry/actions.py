@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from flotilla.audit import actions as audit
+from flotilla.audit.principals import as_principal
 from flotilla.registry.models import (
     Collaborative,
     CollaborativeMembership,
@@ -163,7 +164,7 @@ def respond(*, by: Any, invitation: Invitation, accept: bool) -> CollaborativeMe
         if inv.status != InvitationStatus.PENDING:
             raise RegistryError(f"This invitation is already {inv.get_status_display().lower()}")
         inv.status = InvitationStatus.ACCEPTED if accept else InvitationStatus.DECLINED
-        inv.responded_by = by
+        inv.responded_by = as_principal(by).user
         inv.responded_at = timezone.now()
         inv.save(update_fields=["status", "responded_by", "responded_at"])
         membership = None

@@ -1,0 +1,250 @@
+"""Build the shared picture from what the sharing policy lets a viewer read."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from flotilla.registry.models import Collaborative, Organisation, Site
+from flotilla.reporting.models import Observation
+from flotilla.reporting.queries import latest_as_at
+from flotilla.sharing import policy
+
+#: The measures the dashboard shows, in column order.
+DASHBOARD_MEASURES = (
+    "ga_open",
+    "ga_occupied",
+    "cc_adult_open",
+    "cc_adult_occupied",
+    "handover_30_60",
+    "handover_over_60",
+    "nctr",
+    "opel_declared",
+)
+#: Occupancy is derived from counts (never taken from a published rate): bed type → label.
+OCCUPANCY = {"ga": "G&A", "cc_adult": "Adult CC"}
+#: Dashboard indicator → how to read it off a row.
+INDICATORS = {
+    "ga_occupancy": "G&A occupancy",
+    "cc_adult_occupancy": "Adult CC occupancy",
+    "handover_over_60": "Handovers over 60 min",
+    "nctr": "No criteria to reside",
+    "opel_declared": "Declared OPEL",
+}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One value as shown: the number (or why it is missing), when it was true, and by whom."""
+
+    value: float | None
+    text: str | None
+    missing_reason: str
+    as_of: datetime
+    received_at: datetime
+    source: str
+    stale: bool
+
+    @property
+    def is_missing(self) -> bool:
+        return bool(self.missing_reason)
+
+
+@dataclass
+class Row:
+    organisation: Organisation
+    site: Site | None
+    figures: dict[str, Figure] = field(default_factory=dict)
+
+    def occupancy(self, bed: str) -> float | None:
+        return _ratio(self.figures.get(f"{bed}_occupied"), self.figures.get(f"{bed}_open"))
+
+    def indicator(self, name: str) -> float | None:
+        if name.endswith("_occupancy"):
+            return self.occupancy(name.removesuffix("_occupancy"))
+        fig = self.figures.get(name)
+        return fig.value if fig and not fig.is_missing else None
+
+    @property
+    def latest_as_of(self) -> datetime | None:
+        return max((f.as_of for f in self.figures.values()), default=None)
+
+    @property
+    def any_stale(self) -> bool:
+        return any(f.stale for f in self.figures.values())
+
+
+@dataclass(frozen=True)
+class Total:
+    value: float | None
+    #: Organisations whose figure is included / expected.
+    included: int
+    expected: int
+
+    @property
+    def complete(self) -> bool:
+        return self.included == self.expected
+
+
+@dataclass
+class Picture:
+    collaborative: Collaborative
+    at: datetime
+    is_live: bool
+    rows: list[Row]
+    members: list[Organisation]
+    totals: dict[str, Total]
+    reported_recently: int
+    thresholds: dict[str, tuple[float, float]]
+
+    @property
+    def coverage_hours(self) -> int:
+        return self.collaborative.reporting_interval_hours
+
+    def total_occupancy(self, bed: str) -> float | None:
+        occ, opn = self.totals.get(f"{bed}_occupied"), self.totals.get(f"{bed}_open")
+        if not occ or not opn or occ.value is None or not opn.value:
+            return None
+        if not (occ.complete and opn.complete):
+            return None
+        return occ.value / opn.value
+
+    def rag(self, indicator: str, value: float | None) -> str:
+        return rag_band(self.thresholds.get(indicator), value)
+
+
+def rag_band(threshold: tuple[float, float] | None, value: float | None) -> str:
+    """'red', 'amber', 'green', or 'none' when there is no value or no threshold."""
+    if value is None or threshold is None:
+        return "none"
+    amber, red = threshold
+    if value >= red:
+        return "red"
+    if value >= amber:
+        return "amber"
+    return "green"
+
+
+def _ratio(num: Figure | None, den: Figure | None) -> float | None:
+    if num is None or den is None or num.is_missing or den.is_missing or not den.value:
+        return None
+    assert num.value is not None
+    return num.value / den.value
+
+
+def _figure(o: Observation, stale_before: datetime) -> Figure:
+    return Figure(
+        value=o.value,
+        text=o.text,
+        missing_reason=o.missing_reason,
+        as_of=o.as_of,
+        received_at=o.submission.received_at,
+        source=o.submission.source,
+        stale=o.as_of < stale_before,
+    )
+
+
+def collaborative_picture(
+    viewer: policy.Viewer,
+    collaborative: Collaborative,
+    at: datetime | None = None,
+    measures: Iterable[str] = DASHBOARD_MEASURES,
+) -> Picture:
+    """The collaborative's picture now, or as at a past moment, as this viewer may see it."""
+    now = timezone.now()
+    moment = min(at, now) if at else now
+    interval = timedelta(hours=collaborative.reporting_interval_hours)
+    stale_before = moment - interval * settings.STALE_FACTOR
+    members = policy.members(viewer, collaborative)
+    member_ids = {m.pk for m in members}
+    series = policy.readable_series(viewer, member_ids).filter(measure__code__in=list(measures))
+    rows: dict[tuple[int, int | None], Row] = {}
+    org_by_id = {m.pk: m for m in members}
+    for o in latest_as_at(series, moment):
+        s = o.series
+        key = (s.organisation_id, s.site_id)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = Row(org_by_id[s.organisation_id], s.site)
+        row.figures[s.measure.code] = _figure(o, stale_before)
+    for m in members:
+        rows.setdefault((m.pk, None), Row(m, None))
+    ordered = sorted(
+        rows.values(),
+        key=lambda r: (r.organisation.name, r.site is not None, r.site and r.site.name),
+    )
+    recent_since = moment - interval
+    reported = {
+        r.organisation.pk for r in ordered if r.latest_as_of and r.latest_as_of >= recent_since
+    }
+    thresholds = {t.indicator: (t.amber, t.red) for t in collaborative.thresholds.all()}
+    return Picture(
+        collaborative=collaborative,
+        at=moment,
+        is_live=at is None,
+        rows=ordered,
+        members=members,
+        totals=_totals(ordered, members, measures),
+        reported_recently=len(reported),
+        thresholds=thresholds,
+    )
+
+
+def _totals(
+    rows: list[Row], members: list[Organisation], measures: Iterable[str]
+) -> dict[str, Total]:
+    """Collaborative totals: each organisation's own figure, or else the sum of its sites'."""
+    by_org: dict[int, list[Row]] = defaultdict(list)
+    for r in rows:
+        by_org[r.organisation.pk].append(r)
+    totals = {}
+    for code in measures:
+        if code in ("opel_declared",):
+            continue
+        total, included = 0.0, 0
+        for m in members:
+            org_rows = by_org.get(m.pk, [])
+            own = next((r.figures.get(code) for r in org_rows if r.site is None), None)
+            if own is not None and not own.is_missing:
+                total += own.value or 0
+                included += 1
+                continue
+            site_figs = [r.figures.get(code) for r in org_rows if r.site is not None]
+            site_vals = [f.value for f in site_figs if f is not None and not f.is_missing]
+            if site_vals and len(site_vals) == len(site_figs):
+                total += sum(v or 0 for v in site_vals)
+                included += 1
+        totals[code] = Total(
+            value=total if included else None, included=included, expected=len(members)
+        )
+    return totals
+
+
+def history(
+    viewer: policy.Viewer,
+    organisation: Organisation,
+    site: Site | None,
+    measures: Iterable[str],
+    since: datetime,
+    until: datetime,
+) -> dict[str, list[tuple[datetime, float | None]]]:
+    """Each measure's current values between two times, oldest first; None where missing."""
+    series = policy.readable_series(viewer, {organisation.pk}).filter(
+        site=site, measure__code__in=list(measures)
+    )
+    out: dict[str, list[tuple[datetime, float | None]]] = {m: [] for m in measures}
+    rows = (
+        Observation.objects.filter(
+            series__in=series, is_current=True, as_of__gte=since, as_of__lte=until
+        )
+        .order_by("as_of")
+        .values_list("series__measure__code", "as_of", "value")
+    )
+    for code, as_of, value in rows:
+        out[code].append((as_of, value))
+    return out

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from flotilla.registry import views
+
+app_name = "registry"
+urlpatterns = [
+    path("collaboratives/", views.collaboratives, name="collaboratives"),
+    path("collaboratives/new", views.collaborative_new, name="collaborative_new"),
+    path("c/<slug:slug>/members", views.collaborative_members, name="collaborative_members"),
+    path("c/<slug:slug>/invite", views.invite, name="invite"),
+    path("c/<slug:slug>/leave", views.leave, name="leave"),
+    path("c/<slug:slug>/settings", views.collaborative_settings, name="collaborative_settings"),
+    path("invitations/<int:pk>/respond", views.respond, name="respond"),
+]

@@ -1,0 +1,191 @@
+"""Collaboratives: start one, invite, accept in one step, leave, set thresholds."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from flotilla.authz.checks import can, organisations_where, require
+from flotilla.authz.permissions import Perm
+from flotilla.picture.queries import INDICATORS
+from flotilla.registry import actions
+from flotilla.registry.forms import CollaborativeForm, InviteForm, SettingsForm
+from flotilla.registry.models import Invitation, InvitationStatus, Organisation
+from flotilla.sharing import policy
+
+
+def _errors(form) -> list[dict[str, str]]:
+    return [
+        {"text": str(e), "anchor": f"id_{field}" if field != "__all__" else ""}
+        for field, errs in form.errors.items()
+        for e in errs
+    ]
+
+
+@login_required
+def collaboratives(request: HttpRequest) -> HttpResponse:
+    viewer = policy.viewer_of(request.user)
+    return render(
+        request,
+        "registry/collaboratives.jinja",
+        {
+            "collaboratives": policy.collaboratives(viewer),
+            "can_create": bool(organisations_where(request.user, Perm.CREATE_COLLABORATIVE)),
+        },
+    )
+
+
+@login_required
+def collaborative_new(request: HttpRequest) -> HttpResponse:
+    org_ids = organisations_where(request.user, Perm.CREATE_COLLABORATIVE)
+    orgs = list(Organisation.objects.filter(id__in=org_ids))
+    if not orgs:
+        raise Http404("Not found")
+    form = CollaborativeForm(request.POST or None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        org = next((o for o in orgs if str(o.pk) == request.POST.get("organisation")), orgs[0])
+        try:
+            collab = actions.create_collaborative(
+                by=request.user,
+                organisation=org,
+                name=form.cleaned_data["name"],
+                purpose=form.cleaned_data["purpose"],
+                reporting_interval_hours=form.cleaned_data["reporting_interval_hours"],
+            )
+        except actions.RegistryError as exc:
+            error = str(exc)
+        else:
+            messages.success(
+                request, f"{collab.name} is ready. Invite the organisations you work with."
+            )
+            return redirect("registry:collaborative_members", collab.slug)
+    errors = _errors(form) if request.method == "POST" else []
+    if error:
+        errors.append({"text": error, "anchor": ""})
+    return render(
+        request, "registry/collaborative_new.jinja", {"form": form, "orgs": orgs, "errors": errors}
+    )
+
+
+@login_required
+def collaborative_members(request: HttpRequest, slug: str) -> HttpResponse:
+    viewer = policy.viewer_of(request.user)
+    collab = policy.get_collaborative(viewer, slug)
+    form = InviteForm()
+    return render(
+        request,
+        "registry/members.jinja",
+        {
+            "collab": collab,
+            "members": policy.members(viewer, collab),
+            "pending": collab.invitations.filter(status=InvitationStatus.PENDING).select_related(
+                "organisation"
+            ),
+            "can_invite": can(request.user, Perm.MANAGE_COLLABORATIVE, collab),
+            "leavable": [
+                o
+                for o in policy.members(viewer, collab)
+                if o.pk in organisations_where(request.user, Perm.LEAVE_COLLABORATIVE)
+            ],
+            "form": form,
+            "errors": [],
+        },
+    )
+
+
+@login_required
+@require_POST
+def invite(request: HttpRequest, slug: str) -> HttpResponse:
+    viewer = policy.viewer_of(request.user)
+    collab = policy.get_collaborative(viewer, slug)
+    require(request.user, Perm.MANAGE_COLLABORATIVE, collab)
+    form = InviteForm(request.POST)
+    if form.is_valid():
+        code = form.cleaned_data["code"].strip().upper()
+        org = Organisation.objects.filter(code=code).first()
+        if org is None:
+            messages.error(request, f"No organisation has the code {code}")
+        else:
+            try:
+                actions.invite(by=request.user, collaborative=collab, organisation=org)
+            except actions.RegistryError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(
+                    request, f"Invited {org.name}. Their admin can accept in one step."
+                )
+    else:
+        messages.error(request, "Enter the organisation's ODS code")
+    return redirect("registry:collaborative_members", collab.slug)
+
+
+@login_required
+@require_POST
+def leave(request: HttpRequest, slug: str) -> HttpResponse:
+    viewer = policy.viewer_of(request.user)
+    collab = policy.get_collaborative(viewer, slug)
+    org = get_object_or_404(Organisation, pk=request.POST.get("organisation"))
+    require(request.user, Perm.LEAVE_COLLABORATIVE, org)
+    try:
+        actions.leave(by=request.user, collaborative=collab, organisation=org)
+    except actions.RegistryError as exc:
+        messages.error(request, str(exc))
+        return redirect("registry:collaborative_members", collab.slug)
+    messages.success(
+        request, f"{org.name} has left {collab.name}. Its data is no longer shared there."
+    )
+    return redirect("home")
+
+
+@login_required
+@require_POST
+def respond(request: HttpRequest, pk: int) -> HttpResponse:
+    inv = get_object_or_404(Invitation, pk=pk)
+    require(request.user, Perm.RESPOND_TO_INVITATION, inv.organisation)
+    accept = request.POST.get("answer") == "accept"
+    try:
+        actions.respond(by=request.user, invitation=inv, accept=accept)
+    except actions.RegistryError as exc:
+        messages.error(request, str(exc))
+        return redirect("home")
+    if accept:
+        messages.success(request, f"{inv.organisation.name} has joined {inv.collaborative.name}.")
+        return redirect("picture:dashboard", inv.collaborative.slug)
+    messages.success(request, "Invitation declined.")
+    return redirect("home")
+
+
+@login_required
+def collaborative_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    viewer = policy.viewer_of(request.user)
+    collab = policy.get_collaborative(viewer, slug)
+    require(request.user, Perm.MANAGE_COLLABORATIVE, collab)
+    current = {t.indicator: t for t in collab.thresholds.all()}
+    initial = {"reporting_interval_hours": collab.reporting_interval_hours}
+    for indicator, t in current.items():
+        initial[f"{indicator}_amber"] = t.amber
+        initial[f"{indicator}_red"] = t.red
+    form = SettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        actions.update_collaborative(
+            by=request.user,
+            collaborative=collab,
+            thresholds=form.thresholds(),
+            reporting_interval_hours=form.cleaned_data["reporting_interval_hours"],
+        )
+        messages.success(request, "Settings saved.")
+        return redirect("picture:dashboard", collab.slug)
+    return render(
+        request,
+        "registry/settings.jinja",
+        {
+            "collab": collab,
+            "form": form,
+            "indicators": INDICATORS,
+            "errors": _errors(form) if request.method == "POST" else [],
+        },
+    )

@@ -1,0 +1,125 @@
+"""Reporting pages: the form (pre-filled, 'no change' in one click) and file upload."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from flotilla.authz.checks import organisations_where, require
+from flotilla.authz.permissions import Perm
+from flotilla.registry.models import Organisation, Site
+from flotilla.reporting import actions, catalogue
+from flotilla.reporting.forms import cells_from_post, sections
+from flotilla.reporting.models import Source, Submission
+from flotilla.reporting.validation import ReportRejected
+
+
+def _target(request: HttpRequest, code: str) -> tuple[Organisation, Site | None]:
+    org = get_object_or_404(Organisation, code=code.upper())
+    require(request.user, Perm.SUBMIT_REPORT, org)
+    site_code = request.GET.get("site") or request.POST.get("site") or ""
+    site = None
+    if site_code:
+        site = org.sites.filter(code=site_code.upper()).first()
+        if site is None:
+            raise Http404("Not found")
+    return org, site
+
+
+@login_required
+def start(request: HttpRequest) -> HttpResponse:
+    """Where can this person report? Straight to the form if there is only one place."""
+    orgs = Organisation.objects.filter(
+        id__in=organisations_where(request.user, Perm.SUBMIT_REPORT)
+    ).prefetch_related("sites")
+    if len(orgs) == 1 and not orgs[0].sites.exists():
+        return redirect("reporting:form", orgs[0].code)
+    return render(request, "reporting/start.jinja", {"orgs": orgs})
+
+
+def _form_context(org: Organisation, site: Site | None) -> dict:
+    cat = catalogue.current()
+    latest = actions.latest_observations(organisation_id=org.pk, site_id=site.pk if site else None)
+    primary, further = sections(cat, org.kind)
+    last = (
+        Submission.objects.filter(
+            observations__series__organisation=org, observations__series__site=site
+        )
+        .order_by("-received_at")
+        .select_related("submitted_by")
+        .first()
+    )
+    return {
+        "org": org,
+        "site": site,
+        "primary": primary,
+        "further": further,
+        "latest": latest,
+        "last_submission": last,
+        "last_as_of": max((o.as_of for o in latest.values()), default=None),
+    }
+
+
+@login_required
+def form(request: HttpRequest, code: str) -> HttpResponse:
+    org, site = _target(request, code)
+    ctx = _form_context(org, site)
+    ctx.update({"values": {}, "field_errors": {}, "errors": [], "warnings": []})
+    if request.method == "POST":
+        now = timezone.now().replace(second=0, microsecond=0)
+        cells, problems = cells_from_post(
+            request.POST, catalogue.current(), org.pk, site.pk if site else None, now
+        )
+        if not cells and not problems:
+            problems_text = "Enter at least one figure, or confirm there is no change"
+            ctx["errors"] = [{"text": problems_text, "anchor": ""}]
+        elif not problems:
+            try:
+                result = actions.record_report(
+                    by=request.user, organisation_id=org.pk, source=Source.FORM, cells=cells
+                )
+            except ReportRejected as exc:
+                problems = exc.problems
+            else:
+                text = (
+                    f"Report saved: {result.stored} figures as of {timezone.localtime(now):%H:%M}."
+                )
+                for w in result.warnings:
+                    messages.warning(request, f"Check {w.field}: {w.message}")
+                messages.success(request, text)
+                return redirect(_back(org, site))
+        if problems:
+            ctx["field_errors"] = {p.field: p.message for p in problems}
+            ctx["errors"] = [{"text": p.message, "anchor": f"id_{p.field}"} for p in problems]
+        ctx["values"] = request.POST
+    return render(request, "reporting/form.jinja", ctx)
+
+
+def _back(org: Organisation, site: Site | None) -> str:
+    from django.urls import reverse
+
+    url = reverse("reporting:form", args=[org.code])
+    return f"{url}?site={site.code}" if site else url
+
+
+@login_required
+@require_POST
+def no_change(request: HttpRequest, code: str) -> HttpResponse:
+    org, site = _target(request, code)
+    try:
+        result = actions.confirm_no_change(
+            by=request.user, organisation_id=org.pk, site_id=site.pk if site else None
+        )
+    except ReportRejected as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"Confirmed: no change. {result.stored} figures are now shown as of "
+            f"{timezone.localtime():%H:%M}.",
+        )
+    return redirect(_back(org, site))

@@ -1,0 +1,102 @@
+"""The one policy point: whose data may this viewer read?
+
+Every read of an organisation's data by anyone other than its own people goes through these
+functions: pages, API responses, exports, aggregates and background jobs. The rule today:
+members of a collaborative see each other's operational data; everyone else sees nothing.
+Organisation-controlled grants will narrow this here, and only here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from flotilla.registry.models import Collaborative, CollaborativeMembership, Organisation, Site
+from flotilla.reporting.models import Series
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Whoever is reading: a person with their organisations, or an organisation's token."""
+
+    label: str
+    organisation_ids: frozenset[int]
+    user_id: int | None = None
+    token_id: int | None = None
+
+
+def viewer_of(principal: Any) -> Viewer:
+    """The viewer for a logged-in user, an anonymous user, or an API token."""
+    if hasattr(principal, "secret_sha256"):
+        return Viewer(
+            label=str(principal),
+            organisation_ids=frozenset({principal.organisation_id}),
+            token_id=principal.pk,
+        )
+    if not getattr(principal, "is_authenticated", False):
+        return Viewer(label="anonymous", organisation_ids=frozenset())
+    org_ids = frozenset(principal.memberships.values_list("organisation_id", flat=True))
+    return Viewer(label=principal.get_username(), organisation_ids=org_ids, user_id=principal.pk)
+
+
+def _active(qs: QuerySet[CollaborativeMembership]) -> QuerySet[CollaborativeMembership]:
+    return qs.filter(left_at__isnull=True)
+
+
+def collaboratives(viewer: Viewer) -> QuerySet[Collaborative]:
+    """The collaboratives in which one of the viewer's organisations is an active member."""
+    ids = _active(
+        CollaborativeMembership.objects.filter(organisation_id__in=viewer.organisation_ids)
+    ).values("collaborative_id")
+    return Collaborative.objects.filter(id__in=ids)
+
+
+def readable_organisation_ids(viewer: Viewer) -> frozenset[int]:
+    """The viewer's own organisations and every fellow active member of their collaboratives."""
+    shared = _active(
+        CollaborativeMembership.objects.filter(collaborative__in=collaboratives(viewer))
+    ).values_list("organisation_id", flat=True)
+    return viewer.organisation_ids | frozenset(shared)
+
+
+def get_collaborative(viewer: Viewer, slug: str) -> Collaborative:
+    """The collaborative, or 404 for anyone whose organisation is not a member."""
+    collab = collaboratives(viewer).filter(slug=slug).first()
+    if collab is None:
+        raise Http404("Not found")
+    return collab
+
+
+def members(viewer: Viewer, collaborative: Collaborative) -> list[Organisation]:
+    """The active member organisations the viewer may see (all of them, for a member)."""
+    if not collaboratives(viewer).filter(pk=collaborative.pk).exists():
+        return []
+    ids = _active(collaborative.memberships.all()).values("organisation_id")
+    return list(Organisation.objects.filter(id__in=ids).order_by("name"))
+
+
+def get_organisation(viewer: Viewer, code: str) -> Organisation:
+    """The organisation, or 404 if the viewer may not read its data."""
+    org = Organisation.objects.filter(code=code.upper()).first()
+    if org is None or org.pk not in readable_organisation_ids(viewer):
+        raise Http404("Not found")
+    return org
+
+
+def get_site(viewer: Viewer, code: str) -> Site:
+    """The site, or 404 if the viewer may not read its organisation's data."""
+    site = Site.objects.select_related("organisation").filter(code=code.upper()).first()
+    if site is None or site.organisation_id not in readable_organisation_ids(viewer):
+        raise Http404("Not found")
+    return site
+
+
+def readable_series(viewer: Viewer, organisation_ids: set[int] | None = None) -> QuerySet[Series]:
+    """Series of organisations the viewer may read, optionally narrowed to some of them."""
+    allowed = readable_organisation_ids(viewer)
+    if organisation_ids is not None:
+        allowed = allowed & frozenset(organisation_ids)
+    return Series.objects.filter(organisation_id__in=allowed)
