@@ -14,6 +14,7 @@ BASE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BASE_DIR.parent
 VAR_DIR = Path(os.environ.get("FLOTILLA_VAR_DIR", PROJECT_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+(VAR_DIR / "staticfiles").mkdir(exist_ok=True)
 
 #: Where the published reference and sitrep files live (never inside the repository).
 DATA_DIR = Path(os.environ.get("FLOTILLA_DATA_DIR", PROJECT_DIR.parent / "shared" / "data"))

@@ -51,3 +51,9 @@ def cast(db):
         (),
         {"north": north, "south": south, "outside": outside, "collab": collab, "people": people},
     )
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The production hasher is slow on purpose; tests create many people.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

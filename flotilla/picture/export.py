@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 from flotilla.picture.queries import Picture
+from flotilla.reporting.queries import latest_as_at
+from flotilla.sharing import policy
 
 HEADER = ("org_code", "site_code", "measure", "value", "as_of")
 
@@ -32,3 +35,32 @@ def picture_rows(picture: Picture) -> Iterator[tuple[str, str, str, str, str]]:
 def write_rows(writer: Any, rows: Iterable[tuple[str, ...]]) -> None:
     writer.writerow(HEADER)
     writer.writerows(rows)
+
+
+def rows_as_at(
+    viewer: policy.Viewer, at: datetime, organisation_ids: set[int] | None = None
+) -> Iterator[tuple[str, str, str, str, str]]:
+    """The latest value of every measure for every organisation and site the viewer may read."""
+    series = policy.readable_series(viewer, organisation_ids)
+    observations = sorted(
+        latest_as_at(series, at),
+        key=lambda o: (
+            o.series.organisation.code,
+            o.series.site.code if o.series.site else "",
+            o.series.measure.code,
+        ),
+    )
+    for o in observations:
+        if o.missing_reason:
+            value = ""
+        elif o.text is not None:
+            value = o.text
+        else:
+            value = f"{o.value:g}"
+        yield (
+            o.series.organisation.code,
+            o.series.site.code if o.series.site else "",
+            o.series.measure.code,
+            value,
+            o.as_of.isoformat(),
+        )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from flotilla.audit import actions as audit
@@ -135,7 +135,52 @@ def _series_ids(keys: set[tuple[int, int | None, str]]) -> dict[tuple[int, int |
     return found
 
 
-def _same(obs: Observation, cell: CellIn) -> bool:
+class _Current(NamedTuple):
+    """The stored current value of a series at one time, as much of it as a report needs."""
+
+    pk: int
+    series_id: int
+    as_of: datetime
+    value: float | None
+    text: str | None
+    missing_reason: str
+    revision: int
+
+
+def _insert_observations(
+    rows: list[tuple[int, datetime, float | None, str | None, str, int]], submission_id: int
+) -> None:
+    """Insert many observations with one executemany.
+
+    Measured on sitrep2122 (205k values): bulk_create spent most of its time compiling SQL
+    for SQLite's small batches and building model instances; this is about four times faster.
+    """
+    table = connection.ops.quote_name(Observation._meta.db_table)
+    if connection.vendor == "sqlite":
+        # Django stores SQLite datetimes as naive UTC text; doing it here directly saves a
+        # third of the insert time of a large import.
+        def adapt(value: datetime) -> str:
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+    else:
+
+        def adapt(value: datetime) -> datetime:  # psycopg sends aware datetimes as they are
+            return value
+
+    sql = (
+        f"INSERT INTO {table} (series_id, as_of, value, text, missing_reason, revision, "
+        "is_current, submission_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            sql,
+            [
+                (sid, adapt(as_of), value, text, reason, rev, True, submission_id)
+                for sid, as_of, value, text, reason, rev in rows
+            ],
+        )
+
+
+def _same(obs: _Current, cell: CellIn) -> bool:
     return (
         obs.value == cell.value
         and obs.text == cell.text
@@ -197,31 +242,28 @@ def record_report(
     with transaction.atomic():
         series = _series_ids({(c.organisation_id, c.site_id, c.measure) for c in unique_cells})
         times = {c.as_of for c in unique_cells}
-        current: dict[tuple[int, datetime], Observation] = {}
+        current: dict[tuple[int, datetime], _Current] = {}
         if unique_cells:
             lo, hi = min(times), max(times)
             qs = Observation.objects.filter(
                 series_id__in=set(series.values()), is_current=True, as_of__gte=lo, as_of__lte=hi
             ).select_for_update()
-            current = {(o.series_id, o.as_of): o for o in qs}
-        new_rows: list[Observation] = []
-        superseded: list[Observation] = []
+            current = {
+                (row[1], row[2]): _Current(*row)
+                for row in qs.values_list(
+                    "pk", "series_id", "as_of", "value", "text", "missing_reason", "revision"
+                )
+            }
+        new_rows: list[tuple[int, datetime, float | None, str | None, str, int]] = []
+        superseded: list[_Current] = []
         for c in unique_cells:
             sid = series[(c.organisation_id, c.site_id, c.measure)]
             old = current.get((sid, c.as_of))
             if old is not None and _same(old, c):
                 result.unchanged += 1
                 continue
-            new_rows.append(
-                Observation(
-                    series_id=sid,
-                    as_of=c.as_of,
-                    value=c.value,
-                    text=c.text,
-                    missing_reason=c.missing_reason,
-                    revision=old.revision + 1 if old else 1,
-                )
-            )
+            revision = old.revision + 1 if old else 1
+            new_rows.append((sid, c.as_of, c.value, c.text, c.missing_reason, revision))
             if old is not None:
                 superseded.append(old)
         if not new_rows and not confirms_no_change:
@@ -237,9 +279,7 @@ def record_report(
         )
         if superseded:
             Observation.objects.filter(pk__in=[o.pk for o in superseded]).update(is_current=False)
-        for row in new_rows:
-            row.submission = submission
-        Observation.objects.bulk_create(new_rows, batch_size=5000)
+        _insert_observations(new_rows, submission.pk)
         result.submission_id = submission.pk
         result.created = len(new_rows) - len(superseded)
         result.revised = len(superseded)

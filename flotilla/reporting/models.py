@@ -125,7 +125,10 @@ class MissingReason(models.TextChoices):
 class Observation(models.Model):
     """A value of a series as true at `as_of`. Never updated: a correction is a new revision."""
 
-    series = models.ForeignKey(Series, on_delete=models.PROTECT, related_name="observations")
+    # No index of its own: the (series, is_current, as_of) index leads with it.
+    series = models.ForeignKey(
+        Series, on_delete=models.PROTECT, related_name="observations", db_index=False
+    )
     as_of = models.DateTimeField()
     value = models.FloatField(null=True, blank=True)
     text = models.TextField(null=True, blank=True)

@@ -123,3 +123,38 @@ def no_change(request: HttpRequest, code: str) -> HttpResponse:
             f"{timezone.localtime():%H:%M}.",
         )
     return redirect(_back(org, site))
+
+
+@login_required
+def upload(request: HttpRequest, code: str) -> HttpResponse:
+    """Upload a CSV (a published sitrep or our long-format template) for your organisation."""
+    from flotilla.reporting.imports import ImportRejected, import_file
+
+    org = get_object_or_404(Organisation, code=code.upper())
+    require(request.user, Perm.IMPORT_REPORTS, org)
+    ctx: dict = {"org": org, "outcome": None, "problems": [], "errors": []}
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        on_conflict = "last" if request.POST.get("on_conflict") == "last" else "reject"
+        if upload is None:
+            ctx["errors"] = [{"text": "Choose a CSV file to upload", "anchor": "id_file"}]
+        else:
+            allowed = set(organisations_where(request.user, Perm.IMPORT_REPORTS))
+            try:
+                ctx["outcome"] = import_file(
+                    by=request.user,
+                    path_or_stream=upload,
+                    name=upload.name,
+                    on_conflict=on_conflict,
+                    allowed_organisation_ids=allowed,
+                )
+            except ImportRejected as exc:
+                ctx["problems"] = exc.problems
+                ctx["errors"] = [
+                    {
+                        "text": f"The file was not imported: {len(exc.problems)} problems. "
+                        "Nothing was stored.",
+                        "anchor": "problems",
+                    }
+                ]
+    return render(request, "reporting/upload.jinja", ctx)

@@ -1,0 +1,237 @@
+"""API for reading the shared picture. Every read goes through flotilla.sharing.policy."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema
+from ninja.errors import ValidationError
+from pydantic import BeforeValidator
+
+from flotilla.authz.api_auth import (
+    ERROR_RESPONSES,
+    ApiTime,
+    ErrorOut,
+    SafeStr,
+    has_nul,
+    require_scope,
+)
+from flotilla.authz.models import TokenScope
+from flotilla.picture import queries
+from flotilla.reporting import catalogue as catalogue_module
+from flotilla.sharing import policy
+
+router = Router(tags=["picture"])
+
+#: The longest span one history call returns; longer spans are fetched in pieces.
+MAX_HISTORY = timedelta(days=400)
+DEFAULT_HISTORY = timedelta(days=7)
+
+READ_ERRORS = {**ERROR_RESPONSES, 404: ErrorOut}
+
+
+class MemberOut(Schema):
+    code: str
+    name: str
+
+
+class CollaborativeOut(Schema):
+    slug: str
+    name: str
+    purpose: str
+    reporting_interval_hours: int
+    members: list[MemberOut]
+
+
+class FigureOut(Schema):
+    org_code: str
+    site_code: str | None
+    measure: str
+    value: float | None
+    text: str | None
+    missing_reason: str
+    as_of: datetime
+    stale: bool = Field(..., description="Older than the collaborative's staleness limit.")
+
+
+class CoverageOut(Schema):
+    reported_recently: int = Field(
+        ..., description="Members with a figure within the last reporting interval."
+    )
+    members: int
+
+
+class PictureOut(Schema):
+    collaborative: str
+    at: datetime
+    is_live: bool
+    rows: list[FigureOut]
+    coverage: CoverageOut
+
+
+class PointOut(Schema):
+    as_of: datetime
+    value: float | None = Field(..., description="Null where the value was missing.")
+
+
+class SeriesOut(Schema):
+    measure: str
+    points: list[PointOut]
+
+
+class HistoryOut(Schema):
+    org_code: str
+    site_code: str | None
+    since: datetime
+    until: datetime
+    series: list[SeriesOut]
+
+
+_UNENCODED_PLUS = re.compile(r"^(.*T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
+
+
+def _plus_from_query(value: Any) -> Any:
+    """Undo the usual slip of an unencoded '+' in a query string ('…08:00:00 00:00')."""
+    if isinstance(value, str):
+        return _UNENCODED_PLUS.sub(r"\1+\2", value)
+    return value
+
+
+#: A time in a query string: ISO 8601 with its UTC offset (Z, or + encoded as %2B).
+QueryTime = Annotated[ApiTime, BeforeValidator(_plus_from_query)]
+
+
+def _invalid(problems: list[tuple[str, str]]) -> ValidationError:
+    """A 422 naming the query parameters at fault, in the same shape as schema errors."""
+    return ValidationError(
+        [
+            {"loc": ("query", name), "msg": message, "type": "value_error"}
+            for name, message in problems
+        ]
+    )
+
+
+@router.get(
+    "/collaboratives", response={200: list[CollaborativeOut], **READ_ERRORS}, summary="Mine"
+)
+def list_collaboratives(request: HttpRequest) -> list[dict[str, Any]]:
+    """The collaboratives the token's organisation is an active member of."""
+    viewer = policy.viewer_of(require_scope(request, TokenScope.READ))
+    return [
+        {
+            "slug": c.slug,
+            "name": c.name,
+            "purpose": c.purpose,
+            "reporting_interval_hours": c.reporting_interval_hours,
+            "members": [{"code": m.code, "name": m.name} for m in policy.members(viewer, c)],
+        }
+        for c in policy.collaboratives(viewer).order_by("name")
+    ]
+
+
+@router.get(
+    "/collaboratives/{slug}/picture",
+    response={200: PictureOut, **READ_ERRORS},
+    summary="Shared picture",
+)
+def collaborative_picture(
+    request: HttpRequest,
+    slug: str,
+    at: Annotated[
+        QueryTime | None,
+        Query(description="A past moment (ISO 8601 with offset); omitted for the live picture."),
+    ] = None,
+) -> dict[str, Any]:
+    """Each member's latest values of every measure, now or as at a past moment.
+
+    404 if the token's organisation is not a member of the collaborative.
+    """
+    viewer = policy.viewer_of(require_scope(request, TokenScope.READ))
+    if has_nul(slug):
+        raise Http404
+    collab = policy.get_collaborative(viewer, slug)
+    measures = [m.code for m in catalogue_module.current().measures]
+    picture = queries.collaborative_picture(viewer, collab, at, measures=measures)
+    rows = [
+        {
+            "org_code": row.organisation.code,
+            "site_code": row.site.code if row.site else None,
+            "measure": code,
+            "value": fig.value,
+            "text": fig.text,
+            "missing_reason": fig.missing_reason,
+            "as_of": fig.as_of,
+            "stale": fig.stale,
+        }
+        for row in picture.rows
+        for code, fig in sorted(row.figures.items())
+    ]
+    return {
+        "collaborative": collab.slug,
+        "at": picture.at,
+        "is_live": picture.is_live,
+        "rows": rows,
+        "coverage": {
+            "reported_recently": picture.reported_recently,
+            "members": len(picture.members),
+        },
+    }
+
+
+@router.get(
+    "/organisations/{code}/history",
+    response={200: HistoryOut, **READ_ERRORS},
+    summary="History",
+)
+def organisation_history(
+    request: HttpRequest,
+    code: str,
+    measure: Annotated[
+        list[SafeStr], Query(min_length=1, description="One or more measure codes.")
+    ],
+    site: Annotated[SafeStr | None, Query(description="A site code of the organisation.")] = None,
+    since: Annotated[
+        QueryTime | None, Query(description="Default: seven days before `until`.")
+    ] = None,
+    until: Annotated[QueryTime | None, Query(description="Default: now.")] = None,
+) -> dict[str, Any]:
+    """Current values of measures between two times, oldest first, for one organisation or site.
+
+    404 unless the organisation is the token's own or a fellow member of a collaborative.
+    """
+    viewer = policy.viewer_of(require_scope(request, TokenScope.READ))
+    until = until or timezone.now()
+    since = since or until - DEFAULT_HISTORY
+    if has_nul(code):
+        raise Http404
+    organisation = policy.get_organisation(viewer, code)
+    site = None
+    site_code, site = site, None
+    if site_code:
+        site = policy.get_site(viewer, site_code)
+        if site.organisation_id != organisation.pk:
+            raise _invalid([("site", f"{site_code!r} is not a site of {organisation.code}")])
+    known = {m.code for m in catalogue_module.current().measures}
+    problems = [("measure", f"unknown measure {m!r}") for m in measure if m not in known]
+    if since > until:
+        problems.append(("since", "since must not be after until"))
+    elif until - since > MAX_HISTORY:
+        problems.append(("since", f"ask for at most {MAX_HISTORY.days} days at a time"))
+    if problems:
+        raise _invalid(problems)
+    measures = list(dict.fromkeys(measure))
+    series = queries.history(viewer, organisation, site, measures, since, until)
+    return {
+        "org_code": organisation.code,
+        "site_code": site.code if site else None,
+        "since": since,
+        "until": until,
+        "series": [
+            {"measure": m, "points": [{"as_of": t, "value": v} for t, v in points]}
+            for m, points in series.items()
+        ],
+    }

@@ -1,0 +1,291 @@
+"""API for reporting systems: submit many values in one call, and read the measure catalogue."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, Header, Router, Schema, Status
+from ninja.errors import AuthorizationError, HttpError
+from pydantic import BaseModel
+
+from flotilla.authz.api_auth import ERROR_RESPONSES, ApiTime, ErrorOut, SafeStr, require_scope
+from flotilla.authz.models import ApiToken, TokenScope
+from flotilla.registry.models import Site
+from flotilla.reporting import catalogue as catalogue_module
+from flotilla.reporting.actions import record_report
+from flotilla.reporting.models import IdempotencyRecord, Measure, MissingReason, Source
+from flotilla.reporting.validation import CellIn, Problem, ReportRejected, check_cells
+
+router = Router(tags=["reporting"])
+
+#: Values per call. Larger reports are split by the client; the limit keeps one request's
+#: transaction (and its row locks) short.
+MAX_VALUES = 20_000
+#: How many times a submission is retried when a concurrent one with the same key wins.
+IDEMPOTENCY_ATTEMPTS = 3
+
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
+class ValueIn(BaseModel):
+    """One reported value: exactly one of `value`, `text` and `missing_reason` is given."""
+
+    # A plain pydantic model, not ninja's Schema: Schema's per-object validator (for reading
+    # Django models) costs about a third of the parsing time of a 10,000-value report.
+
+    site_code: SafeStr | None = Field(
+        None, description="A site of the token's organisation; null for the organisation."
+    )
+    measure: SafeStr = Field(..., description="A measure code from GET /api/measures.")
+    as_of: ApiTime = Field(
+        ...,
+        description="When the value was true, ISO 8601 with a UTC offset "
+        "(for example 2026-01-05T08:00:00+00:00).",
+    )
+    value: Number | None = Field(None, description="The number, for count and level measures.")
+    text: SafeStr | None = Field(None, description="The text, for narrative measures.")
+    missing_reason: MissingReason | None = Field(
+        None, description="Why there is no value. Missing is never stored as zero."
+    )
+
+
+class ReportIn(Schema):
+    values: list[ValueIn] = Field(..., max_length=MAX_VALUES)
+    org_code: SafeStr | None = Field(
+        None, description="Optional check: must be the token's own organisation."
+    )
+
+
+class WarningOut(Schema):
+    row: int | None
+    field: str
+    message: str
+
+
+class ReportOut(Schema):
+    """What was stored. `submission_id` is null when every value equalled the current one."""
+
+    submission_id: int | None
+    created: int
+    revised: int
+    unchanged: int
+    warnings: list[WarningOut]
+
+
+class MeasureOut(Schema):
+    code: str
+    label: str
+    description: str
+    group: str
+    kind: str
+    unit: str
+    min: float | None
+    max: float | None
+    bed_type: str
+    state: str
+    level: str
+
+
+def _field(i: int, name: str) -> str:
+    return f"values[{i}].{name}"
+
+
+def _cells(token: ApiToken, values: list[ValueIn]) -> list[CellIn]:
+    """Map the request to cells for the token's organisation; ReportRejected lists every problem.
+
+    Problems found here (unknown sites, not exactly one of value/text/missing_reason) are
+    reported together with the catalogue's checks of the other values, so that one 422 names
+    everything the client has to fix.
+    """
+    codes = {v.site_code.strip().upper() for v in values if v.site_code and v.site_code.strip()}
+    sites = dict(
+        Site.objects.filter(organisation_id=token.organisation_id, code__in=codes).values_list(
+            "code", "id"
+        )
+    )
+    catalogue = catalogue_module.current()
+    measures = {m.code for m in catalogue.measures}
+    cells: list[CellIn] = []
+    problems: list[Problem] = []
+    for i, v in enumerate(values):
+        if v.measure not in measures:
+            problems.append(
+                Problem(
+                    f"unknown measure {v.measure!r} (see GET /api/measures)",
+                    _field(i, "measure"),
+                    i,
+                )
+            )
+            continue
+        site_id = None
+        code = (v.site_code or "").strip().upper()
+        if code:
+            site_id = sites.get(code)
+            if site_id is None:
+                problems.append(
+                    Problem(
+                        f"{v.site_code!r} is not a site of {token.organisation.code}",
+                        _field(i, "site_code"),
+                        i,
+                    )
+                )
+                continue
+        given = [n for n in ("value", "text", "missing_reason") if getattr(v, n) is not None]
+        if len(given) != 1:
+            message = (
+                "give one of value, text or missing_reason"
+                if not given
+                else f"give only one of value, text or missing_reason, not {' and '.join(given)}"
+            )
+            problems.append(Problem(message, _field(i, given[-1] if given else "value"), i))
+            continue
+        cells.append(
+            CellIn(
+                organisation_id=token.organisation_id,
+                site_id=site_id,
+                measure=v.measure,
+                as_of=v.as_of,
+                value=v.value,
+                text=v.text,
+                missing_reason=v.missing_reason.value if v.missing_reason else "",
+                row=i,
+                field=_field(i, given[0]),
+            )
+        )
+    if problems:
+        errors = [p for p in check_cells(cells, catalogue) if p.severity == "error"]
+        raise ReportRejected(sorted([*problems, *errors], key=lambda p: p.row or 0))
+    return cells
+
+
+def _canonical_sha256(body: bytes) -> str:
+    """The hash of the body's meaning: key order and white space do not change it."""
+    canonical = json.dumps(
+        json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _record(token: ApiToken, cells: list[CellIn]) -> dict[str, Any]:
+    result = record_report(
+        by=token, organisation_id=token.organisation_id, source=Source.API, cells=cells
+    )
+    return result.as_dict()
+
+
+def _stored_answer(token: ApiToken, key: str, body_sha256: str) -> dict[str, Any] | None:
+    """The stored answer for a key already used with this body; 409 if used with another."""
+    record = IdempotencyRecord.objects.filter(token=token, key=key).first()
+    if record is None:
+        return None
+    if record.body_sha256 != body_sha256:
+        raise HttpError(
+            409,
+            f"Idempotency-Key {key!r} was already used with a different body; nothing was "
+            "stored. Use a new key for a new report.",
+        )
+    return record.response
+
+
+def _record_once(
+    token: ApiToken, key: str, body_sha256: str, values: list[ValueIn]
+) -> tuple[dict[str, Any], bool]:
+    """Store the report unless this key was used before; returns (response, replayed).
+
+    The key's record is created first, in the same transaction as the report, so that of two
+    concurrent requests with one key exactly one stores: on SQLite the second waits for the
+    write lock (BEGIN IMMEDIATE) and then finds the record; on PostgreSQL its insert waits on
+    the unique index and fails once the first commits, and the retry finds the record. A
+    rejected report rolls back the record too, so a corrected retry may reuse the key.
+    """
+    # Fast path for plain retries, outside any transaction (the check inside is the one
+    # that counts).
+    stored = _stored_answer(token, key, body_sha256)
+    if stored is not None:
+        return stored, True
+    cells = _cells(token, values)
+    for attempt in range(IDEMPOTENCY_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                stored = _stored_answer(token, key, body_sha256)
+                if stored is not None:
+                    return stored, True
+                record = IdempotencyRecord.objects.create(
+                    token=token, key=key, body_sha256=body_sha256, response={}
+                )
+                record.response = _record(token, cells)
+                record.save(update_fields=["response"])
+                return record.response, False
+        except IntegrityError:
+            if attempt == IDEMPOTENCY_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@router.post(
+    "/reports",
+    response={201: ReportOut, 409: ErrorOut, 413: ErrorOut, **ERROR_RESPONSES},
+    summary="Submit a report",
+)
+def submit_report(
+    request: HttpRequest,
+    response: HttpResponse,
+    payload: ReportIn,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            pattern=r"^[\x21-\x7e]+$",
+            description="Makes retries safe: a retry never duplicates; the same key with a "
+            "different body is rejected (409). Up to 200 visible ASCII characters, e.g. a UUID.",
+        ),
+    ] = None,
+) -> Status[dict[str, Any]]:
+    """Submit values for the token's organisation: many sites, measures and times in one call.
+
+    Nothing is stored if any value is wrong (422 lists every problem). A value equal to the
+    current one is left alone, so sending the same report twice changes nothing; a different
+    value for the same time becomes a new revision. Needs a token with the `submit` scope.
+    """
+    token = require_scope(request, TokenScope.SUBMIT)
+    if payload.org_code is not None and payload.org_code.strip().upper() != (
+        token.organisation.code
+    ):
+        raise AuthorizationError(
+            message=f"This token submits for {token.organisation.code} only, "
+            f"not for {payload.org_code!r}."
+        )
+    if idempotency_key is None:
+        return Status(201, _record(token, _cells(token, payload.values)))
+    body_sha256 = _canonical_sha256(request.body)
+    stored, replayed = _record_once(token, idempotency_key, body_sha256, payload.values)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return Status(201, stored)
+
+
+@router.get("/measures", response={200: list[MeasureOut], 401: ErrorOut}, summary="Measures")
+def list_measures(request: HttpRequest) -> list[dict[str, Any]]:
+    """The catalogue of measures an organisation reports, with units and valid ranges."""
+    return [
+        {
+            "code": m.code,
+            "label": m.label,
+            "description": m.description,
+            "group": m.group,
+            "kind": m.kind,
+            "unit": m.unit,
+            "min": m.min_value,
+            "max": m.max_value,
+            "bed_type": m.bed_type,
+            "state": m.state,
+            "level": m.level,
+        }
+        for m in Measure.objects.all()
+    ]

@@ -1,0 +1,98 @@
+"""The one policy point: members of a collaborative see each other; nobody else sees anything."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.http import Http404
+
+from flotilla.authz import actions as authz_actions
+from flotilla.registry import actions as registry_actions
+from flotilla.registry.models import Role
+from flotilla.sharing import policy
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 1, 5, 8, tzinfo=UTC)
+
+
+def test_a_member_reads_every_fellow_member_and_no_one_else(cast):
+    viewer = policy.viewer_of(cast.people[Role.VIEWER])
+    assert policy.readable_organisation_ids(viewer) == {cast.north.pk, cast.south.pk}
+
+
+def test_an_outsider_reads_only_their_own_organisation(cast):
+    viewer = policy.viewer_of(cast.people["outsider"])
+    assert policy.readable_organisation_ids(viewer) == {cast.outside.pk}
+    with pytest.raises(Http404):
+        policy.get_collaborative(viewer, cast.collab.slug)
+    with pytest.raises(Http404):
+        policy.get_organisation(viewer, "RN1")
+    assert policy.members(viewer, cast.collab) == []
+
+
+def test_an_anonymous_visitor_reads_nothing(cast):
+    viewer = policy.viewer_of(AnonymousUser())
+    assert viewer.organisation_ids == frozenset()
+    assert policy.readable_organisation_ids(viewer) == frozenset()
+    assert not policy.readable_series(viewer).exists()
+
+
+def test_a_token_reads_as_its_organisation(cast):
+    token, _ = authz_actions.issue_token(
+        by=cast.people[Role.ORG_ADMIN], organisation=cast.north, name="bms", scope="read"
+    )
+    viewer = policy.viewer_of(token)
+    assert viewer.token_id == token.pk
+    assert policy.readable_organisation_ids(viewer) == {cast.north.pk, cast.south.pk}
+
+
+def test_leaving_stops_sharing_from_the_next_request(cast):
+    viewer = policy.viewer_of(cast.people[Role.VIEWER])
+    assert policy.get_organisation(viewer, "RS1") == cast.south
+    registry_actions.leave(
+        by=cast.people["south_reporter"], collaborative=cast.collab, organisation=cast.south
+    )
+    with pytest.raises(Http404):
+        policy.get_organisation(viewer, "RS1")
+    assert [o.code for o in policy.members(viewer, cast.collab)] == ["RN1"]
+
+
+def test_an_unknown_organisation_or_site_is_a_404_like_a_hidden_one(cast):
+    viewer = policy.viewer_of(cast.people[Role.VIEWER])
+    with pytest.raises(Http404):
+        policy.get_organisation(viewer, "NOPE")
+    with pytest.raises(Http404):
+        policy.get_site(viewer, "NOPE1")
+
+
+def test_sites_are_readable_exactly_when_their_organisation_is(cast):
+    south_site = f.SiteFactory(code="RS101", organisation=cast.south)
+    outside_site = f.SiteFactory(code="RX101", organisation=cast.outside)
+    viewer = policy.viewer_of(cast.people[Role.VIEWER])
+    assert policy.get_site(viewer, "rs101") == south_site
+    with pytest.raises(Http404):
+        policy.get_site(viewer, outside_site.code)
+
+
+def test_readable_series_never_widens_beyond_what_the_viewer_may_read(cast):
+    f.report(cast.north, T0, ga_open=10)
+    f.report(cast.south, T0, ga_open=20)
+    f.report(cast.outside, T0, ga_open=30)
+    viewer = policy.viewer_of(cast.people[Role.VIEWER])
+    everything = {s.organisation_id for s in policy.readable_series(viewer)}
+    assert everything == {cast.north.pk, cast.south.pk}
+    asked = {cast.south.pk, cast.outside.pk}
+    assert {s.organisation_id for s in policy.readable_series(viewer, asked)} == {cast.south.pk}
+
+
+def test_the_platform_viewer_reads_every_organisation_and_says_why(cast):
+    viewer = policy.platform_viewer("export command")
+    assert viewer.label == "platform:export command"
+    assert policy.readable_organisation_ids(viewer) >= {
+        cast.north.pk,
+        cast.south.pk,
+        cast.outside.pk,
+    }
