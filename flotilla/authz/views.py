@@ -27,7 +27,7 @@ def tokens(request: HttpRequest, code: str) -> HttpResponse:
     secret, error = "", ""
     if request.method == "POST":
         try:
-            token, secret = actions.issue_token(
+            _token, secret = actions.issue_token(
                 by=request.user,
                 organisation=org,
                 name=request.POST.get("name", ""),

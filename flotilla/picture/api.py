@@ -209,7 +209,6 @@ def organisation_history(
     if has_nul(code):
         raise Http404
     organisation = policy.get_organisation(viewer, code)
-    site = None
     site_code, site = site, None
     if site_code:
         site = policy.get_site(viewer, site_code)

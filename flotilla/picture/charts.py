@@ -71,7 +71,8 @@ def line_chart(
         previous = t
     if not points:
         gaps.append((PAD_L, WIDTH - PAD_R))
-    y_ticks = [(y(v), f"{v:,.0f}") for v in (lo, (lo + hi) / 2, hi)]
+    places = 0 if hi - lo >= 10 else 1
+    y_ticks = [(y(v), f"{v:,.{places}f}") for v in (lo, (lo + hi) / 2, hi)]
     x_ticks = []
     for i in range(5):
         t = since + (until - since) * i / 4

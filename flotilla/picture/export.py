@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from flotilla.picture.queries import Picture
+from flotilla.registry.models import Organisation, Site
 from flotilla.reporting.queries import latest_as_at
 from flotilla.sharing import policy
 
@@ -42,25 +43,17 @@ def rows_as_at(
 ) -> Iterator[tuple[str, str, str, str, str]]:
     """The latest value of every measure for every organisation and site the viewer may read."""
     series = policy.readable_series(viewer, organisation_ids)
-    observations = sorted(
-        latest_as_at(series, at),
-        key=lambda o: (
-            o.series.organisation.code,
-            o.series.site.code if o.series.site else "",
-            o.series.measure.code,
-        ),
-    )
-    for o in observations:
+    latest = latest_as_at(series, at)
+    orgs = dict(Organisation.objects.values_list("id", "code"))
+    sites = dict(Site.objects.filter(id__in={o.site_id for o in latest}).values_list("id", "code"))
+    rows = []
+    for o in latest:
         if o.missing_reason:
             value = ""
         elif o.text is not None:
             value = o.text
         else:
             value = f"{o.value:g}"
-        yield (
-            o.series.organisation.code,
-            o.series.site.code if o.series.site else "",
-            o.series.measure.code,
-            value,
-            o.as_of.isoformat(),
-        )
+        site = sites[o.site_id] if o.site_id else ""
+        rows.append((orgs[o.organisation_id], site, o.measure, value, o.as_of.isoformat()))
+    yield from sorted(rows)

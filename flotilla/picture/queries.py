@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from flotilla.registry.models import Collaborative, Organisation, Site
 from flotilla.reporting.models import Observation
-from flotilla.reporting.queries import latest_as_at
+from flotilla.reporting.queries import LatestValue, latest_as_at
 from flotilla.sharing import policy
 
 #: The measures the dashboard shows, in column order.
@@ -137,14 +137,14 @@ def _ratio(num: Figure | None, den: Figure | None) -> float | None:
     return num.value / den.value
 
 
-def _figure(o: Observation, stale_before: datetime) -> Figure:
+def _figure(o: LatestValue, stale_before: datetime) -> Figure:
     return Figure(
         value=o.value,
         text=o.text,
         missing_reason=o.missing_reason,
         as_of=o.as_of,
-        received_at=o.submission.received_at,
-        source=o.submission.source,
+        received_at=o.received_at,
+        source=o.source,
         stale=o.as_of < stale_before,
     )
 
@@ -165,13 +165,14 @@ def collaborative_picture(
     series = policy.readable_series(viewer, member_ids).filter(measure__code__in=list(measures))
     rows: dict[tuple[int, int | None], Row] = {}
     org_by_id = {m.pk: m for m in members}
-    for o in latest_as_at(series, moment):
-        s = o.series
-        key = (s.organisation_id, s.site_id)
+    latest = latest_as_at(series, moment)
+    sites = Site.objects.in_bulk({o.site_id for o in latest if o.site_id})
+    for o in latest:
+        key = (o.organisation_id, o.site_id)
         row = rows.get(key)
         if row is None:
-            row = rows[key] = Row(org_by_id[s.organisation_id], s.site)
-        row.figures[s.measure.code] = _figure(o, stale_before)
+            row = rows[key] = Row(org_by_id[o.organisation_id], sites.get(o.site_id))
+        row.figures[o.measure] = _figure(o, stale_before)
     for m in members:
         rows.setdefault((m.pk, None), Row(m, None))
     ordered = sorted(
@@ -198,7 +199,11 @@ def collaborative_picture(
 def _totals(
     rows: list[Row], members: list[Organisation], measures: Iterable[str]
 ) -> dict[str, Total]:
-    """Collaborative totals: each organisation's own figure, or else the sum of its sites'."""
+    """Collaborative totals: each organisation's own figure, or else the sum of its sites'.
+
+    Only organisations that report a measure are expected in its total; a total is marked
+    incomplete when any of them has no current figure for it (missing is never zero).
+    """
     by_org: dict[int, list[Row]] = defaultdict(list)
     for r in rows:
         by_org[r.organisation.pk].append(r)
@@ -206,21 +211,24 @@ def _totals(
     for code in measures:
         if code in ("opel_declared",):
             continue
-        total, included = 0.0, 0
+        total, included, expected = 0.0, 0, 0
         for m in members:
             org_rows = by_org.get(m.pk, [])
             own = next((r.figures.get(code) for r in org_rows if r.site is None), None)
+            site_figs = [
+                f for f in (r.figures.get(code) for r in org_rows if r.site) if f is not None
+            ]
+            if own is None and not site_figs:
+                continue  # this organisation does not report this measure
+            expected += 1
             if own is not None and not own.is_missing:
                 total += own.value or 0
                 included += 1
-                continue
-            site_figs = [r.figures.get(code) for r in org_rows if r.site is not None]
-            site_vals = [f.value for f in site_figs if f is not None and not f.is_missing]
-            if site_vals and len(site_vals) == len(site_figs):
-                total += sum(v or 0 for v in site_vals)
+            elif site_figs and all(not f.is_missing for f in site_figs):
+                total += sum(f.value or 0 for f in site_figs)
                 included += 1
         totals[code] = Total(
-            value=total if included else None, included=included, expected=len(members)
+            value=total if included else None, included=included, expected=expected
         )
     return totals
 

@@ -56,6 +56,8 @@ def _dashboard_context(request: HttpRequest, slug: str) -> dict:
     return {
         "collab": collab,
         "picture": picture,
+        # The dashboard is a wide table: let it use a wide screen.
+        "containerClasses": "flotilla-wide",
         "can_manage": can(request.user, Perm.MANAGE_COLLABORATIVE, collab),
         "at_error": at_error,
         "at_param": request.GET.get("at", ""),

@@ -21,7 +21,7 @@ from flotilla.reporting.models import (
     Source,
     Submission,
 )
-from flotilla.reporting.queries import latest_as_at
+from flotilla.reporting.queries import LatestValue, latest_as_at
 from flotilla.reporting.validation import CellIn, Problem, ReportRejected, check_cells
 
 
@@ -341,11 +341,11 @@ def confirm_no_change(*, by: Any, organisation_id: int, site_id: int | None) -> 
     )
 
 
-def latest_observations(*, organisation_id: int, site_id: int | None) -> dict[str, Observation]:
+def latest_observations(*, organisation_id: int, site_id: int | None) -> dict[str, LatestValue]:
     """The current value of each measure for one organisation (or site), by measure code.
 
     Used by the organisation's own reporting form and by 'no change'; reads by anyone else go
     through flotilla.sharing.
     """
     series = Series.objects.filter(organisation_id=organisation_id, site_id=site_id)
-    return {o.series.measure.code: o for o in latest_as_at(series, None)}
+    return {o.measure: o for o in latest_as_at(series, None)}

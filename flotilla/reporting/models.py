@@ -36,7 +36,7 @@ class Measure(models.Model):
     min_value = models.FloatField(null=True, blank=True)
     max_value = models.FloatField(null=True, blank=True)
     #: Where it is reported: at organisation level, site level, or either.
-    level = models.CharField(max_length=10, default="either")
+    level = models.CharField(max_length=20, default="either")
     order = models.PositiveIntegerField(default=0)
     catalogue_version = models.CharField(max_length=20)
 

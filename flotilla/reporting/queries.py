@@ -3,23 +3,54 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from flotilla.reporting.models import Observation, Series
 
 
-def latest_as_at(series: QuerySet[Series], at: datetime | None) -> QuerySet[Observation]:
+class LatestValue(NamedTuple):
+    """A series' value as at a moment, as plain data (pages show hundreds of them)."""
+
+    series_id: int
+    organisation_id: int
+    site_id: int | None
+    measure: str
+    as_of: datetime
+    value: float | None
+    text: str | None
+    missing_reason: str
+    received_at: datetime
+    source: str
+
+    @property
+    def is_missing(self) -> bool:
+        return bool(self.missing_reason)
+
+
+def latest_as_at(series: QuerySet[Series], at: datetime | None) -> list[LatestValue]:
     """The current value of each series with the greatest as-of time not after `at`.
 
     One correlated sub-query per series, each answered by the (series, is_current, as_of)
     index, so the cost grows with the number of series, not with the length of history.
+    Rows come back as tuples: building model instances cost more than the query itself.
     """
     newest = Observation.objects.filter(series=OuterRef("pk"), is_current=True)
     if at is not None:
         newest = newest.filter(as_of__lte=at)
     newest_id = newest.order_by("-as_of").values("id")[:1]
     ids = series.annotate(latest_id=Subquery(newest_id)).values("latest_id")
-    return Observation.objects.filter(id__in=ids).select_related(
-        "series__measure", "series__site", "series__organisation", "submission"
+    rows = Observation.objects.filter(id__in=ids).values_list(
+        "series_id",
+        "series__organisation_id",
+        "series__site_id",
+        "series__measure__code",
+        "as_of",
+        "value",
+        "text",
+        "missing_reason",
+        "submission__received_at",
+        "submission__source",
     )
+    return [LatestValue(*row) for row in rows]

@@ -1,0 +1,85 @@
+"""Write docs/data-dictionary.md from the metric catalogue, so the two never disagree.
+
+.venv/bin/python scripts/data_dictionary.py          # rewrite the file
+.venv/bin/python scripts/data_dictionary.py --check  # exit 1 if it is out of date
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flotilla.reporting.catalogue import current  # noqa: E402
+
+TARGET = ROOT / "docs" / "data-dictionary.md"
+
+
+def render() -> str:
+    cat = current()
+    out = [
+        "# Data dictionary",
+        "",
+        f"Generated from `flotilla/reporting/catalogue/v1.toml` (catalogue version "
+        f"{cat.version}) by `scripts/data_dictionary.py`; do not edit by hand.",
+        "",
+        "Every value is stored with the time it was true (`as_of`), who reported it, how "
+        "(form, API, file import, demo) and when it was received. A value is a number, a text "
+        "(narrative) or missing with a reason (`not_reported`, `not_applicable`, `unknown`, "
+        "`invalid`): missing is never zero. Rates such as occupancy are never stored: they are "
+        "derived from counts (occupied ÷ open) when shown.",
+        "",
+        "## Measures",
+        "",
+        "| Code | Meaning | Group | Kind | Unit | Valid range |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in cat.measures:
+        valid = (
+            f"{m.min_value:g} to {m.max_value:g}"
+            if m.min_value is not None and m.max_value is not None
+            else ""
+        )
+        out.append(
+            f"| `{m.code}` | {m.label}. {m.description} | {m.group} | {m.kind} | {m.unit} "
+            f"| {valid} |"
+        )
+    out += [
+        "",
+        "## Cross-field rules",
+        "",
+        "A warning is shown and the value stored; an error rejects the whole report.",
+        "",
+        "| Rule | Check | Severity | Message |",
+        "|---|---|---|---|",
+    ]
+    for r in cat.rules:
+        op = "≤" if r.op == "le" else "≥"
+        out.append(f"| `{r.code}` | `{r.left}` {op} `{r.right}` | {r.severity} | {r.message} |")
+    out += [
+        "",
+        "## Derived indicators",
+        "",
+        "| Indicator | Derivation |",
+        "|---|---|",
+        "| G&A occupancy | `ga_occupied` ÷ `ga_open`, when both are present and open > 0 |",
+        "| Adult CC occupancy | `cc_adult_occupied` ÷ `cc_adult_open`, likewise |",
+        "| Collaborative totals | Each organisation's own figure, else the sum of its sites'; "
+        "marked incomplete (n/m) when any member's figure is missing |",
+        "",
+        "File formats and the sitrep column map are in [import-formats.md](import-formats.md).",
+        "",
+    ]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    text = render()
+    if "--check" in sys.argv:
+        ok = TARGET.exists() and TARGET.read_text() == text
+        print("data dictionary is current" if ok else "docs/data-dictionary.md is out of date")
+        sys.exit(0 if ok else 1)
+    TARGET.write_text(text)
+    print(f"wrote {TARGET}")

@@ -1,0 +1,79 @@
+"""Take the user guide's screenshots from a running demo server.
+
+    .venv/bin/flotilla runserver 127.0.0.1:8000 &   # with the demo loaded
+    .venv/bin/python scripts/screenshots.py http://127.0.0.1:8000
+
+Writes PNGs into docs/img/. Uses the machine's Chromium through Playwright.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "img"
+PASSWORD = "flotilla-demo-2026"
+
+
+def main(base: str) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=shutil.which("chromium"),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(base_url=base, viewport={"width": 1400, "height": 1000})
+
+        def sign_in(user: str) -> None:
+            page.context.clear_cookies()
+            page.goto("/signin/")
+            page.fill("#id_username", user)
+            page.fill("#id_password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_load_state()
+
+        page.goto("/signin/")
+        page.screenshot(path=OUT / "signin.png")
+        sign_in("demo-system")
+        page.screenshot(path=OUT / "home.png", full_page=True)
+        page.click("text=North East and Yorkshire winter system")
+        page.wait_for_load_state()
+        slug = page.url.rstrip("/").rsplit("/", 1)[1]
+        page.screenshot(path=OUT / "dashboard.png", full_page=True)
+        page.goto(f"/c/{slug}/?at=2026-11-01T09:00")
+        page.screenshot(path=OUT / "dashboard-as-at.png")
+        first_org = page.locator("#picture-table tbody th a").first
+        first_org.click()
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "organisation.png", full_page=True)
+        page.goto(page.url + "?range=season")
+        page.screenshot(path=OUT / "organisation-season.png", full_page=True)
+        page.goto(f"/c/{slug}/members")
+        page.screenshot(path=OUT / "members.png", full_page=True)
+        sign_in("demo-reporter")
+        page.goto("/report/")
+        page.click("text=Whole organisation")
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "report-form.png", full_page=True)
+        page.fill("#id_ga_open", "abc")
+        page.click("#submit-report")
+        page.wait_for_selector(".nhsuk-error-summary")
+        page.screenshot(path=OUT / "report-form-error.png")
+        org_code = page.url.split("/o/")[1].split("/")[0]
+        sign_in("demo-admin")
+        page.goto(f"/o/{org_code}/import")
+        page.screenshot(path=OUT / "upload.png", full_page=True)
+        page.goto(f"/o/{org_code}/tokens")
+        page.fill("#id_name", "Bed management system")
+        page.click("text=Issue token")
+        page.wait_for_selector("#new-token")
+        page.screenshot(path=OUT / "tokens.png", full_page=True)
+        browser.close()
+    print(f"screenshots written to {OUT}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000")
