@@ -1,6 +1,7 @@
 """Server time of the collaborative dashboard with a year of hourly history, on PostgreSQL.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/flotilla_bench .venv/bin/python bench/dashboard.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/flotilla_bench \
+        .venv/bin/python bench/dashboard.py
 
 Builds (once; reused on later runs) a collaborative of 40 sites, each holding one year of
 hourly values for 20 measures (about 7 million observations), then requests the dashboard
@@ -158,7 +159,8 @@ def main() -> int:
     print(
         f"dashboard, {SITES} sites x {len(MEASURES)} measures x {HOURS} hours "
         f"({result['observations']:,} observations), {REQUESTS} requests: "
-        f"p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms, max {result['max_ms']:.1f} ms "
+        f"p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms, "
+        f"max {result['max_ms']:.1f} ms "
         f"(target p95 <= {TARGET_P95_MS} ms)"
     )
     return 0 if result["p95_ms"] <= TARGET_P95_MS else 1
