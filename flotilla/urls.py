@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from flotilla import views
+from flotilla.api import api
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,5 +12,7 @@ urlpatterns = [
     path("", include("flotilla.registry.urls")),
     path("", include("flotilla.picture.urls")),
     path("", include("flotilla.reporting.urls")),
+    path("", include("flotilla.authz.urls")),
+    path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

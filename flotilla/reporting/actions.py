@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from flotilla.audit import actions as audit
 from flotilla.audit.principals import as_principal
 from flotilla.reporting import catalogue as catalogue_module
 from flotilla.reporting.models import (
+    IdempotencyRecord,
     Measure,
     MeasureRule,
     Observation,
@@ -171,6 +172,16 @@ def _insert_observations(
         "is_current, submission_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
     )
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY is about twice as fast as executemany for a large report.
+            columns = (
+                "(series_id, as_of, value, text, missing_reason, revision, is_current, "
+                "submission_id)"
+            )
+            with cursor.copy(f"COPY {table} {columns} FROM STDIN") as copy:
+                for sid, as_of, value, text, reason, rev in rows:
+                    copy.write_row((sid, as_of, value, text, reason, rev, True, submission_id))
+            return
         cursor.executemany(
             sql,
             [
@@ -349,3 +360,58 @@ def latest_observations(*, organisation_id: int, site_id: int | None) -> dict[st
     """
     series = Series.objects.filter(organisation_id=organisation_id, site_id=site_id)
     return {o.measure: o for o in latest_as_at(series, None)}
+
+
+class KeyReused(Exception):
+    """An idempotency key already used with a different body."""
+
+
+#: How many times a submission is retried when a concurrent one with the same key wins.
+IDEMPOTENCY_ATTEMPTS = 3
+
+
+def _stored_answer(token: Any, key: str, body_sha256: str) -> dict[str, Any] | None:
+    record = IdempotencyRecord.objects.filter(token=token, key=key).first()
+    if record is None:
+        return None
+    if record.body_sha256 != body_sha256:
+        raise KeyReused(
+            f"Idempotency-Key {key!r} was already used with a different body; nothing was "
+            "stored. Use a new key for a new report."
+        )
+    return record.response
+
+
+def record_report_once(
+    *, by: Any, key: str, body_sha256: str, cells: Sequence[CellIn]
+) -> tuple[dict[str, Any], bool]:
+    """Store a token's report unless this key was used before; returns (answer, replayed).
+
+    The key's record is created first, in the same transaction as the report, so that of two
+    concurrent requests with one key exactly one stores: on SQLite the second waits for the
+    write lock (BEGIN IMMEDIATE) and then finds the record; on PostgreSQL its insert waits on
+    the unique index and fails once the first commits, and the retry finds the record. A
+    rejected report rolls back the record too, so a corrected retry may reuse the key.
+    """
+    stored = _stored_answer(by, key, body_sha256)  # plain retries, without a write lock
+    if stored is not None:
+        return stored, True
+    for attempt in range(IDEMPOTENCY_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                stored = _stored_answer(by, key, body_sha256)
+                if stored is not None:
+                    return stored, True
+                record = IdempotencyRecord.objects.create(
+                    token=by, key=key, body_sha256=body_sha256, response={}
+                )
+                result = record_report(
+                    by=by, organisation_id=by.organisation_id, source=Source.API, cells=cells
+                )
+                record.response = result.as_dict()
+                record.save(update_fields=["response"])
+                return record.response, False
+        except IntegrityError:
+            if attempt == IDEMPOTENCY_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover

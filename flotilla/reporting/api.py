@@ -6,7 +6,6 @@ import hashlib
 import json
 from typing import Annotated, Any
 
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Header, Router, Schema, Status
 from ninja.errors import AuthorizationError, HttpError
@@ -16,8 +15,8 @@ from flotilla.authz.api_auth import ERROR_RESPONSES, ApiTime, ErrorOut, SafeStr,
 from flotilla.authz.models import ApiToken, TokenScope
 from flotilla.registry.models import Site
 from flotilla.reporting import catalogue as catalogue_module
-from flotilla.reporting.actions import record_report
-from flotilla.reporting.models import IdempotencyRecord, Measure, MissingReason, Source
+from flotilla.reporting.actions import KeyReused, record_report, record_report_once
+from flotilla.reporting.models import Measure, MissingReason, Source
 from flotilla.reporting.validation import CellIn, Problem, ReportRejected, check_cells
 
 router = Router(tags=["reporting"])
@@ -25,8 +24,6 @@ router = Router(tags=["reporting"])
 #: Values per call. Larger reports are split by the client; the limit keeps one request's
 #: transaction (and its row locks) short.
 MAX_VALUES = 20_000
-#: How many times a submission is retried when a concurrent one with the same key wins.
-IDEMPOTENCY_ATTEMPTS = 3
 
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
@@ -170,62 +167,6 @@ def _canonical_sha256(body: bytes) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _record(token: ApiToken, cells: list[CellIn]) -> dict[str, Any]:
-    result = record_report(
-        by=token, organisation_id=token.organisation_id, source=Source.API, cells=cells
-    )
-    return result.as_dict()
-
-
-def _stored_answer(token: ApiToken, key: str, body_sha256: str) -> dict[str, Any] | None:
-    """The stored answer for a key already used with this body; 409 if used with another."""
-    record = IdempotencyRecord.objects.filter(token=token, key=key).first()
-    if record is None:
-        return None
-    if record.body_sha256 != body_sha256:
-        raise HttpError(
-            409,
-            f"Idempotency-Key {key!r} was already used with a different body; nothing was "
-            "stored. Use a new key for a new report.",
-        )
-    return record.response
-
-
-def _record_once(
-    token: ApiToken, key: str, body_sha256: str, values: list[ValueIn]
-) -> tuple[dict[str, Any], bool]:
-    """Store the report unless this key was used before; returns (response, replayed).
-
-    The key's record is created first, in the same transaction as the report, so that of two
-    concurrent requests with one key exactly one stores: on SQLite the second waits for the
-    write lock (BEGIN IMMEDIATE) and then finds the record; on PostgreSQL its insert waits on
-    the unique index and fails once the first commits, and the retry finds the record. A
-    rejected report rolls back the record too, so a corrected retry may reuse the key.
-    """
-    # Fast path for plain retries, outside any transaction (the check inside is the one
-    # that counts).
-    stored = _stored_answer(token, key, body_sha256)
-    if stored is not None:
-        return stored, True
-    cells = _cells(token, values)
-    for attempt in range(IDEMPOTENCY_ATTEMPTS):
-        try:
-            with transaction.atomic():
-                stored = _stored_answer(token, key, body_sha256)
-                if stored is not None:
-                    return stored, True
-                record = IdempotencyRecord.objects.create(
-                    token=token, key=key, body_sha256=body_sha256, response={}
-                )
-                record.response = _record(token, cells)
-                record.save(update_fields=["response"])
-                return record.response, False
-        except IntegrityError:
-            if attempt == IDEMPOTENCY_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 @router.post(
     "/reports",
     response={201: ReportOut, 409: ErrorOut, 413: ErrorOut, **ERROR_RESPONSES},
@@ -261,10 +202,18 @@ def submit_report(
             message=f"This token submits for {token.organisation.code} only, "
             f"not for {payload.org_code!r}."
         )
+    cells = _cells(token, payload.values)
     if idempotency_key is None:
-        return Status(201, _record(token, _cells(token, payload.values)))
-    body_sha256 = _canonical_sha256(request.body)
-    stored, replayed = _record_once(token, idempotency_key, body_sha256, payload.values)
+        result = record_report(
+            by=token, organisation_id=token.organisation_id, source=Source.API, cells=cells
+        )
+        return Status(201, result.as_dict())
+    try:
+        stored, replayed = record_report_once(
+            by=token, key=idempotency_key, body_sha256=_canonical_sha256(request.body), cells=cells
+        )
+    except KeyReused as exc:
+        raise HttpError(409, str(exc)) from None
     if replayed:
         response["Idempotent-Replayed"] = "true"
     return Status(201, stored)
