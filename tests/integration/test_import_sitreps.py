@@ -179,19 +179,7 @@ def current_counts() -> tuple[int, int]:
     )
 
 
-def winters() -> list:
-    """Every winter; in full mode 2015-16 is expected to fail until the catalogue allows it.
-
-    Its 24 Dec 2015 rows for RW6 (4,124 attendances) and its successor RM3 (1,207) sum to
-    5,331 A&E attendances, above the catalogue's maximum of 5,000 for `ed_attendances`.
-    """
-    too_many = pytest.mark.xfail(
-        FULL, reason="ed_attendances max 5000 in v1.toml < merged RW6+RM3 sum", strict=True
-    )
-    return [pytest.param(w, marks=too_many) if w == "1516" else w for w in WINTERS]
-
-
-@pytest.mark.parametrize("winter", winters())
+@pytest.mark.parametrize("winter", WINTERS)
 def test_every_winter_file_imports_with_one_current_value_per_distinct_cell(
     reference, winter, tmp_path
 ):
