@@ -125,7 +125,7 @@ class MissingReason(models.TextChoices):
 class Observation(models.Model):
     """A value of a series as true at `as_of`. Never updated: a correction is a new revision."""
 
-    # No index of its own: the (series, is_current, as_of) index leads with it.
+    # No index of its own: the partial unique index on (series, as_of) leads with it.
     series = models.ForeignKey(
         Series, on_delete=models.PROTECT, related_name="observations", db_index=False
     )
@@ -143,6 +143,8 @@ class Observation(models.Model):
 
     class Meta:
         constraints = [
+            # Also the index that answers "the latest value as at T" for each series (both
+            # SQLite and PostgreSQL use it for the query in reporting.queries).
             models.UniqueConstraint(
                 fields=["series", "as_of"],
                 condition=Q(is_current=True),
@@ -157,9 +159,6 @@ class Observation(models.Model):
                 ),
                 name="value_text_or_missing_reason",
             ),
-        ]
-        indexes = [
-            models.Index(fields=["series", "is_current", "as_of"], name="obs_series_current_asof"),
         ]
 
     @property
