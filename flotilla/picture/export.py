@@ -14,21 +14,24 @@ from flotilla.sharing import policy
 HEADER = ("org_code", "site_code", "measure", "value", "as_of")
 
 
+def cell(missing_reason: str, text: str | None, value: float | None) -> str:
+    """A value as written in a CSV: empty when missing (never 0), text as it is."""
+    if missing_reason:
+        return ""
+    if text is not None:
+        return text
+    return f"{value:g}"
+
+
 def picture_rows(picture: Picture) -> Iterator[tuple[str, str, str, str, str]]:
     """One row per figure shown; a missing figure has an empty value (never 0)."""
     for row in picture.rows:
         for code, fig in sorted(row.figures.items()):
-            if fig.is_missing:
-                value = ""
-            elif fig.text is not None:
-                value = fig.text
-            else:
-                value = f"{fig.value:g}"
             yield (
                 row.organisation.code,
                 row.site.code if row.site else "",
                 code,
-                value,
+                cell(fig.missing_reason, fig.text, fig.value),
                 fig.as_of.isoformat(),
             )
 
@@ -48,12 +51,7 @@ def rows_as_at(
     sites = dict(Site.objects.filter(id__in={o.site_id for o in latest}).values_list("id", "code"))
     rows = []
     for o in latest:
-        if o.missing_reason:
-            value = ""
-        elif o.text is not None:
-            value = o.text
-        else:
-            value = f"{o.value:g}"
         site = sites[o.site_id] if o.site_id else ""
+        value = cell(o.missing_reason, o.text, o.value)
         rows.append((orgs[o.organisation_id], site, o.measure, value, o.as_of.isoformat()))
     yield from sorted(rows)
