@@ -6,7 +6,8 @@ import csv
 from datetime import datetime, timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Min
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -94,16 +95,22 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
     org = policy.get_organisation(viewer, code)
     site = policy.get_site(viewer, site_code) if site_code else None
     if site is not None and site.organisation_id != org.pk:
-        from django.http import Http404
-
         raise Http404("Not found")
     range_name = request.GET.get("range", "week")
-    span = RANGES.get(range_name, RANGES["week"])
+    range_name = range_name if range_name in RANGES else "week"
     at, at_error = parse_at(request)
     until = at or timezone.now()
-    since = until - span
-    interval = timedelta(hours=24)
+    since = until - RANGES[range_name]
     data = history(viewer, org, site, CHART_MEASURES, since, until)
+    if request.GET.get("format") == "csv":
+        return _history_csv(org, site, data, range_name)
+    # Gaps are judged against how often this organisation is expected to report.
+    hours = (
+        policy.collaboratives(viewer)
+        .filter(memberships__organisation=org, memberships__left_at__isnull=True)
+        .aggregate(h=Min("reporting_interval_hours"))["h"]
+    )
+    interval = timedelta(hours=hours or 24)
     labels = dict(Measure.objects.filter(code__in=CHART_MEASURES).values_list("code", "label"))
     chart_list = [
         charts.line_chart(labels.get(code, code), data[code], since, until, interval)
@@ -117,7 +124,7 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
             "site": site,
             "sites": org.sites.all(),
             "charts": chart_list,
-            "range_name": range_name if range_name in RANGES else "week",
+            "range_name": range_name,
             "ranges": list(RANGES),
             "since": since,
             "until": until,
@@ -125,6 +132,20 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
             "at_param": request.GET.get("at", ""),
         },
     )
+
+
+def _history_csv(org, site, data, range_name: str) -> HttpResponse:
+    """The charted values as CSV: what the page shows, a row per value (missing: empty)."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    name = site.code if site else org.code
+    response["Content-Disposition"] = f'attachment; filename="{name}-{range_name}.csv"'
+    rows = (
+        (org.code, site.code if site else "", code, "" if v is None else f"{v:g}", t.isoformat())
+        for code, points in data.items()
+        for t, v in points
+    )
+    export.write_rows(csv.writer(response), rows)
+    return response
 
 
 @login_required

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from flotilla.picture.queries import collaborative_picture, rag_band
+from flotilla.registry import actions as registry_actions
 from flotilla.registry.models import Role
 from flotilla.sharing import policy
 from tests import factories as f
@@ -143,3 +144,24 @@ def test_export_command_refuses_an_unreadable_time(cast):
 
     with pytest.raises(CommandError, match="not an ISO 8601"):
         call_command("export", "--at", "soon")
+
+
+def test_the_organisation_page_downloads_what_its_charts_show(client, cast, now):
+    f.report(cast.south, now - timedelta(hours=2), ga_occupied=61, nctr=None)
+    client.force_login(cast.people[Role.VIEWER])
+    body = client.get("/o/RS1/?range=day&format=csv").content.decode()
+    rows = list(csv.reader(io.StringIO(body)))
+    assert rows[0] == ["org_code", "site_code", "measure", "value", "as_of"]
+    assert ["RS1", "", "ga_occupied", "61"] in [r[:4] for r in rows]
+    assert ["RS1", "", "nctr", ""] in [r[:4] for r in rows]
+
+
+def test_an_hourly_collaborative_shades_a_gap_of_a_few_hours(client, cast, now):
+    registry_actions.update_collaborative(
+        by=f.SYSTEM, collaborative=cast.collab, thresholds={}, reporting_interval_hours=1
+    )
+    for h in (10, 9, 2):
+        f.report(cast.south, now - timedelta(hours=h), ga_occupied=50)
+    client.force_login(cast.people[Role.VIEWER])
+    page = client.get("/o/RS1/?range=day").content.decode()
+    assert page.count('class="gap"') >= 1
