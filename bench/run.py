@@ -20,7 +20,7 @@ SCRIPTS = [
     ["planning/forecast_backtest.py"],
     ["planning/england_static.py"],
     ["planning/nj_multiday.py"],
-    ["planning/scale_multiday.py"],
+    ["planning/scale_multiday.py", "250", "500", "1000", "5000"],
 ]
 
 
