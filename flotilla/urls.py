@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("flotilla.picture.urls")),
     path("", include("flotilla.reporting.urls")),
     path("", include("flotilla.authz.urls")),
+    path("", include("flotilla.sharing.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

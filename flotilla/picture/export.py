@@ -8,7 +8,6 @@ from typing import Any
 
 from flotilla.picture.queries import Picture
 from flotilla.registry.models import Organisation, Site
-from flotilla.reporting.queries import latest_as_at
 from flotilla.sharing import policy
 
 HEADER = ("org_code", "site_code", "measure", "value", "as_of")
@@ -45,8 +44,7 @@ def rows_as_at(
     viewer: policy.Viewer, at: datetime, organisation_ids: set[int] | None = None
 ) -> Iterator[tuple[str, str, str, str, str]]:
     """The latest value of every measure for every organisation and site the viewer may read."""
-    series = policy.readable_series(viewer, organisation_ids)
-    latest = latest_as_at(series, at)
+    latest = policy.read_latest(viewer, at, organisation_ids)
     orgs = dict(Organisation.objects.values_list("id", "code"))
     sites = dict(Site.objects.filter(id__in={o.site_id for o in latest}).values_list("id", "code"))
     rows = []

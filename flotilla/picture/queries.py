@@ -11,8 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from flotilla.registry.models import Collaborative, Organisation, Site
-from flotilla.reporting.models import Observation
-from flotilla.reporting.queries import LatestValue, latest_as_at
+from flotilla.reporting.queries import LatestValue
 from flotilla.sharing import policy
 
 #: The measures the dashboard shows, in column order.
@@ -156,16 +155,16 @@ def collaborative_picture(
     measures: Iterable[str] = DASHBOARD_MEASURES,
 ) -> Picture:
     """The collaborative's picture now, or as at a past moment, as this viewer may see it."""
+    measures = tuple(measures)
     now = timezone.now()
     moment = min(at, now) if at else now
     interval = timedelta(hours=collaborative.reporting_interval_hours)
     stale_before = moment - interval * settings.STALE_FACTOR
     members = policy.members(viewer, collaborative)
     member_ids = {m.pk for m in members}
-    series = policy.readable_series(viewer, member_ids).filter(measure__code__in=list(measures))
     rows: dict[tuple[int, int | None], Row] = {}
     org_by_id = {m.pk: m for m in members}
-    latest = latest_as_at(series, moment)
+    latest = policy.read_latest(viewer, moment, member_ids, measures)
     sites = Site.objects.in_bulk({o.site_id for o in latest if o.site_id})
     for o in latest:
         key = (o.organisation_id, o.site_id)
@@ -242,17 +241,8 @@ def history(
     until: datetime,
 ) -> dict[str, list[tuple[datetime, float | None]]]:
     """Each measure's current values between two times, oldest first; None where missing."""
-    series = policy.readable_series(viewer, {organisation.pk}).filter(
-        site=site, measure__code__in=list(measures)
-    )
-    out: dict[str, list[tuple[datetime, float | None]]] = {m: [] for m in measures}
-    rows = (
-        Observation.objects.filter(
-            series__in=series, is_current=True, as_of__gte=since, as_of__lte=until
-        )
-        .order_by("as_of")
-        .values_list("series__measure__code", "as_of", "value")
-    )
-    for code, as_of, value in rows:
+    codes = list(measures)
+    out: dict[str, list[tuple[datetime, float | None]]] = {m: [] for m in codes}
+    for code, as_of, value in policy.read_history(viewer, organisation, site, codes, since, until):
         out[code].append((as_of, value))
     return out

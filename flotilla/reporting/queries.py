@@ -33,7 +33,8 @@ def latest_as_at(series: QuerySet[Series], at: datetime | None) -> list[LatestVa
     """The current value of each series with the greatest as-of time not after `at`.
 
     One correlated sub-query per series, each answered by the partial unique index on
-    (series, as_of) of current values, so the cost grows with the number of series, not with the length of history.
+    (series, as_of) of current values, so the cost grows with the number of series, not with
+    the length of history.
     Rows come back as tuples: building model instances cost more than the query itself.
     """
     newest = Observation.objects.filter(series=OuterRef("pk"), is_current=True)

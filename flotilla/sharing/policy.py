@@ -8,14 +8,20 @@ Organisation-controlled grants will narrow this here, and only here.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
 
 from flotilla.registry.models import Collaborative, CollaborativeMembership, Organisation, Site
-from flotilla.reporting.models import Series
+from flotilla.reporting.catalogue import current as current_catalogue
+from flotilla.reporting.models import Observation, Series
+from flotilla.reporting.queries import LatestValue, latest_as_at
+from flotilla.sharing import ledger
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,8 @@ class Viewer:
     organisation_ids: frozenset[int]
     user_id: int | None = None
     token_id: int | None = None
+    #: The platform operator reads every organisation's data and owns none of it.
+    platform: bool = False
 
 
 def viewer_of(principal: Any) -> Viewer:
@@ -56,6 +64,8 @@ def collaboratives(viewer: Viewer) -> QuerySet[Collaborative]:
 
 def readable_organisation_ids(viewer: Viewer) -> frozenset[int]:
     """The viewer's own organisations and every fellow active member of their collaboratives."""
+    if viewer.platform:
+        return frozenset(Organisation.objects.values_list("id", flat=True))
     shared = _active(
         CollaborativeMembership.objects.filter(collaborative__in=collaboratives(viewer))
     ).values_list("organisation_id", flat=True)
@@ -72,7 +82,7 @@ def get_collaborative(viewer: Viewer, slug: str) -> Collaborative:
 
 def members(viewer: Viewer, collaborative: Collaborative) -> list[Organisation]:
     """The active member organisations the viewer may see (all of them, for a member)."""
-    if not collaboratives(viewer).filter(pk=collaborative.pk).exists():
+    if not viewer.platform and not collaboratives(viewer).filter(pk=collaborative.pk).exists():
         return []
     ids = _active(collaborative.memberships.all()).values("organisation_id")
     return list(Organisation.objects.filter(id__in=ids).order_by("name"))
@@ -108,7 +118,50 @@ def platform_viewer(purpose: str) -> Viewer:
     Whoever runs commands on the server can read the database anyway; naming this viewer
     keeps those reads on the same path as everyone else's and says why they are made.
     """
-    return Viewer(
-        label=f"platform:{purpose}",
-        organisation_ids=frozenset(Organisation.objects.values_list("id", flat=True)),
+    return Viewer(label=f"platform:{purpose}", organisation_ids=frozenset(), platform=True)
+
+
+def _note(viewer: Viewer, reads: Iterable[tuple[int, str]]) -> None:
+    """Put reads of other organisations' data (owner id, measure code) on the record."""
+    group_of = {m.code: m.group for m in current_catalogue().measures}
+    owners: dict[int, set[str]] = defaultdict(set)
+    for owner, measure in reads:
+        owners[owner].add(group_of.get(measure, "other"))
+    ledger.note(viewer, owners)
+
+
+def read_latest(
+    viewer: Viewer,
+    at: datetime | None,
+    organisation_ids: set[int] | None = None,
+    measures: Iterable[str] | None = None,
+) -> list[LatestValue]:
+    """The latest value of each readable series as at `at` (None: now), put on the record."""
+    series = readable_series(viewer, organisation_ids)
+    if measures is not None:
+        series = series.filter(measure__code__in=list(measures))
+    values = latest_as_at(series, at)
+    _note(viewer, ((v.organisation_id, v.measure) for v in values))
+    return values
+
+
+def read_history(
+    viewer: Viewer,
+    organisation: Organisation,
+    site: Site | None,
+    measures: Iterable[str],
+    since: datetime,
+    until: datetime,
+) -> list[tuple[str, datetime, float | None]]:
+    """(measure, as of, value) of one organisation or site between two times, oldest first."""
+    codes = list(measures)
+    series = readable_series(viewer, {organisation.pk}).filter(site=site, measure__code__in=codes)
+    rows = list(
+        Observation.objects.filter(
+            series__in=series, is_current=True, as_of__gte=since, as_of__lte=until
+        )
+        .order_by("as_of")
+        .values_list("series__measure__code", "as_of", "value")
     )
+    _note(viewer, ((organisation.pk, code) for code, _, _ in rows))
+    return rows

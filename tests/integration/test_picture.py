@@ -165,3 +165,13 @@ def test_an_hourly_collaborative_shades_a_gap_of_a_few_hours(client, cast, now):
     client.force_login(cast.people[Role.VIEWER])
     page = client.get("/o/RS1/?range=day").content.decode()
     assert page.count('class="gap"') >= 1
+
+
+def test_export_command_can_be_limited_to_one_collaboratives_members(cast, now, tmp_path):
+    f.report(cast.north, now, ga_open=100)
+    f.report(cast.outside, now, ga_open=7)
+    out = tmp_path / "c.csv"
+    call_command(
+        "export", "--at", now.isoformat(), "--collaborative", cast.collab.slug, "--out", str(out)
+    )
+    assert {r["org_code"] for r in csv.DictReader(out.open())} == {"RN1"}

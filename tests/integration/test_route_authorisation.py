@@ -96,6 +96,7 @@ PAGES: dict[str, Page] = {
     "reporting:upload": Page(
         "GET", "/o/RN1/import", members_only(200, (Role.REPORTER, Role.COORDINATOR, Role.ORG_ADMIN))
     ),
+    "sharing:access_record": Page("GET", "/o/RN1/access", members_only(200, (Role.ORG_ADMIN,))),
     "authz:tokens": Page("GET", "/o/RN1/tokens", members_only(200, (Role.ORG_ADMIN,))),
     "authz:revoke": Page(
         "POST", "/o/RN1/tokens/{token}/revoke", members_only(302, (Role.ORG_ADMIN,))

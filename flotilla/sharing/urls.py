@@ -1,0 +1,8 @@
+from django.urls import path
+
+from flotilla.sharing import views
+
+app_name = "sharing"
+urlpatterns = [
+    path("o/<str:code>/access", views.access_record, name="access_record"),
+]
