@@ -120,3 +120,18 @@ def report(
     return reporting_actions.record_report(
         by=by, organisation_id=organisation.pk, source=source, cells=cells
     )
+
+
+def rewind_audit(after_id: int | None) -> None:
+    """Remove the audit events a module-level fixture committed, keeping the chain whole.
+
+    For test fixtures that load data once per module outside the per-test transaction: the
+    events go, and the chain head moves back to the last event that remains.
+    """
+    from flotilla.audit import chain
+    from flotilla.audit.models import AuditEvent, ChainHead
+
+    AuditEvent.objects.filter(id__gt=after_id or 0).delete()
+    last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
+    seq, head = last or (0, chain.GENESIS)
+    ChainHead.objects.filter(chain="audit").update(seq=seq, hash=head)

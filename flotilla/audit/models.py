@@ -1,15 +1,88 @@
-"""The audit record: one row per change of state, written in the same transaction."""
+"""The audit record: one row per change of state, written in the same transaction.
+
+Events form a hash chain (see `chain.py` and ADR 0008): each stores its place (`seq`), the
+hash of the event before it and a hash over its own content, so that `flotilla verify-audit`
+can tell when one was changed, deleted or moved.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
+
+from flotilla.audit import chain
+
+#: The recorded fields covered by an event's hash, besides seq and prev_hash. Frozen: the
+#: migration that chained old events keeps its own copy, and changing this list would make
+#: every existing event fail verification.
+CHAINED_FIELDS = (
+    "at",
+    "actor_user_id",
+    "actor_token_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "organisation_id",
+    "before",
+    "after",
+)
+
+
+class ChainHead(models.Model):
+    """The last link of one named hash chain; appending locks this row first.
+
+    The lock is what keeps a chain linear: two transactions appending at once queue on it
+    instead of both linking to the same predecessor.
+    """
+
+    chain = models.CharField(max_length=50, primary_key=True)
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(seq__gte=0), name="chainhead_seq_not_negative"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chain} at seq {self.seq}: {self.hash}"
+
+    @classmethod
+    def lock(cls, name: str, *, start: Callable[[], tuple[int, str]]) -> ChainHead:
+        """The head of chain `name`, locked until the caller's transaction ends.
+
+        Heads are created by migration. Where one is missing (a test flush empties every
+        table, heads included) it is created at `start()`, the chain's last (seq, hash).
+        """
+        try:
+            return cls.objects.select_for_update().get(chain=name)
+        except cls.DoesNotExist:
+            pass
+        seq, hash_ = start()
+        try:
+            with transaction.atomic():
+                return cls.objects.create(chain=name, seq=seq, hash=hash_)
+        except IntegrityError:
+            # Another transaction created it first; wait for its lock like everyone else.
+            return cls.objects.select_for_update().get(chain=name)
 
 
 class AuditEvent(models.Model):
     """Who changed what, when, with the state before and after."""
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    #: The chain name of audit events in `ChainHead`.
+    CHAIN = "audit"
+
+    #: Position in the chain: 1, 2, 3, ... in the order events were committed, no gaps.
+    seq = models.BigIntegerField(unique=True)
+    #: Set by `record()`, not by the database, because it is part of what is hashed.
+    at = models.DateTimeField(db_index=True)
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -23,9 +96,28 @@ class AuditEvent(models.Model):
     organisation_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
+    #: Hex SHA-256 of the previous event (64 zeros for the first).
+    prev_hash = models.CharField(max_length=64)
+    #: Hex SHA-256 over seq, the fields in CHAINED_FIELDS and prev_hash (`chain.link_hash`).
+    hash = models.CharField(max_length=64)
 
     class Meta:
-        ordering = ["id"]
+        ordering = ["seq"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(seq__gte=1), name="auditevent_seq_from_1"),
+            # Two events linking to one predecessor would be a fork in the chain.
+            models.UniqueConstraint(fields=["prev_hash"], name="auditevent_one_successor"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}"
+
+    @classmethod
+    def last_link(cls) -> tuple[int, str]:
+        """(seq, hash) of the last event, or (0, 64 zeros) for an empty chain."""
+        last = cls.objects.order_by("-seq").values_list("seq", "hash").first()
+        return last or (0, chain.GENESIS)
+
+    def chain_payload(self) -> dict[str, Any]:
+        """The fields this event's hash covers, besides seq and prev_hash."""
+        return {name: getattr(self, name) for name in CHAINED_FIELDS}

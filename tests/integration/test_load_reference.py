@@ -37,7 +37,7 @@ def first_load(django_db_setup, django_db_blocker):
     yield summary
     with django_db_blocker.unblock():
         unload_reference()
-        AuditEvent.objects.filter(id__gt=first_event or 0).delete()
+        f.rewind_audit(first_event)
 
 
 @pytest.fixture
