@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.utils import timezone
+from markupsafe import Markup, escape
 
 MISSING = "–"
 
@@ -49,3 +51,35 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     if hours < 48:
         return f"{hours} h ago"
     return f"{hours // 24} days ago"
+
+
+def figure_html(fig: Any, places: int = 0) -> Markup:
+    """A figure as a table cell shows it: the number, 'missing' with why, or a dash; stale
+    figures marked. Written in Python, not a template macro: a dashboard shows hundreds."""
+    if fig is None:
+        return Markup(
+            '<span class="flotilla-missing" title="Not reported">–'
+            '<span class="nhsuk-u-visually-hidden"> not reported</span></span>'
+        )
+    if fig.is_missing:
+        reason = escape(fig.missing_reason.replace("_", " "))
+        return Markup(
+            f'<span class="flotilla-missing" title="Missing: {reason}">missing'
+            f'<span class="nhsuk-u-visually-hidden"> ({reason})</span></span>'
+        )
+    shown = escape(number(fig.value, places))
+    if not fig.stale:
+        return Markup(f"<span>{shown}</span>")
+    as_of = escape(when(fig.as_of))
+    return Markup(
+        f'<span class="flotilla-stale" title="Stale: as of {as_of}">{shown}'
+        f'<span class="nhsuk-u-visually-hidden"> (stale, as of {as_of})</span></span>'
+    )
+
+
+def rag_html(band: str, content: Any) -> Markup:
+    """A value in its red, amber or green band (the band also said in words for screen readers)."""
+    said = "" if band == "none" else f'<span class="nhsuk-u-visually-hidden"> ({band})</span>'
+    return Markup(
+        f'<span class="flotilla-rag flotilla-rag--{escape(band)}">{escape(content)}{said}</span>'
+    )

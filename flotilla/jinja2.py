@@ -31,6 +31,8 @@ def environment(**options: object) -> Environment:
             "get_messages": get_messages,
             "now": timezone.now,
             "settings": settings,
+            "figure": formatting.figure_html,
+            "rag": formatting.rag_html,
         }
     )
     env.filters.update(
