@@ -66,6 +66,8 @@ def main(base: str) -> None:
         sign_in("demo-admin")
         page.goto(f"/o/{org_code}/import")
         page.screenshot(path=OUT / "upload.png", full_page=True)
+        page.goto(f"/o/{org_code}/access")
+        page.screenshot(path=OUT / "access-record.png", full_page=True)
         page.goto(f"/o/{org_code}/tokens")
         page.fill("#id_name", "Bed management system")
         page.click("text=Issue token")
