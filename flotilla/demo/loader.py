@@ -117,9 +117,7 @@ def _load_real(data_dir: Path, today: date) -> dict[str, Any]:
     )
     rows = [r for r in rows if r["Code"] in region_codes]
     # The file's last days carry only a few columns; today is the last day with bed figures.
-    last = max(
-        date.fromisoformat(r["Date"]) for r in rows if r["G&A beds occ'd"] not in ("", "-")
-    )
+    last = max(date.fromisoformat(r["Date"]) for r in rows if r["G&A beds occ'd"] not in ("", "-"))
     rows = [r for r in rows if date.fromisoformat(r["Date"]) <= last]
     shift = today - last
     out = io.StringIO()
