@@ -41,7 +41,6 @@ def record(
         object_id = object_id or str(obj.pk)
     head = ChainHead.lock(AuditEvent.CHAIN, start=AuditEvent.last_link)
     event = AuditEvent(
-        seq=head.seq + 1,
         # Taken under the lock, so times never go backwards along the chain.
         at=timezone.now(),
         actor_user=actor.user,
@@ -53,13 +52,11 @@ def record(
         organisation_id=organisation_id,
         before=chain.as_stored(before),
         after=chain.as_stored(after),
-        prev_hash=head.hash,
     )
     for name in ("actor_token_id", "actor_label", "object_id", "organisation_id"):
         # Hash values as the database will give them back (an id passed as "5" reads as 5).
         setattr(event, name, AuditEvent._meta.get_field(name).to_python(getattr(event, name)))
-    event.hash = chain.link_hash(event.seq, event.chain_payload(), event.prev_hash)
+    event.link_after(head)
     event.save(force_insert=True)
-    head.seq, head.hash = event.seq, event.hash
     head.save(update_fields=["seq", "hash"])
     return event

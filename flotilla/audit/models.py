@@ -2,14 +2,16 @@
 
 Events form a hash chain (see `chain.py` and ADR 0008): each stores its place (`seq`), the
 hash of the event before it and a hash over its own content, so that `flotilla verify-audit`
-can tell when one was changed, deleted or moved.
+can tell when one was changed, deleted or moved. `ChainedRecord` is that shape for any model
+(the access record is the "access" chain).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
+from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 
@@ -73,14 +75,65 @@ class ChainHead(models.Model):
             return cls.objects.select_for_update().get(chain=name)
 
 
-class AuditEvent(models.Model):
+class ChainedRecord(models.Model):
+    """A record whose rows are the links of one hash chain, named `CHAIN` in `ChainHead`.
+
+    Subclasses set `CHAIN` and `CHAINED_FIELDS` (the recorded fields each hash covers, besides
+    seq and prev_hash; frozen once rows exist). Appending: lock the head with
+    `ChainHead.lock(CHAIN, start=last_link)`, call `link_after(head)` on each new row in
+    order, insert the rows, then save the head.
+    """
+
+    CHAIN: ClassVar[str]
+    CHAINED_FIELDS: ClassVar[tuple[str, ...]]
+
+    #: Position in the chain: 1, 2, 3, ... in the order rows were committed, no gaps.
+    seq = models.BigIntegerField(unique=True)
+    #: Hex SHA-256 of the previous row (64 zeros for the first).
+    prev_hash = models.CharField(max_length=64)
+    #: Hex SHA-256 over seq, the fields in CHAINED_FIELDS and prev_hash (`chain.link_hash`).
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(condition=models.Q(seq__gte=1), name="%(class)s_seq_from_1"),
+            # Two rows linking to one predecessor would be a fork in the chain.
+            models.UniqueConstraint(fields=["prev_hash"], name="%(class)s_one_successor"),
+        ]
+
+    @classmethod
+    def last_link(cls) -> tuple[int, str]:
+        """(seq, hash) of the last row, or (0, 64 zeros) for an empty chain."""
+        last = cls.objects.order_by("-seq").values_list("seq", "hash").first()
+        return last or (0, chain.GENESIS)
+
+    def chain_payload(self) -> dict[str, Any]:
+        """The fields this row's hash covers, besides seq and prev_hash."""
+        return {name: getattr(self, name) for name in self.CHAINED_FIELDS}
+
+    def link_after(self, head: ChainHead) -> None:
+        """Make this row the next link after `head` (locked), and move `head` (unsaved) to it.
+
+        The chained fields must already hold their values as the database will give them back.
+        """
+        self.seq, self.prev_hash = head.seq + 1, head.hash
+        self.hash = chain.link_hash(self.seq, self.chain_payload(), self.prev_hash)
+        head.seq, head.hash = self.seq, self.hash
+
+
+def chained_models() -> dict[str, type[ChainedRecord]]:
+    """Chain name → the model whose rows form it, in the order of INSTALLED_APPS."""
+    return {model.CHAIN: model for model in apps.get_models() if issubclass(model, ChainedRecord)}
+
+
+class AuditEvent(ChainedRecord):
     """Who changed what, when, with the state before and after."""
 
     #: The chain name of audit events in `ChainHead`.
     CHAIN = "audit"
+    CHAINED_FIELDS = CHAINED_FIELDS
 
-    #: Position in the chain: 1, 2, 3, ... in the order events were committed, no gaps.
-    seq = models.BigIntegerField(unique=True)
     #: Set by `record()`, not by the database, because it is part of what is hashed.
     at = models.DateTimeField(db_index=True)
     actor_user = models.ForeignKey(
@@ -96,28 +149,9 @@ class AuditEvent(models.Model):
     organisation_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
-    #: Hex SHA-256 of the previous event (64 zeros for the first).
-    prev_hash = models.CharField(max_length=64)
-    #: Hex SHA-256 over seq, the fields in CHAINED_FIELDS and prev_hash (`chain.link_hash`).
-    hash = models.CharField(max_length=64)
 
-    class Meta:
+    class Meta(ChainedRecord.Meta):
         ordering = ["seq"]
-        constraints = [
-            models.CheckConstraint(condition=models.Q(seq__gte=1), name="auditevent_seq_from_1"),
-            # Two events linking to one predecessor would be a fork in the chain.
-            models.UniqueConstraint(fields=["prev_hash"], name="auditevent_one_successor"),
-        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}"
-
-    @classmethod
-    def last_link(cls) -> tuple[int, str]:
-        """(seq, hash) of the last event, or (0, 64 zeros) for an empty chain."""
-        last = cls.objects.order_by("-seq").values_list("seq", "hash").first()
-        return last or (0, chain.GENESIS)
-
-    def chain_payload(self) -> dict[str, Any]:
-        """The fields this event's hash covers, besides seq and prev_hash."""
-        return {name: getattr(self, name) for name in CHAINED_FIELDS}

@@ -119,16 +119,19 @@ def long_chain(built, db):
 
 
 def verify(*args: str) -> str:
+    """The output of `verify-audit --chain audit`, after the chain name that begins it."""
     out = io.StringIO()
-    call_command("verify-audit", *args, stdout=out)
-    return out.getvalue()
+    call_command("verify-audit", "--chain", "audit", *args, stdout=out)
+    assert out.getvalue().startswith("audit chain: ")
+    return out.getvalue().removeprefix("audit chain: ")
 
 
 def verify_fails(*args: str) -> str:
+    """The problem `verify-audit --chain audit` exits 1 with, after the chain name if any."""
     with pytest.raises(CommandError) as failure:
-        call_command("verify-audit", *args)
+        call_command("verify-audit", "--chain", "audit", *args)
     assert failure.value.returncode == 1
-    return str(failure.value)
+    return str(failure.value).removeprefix("audit chain: ")
 
 
 def export_head(tmp_path) -> str:
@@ -305,7 +308,8 @@ def test_an_event_added_without_moving_the_head_is_found(long_chain):
 
 def test_a_deleted_chain_head_is_reported(long_chain):
     ChainHead.objects.all().delete()
-    assert verify_fails() == "the audit chain head is missing (deleted)"
+    with pytest.raises(CommandError, match=r"^audit chain: the chain head is missing \(deleted\)$"):
+        call_command("verify-audit", "--chain", "audit")
 
 
 def test_an_exported_head_of_another_chain_is_refused(long_chain, tmp_path):

@@ -5,29 +5,39 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from flotilla.audit import chain
-from flotilla.audit.models import AuditEvent, ChainHead
+from flotilla.audit.models import ChainedRecord, ChainHead, chained_models
+
+
+def head_of(model: type[ChainedRecord]) -> dict:
+    head = ChainHead.objects.filter(chain=model.CHAIN).first()
+    seq, hash_ = (head.seq, head.hash) if head else (0, chain.GENESIS)
+    last = model.objects.filter(seq=seq).values_list("at", flat=True).first()
+    return {
+        "chain": model.CHAIN,
+        "seq": seq,
+        "hash": hash_,
+        # When the head event was recorded (None for an empty chain).
+        "at": last.astimezone(UTC).isoformat() if last else None,
+    }
 
 
 class Command(BaseCommand):
     help = (
-        "Print the audit chain head as JSON (chain, seq, hash, at) to keep somewhere the "
-        "database's administrators cannot write; `verify-audit --expect-head FILE` checks it."
+        "Print the heads of the audit and access chains as JSON to keep somewhere the "
+        "database's administrators cannot write; `verify-audit --expect-head FILE` checks them. "
+        'The top-level chain, seq, hash and at are the audit chain\'s; "heads" lists every chain.'
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--out", help="file to write (default: standard output)")
 
     def handle(self, *args, **opts):
-        head = ChainHead.objects.filter(chain=AuditEvent.CHAIN).first()
-        seq, hash_ = (head.seq, head.hash) if head else (0, chain.GENESIS)
-        last = AuditEvent.objects.filter(seq=seq).values_list("at", flat=True).first()
+        heads = [head_of(model) for model in chained_models().values()]
+        audit = next(head for head in heads if head["chain"] == "audit")
         exported = {
-            "chain": AuditEvent.CHAIN,
-            "seq": seq,
-            "hash": hash_,
-            # When the head event was recorded (None for an empty chain), and when exported.
-            "at": last.astimezone(UTC).isoformat() if last else None,
+            **audit,
             "exported_at": timezone.now().astimezone(UTC).isoformat(),
+            "heads": heads,
         }
         text = json.dumps(exported, indent=2) + "\n"
         if opts.get("out"):

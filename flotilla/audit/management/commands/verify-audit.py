@@ -3,64 +3,98 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from flotilla.audit import chain
-from flotilla.audit.models import CHAINED_FIELDS, AuditEvent, ChainHead
+from flotilla.audit.models import ChainedRecord, ChainHead, chained_models
 
 
-def links():
-    """Every audit event in seq order, one chunk at a time (memory stays flat)."""
+def links(model: type[ChainedRecord]):
+    """Every row of `model` in seq order, one chunk at a time (memory stays flat)."""
+    fields = model.CHAINED_FIELDS
     rows = (
-        AuditEvent.objects.order_by("seq")
-        .values_list("id", "seq", "prev_hash", "hash", *CHAINED_FIELDS)
+        model.objects.order_by("seq")
+        .values_list("id", "seq", "prev_hash", "hash", *fields)
         .iterator(chunk_size=2000)
     )
-    for id_, seq, prev_hash, hash_, *fields in rows:
-        yield chain.Link(
-            seq, dict(zip(CHAINED_FIELDS, fields, strict=True)), prev_hash, hash_, f"id {id_}"
-        )
+    for id_, seq, prev_hash, hash_, *values in rows:
+        yield chain.Link(seq, dict(zip(fields, values, strict=True)), prev_hash, hash_, f"id {id_}")
 
 
-def read_exported_head(path: str) -> chain.Anchor:
+def read_exported_heads(path: str) -> dict[str, chain.Anchor]:
+    """Chain name → its exported head, from a file written by export-audit-head.
+
+    The top-level keys are the audit chain's head (the format before there were other
+    chains); "heads" lists the head of every chain.
+    """
     try:
         with open(path) as f:
             exported = json.load(f)
-        if exported.get("chain", AuditEvent.CHAIN) != AuditEvent.CHAIN:
+        if exported.get("chain", "audit") != "audit":
             raise CommandError(f"{path} is the head of chain {exported['chain']!r}, not 'audit'")
-        return chain.Anchor(int(exported["seq"]), str(exported["hash"]), "the exported head")
+        heads = exported.get("heads") or [{"chain": "audit", **exported}]
+        return {
+            str(head["chain"]): chain.Anchor(
+                int(head["seq"]), str(head["hash"]), "the exported head"
+            )
+            for head in heads
+        }
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CommandError(f"cannot read an exported head from {path}: {e}") from e
 
 
+def check(model: type[ChainedRecord], expected: chain.Anchor | None) -> tuple[str | None, str]:
+    """(the first problem or None, a summary line) for the chain of `model`."""
+    head = ChainHead.objects.filter(chain=model.CHAIN).first()
+    if head is None:
+        if model.objects.exists():
+            return "the chain head is missing (deleted)", ""
+        head = ChainHead(chain=model.CHAIN, seq=0, hash=chain.GENESIS)
+    anchors = [chain.Anchor(head.seq, head.hash, "the chain head")]
+    if expected is not None:
+        anchors.append(expected)
+    verdict = chain.verify(links(model), anchors)
+    if not verdict.ok:
+        return verdict.problem, ""
+    if verdict.last_seq > head.seq:
+        # Rows committed while we read are fine; rows the head has never seen are not.
+        head.refresh_from_db()
+        if verdict.last_seq > head.seq:
+            return (
+                f"the chain goes on past its head (seq {head.seq}) to seq "
+                f"{verdict.last_seq}: events were added without moving the head"
+            ), ""
+    return None, f"{verdict.count} events verified, head {verdict.last_hash}"
+
+
 class Command(BaseCommand):
     help = (
-        "Check the audit hash chain: every event's hash, its link to the one before, no gaps "
-        "in seq, and the chain head. Exits 1 naming the first bad event."
+        "Check the hash chains of audit and access events: every event's hash, its link to the "
+        "one before, no gaps in seq, and the chain head. Exits 1 naming the first bad event "
+        "of each broken chain."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
+            "--chain",
+            choices=[*chained_models(), "all"],
+            default="all",
+            help="the chain to check (default: all)",
+        )
+        parser.add_argument(
             "--expect-head",
             metavar="FILE",
-            help="a head written by export-audit-head; the chain must still pass through it",
+            help="heads written by export-audit-head; each chain must still pass through its own",
         )
 
     def handle(self, *args, **opts):
-        head = ChainHead.objects.filter(chain=AuditEvent.CHAIN).first()
-        if head is None:
-            if AuditEvent.objects.exists():
-                raise CommandError("the audit chain head is missing (deleted)")
-            head = ChainHead(chain=AuditEvent.CHAIN, seq=0, hash=chain.GENESIS)
-        anchors = [chain.Anchor(head.seq, head.hash, "the chain head")]
-        if opts.get("expect_head"):
-            anchors.append(read_exported_head(opts["expect_head"]))
-        verdict = chain.verify(links(), anchors)
-        if not verdict.ok:
-            raise CommandError(verdict.problem)
-        if verdict.last_seq > head.seq:
-            # Events committed while we read are fine; events the head has never seen are not.
-            head.refresh_from_db()
-            if verdict.last_seq > head.seq:
-                raise CommandError(
-                    f"the chain goes on past its head (seq {head.seq}) to seq "
-                    f"{verdict.last_seq}: events were added without moving the head"
-                )
-        self.stdout.write(f"{verdict.count} events verified, head {verdict.last_hash}")
+        models = chained_models()
+        if opts.get("chain", "all") != "all":
+            models = {opts["chain"]: models[opts["chain"]]}
+        expected = read_exported_heads(opts["expect_head"]) if opts.get("expect_head") else {}
+        problems = []
+        for name, model in models.items():
+            problem, summary = check(model, expected.get(name))
+            if problem:
+                problems.append(f"{name} chain: {problem}")
+            else:
+                self.stdout.write(f"{name} chain: {summary}")
+        if problems:
+            raise CommandError("\n".join(problems))
