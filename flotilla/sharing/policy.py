@@ -165,3 +165,44 @@ def read_history(
     )
     _note(viewer, ((organisation.pk, code) for code, _, _ in rows))
     return rows
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who can see an organisation's data, what they see, and why (for its admins)."""
+
+    collaborative: Collaborative
+    organisations: tuple[Organisation, ...]
+    since: datetime
+    groups: tuple[str, ...]
+    detail: str
+    delay: str
+
+
+def audiences(organisation: Organisation) -> list[Audience]:
+    """Everyone outside `organisation` who may read its data, grouped by the reason.
+
+    The inverse of `readable_organisation_ids`, from the same membership rule: today each
+    collaborative the organisation is an active member of sees all of its data, exactly and
+    in real time.
+    """
+    groups = tuple(sorted({m.group for m in current_catalogue().measures}))
+    out = []
+    for own in _active(CollaborativeMembership.objects.filter(organisation=organisation)).order_by(
+        "joined_at"
+    ):
+        others = _active(
+            CollaborativeMembership.objects.filter(collaborative_id=own.collaborative_id)
+        ).exclude(organisation=organisation)
+        orgs = Organisation.objects.filter(id__in=others.values("organisation_id")).order_by("name")
+        out.append(
+            Audience(
+                collaborative=own.collaborative,
+                organisations=tuple(orgs),
+                since=own.joined_at,
+                groups=groups,
+                detail="exact",
+                delay="real time",
+            )
+        )
+    return out

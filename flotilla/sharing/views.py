@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, render
 from flotilla.authz.checks import require
 from flotilla.authz.permissions import Perm
 from flotilla.registry.models import Organisation
+from flotilla.sharing import policy
 from flotilla.sharing.models import AccessEvent
 
 PAGE_SIZE = 200
@@ -42,4 +43,14 @@ def access_record(request: HttpRequest, code: str) -> HttpResponse:
         request,
         "sharing/access_record.jinja",
         {"org": org, "events": events[:PAGE_SIZE], "total": events.count(), "page_size": PAGE_SIZE},
+    )
+
+
+@login_required
+def who_can_see(request: HttpRequest, code: str) -> HttpResponse:
+    """Who can see this organisation's data, computed by the policy that enforces it."""
+    org = get_object_or_404(Organisation, code=code.upper())
+    require(request.user, Perm.VIEW_ACCESS_RECORD, org)
+    return render(
+        request, "sharing/who_can_see.jinja", {"org": org, "audiences": policy.audiences(org)}
     )

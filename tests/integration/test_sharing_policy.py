@@ -96,3 +96,40 @@ def test_the_platform_viewer_reads_every_organisation_and_says_why(cast):
         cast.south.pk,
         cast.outside.pk,
     }
+
+
+def test_who_can_see_an_organisation_is_exactly_who_the_policy_lets_read_it(cast):
+    third = f.OrganisationFactory(code="RT1")
+    f.join(cast.collab, third)
+    other = f.CollaborativeFactory(name="Coast", organisation=cast.outside)
+    f.join(other, cast.south)
+    everyone = [cast.north, cast.south, cast.outside, third]
+    for owner in everyone:
+        shown = {o.pk for a in policy.audiences(owner) for o in a.organisations}
+        readers = {
+            reader.pk
+            for reader in everyone
+            if reader != owner
+            and owner.pk
+            in policy.readable_organisation_ids(
+                policy.Viewer(label=reader.code, organisation_ids=frozenset({reader.pk}))
+            )
+        }
+        assert shown == readers, owner.code
+    south = {a.collaborative.name: a for a in policy.audiences(cast.south)}
+    assert set(south) == {"River System", "Coast"}
+    assert [o.code for o in south["Coast"].organisations] == ["RX1"]
+
+
+def test_the_who_can_see_page_lists_each_audience_for_the_admin(client, cast):
+    client.force_login(cast.people[Role.ORG_ADMIN])
+    page = client.get("/o/RN1/sharing").content.decode()
+    assert "River System" in page
+    assert "South Hospitals NHS Trust" in page
+    assert "Exact, real time" in page
+
+
+def test_an_organisation_in_no_collaborative_is_told_nobody_sees_its_data(client, cast):
+    client.force_login(cast.people["outsider"])
+    page = client.get("/o/RX1/sharing").content.decode()
+    assert "nobody outside it can see its data" in page
