@@ -316,3 +316,17 @@ def test_a_body_over_the_upload_limit_is_refused_with_413(cast, client, settings
     assert response.status_code == 413
     assert "too large" in response.json()["detail"]
     assert Observation.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_nul_character_is_refused_before_it_reaches_the_database(client, cast):
+    secret = issue(cast)
+    body = {
+        "values": [
+            {"site_code": "RN\x001", "measure": "ga_open", "as_of": T0.isoformat(), "value": 1},
+        ]
+    }
+    response = post(client, secret, body)
+    assert response.status_code == 422
+    assert "NUL" in response.content.decode()
+    assert not Observation.objects.exists()
