@@ -20,8 +20,6 @@ def url(name: str, *args: object, **kwargs: object) -> str:
 def environment(**options: object) -> Environment:
     # ChainableUndefined lets the NHS macros probe optional nested params (params.x.y).
     options["undefined"] = ChainableUndefined
-    # Checking every template's file on each render costs a tenth of a dashboard request.
-    options.setdefault("auto_reload", settings.DEBUG)
     env = Environment(extensions=["jinja2.ext.do"], **options)  # type: ignore[arg-type]
     env.globals.update(
         {

@@ -87,12 +87,15 @@ def _users(
 def _collaborative(
     founder: Organisation, members: list[Organisation], name: str, purpose: str
 ) -> Collaborative:
+    # The demo's address starts "demo-" so that links in the docs work.
     collab = registry.create_collaborative(
-        by=DEMO, organisation=founder, name=name, purpose=purpose, reporting_interval_hours=24
+        by=DEMO,
+        organisation=founder,
+        name=name,
+        purpose=purpose,
+        reporting_interval_hours=24,
+        slug=f"demo-{name}",
     )
-    # The demo slug is fixed so that links in the docs work.
-    Collaborative.objects.filter(pk=collab.pk).update(slug="demo-" + collab.slug)
-    collab.refresh_from_db()
     inviter = registry.create_user(by=DEMO, username="demo-founder", password=DEMO_PASSWORD)
     registry.set_membership(by=DEMO, user=inviter, organisation=founder, role=Role.ORG_ADMIN)
     for org in members:

@@ -53,14 +53,18 @@ def create_collaborative(
     name: str,
     purpose: str,
     reporting_interval_hours: int = 4,
+    slug: str = "",
 ) -> Collaborative:
-    """Create a collaborative with the creating organisation as its first member."""
+    """Create a collaborative with the creating organisation as its first member.
+
+    `slug` (optional) fixes the start of its address; otherwise it comes from the name.
+    """
     name, purpose = name.strip(), purpose.strip()
     if not name:
         raise RegistryError("Enter a name for the collaborative")
     if not purpose:
         raise RegistryError("Enter the shared purpose, in a sentence")
-    base = slugify(name)[:70] or "collaborative"
+    base = slugify(slug or name)[:70] or "collaborative"
     with transaction.atomic():
         slug, n = base, 1
         while Collaborative.objects.filter(slug=slug).exists():

@@ -377,16 +377,8 @@ def _store(
         if c.earlier is not None:
             e = c.earlier
             earlier.append(
-                CellIn(
-                    organisation_id=org_id,
-                    site_id=site_id,
-                    measure=c.measure,
-                    as_of=c.as_of,
-                    value=e.value,
-                    text=e.text,
-                    missing_reason=e.missing_reason,
-                    row=e.row,
-                    field=c.column,
+                _cell_in(c, org_id, site_id)._replace(
+                    value=e.value, text=e.text, missing_reason=e.missing_reason, row=e.row
                 )
             )
     if problems:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -344,3 +344,14 @@ def _total(readings: list[Reading]) -> Reading:
         alike = len(missing) == 1 and all(r.is_missing for r in readings)
         return Reading(row, missing_reason=missing.pop() if alike else NOT_REPORTED)
     return Reading(row, value=sum(r.value or 0.0 for r in readings))
+
+
+def read_header(reader: Iterator[list[str]], parsed: ParsedFile) -> list[str] | None:
+    """The header row without a byte-order mark, or None (and an error) for an empty file."""
+    header = next(reader, None)
+    if header is None:
+        parsed.errors.append(Problem("the file is empty", row=1))
+        return None
+    if header and header[0].startswith("\ufeff"):
+        header[0] = header[0][1:]
+    return header

@@ -29,6 +29,7 @@ from flotilla.reporting.importers import (
     ParsedFile,
     Reading,
     parse_number,
+    read_header,
 )
 from flotilla.reporting.validation import Problem
 
@@ -58,12 +59,9 @@ def parse(lines: Iterable[str], *, on_conflict: str = "reject", tz: ZoneInfo = L
     acc = Accumulator(on_conflict)
     kinds = {m.code: m.kind for m in catalogue_module.current().measures}
     reader = csv.reader(lines)
-    header = next(reader, None)
+    header = read_header(reader, parsed)
     if header is None:
-        parsed.errors.append(Problem("the file is empty", row=1))
         return parsed
-    if header and header[0].startswith("\ufeff"):
-        header[0] = header[0][1:]
     at: dict[str, int] = {}
     for i, raw in enumerate(header):
         name = raw.strip().lower()

@@ -28,6 +28,7 @@ from flotilla.reporting.importers import (
     ParsedFile,
     Reading,
     parse_number,
+    read_header,
 )
 from flotilla.reporting.validation import Problem
 
@@ -95,12 +96,9 @@ def parse(lines: Iterable[str], *, on_conflict: str = "reject") -> ParsedFile:
     parsed = ParsedFile(format=FORMAT)
     acc = Accumulator(on_conflict)
     reader = csv.reader(lines)
-    header = next(reader, None)
+    header = read_header(reader, parsed)
     if header is None:
-        parsed.errors.append(Problem("the file is empty", row=1))
         return parsed
-    if header and header[0].startswith("\ufeff"):
-        header[0] = header[0][1:]
     positions: dict[str, int] = {}
     measures: list[tuple[int, str, str]] = []  # (index, measure, column name as in the file)
     seen_measures: dict[str, str] = {}
