@@ -89,10 +89,12 @@ def build() -> str:
             for i in range(SITES)
         ]
         collab = actions.create_collaborative(
-            by=by, organisation=orgs[0], name="Bench system", purpose="Measure the dashboard."
-        )
-        Collaborative.objects.filter(pk=collab.pk).update(
-            slug="bench-system", reporting_interval_hours=1
+            by=by,
+            organisation=orgs[0],
+            name="Bench system",
+            purpose="Measure the dashboard.",
+            reporting_interval_hours=1,
+            slug="bench-system",
         )
         user = actions.create_user(by=by, username="bench", password="bench-password-1")
         actions.set_membership(by=by, user=user, organisation=orgs[0], role=Role.VIEWER)
