@@ -53,28 +53,71 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     return f"{hours // 24} days ago"
 
 
-def figure_html(fig: Any, places: int = 0) -> Markup:
+NOT_SHARED = Markup(
+    '<span class="flotilla-withheld" title="Not shared with you">not shared'
+    '<span class="nhsuk-u-visually-hidden"> with you</span></span>'
+)
+
+
+def _late(fig: Any) -> str:
+    if not getattr(fig, "delay_hours", 0):
+        return ""
+    hours = int(fig.delay_hours)
+    return f' <span class="flotilla-late" title="Shared {hours} hours late">({hours} h late)</span>'
+
+
+def figure_html(fig: Any, withheld: bool = False, places: int = 0) -> Markup:
     """A figure as a table cell shows it: the number, 'missing' with why, or a dash; stale
-    figures marked. Written in Python, not a template macro: a dashboard shows hundreds."""
+    figures marked; a figure the owner does not share, shares rounded, or shares as status
+    only, said so. Written in Python, not a template macro: a dashboard shows hundreds."""
     if fig is None:
+        if withheld:
+            return NOT_SHARED
         return Markup(
             '<span class="flotilla-missing" title="Not reported">–'
             '<span class="nhsuk-u-visually-hidden"> not reported</span></span>'
         )
+    late = _late(fig)
     if fig.is_missing:
         reason = escape(fig.missing_reason.replace("_", " "))
         return Markup(
             f'<span class="flotilla-missing" title="Missing: {reason}">missing'
-            f'<span class="nhsuk-u-visually-hidden"> ({reason})</span></span>'
+            f'<span class="nhsuk-u-visually-hidden"> ({reason})</span></span>{late}'
+        )
+    if fig.value is None and fig.text is None:
+        return Markup(
+            f'<span class="flotilla-status" title="Shared as status only">status</span>{late}'
         )
     shown = escape(number(fig.value, places))
+    if getattr(fig, "detail", "exact") == "banded":
+        shown = Markup(
+            f'<span title="Rounded to the nearest 5">≈{shown}'
+            '<span class="nhsuk-u-visually-hidden"> (rounded to the nearest 5)</span></span>'
+        )
     if not fig.stale:
-        return Markup(f"<span>{shown}</span>")
+        return Markup(f"<span>{shown}</span>{late}")
     as_of = escape(when(fig.as_of))
     return Markup(
         f'<span class="flotilla-stale" title="Stale: as of {as_of}">{shown}'
-        f'<span class="nhsuk-u-visually-hidden"> (stale, as of {as_of})</span></span>'
+        f'<span class="nhsuk-u-visually-hidden"> (stale, as of {as_of})</span></span>{late}'
     )
+
+
+def occupancy_html(fig: Any, withheld: bool = False) -> Markup:
+    """An occupancy as shared: a percentage, a 5-point band, or 'status' (its RAG only)."""
+    if fig is None:
+        if withheld:
+            return NOT_SHARED
+        return Markup('<span class="flotilla-missing">–</span>')
+    late = _late(fig)
+    if fig.band is not None:
+        lo, hi = (round(b * 100) for b in fig.band)
+        return Markup(f'<span title="In a 5-point band">{lo}–{hi}%</span>{late}')
+    if fig.value is None:
+        return Markup(
+            f'<span class="flotilla-status" title="Shared as status only">status</span>{late}'
+        )
+    return Markup(f"<span>{escape(percent(fig.value))}</span>{late}")
 
 
 def rag_html(band: str, content: Any) -> Markup:

@@ -30,6 +30,7 @@ def environment(**options: object) -> Environment:
             "now": timezone.now,
             "settings": settings,
             "figure": formatting.figure_html,
+            "occupancy_cell": formatting.occupancy_html,
             "rag": formatting.rag_html,
         }
     )

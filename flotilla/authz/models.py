@@ -13,6 +13,7 @@ from flotilla.audit.principals import Principal
 class TokenScope(models.TextChoices):
     SUBMIT = "submit", "Submit reports only"
     READ = "read", "Read the picture"
+    SHARING = "sharing", "Manage the organisation's sharing grants"
 
 
 class ApiToken(models.Model):

@@ -20,6 +20,7 @@ class Perm(StrEnum):
     MANAGE_TOKENS = "manage_tokens"
     MANAGE_MEMBERS = "manage_members"
     VIEW_ACCESS_RECORD = "view_access_record"
+    MANAGE_SHARING = "manage_sharing"
 
 
 #: What each role grants, with the sentence that justifies it.
@@ -41,5 +42,6 @@ ROLE_SENTENCES: dict[str, str] = {
     Role.REPORTER: "Also reports the organisation's position, by form or by file.",
     Role.COORDINATOR: "Also runs collaboratives day to day: thresholds and invitations.",
     Role.ORG_ADMIN: "Speaks for the organisation: creates, joins and leaves collaboratives, "
-    "manages people and API tokens, and sees who has read the organisation's data.",
+    "manages people and API tokens, decides who sees the organisation's data (sharing "
+    "grants), and sees who has read it.",
 }

@@ -51,11 +51,25 @@ class FigureOut(Schema):
     org_code: str
     site_code: str | None
     measure: str
-    value: float | None
+    value: float | None = Field(
+        ...,
+        description="Exact, or rounded to the nearest 5 when shared banded; null when missing "
+        "or shared as status only.",
+    )
     text: str | None
     missing_reason: str
     as_of: datetime
     stale: bool = Field(..., description="Older than the collaborative's staleness limit.")
+    detail: str = Field(..., description="How the owner shares it with you: exact, banded, status.")
+    delay_hours: int = Field(..., description="How late the owner shares it with you (0: live).")
+    rag: str = Field(
+        ..., description="red, amber, green or none, judged on the owner's exact figure."
+    )
+
+
+class WithheldOut(Schema):
+    org_code: str
+    measure: str
 
 
 class CoverageOut(Schema):
@@ -70,6 +84,9 @@ class PictureOut(Schema):
     at: datetime
     is_live: bool
     rows: list[FigureOut]
+    withheld: list[WithheldOut] = Field(
+        ..., description="Measures members do not share with you (never counted as zero)."
+    )
     coverage: CoverageOut
 
 
@@ -80,6 +97,9 @@ class PointOut(Schema):
 
 class SeriesOut(Schema):
     measure: str
+    shared: bool = Field(..., description="False when the organisation does not share it with you.")
+    detail: str | None = Field(..., description="exact, banded or status; null if not shared.")
+    delay_hours: int | None
     points: list[PointOut]
 
 
@@ -166,15 +186,25 @@ def collaborative_picture(
             "missing_reason": fig.missing_reason,
             "as_of": fig.as_of,
             "stale": fig.stale,
+            "detail": fig.detail,
+            "delay_hours": fig.delay_hours,
+            "rag": fig.rag,
         }
         for row in picture.rows
         for code, fig in sorted(row.figures.items())
+    ]
+    withheld = [
+        {"org_code": row.organisation.code, "measure": code}
+        for row in picture.rows
+        if row.site is None
+        for code in sorted(row.withheld)
     ]
     return {
         "collaborative": collab.slug,
         "at": picture.at,
         "is_live": picture.is_live,
         "rows": rows,
+        "withheld": withheld,
         "coverage": {
             "reported_recently": picture.reported_recently,
             "members": len(picture.members),
@@ -201,7 +231,9 @@ def organisation_history(
 ) -> dict[str, Any]:
     """Current values of measures between two times, oldest first, for one organisation or site.
 
-    404 unless the organisation is the token's own or a fellow member of a collaborative.
+    404 unless the organisation is the token's own or shares something with it. Measures it
+    does not share with you come back with `shared` false and no points; counts it shares as
+    status only have no points either.
     """
     viewer = policy.viewer_of(require_scope(request, TokenScope.READ))
     until = until or timezone.now()
@@ -223,14 +255,20 @@ def organisation_history(
     if problems:
         raise _invalid(problems)
     measures = list(dict.fromkeys(measure))
-    series = queries.history(viewer, organisation, site, measures, since, until)
+    series, shared = queries.history(viewer, organisation, site, measures, since, until)
     return {
         "org_code": organisation.code,
         "site_code": site.code if site else None,
         "since": since,
         "until": until,
         "series": [
-            {"measure": m, "points": [{"as_of": t, "value": v} for t, v in points]}
+            {
+                "measure": m,
+                "shared": (a := shared.access[m]) is not None,
+                "detail": a.detail if a else None,
+                "delay_hours": a.delay_hours if a else None,
+                "points": [{"as_of": t, "value": v} for t, v in points],
+            }
             for m, points in series.items()
         ],
     }

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from flotilla.registry.models import Collaborative, Organisation, Site
-from flotilla.reporting.queries import LatestValue
 from flotilla.sharing import policy
+from flotilla.sharing.disclosure import EXACT, rag_band
 
 #: The measures the dashboard shows, in column order.
 DASHBOARD_MEASURES = (
@@ -48,10 +48,21 @@ class Figure:
     received_at: datetime
     source: str
     stale: bool
+    #: exact, banded or status: how the owner shares it with this viewer.
+    detail: str = EXACT
+    delay_hours: int = 0
+    #: Red, amber, green or none, judged on the owner's exact figure.
+    rag: str = "none"
+    #: A banded occupancy's band, as ratios.
+    band: tuple[float, float] | None = None
 
     @property
     def is_missing(self) -> bool:
         return bool(self.missing_reason)
+
+    @property
+    def exact(self) -> bool:
+        return self.detail == EXACT
 
 
 @dataclass
@@ -59,15 +70,26 @@ class Row:
     organisation: Organisation
     site: Site | None
     figures: dict[str, Figure] = field(default_factory=dict)
+    #: Occupancy of each bed type ("ga_occupancy"), as the policy derived and coarsened it.
+    derived: dict[str, Figure] = field(default_factory=dict)
+    #: Measures the organisation does not share with this viewer.
+    withheld: frozenset[str] = frozenset()
 
     def occupancy(self, bed: str) -> float | None:
-        return _ratio(self.figures.get(f"{bed}_occupied"), self.figures.get(f"{bed}_open"))
+        """The exact occupancy, or None if it is not shared exactly (see `derived`)."""
+        fig = self.derived.get(f"{bed}_occupancy")
+        return fig.value if fig is not None and fig.exact else None
 
     def indicator(self, name: str) -> float | None:
         if name.endswith("_occupancy"):
             return self.occupancy(name.removesuffix("_occupancy"))
         fig = self.figures.get(name)
         return fig.value if fig and not fig.is_missing else None
+
+    def rag(self, name: str) -> str:
+        """The RAG band of an indicator, judged by the policy on the owner's exact figure."""
+        fig = self.derived.get(name) or self.figures.get(name)
+        return fig.rag if fig is not None else "none"
 
     @property
     def latest_as_of(self) -> datetime | None:
@@ -117,26 +139,7 @@ class Picture:
         return rag_band(self.thresholds.get(indicator), value)
 
 
-def rag_band(threshold: tuple[float, float] | None, value: float | None) -> str:
-    """'red', 'amber', 'green', or 'none' when there is no value or no threshold."""
-    if value is None or threshold is None:
-        return "none"
-    amber, red = threshold
-    if value >= red:
-        return "red"
-    if value >= amber:
-        return "amber"
-    return "green"
-
-
-def _ratio(num: Figure | None, den: Figure | None) -> float | None:
-    if num is None or den is None or num.is_missing or den.is_missing or not den.value:
-        return None
-    assert num.value is not None
-    return num.value / den.value
-
-
-def _figure(o: LatestValue, stale_before: datetime) -> Figure:
+def _figure(o: policy.Shared, stale_before: datetime) -> Figure:
     return Figure(
         value=o.value,
         text=o.text,
@@ -145,6 +148,10 @@ def _figure(o: LatestValue, stale_before: datetime) -> Figure:
         received_at=o.received_at,
         source=o.source,
         stale=o.as_of < stale_before,
+        detail=o.detail,
+        delay_hours=o.delay_hours,
+        rag=o.rag,
+        band=o.band,
     )
 
 
@@ -164,16 +171,24 @@ def collaborative_picture(
     member_ids = {m.pk for m in members}
     rows: dict[tuple[int, int | None], Row] = {}
     org_by_id = {m.pk: m for m in members}
-    latest = policy.read_latest(viewer, moment, member_ids, measures)
+    thresholds = {t.indicator: (t.amber, t.red) for t in collaborative.thresholds.all()}
+    reading = policy.read_latest(viewer, moment, member_ids, measures, thresholds, occupancy=True)
+    latest = reading.values
     sites = Site.objects.in_bulk({o.site_id for o in latest if o.site_id})
     for o in latest:
         key = (o.organisation_id, o.site_id)
         row = rows.get(key)
         if row is None:
             row = rows[key] = Row(org_by_id[o.organisation_id], sites.get(o.site_id))
-        row.figures[o.measure] = _figure(o, stale_before)
+        target = row.figures if o.series_id is not None else row.derived
+        target[o.measure] = _figure(o, stale_before)
+    withheld: dict[int, set[str]] = defaultdict(set)
+    for owner, code in reading.withheld:
+        withheld[owner].add(code)
     for m in members:
         rows.setdefault((m.pk, None), Row(m, None))
+    for (owner, _site), row in rows.items():
+        row.withheld = frozenset(withheld.get(owner, ()))
     ordered = sorted(
         rows.values(),
         key=lambda r: (r.organisation.name, r.site is not None, r.site and r.site.name),
@@ -182,7 +197,6 @@ def collaborative_picture(
     reported = {
         r.organisation.pk for r in ordered if r.latest_as_of and r.latest_as_of >= recent_since
     }
-    thresholds = {t.indicator: (t.amber, t.red) for t in collaborative.thresholds.all()}
     return Picture(
         collaborative=collaborative,
         at=moment,
@@ -200,8 +214,10 @@ def _totals(
 ) -> dict[str, Total]:
     """Collaborative totals: each organisation's own figure, or else the sum of its sites'.
 
-    Only organisations that report a measure are expected in its total; a total is marked
-    incomplete when any of them has no current figure for it (missing is never zero).
+    Only organisations that report a measure, or withhold it, are expected in its total; a
+    total is marked incomplete when any of them has no current exact figure for it (missing
+    is never zero). A total is the sum of exact figures the viewer sees, nothing else, so no
+    withheld, banded or status-only figure can be recovered from it by subtraction.
     """
     by_org: dict[int, list[Row]] = defaultdict(list)
     for r in rows:
@@ -217,13 +233,14 @@ def _totals(
             site_figs = [
                 f for f in (r.figures.get(code) for r in org_rows if r.site) if f is not None
             ]
-            if own is None and not site_figs:
+            withheld = code in org_rows[0].withheld if org_rows else False
+            if own is None and not site_figs and not withheld:
                 continue  # this organisation does not report this measure
             expected += 1
-            if own is not None and not own.is_missing:
+            if own is not None and not own.is_missing and own.exact:
                 total += own.value or 0
                 included += 1
-            elif site_figs and all(not f.is_missing for f in site_figs):
+            elif site_figs and all(not f.is_missing and f.exact for f in site_figs):
                 total += sum(f.value or 0 for f in site_figs)
                 included += 1
         totals[code] = Total(
@@ -239,10 +256,12 @@ def history(
     measures: Iterable[str],
     since: datetime,
     until: datetime,
-) -> dict[str, list[tuple[datetime, float | None]]]:
-    """Each measure's current values between two times, oldest first; None where missing."""
+) -> tuple[dict[str, list[tuple[datetime, float | None]]], policy.History]:
+    """Each measure's current values between two times, oldest first; None where missing;
+    and how each measure is shared with the viewer."""
     codes = list(measures)
     out: dict[str, list[tuple[datetime, float | None]]] = {m: [] for m in codes}
-    for code, as_of, value in policy.read_history(viewer, organisation, site, codes, since, until):
+    reading = policy.read_history(viewer, organisation, site, codes, since, until)
+    for code, as_of, value in reading.rows:
         out[code].append((as_of, value))
-    return out
+    return out, reading

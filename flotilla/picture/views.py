@@ -6,6 +6,7 @@ import csv
 from datetime import datetime, timedelta
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.db.models import Min
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -101,9 +102,9 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
     at, at_error = parse_at(request)
     until = at or timezone.now()
     since = until - RANGES[range_name]
-    data = history(viewer, org, site, CHART_MEASURES, since, until)
+    data, shared = history(viewer, org, site, CHART_MEASURES, since, until)
     if request.GET.get("format") == "csv":
-        return _history_csv(org, site, data, range_name)
+        return _history_csv(org, site, data, range_name, shared)
     # Gaps are judged against how often this organisation is expected to report.
     hours = (
         policy.collaboratives(viewer)
@@ -112,9 +113,18 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
     )
     interval = timedelta(hours=hours or 24)
     labels = dict(Measure.objects.filter(code__in=CHART_MEASURES).values_list("code", "label"))
+    now = timezone.now()
     chart_list = [
-        charts.line_chart(labels.get(code, code), data[code], since, until, interval)
+        {
+            "chart": charts.line_chart(labels.get(code, code), data[code], since, until, interval)
+            if shared.charted(code)
+            else None,
+            "label": labels.get(code, code),
+            "access": a,
+            "shown_until": min(until, now - timedelta(hours=a.delay_hours)) if a else None,
+        }
         for code in CHART_MEASURES
+        for a in [shared.access[code]]
     ]
     return render(
         request,
@@ -134,13 +144,20 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
     )
 
 
-def _history_csv(org, site, data, range_name: str) -> HttpResponse:
+def _history_csv(org, site, data, range_name: str, shared: policy.History) -> HttpResponse:
     """The charted values as CSV: what the page shows, a row per value (missing: empty)."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     name = site.code if site else org.code
     response["Content-Disposition"] = f'attachment; filename="{name}-{range_name}.csv"'
     rows = (
-        (org.code, site.code if site else "", code, "" if v is None else f"{v:g}", t.isoformat())
+        (
+            org.code,
+            site.code if site else "",
+            code,
+            "" if v is None else f"{v:g}",
+            t.isoformat(),
+            shared.access[code].detail,  # type: ignore[union-attr]
+        )
         for code, points in data.items()
         for t, v in points
     )
@@ -148,11 +165,19 @@ def _history_csv(org, site, data, range_name: str) -> HttpResponse:
     return response
 
 
-@login_required
+def _public_or_login(request: HttpRequest, code: str, site_code: str | None) -> HttpResponse:
+    """Anyone may see what an organisation shares with the public; otherwise sign in first."""
+    try:
+        return _entity_page(request, code, site_code)
+    except Http404:
+        if request.user.is_authenticated:
+            raise
+        return redirect_to_login(request.get_full_path())
+
+
 def organisation(request: HttpRequest, code: str) -> HttpResponse:
-    return _entity_page(request, code, None)
+    return _public_or_login(request, code, None)
 
 
-@login_required
 def site(request: HttpRequest, code: str, site_code: str) -> HttpResponse:
-    return _entity_page(request, code, site_code)
+    return _public_or_login(request, code, site_code)

@@ -21,6 +21,7 @@ from flotilla.registry.models import (
     RagThreshold,
     Role,
 )
+from flotilla.sharing import actions as sharing
 
 
 class RegistryError(Exception):
@@ -84,6 +85,7 @@ def create_collaborative(
         membership = CollaborativeMembership.objects.create(
             collaborative=collab, organisation=organisation, joined_at=timezone.now()
         )
+        sharing.open_by_default(by=by, membership=membership)
         audit.record(
             by=by,
             action="registry.collaborative_created",
@@ -178,6 +180,7 @@ def respond(*, by: Any, invitation: Invitation, accept: bool) -> CollaborativeMe
                 organisation_id=inv.organisation_id,
                 joined_at=inv.responded_at,
             )
+            sharing.open_by_default(by=by, membership=membership)
         audit.record(
             by=by,
             action="registry.invitation_accepted" if accept else "registry.invitation_declined",
@@ -205,6 +208,7 @@ def leave(*, by: Any, collaborative: Collaborative, organisation: Organisation) 
         before = _membership_snapshot(m)
         m.left_at = timezone.now()
         m.save(update_fields=["left_at"])
+        sharing.end_on_leaving(by=by, membership=m)
         audit.record(
             by=by,
             action="registry.left",

@@ -57,3 +57,111 @@ class AccessEvent(ChainedRecord):
     class Meta(ChainedRecord.Meta):
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["owner", "-at"], name="access_owner_recent")]
+
+
+class AudienceKind(models.TextChoices):
+    """Who a grant shares with."""
+
+    COLLABORATIVE = "collaborative", "A collaborative"
+    ORGANISATION = "organisation", "A named organisation"
+    EVERYONE = "everyone", "Every organisation on Flotilla"
+    PUBLIC = "public", "The public"
+
+
+class Detail(models.TextChoices):
+    """How finely a grant shares values, finest first."""
+
+    EXACT = "exact", "Exact"
+    BANDED = "banded", "Banded"
+    STATUS = "status", "Status only"
+
+
+class EndReason(models.TextChoices):
+    REVOKED = "revoked", "Revoked"
+    CHANGED = "changed", "Changed"
+    LEFT = "left", "Left the collaborative"
+
+
+class Grant(models.Model):
+    """An organisation shares some of its data with an audience, at a detail and a delay.
+
+    Grants are never edited in place: a change ends the grant (reason "changed") and starts
+    its successor, which points back at it, so the history of who could see what is kept.
+    """
+
+    owner = models.ForeignKey(
+        "registry.Organisation", on_delete=models.PROTECT, related_name="grants"
+    )
+    audience = models.CharField(max_length=20, choices=AudienceKind.choices)
+    collaborative = models.ForeignKey(
+        "registry.Collaborative",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="grants",
+    )
+    audience_organisation = models.ForeignKey(
+        "registry.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="grants_received",
+    )
+    #: Measure groups shared: capacity, flow, workforce, escalation, narrative.
+    groups = models.JSONField()
+    detail = models.CharField(max_length=10, choices=Detail.choices)
+    #: Values are shown only once they are this many hours old (0: real time).
+    delay_hours = models.PositiveIntegerField(default=0)
+    purpose = models.CharField(max_length=300)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    created_by_label = models.CharField(max_length=200)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by_label = models.CharField(max_length=200, blank=True)
+    end_reason = models.CharField(max_length=10, choices=EndReason.choices, blank=True)
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["owner", "ended_at"], name="grant_owner_live")]
+        constraints = [
+            models.CheckConstraint(
+                name="grant_audience_target",
+                condition=(
+                    models.Q(
+                        audience="collaborative",
+                        collaborative__isnull=False,
+                        audience_organisation__isnull=True,
+                    )
+                    | models.Q(
+                        audience="organisation",
+                        collaborative__isnull=True,
+                        audience_organisation__isnull=False,
+                    )
+                    | models.Q(
+                        audience__in=["everyone", "public"],
+                        collaborative__isnull=True,
+                        audience_organisation__isnull=True,
+                    )
+                ),
+            ),
+            models.CheckConstraint(
+                name="grant_detail_known", condition=models.Q(detail__in=Detail.values)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"grant {self.pk} of {self.owner_id} to {self.audience_label}"
+
+    @property
+    def audience_label(self) -> str:
+        if self.audience == AudienceKind.COLLABORATIVE:
+            return self.collaborative.name
+        if self.audience == AudienceKind.ORGANISATION:
+            return self.audience_organisation.name
+        return self.get_audience_display()
+
+    def in_force(self, now) -> bool:
+        return self.ended_at is None and (self.expires_at is None or self.expires_at > now)

@@ -1,27 +1,32 @@
-"""The one policy point: whose data may this viewer read?
+"""The one policy point: whose data may this viewer read, how finely, and how fresh?
 
 Every read of an organisation's data by anyone other than its own people goes through these
-functions: pages, API responses, exports, aggregates and background jobs. The rule today:
-members of a collaborative see each other's operational data; everyone else sees nothing.
-Organisation-controlled grants will narrow this here, and only here.
+functions: pages, API responses, exports, aggregates and background jobs. An organisation's
+data reaches others only through its grants in force (`Grant`): to a collaborative it
+belongs to, a named organisation, every organisation, or the public, for some measure groups,
+at a detail (exact, banded, status only) and a delay. Values leave this module already
+coarsened and delayed; nothing downstream sees more than the viewer may.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from flotilla.registry.models import Collaborative, CollaborativeMembership, Organisation, Site
 from flotilla.reporting.catalogue import current as current_catalogue
 from flotilla.reporting.models import Observation, Series
-from flotilla.reporting.queries import LatestValue, latest_as_at
-from flotilla.sharing import ledger
+from flotilla.reporting.queries import latest_as_at
+from flotilla.sharing import disclosure, ledger
+from flotilla.sharing.disclosure import FULL, Access
+from flotilla.sharing.models import AudienceKind, Grant
 
 
 @dataclass(frozen=True)
@@ -62,14 +67,70 @@ def collaboratives(viewer: Viewer) -> QuerySet[Collaborative]:
     return Collaborative.objects.filter(id__in=ids)
 
 
+def grants_in_force(now: datetime | None = None) -> QuerySet[Grant]:
+    """Grants neither ended nor expired."""
+    now = now or timezone.now()
+    return Grant.objects.filter(ended_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+
+
+def _reaching(viewer: Viewer) -> QuerySet[Grant]:
+    """The grants in force whose audience includes the viewer (other organisations' only)."""
+    reach = Q(audience=AudienceKind.PUBLIC)
+    if viewer.organisation_ids:
+        reach |= (
+            Q(audience=AudienceKind.EVERYONE)
+            | Q(
+                audience=AudienceKind.ORGANISATION,
+                audience_organisation_id__in=viewer.organisation_ids,
+            )
+            | Q(audience=AudienceKind.COLLABORATIVE, collaborative__in=collaboratives(viewer))
+        )
+    return grants_in_force().filter(reach).exclude(owner_id__in=viewer.organisation_ids)
+
+
+def _as_access(grant: Grant) -> Access:
+    return Access(grant.detail, grant.delay_hours, grant.pk)
+
+
+def _combined(accesses: dict[int, dict[str, list[Access]]]) -> dict[int, dict[str, Access]]:
+    out: dict[int, dict[str, Access]] = {}
+    for owner, by_group in accesses.items():
+        out[owner] = {g: a for g, options in by_group.items() if (a := disclosure.combine(options))}
+    return out
+
+
+def access_map(
+    viewer: Viewer, organisation_ids: Iterable[int] | None = None
+) -> dict[int, dict[str, Access]]:
+    """Owner id → measure group → how the viewer sees it. Absent: not shared with the viewer.
+
+    The viewer's own organisations (and, for the platform operator, every organisation) are
+    seen in full. Others are seen through the grants that reach the viewer.
+    """
+    wanted = None if organisation_ids is None else frozenset(organisation_ids)
+    if viewer.platform:
+        owners = wanted if wanted is not None else Organisation.objects.values_list("id", flat=True)
+        return {o: dict.fromkeys(disclosure.GROUPS, FULL) for o in owners}
+    own = viewer.organisation_ids if wanted is None else viewer.organisation_ids & wanted
+    found: dict[int, dict[str, list[Access]]] = {o: defaultdict(list) for o in own}
+    grants = _reaching(viewer)
+    if wanted is not None:
+        grants = grants.filter(owner_id__in=wanted)
+    for grant in grants:
+        for group in grant.groups:
+            found.setdefault(grant.owner_id, defaultdict(list))[group].append(_as_access(grant))
+    for o in own:
+        found[o] = {g: [FULL] for g in disclosure.GROUPS}  # type: ignore[assignment]
+    return _combined(found)
+
+
 def readable_organisation_ids(viewer: Viewer) -> frozenset[int]:
-    """The viewer's own organisations and every fellow active member of their collaboratives."""
+    """The viewer's own organisations and every organisation sharing something with them."""
     if viewer.platform:
         return frozenset(Organisation.objects.values_list("id", flat=True))
-    shared = _active(
-        CollaborativeMembership.objects.filter(collaborative__in=collaboratives(viewer))
-    ).values_list("organisation_id", flat=True)
-    return viewer.organisation_ids | frozenset(shared)
+    return viewer.organisation_ids | frozenset(_reaching(viewer).values_list("owner_id", flat=True))
 
 
 def get_collaborative(viewer: Viewer, slug: str) -> Collaborative:
@@ -81,7 +142,7 @@ def get_collaborative(viewer: Viewer, slug: str) -> Collaborative:
 
 
 def members(viewer: Viewer, collaborative: Collaborative) -> list[Organisation]:
-    """The active member organisations the viewer may see (all of them, for a member)."""
+    """The collaborative's active member organisations, for a member (their data: below)."""
     if not viewer.platform and not collaboratives(viewer).filter(pk=collaborative.pk).exists():
         return []
     ids = _active(collaborative.memberships.all()).values("organisation_id")
@@ -89,7 +150,7 @@ def members(viewer: Viewer, collaborative: Collaborative) -> list[Organisation]:
 
 
 def get_organisation(viewer: Viewer, code: str) -> Organisation:
-    """The organisation, or 404 if the viewer may not read its data."""
+    """The organisation, or 404 if it shares nothing with the viewer."""
     org = Organisation.objects.filter(code=code.upper()).first()
     if org is None or org.pk not in readable_organisation_ids(viewer):
         raise Http404("Not found")
@@ -97,19 +158,11 @@ def get_organisation(viewer: Viewer, code: str) -> Organisation:
 
 
 def get_site(viewer: Viewer, code: str) -> Site:
-    """The site, or 404 if the viewer may not read its organisation's data."""
+    """The site, or 404 if its organisation shares nothing with the viewer."""
     site = Site.objects.select_related("organisation").filter(code=code.upper()).first()
     if site is None or site.organisation_id not in readable_organisation_ids(viewer):
         raise Http404("Not found")
     return site
-
-
-def readable_series(viewer: Viewer, organisation_ids: set[int] | None = None) -> QuerySet[Series]:
-    """Series of organisations the viewer may read, optionally narrowed to some of them."""
-    allowed = readable_organisation_ids(viewer)
-    if organisation_ids is not None:
-        allowed = allowed & frozenset(organisation_ids)
-    return Series.objects.filter(organisation_id__in=allowed)
 
 
 def platform_viewer(purpose: str) -> Viewer:
@@ -122,12 +175,94 @@ def platform_viewer(purpose: str) -> Viewer:
 
 
 def _note(viewer: Viewer, reads: Iterable[tuple[int, str]]) -> None:
-    """Put reads of other organisations' data (owner id, measure code) on the record."""
-    group_of = {m.code: m.group for m in current_catalogue().measures}
+    """Put reads of other organisations' data (owner id, measure group) on the record."""
     owners: dict[int, set[str]] = defaultdict(set)
-    for owner, measure in reads:
-        owners[owner].add(group_of.get(measure, "other"))
+    for owner, group in reads:
+        owners[owner].add(group)
     ledger.note(viewer, owners)
+
+
+class Shared(NamedTuple):
+    """A value as the viewer may see it: coarsened to their detail, no newer than their delay."""
+
+    series_id: int | None
+    organisation_id: int
+    site_id: int | None
+    measure: str
+    as_of: datetime
+    #: Exact, rounded to the nearest 5 (banded), or None (status only: see `rag`).
+    value: float | None
+    text: str | None
+    missing_reason: str
+    received_at: datetime
+    source: str
+    detail: str
+    delay_hours: int
+    #: Red, amber, green or none, judged on the exact value, when thresholds were given.
+    rag: str = "none"
+    #: For a banded occupancy: the band, as ratios (0.90, 0.95).
+    band: tuple[float, float] | None = None
+
+    @property
+    def is_missing(self) -> bool:
+        return bool(self.missing_reason)
+
+
+@dataclass
+class Reading:
+    """What `read_latest` returns: the values shown, and what was withheld from the viewer."""
+
+    values: list[Shared]
+    #: (owner id, measure) asked for but not shared with the viewer at all.
+    withheld: set[tuple[int, str]] = field(default_factory=set)
+    access: dict[int, dict[str, Access]] = field(default_factory=dict)
+
+
+def _catalogue() -> dict[str, Any]:
+    return {m.code: m for m in current_catalogue().measures}
+
+
+def _series_for(owners_by_group: dict[str, set[int]], codes: list[str]) -> QuerySet[Series]:
+    reach = Q(pk__in=[])
+    for group, owners in owners_by_group.items():
+        reach |= Q(organisation_id__in=owners, measure__group=group)
+    return Series.objects.filter(reach, measure__code__in=codes)
+
+
+def _occupancies(
+    raw: list[Any], access: dict[int, dict[str, Access]], thresholds: dict[str, tuple[float, float]]
+) -> list[Shared]:
+    """Occupancy of each bed type (occupied / open of the same row), computed on exact counts
+    and shown at the viewer's detail for capacity: exact, a 5-point band, or its RAG only."""
+    spec = _catalogue()
+    pairs: dict[tuple[int, int | None, str], dict[str, Any]] = defaultdict(dict)
+    for v in raw:
+        m = spec.get(v.measure)
+        if m is not None and m.state in ("occupied", "open") and not v.missing_reason:
+            pairs[(v.organisation_id, v.site_id, m.bed_type)][m.state] = v
+    out = []
+    for (owner, site, bed), pair in pairs.items():
+        occ, opn = pair.get("occupied"), pair.get("open")
+        if occ is None or opn is None or not opn.value:
+            continue
+        a = access[owner]["capacity"]
+        ratio = occ.value / opn.value
+        code = f"{bed}_occupancy"
+        value, band = ratio, None
+        if a.detail == disclosure.BANDED:
+            band = disclosure.occupancy_band(occ.value, opn.value)
+            value = band[0]
+        elif a.detail == disclosure.STATUS:
+            value = None
+        older = min(occ, opn, key=lambda v: v.as_of)
+        out.append(
+            Shared(
+                None, owner, site, code, older.as_of, value, None, "", older.received_at,
+                older.source, a.detail, a.delay_hours,
+                disclosure.rag_band(thresholds.get(code), ratio), band,
+            )
+        )  # fmt: skip
+    return out
 
 
 def read_latest(
@@ -135,14 +270,63 @@ def read_latest(
     at: datetime | None,
     organisation_ids: set[int] | None = None,
     measures: Iterable[str] | None = None,
-) -> list[LatestValue]:
-    """The latest value of each readable series as at `at` (None: now), put on the record."""
-    series = readable_series(viewer, organisation_ids)
-    if measures is not None:
-        series = series.filter(measure__code__in=list(measures))
-    values = latest_as_at(series, at)
-    _note(viewer, ((v.organisation_id, v.measure) for v in values))
-    return values
+    thresholds: dict[str, tuple[float, float]] | None = None,
+    occupancy: bool = False,
+) -> Reading:
+    """The latest value of each series the viewer may read as at `at` (None: now).
+
+    Each group of each organisation is read as at `at` or its grant's delay ago, whichever is
+    earlier, and shown at the grant's detail; RAG is judged (with `thresholds`) on the exact
+    value. With `occupancy`, derived occupancies come too. The reads go on the record.
+    """
+    now = timezone.now()
+    moment = min(at, now) if at else now
+    spec = _catalogue()
+    codes = list(measures) if measures is not None else list(spec)
+    thresholds = thresholds or {}
+    access = access_map(viewer, organisation_ids)
+    owners = set(organisation_ids) if organisation_ids is not None else set(access)
+    withheld = {
+        (o, c)
+        for o in owners
+        for c in codes
+        if c in spec and spec[c].group not in access.get(o, {})
+    }
+    by_delay: dict[int, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+    for owner, groups in access.items():
+        for group, a in groups.items():
+            by_delay[a.delay_hours][group].add(owner)
+    raw = []
+    for delay, owners_by_group in sorted(by_delay.items()):
+        cutoff = min(moment, now - timedelta(hours=delay))
+        raw.extend(latest_as_at(_series_for(owners_by_group, codes), cutoff))
+    values = []
+    for v in raw:
+        m = spec[v.measure]
+        a = access[v.organisation_id][m.group]
+        shown, value, text = disclosure.shown_value(m.kind, v.value, v.text, a.detail)
+        if not shown:
+            withheld.add((v.organisation_id, v.measure))
+            continue
+        rag = disclosure.rag_band(thresholds.get(v.measure), v.value)
+        values.append(Shared(*v[:5], value, text, *v[7:], a.detail, a.delay_hours, rag))
+    if occupancy:
+        values.extend(_occupancies(raw, access, thresholds))
+    _note(viewer, ((v.organisation_id, spec[v.measure].group) for v in values if v.measure in spec))
+    return Reading(values, withheld, access)
+
+
+@dataclass
+class History:
+    """What `read_history` returns: (measure, as of, value) oldest first, and how each
+    measure is shared with the viewer (None: not shared, so not in the rows)."""
+
+    rows: list[tuple[str, datetime, float | None]]
+    access: dict[str, Access | None]
+
+    def charted(self, measure: str) -> bool:
+        a = self.access.get(measure)
+        return a is not None and a.detail != disclosure.STATUS
 
 
 def read_history(
@@ -152,57 +336,105 @@ def read_history(
     measures: Iterable[str],
     since: datetime,
     until: datetime,
-) -> list[tuple[str, datetime, float | None]]:
-    """(measure, as of, value) of one organisation or site between two times, oldest first."""
+) -> History:
+    """Values of one organisation or site between two times, at the viewer's detail and delay.
+
+    Counts shared as status only are left out (a status has no history to chart here).
+    """
+    spec = _catalogue()
     codes = list(measures)
-    series = readable_series(viewer, {organisation.pk}).filter(site=site, measure__code__in=codes)
-    rows = list(
-        Observation.objects.filter(
-            series__in=series, is_current=True, as_of__gte=since, as_of__lte=until
-        )
-        .order_by("as_of")
-        .values_list("series__measure__code", "as_of", "value")
-    )
-    _note(viewer, ((organisation.pk, code) for code, _, _ in rows))
-    return rows
+    groups = access_map(viewer, {organisation.pk}).get(organisation.pk, {})
+    shown = {c: groups.get(spec[c].group) if c in spec else None for c in codes}
+    now = timezone.now()
+    reach = Q(pk__in=[])
+    for code, a in shown.items():
+        if a is None:
+            continue
+        cutoff = min(until, now - timedelta(hours=a.delay_hours))
+        reach |= Q(series__measure__code=code, as_of__lte=cutoff)
+    rows = Observation.objects.filter(
+        reach,
+        series__organisation=organisation,
+        series__site=site,
+        is_current=True,
+        as_of__gte=since,
+    ).order_by("as_of")
+    out = []
+    for code, as_of, value, text in rows.values_list(
+        "series__measure__code", "as_of", "value", "text"
+    ):
+        a = shown[code]
+        assert a is not None
+        ok, value, _ = disclosure.shown_value(spec[code].kind, value, text, a.detail)
+        if ok and not (a.detail == disclosure.STATUS and spec[code].kind == "count"):
+            out.append((code, as_of, value))
+    _note(viewer, ((organisation.pk, spec[code].group) for code, _, _ in out))
+    return History(out, shown)
 
 
 @dataclass(frozen=True)
 class Audience:
-    """Who can see an organisation's data, what they see, and why (for its admins)."""
+    """One grant of an organisation's, as its admins see it: who it reaches and what they see."""
 
-    collaborative: Collaborative
+    grant: Grant
+    #: The organisations it reaches by name (empty for every organisation and the public).
     organisations: tuple[Organisation, ...]
-    since: datetime
-    groups: tuple[str, ...]
-    detail: str
-    delay: str
+    description: str
+
+    @property
+    def groups(self) -> list[str]:
+        return list(self.grant.groups)
+
+
+def _audience_organisations(grant: Grant) -> tuple[Organisation, ...]:
+    if grant.audience == AudienceKind.COLLABORATIVE:
+        others = _active(
+            CollaborativeMembership.objects.filter(collaborative_id=grant.collaborative_id)
+        ).exclude(organisation_id=grant.owner_id)
+        return tuple(
+            Organisation.objects.filter(id__in=others.values("organisation_id")).order_by("name")
+        )
+    if grant.audience == AudienceKind.ORGANISATION:
+        return (grant.audience_organisation,)
+    return ()
 
 
 def audiences(organisation: Organisation) -> list[Audience]:
-    """Everyone outside `organisation` who may read its data, grouped by the reason.
+    """Each grant of `organisation` in force, with the organisations it reaches by name.
 
-    The inverse of `readable_organisation_ids`, from the same membership rule: today each
-    collaborative the organisation is an active member of sees all of its data, exactly and
-    in real time.
+    The inverse of `access_map`: the same grants in force, the same audience rule.
     """
-    groups = tuple(sorted({m.group for m in current_catalogue().measures}))
     out = []
-    for own in _active(CollaborativeMembership.objects.filter(organisation=organisation)).order_by(
-        "joined_at"
-    ):
-        others = _active(
-            CollaborativeMembership.objects.filter(collaborative_id=own.collaborative_id)
-        ).exclude(organisation=organisation)
-        orgs = Organisation.objects.filter(id__in=others.values("organisation_id")).order_by("name")
-        out.append(
-            Audience(
-                collaborative=own.collaborative,
-                organisations=tuple(orgs),
-                since=own.joined_at,
-                groups=groups,
-                detail="exact",
-                delay="real time",
-            )
-        )
+    grants = grants_in_force().filter(owner=organisation)
+    for grant in grants.select_related("collaborative", "audience_organisation"):
+        orgs = _audience_organisations(grant)
+        if grant.audience == AudienceKind.COLLABORATIVE:
+            description = f"Members of {grant.collaborative.name}"
+        elif grant.audience == AudienceKind.ORGANISATION:
+            description = grant.audience_organisation.name
+        elif grant.audience == AudienceKind.EVERYONE:
+            description = "Every organisation on Flotilla (their signed-in people and tokens)"
+        else:
+            description = "Anyone, without signing in"
+        out.append(Audience(grant, orgs, description))
     return out
+
+
+def organisation_views(organisation: Organisation) -> dict[int, dict[str, Access]]:
+    """Organisation id → group → what it sees of `organisation`, for every organisation that
+    sees anything of it: the combination of the grants that reach it, as `access_map` makes."""
+    found: dict[int, dict[str, list[Access]]] = defaultdict(lambda: defaultdict(list))
+    everyone: list[Grant] = []
+    for a in audiences(organisation):
+        if a.grant.audience in (AudienceKind.EVERYONE, AudienceKind.PUBLIC):
+            everyone.append(a.grant)
+            continue
+        for org in a.organisations:
+            for group in a.grant.groups:
+                found[org.pk][group].append(_as_access(a.grant))
+    if everyone:
+        for org_id in Organisation.objects.exclude(pk=organisation.pk).values_list("id", flat=True):
+            for grant in everyone:
+                for group in grant.groups:
+                    found[org_id][group].append(_as_access(grant))
+    return _combined(found)

@@ -105,7 +105,7 @@ def test_the_dashboard_page_shows_figures_and_its_csv_matches(client, cast, now)
     assert "1 of 2 organisations" in page
     exported = client.get(f"/c/{cast.collab.slug}/export.csv").content.decode()
     rows = list(csv.reader(io.StringIO(exported)))
-    assert rows[0] == ["org_code", "site_code", "measure", "value", "as_of"]
+    assert rows[0] == ["org_code", "site_code", "measure", "value", "as_of", "detail"]
     assert ["RN1", "", "ga_occupied", "97"] in [r[:4] for r in rows]
 
 
@@ -151,7 +151,7 @@ def test_the_organisation_page_downloads_what_its_charts_show(client, cast, now)
     client.force_login(cast.people[Role.VIEWER])
     body = client.get("/o/RS1/?range=day&format=csv").content.decode()
     rows = list(csv.reader(io.StringIO(body)))
-    assert rows[0] == ["org_code", "site_code", "measure", "value", "as_of"]
+    assert rows[0] == ["org_code", "site_code", "measure", "value", "as_of", "detail"]
     assert ["RS1", "", "ga_occupied", "61"] in [r[:4] for r in rows]
     assert ["RS1", "", "nctr", ""] in [r[:4] for r in rows]
 

@@ -37,7 +37,7 @@ def test_an_anonymous_visitor_reads_nothing(cast):
     viewer = policy.viewer_of(AnonymousUser())
     assert viewer.organisation_ids == frozenset()
     assert policy.readable_organisation_ids(viewer) == frozenset()
-    assert not policy.readable_series(viewer).exists()
+    assert policy.access_map(viewer) == {}
 
 
 def test_a_token_reads_as_its_organisation(cast):
@@ -77,15 +77,17 @@ def test_sites_are_readable_exactly_when_their_organisation_is(cast):
         policy.get_site(viewer, outside_site.code)
 
 
-def test_readable_series_never_widens_beyond_what_the_viewer_may_read(cast):
+def test_read_latest_never_widens_beyond_what_the_viewer_may_read(cast):
     f.report(cast.north, T0, ga_open=10)
     f.report(cast.south, T0, ga_open=20)
     f.report(cast.outside, T0, ga_open=30)
     viewer = policy.viewer_of(cast.people[Role.VIEWER])
-    everything = {s.organisation_id for s in policy.readable_series(viewer)}
+    everything = {v.organisation_id for v in policy.read_latest(viewer, None).values}
     assert everything == {cast.north.pk, cast.south.pk}
     asked = {cast.south.pk, cast.outside.pk}
-    assert {s.organisation_id for s in policy.readable_series(viewer, asked)} == {cast.south.pk}
+    reading = policy.read_latest(viewer, None, asked, ["ga_open"])
+    assert {v.organisation_id for v in reading.values} == {cast.south.pk}
+    assert reading.withheld == {(cast.outside.pk, "ga_open")}
 
 
 def test_the_platform_viewer_reads_every_organisation_and_says_why(cast):
@@ -116,7 +118,7 @@ def test_who_can_see_an_organisation_is_exactly_who_the_policy_lets_read_it(cast
             )
         }
         assert shown == readers, owner.code
-    south = {a.collaborative.name: a for a in policy.audiences(cast.south)}
+    south = {a.grant.collaborative.name: a for a in policy.audiences(cast.south)}
     assert set(south) == {"River System", "Coast"}
     assert [o.code for o in south["Coast"].organisations] == ["RX1"]
 
@@ -127,6 +129,7 @@ def test_the_who_can_see_page_lists_each_audience_for_the_admin(client, cast):
     assert "River System" in page
     assert "South Hospitals NHS Trust" in page
     assert "Exact, real time" in page
+    assert "Open by default on joining River System." in page
 
 
 def test_an_organisation_in_no_collaborative_is_told_nobody_sees_its_data(client, cast):
