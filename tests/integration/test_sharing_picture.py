@@ -1,0 +1,160 @@
+"""The shared picture with grants in force: what a fellow member sees of South, and what not."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from flotilla.picture.queries import collaborative_picture
+from flotilla.registry.models import Role
+from flotilla.sharing import actions, policy
+from flotilla.sharing.actions import Terms
+from flotilla.sharing.disclosure import GROUPS
+from flotilla.sharing.models import Grant
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def now():
+    return timezone.now().replace(microsecond=0)
+
+
+def share(cast, **kw) -> Grant:
+    """Change South's grant to the collaborative."""
+    grant = Grant.objects.get(owner=cast.south, collaborative=cast.collab, ended_at__isnull=True)
+    base = {"groups": GROUPS, "detail": "exact", "delay_hours": 0, "purpose": "Test"}
+    terms = Terms(audience="collaborative", collaborative=cast.collab, **{**base, **kw})
+    return actions.change_grant(by=f.SYSTEM, grant=grant, terms=terms)
+
+
+def seen(cast, at=None):
+    pic = collaborative_picture(policy.viewer_of(cast.people[Role.VIEWER]), cast.collab, at)
+    return pic, {(r.organisation.code, r.site.code if r.site else ""): r for r in pic.rows}
+
+
+def test_banded_counts_are_rounded_and_occupancy_is_a_band_of_the_exact_counts(cast, now):
+    f.report(cast.south, now - timedelta(hours=1), cc_adult_open=8, cc_adult_occupied=7, nctr=52)
+    share(cast, detail="banded")
+    pic, rows = seen(cast)
+    south = rows["RS1", ""]
+    assert south.figures["cc_adult_open"].value == 10
+    assert south.figures["cc_adult_occupied"].value == 5
+    assert south.derived["cc_adult_occupancy"].band == (0.85, 0.90)
+    assert south.occupancy("cc_adult") is None  # not shared exactly
+    # RAG is judged on South's exact figure (52 ≥ amber 50), as a status viewer would see it.
+    assert south.rag("nctr") == "amber"
+
+
+def test_status_only_shows_rag_and_opel_but_no_counts(cast, now):
+    f.report(cast.south, now - timedelta(hours=1), ga_open=100, ga_occupied=97, opel_declared=3)
+    share(cast, detail="status")
+    _, rows = seen(cast)
+    south = rows["RS1", ""]
+    assert south.figures["ga_open"].value is None
+    assert south.figures["opel_declared"].value == 3
+    assert south.derived["ga_occupancy"].value is None
+    assert south.rag("ga_occupancy") == "red"
+
+
+def test_a_delayed_grant_shows_the_latest_figure_old_enough(cast, now):
+    f.report(cast.south, now - timedelta(hours=30), ga_open=90)
+    f.report(cast.south, now - timedelta(hours=2), ga_open=120)
+    share(cast, delay_hours=24)
+    _, rows = seen(cast)
+    fig = rows["RS1", ""].figures["ga_open"]
+    assert (fig.value, fig.as_of, fig.delay_hours) == (90, now - timedelta(hours=30), 24)
+    # Looking back in time never brings a figure newer than the delay allows either.
+    _, then = seen(cast, at=now - timedelta(hours=1))
+    assert then["RS1", ""].figures["ga_open"].value == 90
+
+
+def test_totals_add_only_exact_figures_so_nothing_withheld_can_be_subtracted_out(cast, now):
+    f.report(cast.north, now - timedelta(hours=1), ga_open=100, ga_occupied=90, nctr=10)
+    f.report(cast.south, now - timedelta(hours=1), ga_open=203, ga_occupied=150, nctr=7)
+    share(cast, groups=("flow",), detail="banded")
+    pic, rows = seen(cast)
+    assert rows["RS1", ""].withheld >= {"ga_open", "ga_occupied"}
+    ga = pic.totals["ga_open"]
+    assert (ga.value, ga.included, ga.expected, ga.complete) == (100, 1, 2, False)
+    nctr = pic.totals["nctr"]
+    assert (nctr.value, nctr.complete) == (10, False)  # South's banded 5 is not added
+    assert pic.total_occupancy("ga") is None
+
+
+def test_the_dashboard_page_says_what_is_not_shared_rounded_or_late(client, cast, now):
+    f.report(cast.south, now - timedelta(hours=30), ga_open=203, ga_occupied=150, nctr=None)
+    share(cast, groups=("capacity", "flow"), detail="banded", delay_hours=24)
+    client.force_login(cast.people[Role.VIEWER])
+    page = client.get(f"/c/{cast.collab.slug}/").content.decode()
+    assert "≈205" in page and "203" not in page
+    assert "70–75%" in page
+    assert "(24 h late)" in page
+    assert "not shared" in page  # escalation: OPEL
+    body = client.get(f"/c/{cast.collab.slug}/export.csv").content.decode()
+    rows = {(r[0], r[2]): r for r in csv.reader(io.StringIO(body))}
+    assert rows["RS1", "ga_open"][3:] == ["205", (now - timedelta(hours=30)).isoformat(), "banded"]
+    assert rows["RS1", "nctr"][3] == ""
+
+
+def test_the_status_only_cells_say_status_and_keep_their_rag(client, cast, now):
+    f.report(cast.south, now - timedelta(hours=1), ga_open=100, ga_occupied=99, nctr=120)
+    share(cast, detail="status")
+    client.force_login(cast.people[Role.VIEWER])
+    page = client.get(f"/c/{cast.collab.slug}/table").content.decode()
+    assert "flotilla-rag--red" in page
+    assert ">status<" in page
+    assert "120" not in page and "99.0%" not in page
+
+
+def test_the_organisation_page_charts_only_what_is_shared_and_says_why(client, cast, now):
+    f.report(cast.south, now - timedelta(hours=30), ga_open=203, ga_occupied=150, nctr=9)
+    f.report(cast.south, now - timedelta(hours=2), ga_open=220, ga_occupied=160, nctr=12)
+    share(cast, groups=("capacity",), detail="banded", delay_hours=24)
+    client.force_login(cast.people[Role.VIEWER])
+    page = client.get("/o/RS1/?range=week").content.decode()
+    assert "Rounded to the nearest 5" in page
+    assert "Shared with you 24 hours late" in page
+    assert page.count("Not shared with you.") == 2  # handovers and NCTR (flow)
+    body = client.get("/o/RS1/?range=week&format=csv").content.decode()
+    rows = list(csv.reader(io.StringIO(body)))[1:]
+    assert {(r[2], r[3], r[5]) for r in rows} == {("ga_open", "205", "banded"),
+                                                  ("ga_occupied", "150", "banded")}  # fmt: skip
+
+
+def test_status_only_counts_are_not_charted(client, cast, now):
+    f.report(cast.south, now - timedelta(hours=3), ga_open=203)
+    share(cast, detail="status")
+    client.force_login(cast.people[Role.VIEWER])
+    page = client.get("/o/RS1/?range=day").content.decode()
+    assert "Shared with you as status only" in page
+    assert "203" not in page
+
+
+def test_narrative_is_shared_only_exactly(cast, now):
+    f.report(cast.south, now - timedelta(hours=1), situation="Norovirus on ward 4", ga_open=10)
+    share(cast, detail="banded")
+    reading = policy.read_latest(
+        policy.viewer_of(cast.people[Role.VIEWER]), None, {cast.south.pk}, ["situation", "ga_open"]
+    )
+    assert {v.measure for v in reading.values} == {"ga_open"}
+    assert reading.withheld == {(cast.south.pk, "situation")}
+
+
+def test_an_anonymous_visitor_sees_a_public_organisation_page_and_nothing_else(client, cast, now):
+    f.report(cast.south, now - timedelta(hours=3), opel_declared=4, ga_open=203)
+    assert client.get("/o/RS1/").status_code == 302
+    actions.add_grant(
+        by=f.SYSTEM,
+        owner=cast.south,
+        terms=Terms("public", ("escalation",), "status", 0, "Public OPEL status"),
+    )
+    page = client.get("/o/RS1/?range=day")
+    assert page.status_code == 200
+    assert "203" not in page.content.decode()
+    assert client.get("/o/RN1/").status_code == 302
