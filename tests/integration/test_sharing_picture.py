@@ -158,3 +158,28 @@ def test_an_anonymous_visitor_sees_a_public_organisation_page_and_nothing_else(c
     assert page.status_code == 200
     assert "203" not in page.content.decode()
     assert client.get("/o/RN1/").status_code == 302
+
+
+def test_revoking_takes_effect_on_the_very_next_page_api_response_and_export(client, cast, now):
+    from flotilla.authz import actions as authz_actions
+
+    f.report(cast.south, now - timedelta(hours=1), ga_open=203)
+    client.force_login(cast.people[Role.VIEWER])
+    _, secret = authz_actions.issue_token(
+        by=cast.people[Role.ORG_ADMIN], organisation=cast.north, name="bms", scope="read"
+    )
+    api = f"/api/collaboratives/{cast.collab.slug}/picture"
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    export = f"/c/{cast.collab.slug}/export.csv"
+    assert client.get("/o/RS1/").status_code == 200
+    assert "RS1,,ga_open,203" in client.get(export).content.decode()
+    assert any(r["org_code"] == "RS1" for r in client.get(api, **auth).json()["rows"])
+
+    grant = Grant.objects.get(owner=cast.south, collaborative=cast.collab, ended_at__isnull=True)
+    actions.revoke_grant(by=cast.people["south_reporter"], grant=grant)
+
+    assert client.get("/o/RS1/").status_code == 404
+    assert "RS1" not in client.get(export).content.decode()
+    body = client.get(api, **auth).json()
+    assert not any(r["org_code"] == "RS1" for r in body["rows"])
+    assert {"org_code": "RS1", "measure": "ga_open"} in body["withheld"]
