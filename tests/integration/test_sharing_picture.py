@@ -183,3 +183,25 @@ def test_revoking_takes_effect_on_the_very_next_page_api_response_and_export(cli
     body = client.get(api, **auth).json()
     assert not any(r["org_code"] == "RS1" for r in body["rows"])
     assert {"org_code": "RS1", "measure": "ga_open"} in body["withheld"]
+
+
+def test_the_export_command_reads_as_an_organisation_under_its_grants(cast, now, tmp_path):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from flotilla.sharing.models import AccessEvent
+
+    f.report(cast.south, now - timedelta(hours=30), ga_open=203, nctr=9)
+    f.report(cast.south, now - timedelta(hours=1), ga_open=220, nctr=12)
+    f.report(cast.outside, now - timedelta(hours=1), ga_open=50)
+    share(cast, groups=("capacity",), detail="banded", delay_hours=24)
+    out = tmp_path / "as-north.csv"
+    call_command("export", "--at", now.isoformat(), "--as", "rn1", "--out", str(out))
+    rows = {(r["org_code"], r["measure"]): r for r in csv.DictReader(out.open())}
+    assert set(rows) == {("RS1", "ga_open")}
+    assert (rows["RS1", "ga_open"]["value"], rows["RS1", "ga_open"]["detail"]) == ("205", "banded")
+    event = AccessEvent.objects.get(owner=cast.south)
+    assert event.reader_label == "command:export as RN1"
+    assert event.what.startswith("command export --at")
+    with pytest.raises(CommandError, match="no organisation 'RZZ'"):
+        call_command("export", "--at", now.isoformat(), "--as", "RZZ")
