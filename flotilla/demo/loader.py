@@ -106,6 +106,39 @@ def _collaborative(
     return collab
 
 
+def _grants(collab: Collaborative, members: list[Organisation]) -> None:
+    """A little variety in sharing, through the same actions an admin's page uses: the demo
+    admin's trust publishes its OPEL level, and a third trust shares rounded, later figures."""
+    from flotilla.sharing import actions as sharing
+    from flotilla.sharing.models import Grant
+
+    sharing.add_grant(
+        by=DEMO,
+        owner=members[0],
+        terms=sharing.Terms(
+            audience="public",
+            groups=("escalation",),
+            detail="status",
+            delay_hours=0,
+            purpose="Our OPEL level is public, for patients, families and partners.",
+        ),
+    )
+    if len(members) > 2:
+        sharing.change_grant(
+            by=DEMO,
+            grant=Grant.objects.get(owner=members[2], collaborative=collab, ended_at__isnull=True),
+            terms=sharing.Terms(
+                audience="collaborative",
+                collaborative=collab,
+                groups=("capacity", "flow", "escalation"),
+                detail="banded",
+                delay_hours=4,
+                purpose="Rounded figures, four hours late, until our board's data-sharing "
+                "review in March.",
+            ),
+        )
+
+
 def _load_real(data_dir: Path, today: date) -> dict[str, Any]:
     from flotilla.registry.reference import load_reference
     from flotilla.reporting.imports import import_file
@@ -152,6 +185,7 @@ def _load_real(data_dir: Path, today: date) -> dict[str, Any]:
             on_conflict="last",
         )
         _users(collab, members[0], members[1], system_org)
+        _grants(collab, members)
     return {
         "kind": "real",
         "collaborative": collab.slug,
@@ -258,6 +292,7 @@ def _load_synthetic(today: date, days: int = 120, seed: int = 20261126) -> dict[
                 by=DEMO, organisation_id=org.pk, source=Source.DEMO, cells=cells
             ).created
         _users(collab, members[0], members[1], system_org)
+        _grants(collab, members)
     return {
         "kind": "synthetic",
         "collaborative": collab.slug,

@@ -25,6 +25,13 @@ def test_without_the_published_data_a_synthetic_system_is_loaded_and_said_to_be(
     latest = Observation.objects.order_by("-as_of").first()
     assert timezone.localtime(latest.as_of).date() == timezone.localdate()
     assert Observation.objects.filter(missing_reason="not_reported").exists()
+    # Sharing is open by default, with two variations to show what grants do.
+    from flotilla.sharing.models import Grant
+
+    live = Grant.objects.filter(ended_at__isnull=True)
+    assert live.filter(audience="public", detail="status").count() == 1
+    assert live.filter(detail="banded", delay_hours=4).count() == 1
+    assert live.filter(detail="exact").count() == collab.memberships.count() - 1
 
 
 def test_the_demo_logins_cover_a_reporter_a_coordinator_and_a_system_coordinator(tmp_path, capsys):
