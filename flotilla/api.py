@@ -20,14 +20,16 @@ from flotilla.authz.api_auth import TokenAuth
 from flotilla.picture.api import router as picture_router
 from flotilla.reporting.api import router as reporting_router
 from flotilla.reporting.validation import ReportRejected
+from flotilla.sharing.api import router as sharing_router
 
 api = NinjaAPI(
     title="Flotilla API",
     version="1",
     description=(
-        "Report an organisation's position and read the shared picture of its collaboratives. "
+        "Report an organisation's position, read the shared picture of its collaboratives "
+        "(as each owner's sharing grants allow), and manage its own sharing grants. "
         "Authenticate with `Authorization: Bearer <token>`; an organisation admin issues "
-        "tokens with the `submit` or the `read` scope."
+        "tokens with the `submit`, `read` or `sharing` scope."
     ),
     urls_namespace="api",
     docs_url="/docs",
@@ -35,6 +37,7 @@ api = NinjaAPI(
 )
 api.add_router("/", reporting_router)
 api.add_router("/", picture_router)
+api.add_router("/", sharing_router)
 
 #: Friendlier words for pydantic's error types that clients meet most.
 _MESSAGES = {
