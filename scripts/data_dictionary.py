@@ -67,7 +67,22 @@ def render() -> str:
         "| G&A occupancy | `ga_occupied` ÷ `ga_open`, when both are present and open > 0 |",
         "| Adult CC occupancy | `cc_adult_occupied` ÷ `cc_adult_open`, likewise |",
         "| Collaborative totals | Each organisation's own figure, else the sum of its sites'; "
-        "marked incomplete (n/m) when any member's figure is missing |",
+        "only exact figures the viewer is shown are added; marked incomplete (n/m) when any "
+        "member's figure is missing, not shared, banded or status only |",
+        "",
+        "## How each kind of value is shared",
+        "",
+        "An organisation's sharing grants name measure groups (the Group column above) and a "
+        "detail. Occupancy is computed from the exact counts before it is banded.",
+        "",
+        "| Kind | Exact | Banded | Status only |",
+        "|---|---|---|---|",
+        "| count | as reported | rounded to the nearest 5 (halves up) | not shown; RAG rating "
+        "where the collaborative has a threshold |",
+        "| level | as reported | as reported | as reported (the OPEL level) |",
+        "| text | as reported | not shared | not shared |",
+        "| occupancy (derived) | to one decimal place | in a 5-point band (e.g. 90–95%) | "
+        "RAG rating only |",
         "",
         "File formats and the sitrep column map are in [import-formats.md](import-formats.md).",
         "",
