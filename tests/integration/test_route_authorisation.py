@@ -1,22 +1,33 @@
-"""Every route, every kind of visitor: who gets in, who is sent to sign in, who sees nothing.
+"""Every route, every kind of visitor, every kind of grant: who gets in, who is sent to sign
+in, who sees nothing.
 
 The matrix below has one entry per named route. A new route without an entry fails
 `test_every_route_has_an_entry_in_the_matrix`, so nobody can add a page or an API operation
 without saying who may use it. Outsiders get 404, never 403, so that they cannot even learn
 what exists.
+
+Three organisations take part: North (whose people and tokens visit, in every role), South
+(whose data is read; a fellow member of North's collaborative) and Outside (in no
+collaborative with either). Each grant setting below changes what South shares, and says
+which outcomes change with it; every route is visited by every visitor under every setting.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from flotilla.authz import actions as authz_actions
 from flotilla.registry import actions as registry_actions
 from flotilla.registry.models import Role
+from flotilla.sharing import actions as sharing
+from flotilla.sharing.models import Grant
 from tests import factories as f
 
 ANON, OUTSIDER = "anonymous", "outsider"
@@ -98,15 +109,30 @@ PAGES: dict[str, Page] = {
     ),
     "sharing:access_record": Page("GET", "/o/RN1/access", members_only(200, (Role.ORG_ADMIN,))),
     "sharing:who_can_see": Page("GET", "/o/RN1/sharing", members_only(200, (Role.ORG_ADMIN,))),
+    "sharing:grant_new": Page("GET", "/o/RN1/sharing/new", members_only(200, (Role.ORG_ADMIN,))),
+    "sharing:grant_edit": Page(
+        "GET", "/o/RN1/sharing/{grant}", members_only(200, (Role.ORG_ADMIN,))
+    ),
+    "sharing:grant_revoke": Page(
+        "POST", "/o/RN1/sharing/{grant}/revoke", members_only(302, (Role.ORG_ADMIN,))
+    ),
     "authz:tokens": Page("GET", "/o/RN1/tokens", members_only(200, (Role.ORG_ADMIN,))),
     "authz:revoke": Page(
         "POST", "/o/RN1/tokens/{token}/revoke", members_only(302, (Role.ORG_ADMIN,))
     ),
 }
 
-#: API callers: no token, an outside organisation's read token, a member's tokens, and a
-#: signed-in member with no token (the API does not accept sessions).
-API_CALLERS = ["none", "outsider_read", "member_submit", "member_read", "session"]
+#: API callers: no token, an outside organisation's tokens, a member's tokens of each scope,
+#: and a signed-in member with no token (the API does not accept sessions).
+API_CALLERS = [
+    "none",
+    "outsider_read",
+    "outsider_sharing",
+    "member_submit",
+    "member_read",
+    "member_sharing",
+    "session",
+]
 
 
 @dataclass(frozen=True)
@@ -121,12 +147,33 @@ def api_read(member_read: int = 200, outsider: int = 404) -> dict[str, int]:
     return {
         "none": 401,
         "outsider_read": outsider,
+        "outsider_sharing": 403,
         "member_submit": 403,
         "member_read": member_read,
+        "member_sharing": 403,
         "session": 401,
     }
 
 
+def api_sharing(member: int = 200, outsider: int = 404) -> dict[str, int]:
+    """Grants are managed with a sharing token of the organisation that owns them."""
+    return {
+        "none": 401,
+        "outsider_read": 403,
+        "outsider_sharing": outsider,
+        "member_submit": 403,
+        "member_read": 403,
+        "member_sharing": member,
+        "session": 401,
+    }
+
+
+GRANT = {
+    "audience": "everyone",
+    "groups": ["escalation"],
+    "detail": "status",
+    "purpose": "Our OPEL level, for every organisation",
+}
 REPORT = {"values": [{"measure": "ga_open", "as_of": "2026-01-05T08:00:00+00:00", "value": 10}]}
 
 APIS: dict[str, Api] = {
@@ -139,8 +186,10 @@ APIS: dict[str, Api] = {
         {
             "none": 401,
             "outsider_read": 403,
+            "outsider_sharing": 403,
             "member_submit": 201,
             "member_read": 403,
+            "member_sharing": 403,
             "session": 401,
         },
         REPORT,
@@ -155,6 +204,12 @@ APIS: dict[str, Api] = {
     "api:organisation_history": Api(
         "GET", "/api/organisations/RS1/history?measure=ga_open", api_read()
     ),
+    # Each organisation's sharing token manages its own grants; {grant} is North's.
+    "api:list_grants": Api("GET", "/api/sharing/grants", api_sharing(200, 200)),
+    "api:add_grant": Api("POST", "/api/sharing/grants", api_sharing(201, 201), GRANT),
+    "api:get_grant": Api("GET", "/api/sharing/grants/{grant}", api_sharing()),
+    "api:change_grant": Api("PUT", "/api/sharing/grants/{grant}", api_sharing(201), GRANT),
+    "api:revoke_grant": Api("DELETE", "/api/sharing/grants/{grant}", api_sharing()),
 }
 
 
@@ -180,10 +235,109 @@ def test_every_route_has_an_entry_in_the_matrix():
     assert not stale, f"matrix entries for routes that no longer exist: {stale}"
 
 
+def _south_grant(cast) -> Grant:
+    return Grant.objects.get(owner=cast.south, collaborative=cast.collab, ended_at__isnull=True)
+
+
+def _terms(audience: str = "collaborative", **kw) -> sharing.Terms:
+    base = {
+        "groups": ("capacity", "flow", "workforce", "escalation", "narrative"),
+        "detail": "exact",
+        "delay_hours": 0,
+        "purpose": "Route matrix",
+    }
+    return sharing.Terms(audience=audience, **{**base, **kw})
+
+
+def _narrow(**kw) -> Callable[[object], None]:
+    def apply(cast) -> None:
+        terms = _terms(collaborative=cast.collab, **kw)
+        sharing.change_grant(by=f.SYSTEM, grant=_south_grant(cast), terms=terms)
+
+    return apply
+
+
+def _revoke(cast) -> None:
+    sharing.revoke_grant(by=f.SYSTEM, grant=_south_grant(cast))
+
+
+def _to_outside(cast) -> None:
+    _revoke(cast)
+    terms = _terms("organisation", audience_organisation=cast.outside, detail="banded")
+    sharing.add_grant(by=f.SYSTEM, owner=cast.south, terms=terms)
+
+
+def _to_everyone(cast) -> None:
+    sharing.add_grant(by=f.SYSTEM, owner=cast.south, terms=_terms("everyone", detail="status"))
+
+
+def _to_public(cast) -> None:
+    terms = _terms("public", groups=("escalation",), detail="status", delay_hours=24)
+    sharing.add_grant(by=f.SYSTEM, owner=cast.south, terms=terms)
+
+
+def _expired(cast) -> None:
+    _revoke(cast)
+    terms = _terms("organisation", audience_organisation=cast.outside)
+    terms = sharing.Terms(**{**terms.__dict__, "expires_at": timezone.now() + timedelta(hours=1)})
+    grant = sharing.add_grant(by=f.SYSTEM, owner=cast.south, terms=terms)
+    # An hour passes.
+    Grant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+
+#: The routes that read South's own data (the others do not depend on South's grants).
+SOUTH_PAGES = ("picture:organisation", "picture:site")
+SOUTH_APIS = ("api:organisation_history",)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A grant setting of South's, and the outcomes it changes from the open default."""
+
+    apply: Callable[[object], None] | None
+    pages: dict[str, dict[str, object]] = field(default_factory=dict)
+    apis: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def _south_pages(**who: object) -> dict[str, dict[str, object]]:
+    return {route: dict(who) for route in SOUTH_PAGES}
+
+
+def _south_apis(**caller: int) -> dict[str, dict[str, int]]:
+    return {route: dict(caller) for route in SOUTH_APIS}
+
+
+_NORTH_LOSES = {r: 404 for r in ROLES}
+SETTINGS: dict[str, Setting] = {
+    "open by default": Setting(None),
+    "banded, 24 hours late, capacity only": Setting(
+        _narrow(detail="banded", delay_hours=24, groups=("capacity",))
+    ),
+    "status only, escalation only": Setting(_narrow(detail="status", groups=("escalation",))),
+    "revoked": Setting(_revoke, _south_pages(**_NORTH_LOSES), _south_apis(member_read=404)),
+    "to a named outside organisation only": Setting(
+        _to_outside,
+        _south_pages(**_NORTH_LOSES, **{OUTSIDER: 200}),
+        _south_apis(member_read=404, outsider_read=200),
+    ),
+    "to every organisation": Setting(
+        _to_everyone, _south_pages(**{OUTSIDER: 200}), _south_apis(outsider_read=200)
+    ),
+    # The public sees the page without signing in; the API always needs a token.
+    "to the public": Setting(
+        _to_public, _south_pages(**{OUTSIDER: 200, ANON: 200}), _south_apis(outsider_read=200)
+    ),
+    "to an outside organisation, expired": Setting(
+        _expired, _south_pages(**_NORTH_LOSES), _south_apis(member_read=404)
+    ),
+}
+
+
 @pytest.fixture
 def world(cast):
     site = f.SiteFactory(code="RS101", name="South General", organisation=cast.south)
     f.report(cast.south, datetime(2026, 1, 5, 8, tzinfo=UTC), site=site, ga_open=50)
+    f.report(cast.south, datetime(2026, 1, 5, 8, tzinfo=UTC), ga_open=50, opel_declared=3)
     f.OrganisationFactory(code="RZ9", name="Invitee Trust")
     inviter = cast.people[Role.ORG_ADMIN]
     invitation = registry_actions.invite(
@@ -193,6 +347,7 @@ def world(cast):
         by=inviter, organisation=cast.north, name="existing", scope="read"
     )
     f.report(cast.north, datetime(2026, 1, 5, 8, tzinfo=UTC), ga_open=100)
+    north_grant = Grant.objects.get(owner=cast.north, ended_at__isnull=True)
     return {
         "cast": cast,
         "fill": {
@@ -200,6 +355,7 @@ def world(cast):
             "north": str(cast.north.pk),
             "invitation": str(invitation.pk),
             "token": str(token.pk),
+            "grant": str(north_grant.pk),
         },
     }
 
@@ -210,43 +366,74 @@ def _outcome(response) -> object:
     return response.status_code
 
 
+def _undone(visit: Callable[[], object]) -> object:
+    """Visit a route and undo whatever it changed, so every route meets the same world."""
+    with transaction.atomic():
+        outcome = visit()
+        transaction.set_rollback(True)
+    return outcome
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("who", PEOPLE)
-@pytest.mark.parametrize("route", sorted(PAGES))
-def test_page_access_matches_the_matrix(client, world, route, who):
-    page = PAGES[route]
-    cast = world["cast"]
-    if who == OUTSIDER:
-        client.force_login(cast.people["outsider"])
-    elif who != ANON:
-        client.force_login(cast.people[who])
-    path = page.path.format(**world["fill"])
-    data = {k: v.format(**world["fill"]) for k, v in (page.data or {}).items()}
-    response = client.post(path, data) if page.method == "POST" else client.get(path)
-    assert _outcome(response) == page.expect[who], f"{who} {page.method} {path}"
+@pytest.mark.parametrize("setting", list(SETTINGS))
+def test_page_access_matches_the_matrix_under_every_grant_setting(client, world, setting, who):
+    cast, fill = world["cast"], world["fill"]
+    if SETTINGS[setting].apply:
+        SETTINGS[setting].apply(cast)
+
+    def visit(page: Page) -> object:
+        if who == OUTSIDER:
+            client.force_login(cast.people["outsider"])
+        elif who != ANON:
+            client.force_login(cast.people[who])
+        else:
+            client.logout()
+        path = page.path.format(**fill)
+        data = {k: v.format(**fill) for k, v in (page.data or {}).items()}
+        return _outcome(client.post(path, data) if page.method == "POST" else client.get(path))
+
+    mismatches = []
+    for route, page in sorted(PAGES.items()):
+        expected = SETTINGS[setting].pages.get(route, {}).get(who, page.expect[who])
+        got = _undone(lambda page=page: visit(page))
+        if got != expected:
+            mismatches.append(f"{route}: {page.method} {page.path} gave {got}, expected {expected}")
+    assert not mismatches, f"{who} under '{setting}':\n" + "\n".join(mismatches)
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("caller", API_CALLERS)
-@pytest.mark.parametrize("route", sorted(APIS))
-def test_api_access_matches_the_matrix(client, world, route, caller):
-    api = APIS[route]
-    cast = world["cast"]
-    headers = {}
-    if caller == "session":
-        client.force_login(cast.people[Role.ORG_ADMIN])
-    elif caller != "none":
-        org = cast.outside if caller == "outsider_read" else cast.north
-        scope = caller.rsplit("_", 1)[1]
-        admin = cast.people["outsider"] if org == cast.outside else cast.people[Role.ORG_ADMIN]
-        _, secret = authz_actions.issue_token(by=admin, organisation=org, name="t", scope=scope)
-        headers["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
-    path = api.path.format(**world["fill"])
-    if api.method == "POST":
-        response = client.post(path, api.body, content_type="application/json", **headers)
-    else:
-        response = client.get(path, **headers)
-    assert response.status_code == api.expect[caller], f"{caller} {api.method} {path}"
+@pytest.mark.parametrize("setting", list(SETTINGS))
+def test_api_access_matches_the_matrix_under_every_grant_setting(client, world, setting, caller):
+    cast, fill = world["cast"], world["fill"]
+    if SETTINGS[setting].apply:
+        SETTINGS[setting].apply(cast)
+
+    def visit(api: Api) -> int:
+        headers = {}
+        client.logout()
+        if caller == "session":
+            client.force_login(cast.people[Role.ORG_ADMIN])
+        elif caller != "none":
+            who, scope = caller.rsplit("_", 1)
+            org = cast.outside if who == "outsider" else cast.north
+            admin = cast.people["outsider"] if who == "outsider" else cast.people[Role.ORG_ADMIN]
+            _, secret = authz_actions.issue_token(by=admin, organisation=org, name="t", scope=scope)
+            headers["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
+        path = api.path.format(**fill)
+        if api.method == "GET":
+            return client.get(path, **headers).status_code
+        call = getattr(client, api.method.lower())
+        return call(path, api.body, content_type="application/json", **headers).status_code
+
+    mismatches = []
+    for route, api in sorted(APIS.items()):
+        expected = SETTINGS[setting].apis.get(route, {}).get(caller, api.expect[caller])
+        got = _undone(lambda api=api: visit(api))
+        if got != expected:
+            mismatches.append(f"{route}: {api.method} {api.path} gave {got}, expected {expected}")
+    assert not mismatches, f"{caller} under '{setting}':\n" + "\n".join(mismatches)
 
 
 @pytest.mark.django_db

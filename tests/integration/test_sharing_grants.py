@@ -82,16 +82,20 @@ def test_a_public_grant_reaches_anyone_without_signing_in(cast):
         terms=terms("public", groups=("escalation",), detail="status"),
     )
     anonymous = policy.viewer_of(AnonymousUser())
-    assert policy.access_map(anonymous) == {cast.south.pk: {"escalation": Access("status", 0, 
-        Grant.objects.get(audience="public").pk)}}  # fmt: skip
+    public = Grant.objects.get(audience="public")
+    assert policy.access_map(anonymous) == {
+        cast.south.pk: {"escalation": Access("status", 0, public.pk)}
+    }
 
 
 def test_an_expired_grant_stops_on_its_own(cast):
     grant = actions.add_grant(
         by=f.SYSTEM,
         owner=cast.south,
-        terms=terms(audience_organisation=cast.outside, expires_at=timezone.now() + timedelta(hours=1)),
-    )  # fmt: skip
+        terms=terms(
+            audience_organisation=cast.outside, expires_at=timezone.now() + timedelta(hours=1)
+        ),
+    )
     assert cast.south.pk in policy.readable_organisation_ids(viewer(cast.outside))
     Grant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert cast.south.pk not in policy.readable_organisation_ids(viewer(cast.outside))
@@ -197,8 +201,10 @@ def test_what_each_organisation_sees_is_what_the_policy_gives_it(cast):
     actions.change_grant(
         by=f.SYSTEM,
         grant=default_grant(cast.south, cast.collab),
-        terms=terms("collaborative", collaborative=cast.collab, groups=("capacity",), detail="banded"),
-    )  # fmt: skip
+        terms=terms(
+            "collaborative", collaborative=cast.collab, groups=("capacity",), detail="banded"
+        ),
+    )
     views = policy.organisation_views(cast.south)
     for org in (cast.north, third, cast.outside):
         assert views[org.pk] == policy.access_map(viewer(org))[cast.south.pk], org.code

@@ -41,7 +41,7 @@ def seen(cast, at=None):
 def test_banded_counts_are_rounded_and_occupancy_is_a_band_of_the_exact_counts(cast, now):
     f.report(cast.south, now - timedelta(hours=1), cc_adult_open=8, cc_adult_occupied=7, nctr=52)
     share(cast, detail="banded")
-    pic, rows = seen(cast)
+    _, rows = seen(cast)
     south = rows["RS1", ""]
     assert south.figures["cc_adult_open"].value == 10
     assert south.figures["cc_adult_occupied"].value == 5
