@@ -27,6 +27,8 @@ from flotilla.reporting.models import Measure
 from flotilla.sharing import policy
 
 RANGES = {"day": timedelta(days=1), "week": timedelta(days=7), "season": timedelta(days=120)}
+#: Shown as the latest status above the charts: the declared OPEL level and the narrative.
+STATUS_MEASURES = ("opel_declared", "situation")
 CHART_MEASURES = (
     "ga_occupied",
     "ga_open",
@@ -112,7 +114,17 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
         .aggregate(h=Min("reporting_interval_hours"))["h"]
     )
     interval = timedelta(hours=hours or 24)
-    labels = dict(Measure.objects.filter(code__in=CHART_MEASURES).values_list("code", "label"))
+    labels = dict(
+        Measure.objects.filter(code__in=CHART_MEASURES + STATUS_MEASURES).values_list(
+            "code", "label"
+        )
+    )
+    here = site.pk if site else None
+    status = [
+        (labels.get(v.measure, v.measure), v)
+        for v in policy.read_latest(viewer, until, {org.pk}, STATUS_MEASURES).values
+        if v.site_id == here
+    ]
     now = timezone.now()
     chart_list = [
         {
@@ -134,6 +146,8 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
             "site": site,
             "sites": org.sites.all(),
             "charts": chart_list,
+            "grants": policy.grants_to(viewer, org),
+            "status": sorted(status, key=lambda s: STATUS_MEASURES.index(s[1].measure)),
             "range_name": range_name,
             "ranges": list(RANGES),
             "since": since,

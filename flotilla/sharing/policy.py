@@ -126,6 +126,16 @@ def access_map(
     return _combined(found)
 
 
+def grants_to(viewer: Viewer, organisation: Organisation) -> list[Grant]:
+    """The grants of `organisation` in force that reach the viewer (none for its own people)."""
+    return list(
+        _reaching(viewer)
+        .filter(owner=organisation)
+        .select_related("collaborative", "audience_organisation")
+        .order_by("created_at", "id")
+    )
+
+
 def readable_organisation_ids(viewer: Viewer) -> frozenset[int]:
     """The viewer's own organisations and every organisation sharing something with them."""
     if viewer.platform:

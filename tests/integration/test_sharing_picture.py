@@ -156,7 +156,10 @@ def test_an_anonymous_visitor_sees_a_public_organisation_page_and_nothing_else(c
     )
     page = client.get("/o/RS1/?range=day")
     assert page.status_code == 200
-    assert "203" not in page.content.decode()
+    body = page.content.decode()
+    assert "203" not in body
+    assert "Declared OPEL level" in body and ">4 <" in body
+    assert "to the public." in body
     assert client.get("/o/RN1/").status_code == 302
 
 
@@ -205,3 +208,12 @@ def test_the_export_command_reads_as_an_organisation_under_its_grants(cast, now,
     assert event.what.startswith("command export --at")
     with pytest.raises(CommandError, match="no organisation 'RZZ'"):
         call_command("export", "--at", now.isoformat(), "--as", "RZZ")
+
+
+def test_the_organisation_page_says_how_it_shares_with_the_viewer_and_why(client, cast):
+    share(cast, groups=("capacity",), detail="banded", delay_hours=24, purpose="Rounded for now.")
+    client.force_login(cast.people[Role.VIEWER])
+    page = client.get("/o/RS1/").content.decode()
+    assert "capacity: banded, 24 hours late, to River System. “Rounded for now.”" in page
+    own = client.get("/o/RN1/").content.decode()
+    assert 'id="grants-to-you"' not in own
