@@ -108,7 +108,8 @@ def _collaborative(
 
 def _grants(collab: Collaborative, members: list[Organisation]) -> None:
     """A little variety in sharing, through the same actions an admin's page uses: the demo
-    admin's trust publishes its OPEL level, and a third trust shares rounded, later figures."""
+    admin's trust publishes rounded bed numbers a day late, and a third trust shares rounded
+    figures four hours late with the collaborative."""
     from flotilla.sharing import actions as sharing
     from flotilla.sharing.models import Grant
 
@@ -117,10 +118,11 @@ def _grants(collab: Collaborative, members: list[Organisation]) -> None:
         owner=members[0],
         terms=sharing.Terms(
             audience="public",
-            groups=("escalation",),
-            detail="status",
-            delay_hours=0,
-            purpose="Our OPEL level is public, for patients, families and partners.",
+            groups=("capacity", "escalation"),
+            detail="banded",
+            delay_hours=24,
+            purpose="Our bed numbers, rounded and a day late, and our OPEL level are public, "
+            "for patients, families and partners.",
         ),
     )
     if len(members) > 2:

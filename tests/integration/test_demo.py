@@ -29,7 +29,7 @@ def test_without_the_published_data_a_synthetic_system_is_loaded_and_said_to_be(
     from flotilla.sharing.models import Grant
 
     live = Grant.objects.filter(ended_at__isnull=True)
-    assert live.filter(audience="public", detail="status").count() == 1
+    assert live.filter(audience="public", detail="banded", delay_hours=24).count() == 1
     assert live.filter(detail="banded", delay_hours=4).count() == 1
     assert live.filter(detail="exact").count() == collab.memberships.count() - 1
 

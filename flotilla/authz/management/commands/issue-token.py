@@ -1,4 +1,4 @@
-"""``flotilla issue-token --org CODE --name NAME --scope submit|read --by USERNAME``.
+"""``flotilla issue-token --org CODE --name NAME --scope submit|read|sharing --by USERNAME``.
 
 Prints the secret once; only its hash is stored, so it cannot be shown again.
 """
