@@ -59,6 +59,12 @@ NOT_SHARED = Markup(
 )
 
 
+STATUS_ONLY = (
+    '<span class="flotilla-status" title="Shared as status only: its RAG rating is judged '
+    "against Flotilla's standard thresholds\">status</span>"
+)
+
+
 def _late(fig: Any) -> str:
     if not getattr(fig, "delay_hours", 0):
         return ""
@@ -85,11 +91,9 @@ def figure_html(fig: Any, withheld: bool = False, places: int = 0) -> Markup:
             f'<span class="nhsuk-u-visually-hidden"> ({reason})</span></span>{late}'
         )
     if fig.value is None and fig.text is None:
-        return Markup(
-            f'<span class="flotilla-status" title="Shared as status only">status</span>{late}'
-        )
+        return Markup(STATUS_ONLY + late)
     shown = escape(number(fig.value, places))
-    if getattr(fig, "detail", "exact") == "banded":
+    if fig.detail == "banded" and fig.kind == "count":
         shown = Markup(
             f'<span title="Rounded to the nearest 5">≈{shown}'
             '<span class="nhsuk-u-visually-hidden"> (rounded to the nearest 5)</span></span>'
@@ -114,9 +118,7 @@ def occupancy_html(fig: Any, withheld: bool = False) -> Markup:
         lo, hi = (round(b * 100) for b in fig.band)
         return Markup(f'<span title="In a 5-point band">{lo}–{hi}%</span>{late}')
     if fig.value is None:
-        return Markup(
-            f'<span class="flotilla-status" title="Shared as status only">status</span>{late}'
-        )
+        return Markup(STATUS_ONLY + late)
     return Markup(f"<span>{escape(percent(fig.value))}</span>{late}")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from flotilla.registry.thresholds import STANDARD_THRESHOLDS  # noqa: E402
 from flotilla.reporting.catalogue import current  # noqa: E402
 
 TARGET = ROOT / "docs" / "data-dictionary.md"
@@ -78,11 +79,16 @@ def render() -> str:
         "| Kind | Exact | Banded | Status only |",
         "|---|---|---|---|",
         "| count | as reported | rounded to the nearest 5 (halves up) | not shown; RAG rating "
-        "where the collaborative has a threshold |",
+        "against the standard thresholds |",
         "| level | as reported | as reported | as reported (the OPEL level) |",
         "| text | as reported | not shared | not shared |",
         "| occupancy (derived) | to one decimal place | in a 5-point band (e.g. 90–95%) | "
-        "RAG rating only |",
+        "RAG rating only, against the standard thresholds |",
+        "",
+        "RAG ratings on exact figures use the collaborative's thresholds; on banded figures, the "
+        "figure as shown. The standard thresholds (amber, red) are: "
+        + ", ".join(f"{k} {a:g} / {r:g}" for k, (a, r) in STANDARD_THRESHOLDS.items())
+        + ".",
         "",
         "File formats and the sitrep column map are in [import-formats.md](import-formats.md).",
         "",

@@ -135,3 +135,74 @@ def rewind_audit(after_id: int | None) -> None:
     last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
     seq, head = last or (0, chain.GENESIS)
     ChainHead.objects.filter(chain="audit").update(seq=seq, hash=head)
+
+
+def grant(
+    owner: Any,
+    *,
+    audience: str = "collaborative",
+    groups: tuple[str, ...] | None = None,
+    detail: str = "exact",
+    delay_hours: int = 0,
+    purpose: str = "Shared for the tests.",
+    **terms: Any,
+) -> Any:
+    """Share `owner`'s data (every group unless `groups`) through the sharing action.
+
+    `terms` are the rest of `Terms`: collaborative, audience_organisation, expires_at.
+    """
+    from flotilla.sharing import actions as sharing_actions
+    from flotilla.sharing.disclosure import GROUPS
+
+    return sharing_actions.add_grant(
+        by=SYSTEM,
+        owner=owner,
+        terms=sharing_actions.Terms(
+            audience=audience,
+            groups=tuple(groups or GROUPS),
+            detail=detail,
+            delay_hours=delay_hours,
+            purpose=purpose,
+            **terms,
+        ),
+    )
+
+
+def collaborative_grant(owner: Any, collaborative: Any) -> Any:
+    """The grant in force by which `owner` shares with `collaborative` (made on joining)."""
+    from flotilla.sharing.models import Grant
+
+    return Grant.objects.get(owner=owner, collaborative=collaborative, ended_at__isnull=True)
+
+
+def reshare(
+    old: Any,
+    *,
+    groups: tuple[str, ...] | None = None,
+    detail: str | None = None,
+    delay_hours: int | None = None,
+) -> Any:
+    """Change a grant's groups, detail or delay, keeping its audience, through the action."""
+    from flotilla.sharing import actions as sharing_actions
+
+    return sharing_actions.change_grant(
+        by=SYSTEM,
+        grant=old,
+        terms=sharing_actions.Terms(
+            audience=old.audience,
+            groups=tuple(groups if groups is not None else old.groups),
+            detail=detail or old.detail,
+            delay_hours=old.delay_hours if delay_hours is None else delay_hours,
+            purpose=old.purpose,
+            expires_at=old.expires_at,
+            collaborative=old.collaborative,
+            audience_organisation=old.audience_organisation,
+        ),
+    )
+
+
+def unshare(old: Any) -> Any:
+    """Revoke a grant through the action."""
+    from flotilla.sharing import actions as sharing_actions
+
+    return sharing_actions.revoke_grant(by=SYSTEM, grant=old)

@@ -51,10 +51,12 @@ class Figure:
     #: exact, banded or status: how the owner shares it with this viewer.
     detail: str = EXACT
     delay_hours: int = 0
-    #: Red, amber, green or none, judged on the owner's exact figure.
+    #: Red, amber, green or none, as the policy judged it for this viewer.
     rag: str = "none"
     #: A banded occupancy's band, as ratios.
     band: tuple[float, float] | None = None
+    #: count, level, text or ratio: only counts are ever rounded.
+    kind: str = "count"
 
     @property
     def is_missing(self) -> bool:
@@ -87,7 +89,7 @@ class Row:
         return fig.value if fig and not fig.is_missing else None
 
     def rag(self, name: str) -> str:
-        """The RAG band of an indicator, judged by the policy on the owner's exact figure."""
+        """The RAG band of an indicator, as the policy judged it for this viewer."""
         fig = self.derived.get(name) or self.figures.get(name)
         return fig.rag if fig is not None else "none"
 
@@ -152,6 +154,7 @@ def _figure(o: policy.Shared, stale_before: datetime) -> Figure:
         delay_hours=o.delay_hours,
         rag=o.rag,
         band=o.band,
+        kind=o.kind,
     )
 
 

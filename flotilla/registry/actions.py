@@ -21,6 +21,7 @@ from flotilla.registry.models import (
     RagThreshold,
     Role,
 )
+from flotilla.registry.thresholds import STANDARD_THRESHOLDS
 from flotilla.sharing import actions as sharing
 
 
@@ -29,13 +30,7 @@ class RegistryError(Exception):
 
 
 #: Dashboard RAG bands a new collaborative starts with; its coordinators can change them.
-DEFAULT_THRESHOLDS: dict[str, tuple[float, float]] = {
-    "ga_occupancy": (0.92, 0.95),
-    "cc_adult_occupancy": (0.80, 0.90),
-    "handover_over_60": (1, 10),
-    "nctr": (50, 100),
-    "opel_declared": (3, 4),
-}
+DEFAULT_THRESHOLDS = STANDARD_THRESHOLDS
 
 
 def _membership_snapshot(m: CollaborativeMembership) -> dict[str, Any]:

@@ -20,7 +20,13 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from flotilla.registry.models import Collaborative, CollaborativeMembership, Organisation, Site
+from flotilla.registry.models import (
+    Collaborative,
+    CollaborativeMembership,
+    Organisation,
+    Site,
+)
+from flotilla.registry.thresholds import STANDARD_THRESHOLDS
 from flotilla.reporting.catalogue import current as current_catalogue
 from flotilla.reporting.models import Observation, Series
 from flotilla.reporting.queries import latest_as_at
@@ -208,10 +214,12 @@ class Shared(NamedTuple):
     source: str
     detail: str
     delay_hours: int
-    #: Red, amber, green or none, judged on the exact value, when thresholds were given.
+    #: Red, amber, green or none, when thresholds were given (see `_rag`).
     rag: str = "none"
     #: For a banded occupancy: the band, as ratios (0.90, 0.95).
     band: tuple[float, float] | None = None
+    #: count, level, text, or ratio (a derived occupancy).
+    kind: str = "count"
 
     @property
     def is_missing(self) -> bool:
@@ -226,6 +234,29 @@ class Reading:
     #: (owner id, measure) asked for but not shared with the viewer at all.
     withheld: set[tuple[int, str]] = field(default_factory=set)
     access: dict[int, dict[str, Access]] = field(default_factory=dict)
+
+
+def _rag(
+    code: str,
+    exact: float | None,
+    shown: float | None,
+    detail: str,
+    thresholds: dict[str, tuple[float, float]],
+) -> str:
+    """The RAG band a viewer may see, never finer than their detail allows.
+
+    Exact: the exact value against the collaborative's thresholds. Banded: the value as shown
+    (rounded, or a band's midpoint), so the band says nothing the figure does not. Status only:
+    the exact value against Flotilla's standard thresholds, which no viewer can move (moving
+    the collaborative's thresholds around a guess would otherwise read a withheld figure).
+    """
+    if not thresholds:
+        return "none"
+    if detail == disclosure.EXACT:
+        return disclosure.rag_band(thresholds.get(code), exact)
+    if detail == disclosure.BANDED:
+        return disclosure.rag_band(thresholds.get(code), shown)
+    return disclosure.rag_band(STANDARD_THRESHOLDS.get(code), exact)
 
 
 def _catalogue() -> dict[str, Any]:
@@ -258,18 +289,18 @@ def _occupancies(
         a = access[owner]["capacity"]
         ratio = occ.value / opn.value
         code = f"{bed}_occupancy"
-        value, band = ratio, None
+        value, band, judged = ratio, None, ratio
         if a.detail == disclosure.BANDED:
             band = disclosure.occupancy_band(occ.value, opn.value)
-            value = band[0]
+            value, judged = band[0], (band[0] + band[1]) / 2
         elif a.detail == disclosure.STATUS:
             value = None
         older = min(occ, opn, key=lambda v: v.as_of)
+        rag = _rag(code, ratio, judged, a.detail, thresholds)
         out.append(
             Shared(
                 None, owner, site, code, older.as_of, value, None, "", older.received_at,
-                older.source, a.detail, a.delay_hours,
-                disclosure.rag_band(thresholds.get(code), ratio), band,
+                older.source, a.detail, a.delay_hours, rag, band, "ratio",
             )
         )  # fmt: skip
     return out
@@ -318,8 +349,12 @@ def read_latest(
         if not shown:
             withheld.add((v.organisation_id, v.measure))
             continue
-        rag = disclosure.rag_band(thresholds.get(v.measure), v.value)
-        values.append(Shared(*v[:5], value, text, *v[7:], a.detail, a.delay_hours, rag))
+        # A level is shown as reported at every detail, so its RAG may be judged as exact.
+        judged_as = disclosure.EXACT if m.kind == "level" else a.detail
+        rag = _rag(v.measure, v.value, value, judged_as, thresholds)
+        values.append(
+            Shared(*v[:5], value, text, *v[7:], a.detail, a.delay_hours, rag, None, m.kind)
+        )
     if occupancy:
         values.extend(_occupancies(raw, access, thresholds))
     _note(viewer, ((v.organisation_id, spec[v.measure].group) for v in values if v.measure in spec))

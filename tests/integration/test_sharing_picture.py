@@ -217,3 +217,28 @@ def test_the_organisation_page_says_how_it_shares_with_the_viewer_and_why(client
     assert "capacity: banded, 24 hours late, to River System. “Rounded for now.”" in page
     own = client.get("/o/RN1/").content.decode()
     assert 'id="grants-to-you"' not in own
+
+
+def test_rag_never_says_more_than_the_detail_does(cast, now):
+    from flotilla.registry import actions as registry_actions
+
+    f.report(cast.south, now - timedelta(hours=1), handover_over_60=2, nctr=60)
+    # A coordinator draws the lines right around South's figures.
+    registry_actions.update_collaborative(
+        by=cast.people[Role.COORDINATOR],
+        collaborative=cast.collab,
+        thresholds={"handover_over_60": (1, 2), "nctr": (60, 61)},
+        reporting_interval_hours=cast.collab.reporting_interval_hours,
+    )
+    _, rows = seen(cast)
+    assert rows["RS1", ""].rag("handover_over_60") == "red"  # exact: 2 is red
+    share(cast, detail="banded")
+    _, rows = seen(cast)
+    # Banded: judged on the ≈0 shown, so the band says no more than the figure.
+    assert rows["RS1", ""].rag("handover_over_60") == "green"
+    share(cast, detail="status")
+    _, rows = seen(cast)
+    # Status only: judged against the standard thresholds (handovers 1 / 10, NCTR 50 / 100),
+    # which nobody in the collaborative can move.
+    assert rows["RS1", ""].rag("handover_over_60") == "amber"
+    assert rows["RS1", ""].rag("nctr") == "amber"
