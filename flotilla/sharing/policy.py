@@ -221,10 +221,6 @@ class Shared(NamedTuple):
     #: count, level, text, or ratio (a derived occupancy).
     kind: str = "count"
 
-    @property
-    def is_missing(self) -> bool:
-        return bool(self.missing_reason)
-
 
 @dataclass
 class Reading:
