@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Expression, OuterRef, QuerySet, Subquery
 
 from flotilla.reporting.models import Observation, Series
 
@@ -29,8 +29,13 @@ class LatestValue(NamedTuple):
         return bool(self.missing_reason)
 
 
-def latest_as_at(series: QuerySet[Series], at: datetime | None) -> list[LatestValue]:
+def latest_as_at(
+    series: QuerySet[Series], at: datetime | Expression | None
+) -> list[LatestValue]:
     """The current value of each series with the greatest as-of time not after `at`.
+
+    `at` may be an expression over the series (a different moment for different series, as
+    sharing delays need), so that one query serves them all.
 
     One correlated sub-query per series, each answered by the partial unique index on
     (series, as_of) of current values, so the cost grows with the number of series, not with
@@ -38,7 +43,10 @@ def latest_as_at(series: QuerySet[Series], at: datetime | None) -> list[LatestVa
     Rows come back as tuples: building model instances cost more than the query itself.
     """
     newest = Observation.objects.filter(series=OuterRef("pk"), is_current=True)
-    if at is not None:
+    if isinstance(at, Expression):
+        series = series.annotate(cutoff=at)
+        newest = newest.filter(as_of__lte=OuterRef("cutoff"))
+    elif at is not None:
         newest = newest.filter(as_of__lte=at)
     newest_id = newest.order_by("-as_of").values("id")[:1]
     ids = series.annotate(latest_id=Subquery(newest_id)).values("latest_id")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, DateTimeField, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -259,11 +259,16 @@ def _catalogue() -> dict[str, Any]:
     return {m.code: m for m in current_catalogue().measures}
 
 
-def _series_for(owners_by_group: dict[str, set[int]], codes: list[str]) -> QuerySet[Series]:
-    reach = Q(pk__in=[])
-    for group, owners in owners_by_group.items():
-        reach |= Q(organisation_id__in=owners, measure__group=group)
-    return Series.objects.filter(reach, measure__code__in=codes)
+def _reach(
+    owners_by_group: dict[str, set[int]], codes: list[str], spec: dict[str, Any]
+) -> list[Q]:
+    """The series of each group's owners and wanted measures (matched by measure code)."""
+    out = []
+    for group, owners in sorted(owners_by_group.items()):
+        wanted = [c for c in codes if c in spec and spec[c].group == group]
+        if owners and wanted:
+            out.append(Q(organisation_id__in=owners, measure__code__in=wanted))
+    return out
 
 
 def _occupancies(
@@ -333,10 +338,18 @@ def read_latest(
     for owner, groups in access.items():
         for group, a in groups.items():
             by_delay[a.delay_hours][group].add(owner)
-    raw = []
+    # One query for every delay: each series is read as at its own cutoff.
+    reach, cutoffs = Q(pk__in=[]), []
     for delay, owners_by_group in sorted(by_delay.items()):
         cutoff = min(moment, now - timedelta(hours=delay))
-        raw.extend(latest_as_at(_series_for(owners_by_group, codes), cutoff))
+        for q in _reach(owners_by_group, codes, spec):
+            reach |= q
+            cutoffs.append(When(q, then=Value(cutoff)))
+    series = Series.objects.filter(reach)
+    if len(by_delay) > 1:
+        raw = latest_as_at(series, Case(*cutoffs, output_field=DateTimeField()))
+    else:
+        raw = latest_as_at(series, min(moment, now - timedelta(hours=min(by_delay, default=0))))
     values = []
     for v in raw:
         m = spec[v.measure]
