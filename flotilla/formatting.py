@@ -128,3 +128,18 @@ def rag_html(band: str, content: Any) -> Markup:
     return Markup(
         f'<span class="flotilla-rag flotilla-rag--{escape(band)}">{escape(content)}{said}</span>'
     )
+
+
+def cell_html(row: Any, code: str, rag_codes: Any) -> Markup:
+    """One dashboard cell: the figure as shared, in its RAG band where the code has one."""
+    inner = figure_html(row.figures.get(code), code in row.withheld)
+    if code in rag_codes:
+        inner = rag_html(row.rag(code), inner)
+    return Markup(f'<td data-measure="{escape(code)}">{inner}</td>')
+
+
+def occupancy_cell_html(row: Any, bed: str) -> Markup:
+    """One dashboard occupancy cell, in its RAG band."""
+    code = f"{bed}_occupancy"
+    shown = occupancy_html(row.derived.get(code), f"{bed}_occupied" in row.withheld)
+    return Markup(f'<td data-measure="{escape(code)}">{rag_html(row.rag(code), shown)}</td>')

@@ -30,7 +30,8 @@ def environment(**options: object) -> Environment:
             "now": timezone.now,
             "settings": settings,
             "figure": formatting.figure_html,
-            "occupancy_cell": formatting.occupancy_html,
+            "cell": formatting.cell_html,
+            "occupancy_cell": formatting.occupancy_cell_html,
             "rag": formatting.rag_html,
         }
     )
