@@ -29,9 +29,7 @@ class LatestValue(NamedTuple):
         return bool(self.missing_reason)
 
 
-def latest_as_at(
-    series: QuerySet[Series], at: datetime | Expression | None
-) -> list[LatestValue]:
+def latest_as_at(series: QuerySet[Series], at: datetime | Expression | None) -> list[LatestValue]:
     """The current value of each series with the greatest as-of time not after `at`.
 
     `at` may be an expression over the series (a different moment for different series, as

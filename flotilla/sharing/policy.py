@@ -259,9 +259,7 @@ def _catalogue() -> dict[str, Any]:
     return {m.code: m for m in current_catalogue().measures}
 
 
-def _reach(
-    owners_by_group: dict[str, set[int]], codes: list[str], spec: dict[str, Any]
-) -> list[Q]:
+def _reach(owners_by_group: dict[str, set[int]], codes: list[str], spec: dict[str, Any]) -> list[Q]:
     """The series of each group's owners and wanted measures (matched by measure code)."""
     out = []
     for group, owners in sorted(owners_by_group.items()):
