@@ -124,20 +124,24 @@ def _create(by: Any, owner: Organisation, fields: dict[str, Any], now: datetime,
     )
 
 
+def _added(by: Any, owner: Organisation, fields: dict[str, Any], now: datetime) -> Grant:
+    grant = _create(by, owner, fields, now)
+    audit.record(
+        by=by,
+        action="sharing.grant_added",
+        obj=grant,
+        organisation_id=owner.pk,
+        after=snapshot(grant),
+    )
+    return grant
+
+
 def add_grant(*, by: Any, owner: Organisation, terms: Terms) -> Grant:
     """Share some of `owner`'s data with an audience, from the next request."""
     now = timezone.now()
     fields = _check(owner, terms, now)
     with transaction.atomic():
-        grant = _create(by, owner, fields, now)
-        audit.record(
-            by=by,
-            action="sharing.grant_added",
-            obj=grant,
-            organisation_id=owner.pk,
-            after=snapshot(grant),
-        )
-    return grant
+        return _added(by, owner, fields, now)
 
 
 def _end(by: Any, grant: Grant, reason: str, now: datetime) -> dict[str, Any]:
@@ -147,6 +151,18 @@ def _end(by: Any, grant: Grant, reason: str, now: datetime) -> dict[str, Any]:
     grant.end_reason = reason
     grant.save(update_fields=["ended_at", "ended_by_label", "end_reason"])
     return before
+
+
+def _ended(by: Any, grant: Grant, reason: str, action: str, now: datetime) -> None:
+    before = _end(by, grant, reason, now)
+    audit.record(
+        by=by,
+        action=action,
+        obj=grant,
+        organisation_id=grant.owner_id,
+        before=before,
+        after=snapshot(grant),
+    )
 
 
 def _live(grant: Grant) -> Grant:
@@ -182,15 +198,7 @@ def revoke_grant(*, by: Any, grant: Grant) -> Grant:
     """Stop a grant from the next request. The grant stays in the history."""
     with transaction.atomic():
         old = _live(grant)
-        before = _end(by, old, EndReason.REVOKED, timezone.now())
-        audit.record(
-            by=by,
-            action="sharing.grant_revoked",
-            obj=old,
-            organisation_id=old.owner_id,
-            before=before,
-            after=snapshot(old),
-        )
+        _ended(by, old, EndReason.REVOKED, "sharing.grant_revoked", timezone.now())
     return old
 
 
@@ -198,28 +206,15 @@ def open_by_default(*, by: Any, membership: CollaborativeMembership) -> Grant:
     """On joining, the organisation shares everything, exactly and in real time, with the
     collaborative: openness is the point. Called inside the joining action's transaction."""
     collab = membership.collaborative
-    now = timezone.now()
-    grant = _create(
-        by,
-        membership.organisation,
-        {
-            "audience": AudienceKind.COLLABORATIVE,
-            "collaborative": collab,
-            "groups": list(GROUPS),
-            "detail": Detail.EXACT,
-            "delay_hours": 0,
-            "purpose": f"Open by default on joining {collab.name}."[:300],
-        },
-        now,
-    )
-    audit.record(
-        by=by,
-        action="sharing.grant_added",
-        obj=grant,
-        organisation_id=grant.owner_id,
-        after=snapshot(grant),
-    )
-    return grant
+    fields = {
+        "audience": AudienceKind.COLLABORATIVE,
+        "collaborative": collab,
+        "groups": list(GROUPS),
+        "detail": Detail.EXACT,
+        "delay_hours": 0,
+        "purpose": f"Open by default on joining {collab.name}."[:300],
+    }
+    return _added(by, membership.organisation, fields, timezone.now())
 
 
 def end_on_leaving(*, by: Any, membership: CollaborativeMembership) -> list[Grant]:
@@ -233,14 +228,6 @@ def end_on_leaving(*, by: Any, membership: CollaborativeMembership) -> list[Gran
         ended_at__isnull=True,
     )
     for grant in grants:
-        before = _end(by, grant, EndReason.LEFT, now)
-        audit.record(
-            by=by,
-            action="sharing.grant_ended",
-            obj=grant,
-            organisation_id=grant.owner_id,
-            before=before,
-            after=snapshot(grant),
-        )
+        _ended(by, grant, EndReason.LEFT, "sharing.grant_ended", now)
         ended.append(grant)
     return ended
