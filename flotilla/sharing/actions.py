@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from flotilla.audit import actions as audit
 from flotilla.audit.principals import as_principal
+from flotilla.formatting import when
 from flotilla.registry.models import Collaborative, CollaborativeMembership, Organisation
 from flotilla.sharing.disclosure import GROUPS
 from flotilla.sharing.models import AudienceKind, Detail, EndReason, Grant
@@ -166,12 +167,15 @@ def _ended(by: Any, grant: Grant, reason: str, action: str, now: datetime) -> No
 
 
 def _live(grant: Grant) -> Grant:
-    """The grant, locked; GrantInvalid if it has already ended."""
+    """The grant, locked; GrantInvalid if it has already ended or expired (an expired grant
+    stays "expired" in the history rather than becoming "revoked" or "changed")."""
     locked = Grant.objects.select_for_update().get(pk=grant.pk)
     if locked.ended_at is not None:
         raise GrantInvalid(
             {"grant": f"This grant already ended ({locked.get_end_reason_display()})"}
         )
+    if not locked.in_force(timezone.now()):
+        raise GrantInvalid({"grant": f"This grant already expired ({when(locked.expires_at)})"})
     return locked
 
 

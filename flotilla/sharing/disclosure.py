@@ -29,10 +29,6 @@ class Access:
     #: None for the organisation's own people and the platform operator.
     grant_id: int | None = None
 
-    @property
-    def delayed(self) -> bool:
-        return self.delay_hours > 0
-
 
 #: What an organisation's own people (and the platform operator) see.
 FULL = Access(EXACT, 0, None)

@@ -73,11 +73,10 @@ def collaboratives(viewer: Viewer) -> QuerySet[Collaborative]:
     return Collaborative.objects.filter(id__in=ids)
 
 
-def grants_in_force(now: datetime | None = None) -> QuerySet[Grant]:
+def grants_in_force() -> QuerySet[Grant]:
     """Grants neither ended nor expired."""
-    now = now or timezone.now()
     return Grant.objects.filter(ended_at__isnull=True).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
     )
 
 
@@ -119,17 +118,17 @@ def access_map(
     if viewer.platform:
         owners = wanted if wanted is not None else Organisation.objects.values_list("id", flat=True)
         return {o: dict.fromkeys(disclosure.GROUPS, FULL) for o in owners}
-    own = viewer.organisation_ids if wanted is None else viewer.organisation_ids & wanted
-    found: dict[int, dict[str, list[Access]]] = {o: defaultdict(list) for o in own}
-    grants = _reaching(viewer)
+    found: dict[int, dict[str, list[Access]]] = defaultdict(lambda: defaultdict(list))
+    grants = _reaching(viewer)  # never the viewer's own organisations
     if wanted is not None:
         grants = grants.filter(owner_id__in=wanted)
     for grant in grants:
         for group in grant.groups:
-            found.setdefault(grant.owner_id, defaultdict(list))[group].append(_as_access(grant))
-    for o in own:
-        found[o] = {g: [FULL] for g in disclosure.GROUPS}  # type: ignore[assignment]
-    return _combined(found)
+            found[grant.owner_id][group].append(_as_access(grant))
+    out = _combined(found)
+    own = viewer.organisation_ids if wanted is None else viewer.organisation_ids & wanted
+    out.update({o: dict.fromkeys(disclosure.GROUPS, FULL) for o in own})
+    return out
 
 
 def grants_to(viewer: Viewer, organisation: Organisation) -> list[Grant]:
@@ -142,11 +141,11 @@ def grants_to(viewer: Viewer, organisation: Organisation) -> list[Grant]:
     )
 
 
-def readable_organisation_ids(viewer: Viewer) -> frozenset[int]:
-    """The viewer's own organisations and every organisation sharing something with them."""
-    if viewer.platform:
-        return frozenset(Organisation.objects.values_list("id", flat=True))
-    return viewer.organisation_ids | frozenset(_reaching(viewer).values_list("owner_id", flat=True))
+def _readable(viewer: Viewer, organisation_id: int) -> bool:
+    """Whether the organisation is the viewer's own or shares something with them."""
+    if viewer.platform or organisation_id in viewer.organisation_ids:
+        return True
+    return _reaching(viewer).filter(owner_id=organisation_id).exists()
 
 
 def get_collaborative(viewer: Viewer, slug: str) -> Collaborative:
@@ -168,7 +167,7 @@ def members(viewer: Viewer, collaborative: Collaborative) -> list[Organisation]:
 def get_organisation(viewer: Viewer, code: str) -> Organisation:
     """The organisation, or 404 if it shares nothing with the viewer."""
     org = Organisation.objects.filter(code=code.upper()).first()
-    if org is None or org.pk not in readable_organisation_ids(viewer):
+    if org is None or not _readable(viewer, org.pk):
         raise Http404("Not found")
     return org
 
@@ -176,7 +175,7 @@ def get_organisation(viewer: Viewer, code: str) -> Organisation:
 def get_site(viewer: Viewer, code: str) -> Site:
     """The site, or 404 if its organisation shares nothing with the viewer."""
     site = Site.objects.select_related("organisation").filter(code=code.upper()).first()
-    if site is None or site.organisation_id not in readable_organisation_ids(viewer):
+    if site is None or not _readable(viewer, site.organisation_id):
         raise Http404("Not found")
     return site
 
@@ -229,7 +228,6 @@ class Reading:
     values: list[Shared]
     #: (owner id, measure) asked for but not shared with the viewer at all.
     withheld: set[tuple[int, str]] = field(default_factory=set)
-    access: dict[int, dict[str, Access]] = field(default_factory=dict)
 
 
 def _rag(
@@ -270,11 +268,13 @@ def _reach(owners_by_group: dict[str, set[int]], codes: list[str], spec: dict[st
 
 
 def _occupancies(
-    raw: list[Any], access: dict[int, dict[str, Access]], thresholds: dict[str, tuple[float, float]]
+    raw: list[Any],
+    access: dict[int, dict[str, Access]],
+    thresholds: dict[str, tuple[float, float]],
+    spec: dict[str, Any],
 ) -> list[Shared]:
     """Occupancy of each bed type (occupied / open of the same row), computed on exact counts
     and shown at the viewer's detail for capacity: exact, a 5-point band, or its RAG only."""
-    spec = _catalogue()
     pairs: dict[tuple[int, int | None, str], dict[str, Any]] = defaultdict(dict)
     for v in raw:
         m = spec.get(v.measure)
@@ -316,8 +316,9 @@ def read_latest(
     """The latest value of each series the viewer may read as at `at` (None: now).
 
     Each group of each organisation is read as at `at` or its grant's delay ago, whichever is
-    earlier, and shown at the grant's detail; RAG is judged (with `thresholds`) on the exact
-    value. With `occupancy`, derived occupancies come too. The reads go on the record.
+    earlier, and shown at the grant's detail; with `thresholds`, each value gets the RAG band
+    its detail allows (`_rag`). With `occupancy`, derived occupancies come too. The reads go on
+    the record.
     """
     now = timezone.now()
     moment = min(at, now) if at else now
@@ -363,9 +364,9 @@ def read_latest(
             Shared(*v[:5], value, text, *v[7:], a.detail, a.delay_hours, rag, None, m.kind)
         )
     if occupancy:
-        values.extend(_occupancies(raw, access, thresholds))
+        values.extend(_occupancies(raw, access, thresholds, spec))
     _note(viewer, ((v.organisation_id, spec[v.measure].group) for v in values if v.measure in spec))
-    return Reading(values, withheld, access)
+    return Reading(values, withheld)
 
 
 @dataclass

@@ -16,7 +16,6 @@ from django.views.decorators.http import require_POST
 
 from flotilla.authz.checks import can, require
 from flotilla.authz.permissions import Perm
-from flotilla.formatting import when
 from flotilla.registry.models import Organisation
 from flotilla.sharing import actions, disclosure, policy
 from flotilla.sharing.disclosure import GROUPS, Access
@@ -242,10 +241,6 @@ def grant_revoke(request: HttpRequest, code: str, grant_id: int) -> HttpResponse
     org = _managed(request, code)
     grant = _owned(org, grant_id)
     try:
-        if grant.ended_at is None and not grant.in_force(timezone.now()):
-            raise actions.GrantInvalid(
-                {"grant": f"This grant already expired ({when(grant.expires_at)})"}
-            )
         actions.revoke_grant(by=request.user, grant=grant)
     except actions.GrantInvalid as exc:
         messages.error(request, f"Grant {grant.pk} was not revoked. {exc.errors['grant']}.")

@@ -66,7 +66,7 @@ def test_the_finest_detail_wins_then_the_shortest_delay_among_grants_with_it():
     assert d.combine([banded_live, exact_later, exact_late]) == exact_late
     assert d.combine([Access(d.STATUS, 0, 4), banded_live]) == banded_live
     assert d.combine([]) is None
-    assert exact_late.delayed and not banded_live.delayed
+    assert exact_late.delay_hours and not banded_live.delay_hours
 
 
 def test_rag_bands_need_both_a_value_and_a_threshold():
