@@ -7,12 +7,13 @@ that routers can import them without an import cycle.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Schema
-from ninja.errors import AuthorizationError
+from ninja.errors import AuthorizationError, ValidationError
 from ninja.security import HttpBearer
 from pydantic import AfterValidator, AwareDatetime
 
@@ -38,6 +39,8 @@ class ErrorOut(Schema):
 #: The refusals any token-authenticated operation can give, for the OpenAPI description.
 #: (Kept here rather than in flotilla.api so that routers can import it without a cycle.)
 ERROR_RESPONSES: dict[int, type[ErrorOut]] = {401: ErrorOut, 403: ErrorOut, 422: ErrorOut}
+#: The same, for operations on something that may not exist (or not be the caller's).
+READ_ERRORS: dict[int, type[ErrorOut]] = {**ERROR_RESPONSES, 404: ErrorOut}
 
 
 #: The span of times the API accepts. Far outside it, arithmetic on times overflows and the
@@ -63,6 +66,16 @@ def _in_span(value: datetime) -> datetime:
 SafeStr = Annotated[str, AfterValidator(_no_nul)]
 #: A moment with its UTC offset (a time without one is ambiguous), within a sane span.
 ApiTime = Annotated[AwareDatetime, AfterValidator(_in_span)]
+
+
+def field_errors(where: str, problems: Iterable[tuple[str, str]]) -> ValidationError:
+    """A 422 naming each field at fault (`where`: query or body), in the shape of schema errors."""
+    return ValidationError(
+        [
+            {"loc": (where, name), "msg": message, "type": "value_error"}
+            for name, message in problems
+        ]
+    )
 
 
 def has_nul(value: str) -> bool:

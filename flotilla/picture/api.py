@@ -9,14 +9,13 @@ from typing import Annotated, Any
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
-from ninja.errors import ValidationError
 from pydantic import BeforeValidator
 
 from flotilla.authz.api_auth import (
-    ERROR_RESPONSES,
+    READ_ERRORS,
     ApiTime,
-    ErrorOut,
     SafeStr,
+    field_errors,
     has_nul,
     require_scope,
 )
@@ -30,8 +29,6 @@ router = Router(tags=["picture"])
 #: The longest span one history call returns; longer spans are fetched in pieces.
 MAX_HISTORY = timedelta(days=400)
 DEFAULT_HISTORY = timedelta(days=7)
-
-READ_ERRORS = {**ERROR_RESPONSES, 404: ErrorOut}
 
 
 class MemberOut(Schema):
@@ -123,16 +120,6 @@ def _plus_from_query(value: Any) -> Any:
 
 #: A time in a query string: ISO 8601 with its UTC offset (Z, or + encoded as %2B).
 QueryTime = Annotated[ApiTime, BeforeValidator(_plus_from_query)]
-
-
-def _invalid(problems: list[tuple[str, str]]) -> ValidationError:
-    """A 422 naming the query parameters at fault, in the same shape as schema errors."""
-    return ValidationError(
-        [
-            {"loc": ("query", name), "msg": message, "type": "value_error"}
-            for name, message in problems
-        ]
-    )
 
 
 @router.get(
@@ -245,7 +232,9 @@ def organisation_history(
     if site_code:
         site = policy.get_site(viewer, site_code)
         if site.organisation_id != organisation.pk:
-            raise _invalid([("site", f"{site_code!r} is not a site of {organisation.code}")])
+            raise field_errors(
+                "query", [("site", f"{site_code!r} is not a site of {organisation.code}")]
+            )
     known = {m.code for m in catalogue_module.current().measures}
     problems = [("measure", f"unknown measure {m!r}") for m in measure if m not in known]
     if since > until:
@@ -253,7 +242,7 @@ def organisation_history(
     elif until - since > MAX_HISTORY:
         problems.append(("since", f"ask for at most {MAX_HISTORY.days} days at a time"))
     if problems:
-        raise _invalid(problems)
+        raise field_errors("query", problems)
     measures = list(dict.fromkeys(measure))
     series, shared = queries.history(viewer, organisation, site, measures, since, until)
     return {

@@ -15,7 +15,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
 
-from flotilla.authz.api_auth import ERROR_RESPONSES, ApiTime, ErrorOut, SafeStr, require_scope
+from flotilla.authz.api_auth import (
+    READ_ERRORS,
+    ApiTime,
+    ErrorOut,
+    SafeStr,
+    field_errors,
+    require_scope,
+)
 from flotilla.authz.models import ApiToken, TokenScope
 from flotilla.registry.models import Organisation
 from flotilla.sharing import actions, policy
@@ -24,7 +31,6 @@ from flotilla.sharing.models import AudienceKind, Detail, Grant
 
 router = Router(tags=["sharing"])
 
-READ_ERRORS = {**ERROR_RESPONSES, 404: ErrorOut}
 CHANGE_ERRORS = {**READ_ERRORS, 409: ErrorOut}
 
 #: GrantInvalid names the model's fields; the API names them as the request does.
@@ -91,13 +97,8 @@ class GrantOut(Schema):
 
 
 def _invalid(problems: dict[str, str]) -> ValidationError:
-    """A 422 naming the body fields at fault, in the same shape as schema errors."""
-    return ValidationError(
-        [
-            {"loc": ("body", _API_FIELD.get(name, name)), "msg": message, "type": "value_error"}
-            for name, message in problems.items()
-        ]
-    )
+    """A 422 naming the body fields at fault (the API's names for them)."""
+    return field_errors("body", ((_API_FIELD.get(k, k), v) for k, v in problems.items()))
 
 
 def _ended(exc: actions.GrantInvalid) -> HttpError:
