@@ -29,10 +29,6 @@ class RegistryError(Exception):
     """A registry change that cannot be made, with the reason in words."""
 
 
-#: Dashboard RAG bands a new collaborative starts with; its coordinators can change them.
-DEFAULT_THRESHOLDS = STANDARD_THRESHOLDS
-
-
 def _membership_snapshot(m: CollaborativeMembership) -> dict[str, Any]:
     return {
         "collaborative": m.collaborative_id,
@@ -75,7 +71,7 @@ def create_collaborative(
         )
         RagThreshold.objects.bulk_create(
             RagThreshold(collaborative=collab, indicator=k, amber=a, red=r)
-            for k, (a, r) in DEFAULT_THRESHOLDS.items()
+            for k, (a, r) in STANDARD_THRESHOLDS.items()
         )
         membership = CollaborativeMembership.objects.create(
             collaborative=collab, organisation=organisation, joined_at=timezone.now()
@@ -105,7 +101,7 @@ def update_collaborative(
 ) -> None:
     """Change a collaborative's reporting interval and RAG thresholds."""
     for indicator, (amber, red) in thresholds.items():
-        if indicator not in DEFAULT_THRESHOLDS:
+        if indicator not in STANDARD_THRESHOLDS:
             raise RegistryError(f"Unknown indicator {indicator!r}")
         if red < amber:
             raise RegistryError(f"{indicator}: red must be at or above amber")

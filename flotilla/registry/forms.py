@@ -1,6 +1,6 @@
 from django import forms
 
-from flotilla.registry.actions import DEFAULT_THRESHOLDS
+from flotilla.registry.thresholds import STANDARD_THRESHOLDS
 
 
 class CollaborativeForm(forms.Form):
@@ -32,13 +32,13 @@ class SettingsForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for indicator in DEFAULT_THRESHOLDS:
+        for indicator in STANDARD_THRESHOLDS:
             self.fields[f"{indicator}_amber"] = forms.FloatField(min_value=0)
             self.fields[f"{indicator}_red"] = forms.FloatField(min_value=0)
 
     def clean(self):
         data = super().clean()
-        for indicator in DEFAULT_THRESHOLDS:
+        for indicator in STANDARD_THRESHOLDS:
             a, r = data.get(f"{indicator}_amber"), data.get(f"{indicator}_red")
             if a is not None and r is not None and r < a:
                 self.add_error(f"{indicator}_red", "Red must be at or above amber")
@@ -46,4 +46,4 @@ class SettingsForm(forms.Form):
 
     def thresholds(self) -> dict[str, tuple[float, float]]:
         d = self.cleaned_data
-        return {i: (d[f"{i}_amber"], d[f"{i}_red"]) for i in DEFAULT_THRESHOLDS}
+        return {i: (d[f"{i}_amber"], d[f"{i}_red"]) for i in STANDARD_THRESHOLDS}

@@ -7,6 +7,7 @@ import pytest
 from flotilla.audit.models import AuditEvent
 from flotilla.registry import actions
 from flotilla.registry.models import Collaborative, CollaborativeMembership, Invitation, Role
+from flotilla.registry.thresholds import STANDARD_THRESHOLDS
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +26,7 @@ def test_an_admin_starts_a_collaborative_and_is_its_first_member(client, cast):
     collab = Collaborative.objects.get(name="Coast Network")
     assert response.status_code == 302
     assert collab.memberships.get().organisation == cast.outside
-    assert collab.thresholds.count() == len(actions.DEFAULT_THRESHOLDS)
+    assert collab.thresholds.count() == len(STANDARD_THRESHOLDS)
     assert AuditEvent.objects.filter(action="registry.collaborative_created").exists()
 
 
@@ -92,7 +93,7 @@ def test_leaving_is_recorded_and_can_be_followed_by_rejoining(client, cast):
 def test_coordinators_change_thresholds_and_the_interval_with_an_audit_trail(client, cast):
     client.force_login(cast.people[Role.COORDINATOR])
     data = {"reporting_interval_hours": "12"}
-    for indicator in actions.DEFAULT_THRESHOLDS:
+    for indicator in STANDARD_THRESHOLDS:
         data[f"{indicator}_amber"] = "1"
         data[f"{indicator}_red"] = "2"
     data["ga_occupancy_amber"], data["ga_occupancy_red"] = "0.9", "0.8"
