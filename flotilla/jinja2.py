@@ -29,7 +29,6 @@ def environment(**options: object) -> Environment:
             "get_messages": get_messages,
             "now": timezone.now,
             "settings": settings,
-            "figure": formatting.figure_html,
             "cell": formatting.cell_html,
             "occupancy_cell": formatting.occupancy_cell_html,
             "rag": formatting.rag_html,

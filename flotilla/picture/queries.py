@@ -82,12 +82,6 @@ class Row:
         fig = self.derived.get(f"{bed}_occupancy")
         return fig.value if fig is not None and fig.exact else None
 
-    def indicator(self, name: str) -> float | None:
-        if name.endswith("_occupancy"):
-            return self.occupancy(name.removesuffix("_occupancy"))
-        fig = self.figures.get(name)
-        return fig.value if fig and not fig.is_missing else None
-
     def rag(self, name: str) -> str:
         """The RAG band of an indicator, as the policy judged it for this viewer."""
         fig = self.derived.get(name) or self.figures.get(name)
@@ -236,7 +230,7 @@ def _totals(
             site_figs = [
                 f for f in (r.figures.get(code) for r in org_rows if r.site) if f is not None
             ]
-            withheld = code in org_rows[0].withheld if org_rows else False
+            withheld = code in org_rows[0].withheld  # every member has a row
             if own is None and not site_figs and not withheld:
                 continue  # this organisation does not report this measure
             expected += 1

@@ -10,10 +10,11 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from flotilla.picture.queries import collaborative_picture, rag_band
+from flotilla.picture.queries import collaborative_picture
 from flotilla.registry import actions as registry_actions
 from flotilla.registry.models import Role
 from flotilla.sharing import policy
+from flotilla.sharing.disclosure import rag_band
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +38,9 @@ def test_occupancy_is_derived_from_counts_and_banded_by_the_collaboratives_thres
     f.report(cast.north, now - timedelta(hours=1), ga_open=100, ga_occupied=96)
     pic = picture(cast)
     assert row(pic, "RN1").occupancy("ga") == pytest.approx(0.96)
+    # The row's own band, as the dashboard shows it (96% is red at the default 92/95)...
+    assert row(pic, "RN1").rag("ga_occupancy") == "red"
+    # ...and the bands the totals row is judged by.
     assert pic.rag("ga_occupancy", 0.96) == "red"
     assert pic.rag("ga_occupancy", 0.93) == "amber"
     assert pic.rag("ga_occupancy", 0.5) == "green"

@@ -71,7 +71,6 @@ class History:
         return cls(keys=tuple(keys), dates=grid, values=out)
 
 
-HORIZON_MAX_DEFAULT = 14
 MIN_POINTS = 14  # fewer observed points than this: fall back to the last value
 SEASON = 7
 
@@ -195,23 +194,6 @@ def ets_paths(y: FloatArray, horizon: int, m: EtsMember) -> FloatArray:
     return np.asarray(level[:, :, None] + damp[None, None, :] * trend[:, :, None] + seas)
 
 
-def past_errors(
-    y: FloatArray, obs: npt.NDArray[np.bool_], paths: FloatArray, window: int
-) -> FloatArray:
-    """``E[s, t, h-1] = y[s, t+h] - F[s, t, h-1]`` where the target was observed, else NaN."""
-    _s_n, t_len, horizon = paths.shape
-    err = np.full(paths.shape, np.nan)
-    for h in range(1, horizon + 1):
-        if h >= t_len:
-            break
-        e = y[:, h:] - paths[:, : t_len - h, h - 1]
-        e = np.where(obs[:, h:], e, np.nan)
-        err[:, : t_len - h, h - 1] = e
-    if window < t_len:
-        err[:, : t_len - window] = np.nan
-    return err
-
-
 def _scale(y: FloatArray, obs: npt.NDArray[np.bool_]) -> FloatArray:
     """Typical day-to-day change of each series (patients), floored to stay positive."""
     d = np.abs(np.diff(y, axis=1))
@@ -281,7 +263,6 @@ def _errors_until(
 ) -> FloatArray:
     """Errors of ``paths`` (..., S, T, H) whose target day ``t + h`` is at most ``origin``."""
     horizon = paths.shape[-1]
-    t_len = paths.shape[-2]
     err = np.full(paths.shape, np.nan)
     for h in range(1, horizon + 1):
         last_t = origin - h  # origins t with t + h <= origin
@@ -291,7 +272,6 @@ def _errors_until(
         tgt = slice(first_t + h, last_t + h + 1)
         e = y[:, tgt] - paths[..., first_t : last_t + 1, h - 1]
         err[..., first_t : last_t + 1, h - 1] = np.where(obs[:, tgt], e, np.nan)
-    del t_len
     return err
 
 
