@@ -23,6 +23,7 @@ SITES_OPTIONAL = ("surge_beds", "surge_cost")
 TRAVEL_REQUIRED = ("from_site", "to_site", "minutes")
 HISTORY_REQUIRED = ("site", "measure", "date", "value")
 ADMISSIONS_REQUIRED = ("site_id", "date", "admissions")
+PMF_REQUIRED = ("days", "probability")
 
 
 @dataclass(frozen=True)
@@ -263,3 +264,17 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterator[Sequence[object]
         writer = csv.writer(handle)
         writer.writerow(list(header))
         writer.writerows(rows)
+
+
+def read_pmf(path: Path) -> list[float]:
+    """A length-of-stay distribution (`days`, `probability`) as probabilities of 1, 2, ... days;
+    days not listed have probability 0."""
+    probs: dict[int, float] = {}
+    for row in _rows(path, PMF_REQUIRED):
+        day = _int(path, row, "days")
+        if day < 1:
+            raise InputError("days must be 1 or more", file=str(path), row=row.line, column="days")
+        probs[day] = _float(path, row, "probability", lo=0)
+    if not probs:
+        raise InputError("no rows", file=str(path))
+    return [probs.get(d, 0.0) for d in range(1, max(probs) + 1)]

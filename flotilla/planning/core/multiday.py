@@ -53,8 +53,8 @@ def survival_from_pmf(pmf: npt.ArrayLike) -> FloatArray:
     occupies a bed on days ``0..d-1`` after admission. The result is read-only.
     """
     p = np.asarray(pmf, dtype=np.float64)
-    if p.ndim != 1 or p.size == 0 or np.any(p < 0) or p.sum() <= 0:
-        raise InputError("length-of-stay pmf must be a non-empty non-negative vector")
+    if p.ndim != 1 or p.size == 0 or not np.isfinite(p).all() or np.any(p < 0) or p.sum() <= 0:
+        raise InputError("length-of-stay pmf must be a non-empty, finite, non-negative vector")
     p = p / p.sum()
     surv = np.concatenate([[1.0], 1.0 - np.cumsum(p)])[:-1]
     return frozen(np.clip(surv, 0.0, 1.0), np.float64)

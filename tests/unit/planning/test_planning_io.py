@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from flotilla.planning.core.errors import InputError
-from flotilla.planning.core.io import read_admissions, read_history, read_sites, read_travel
+from flotilla.planning.core.io import (
+    read_admissions,
+    read_history,
+    read_pmf,
+    read_sites,
+    read_travel,
+)
+from flotilla.planning.core.multiday import survival_from_pmf
 
 HEADER = "site_id,lat,lon,bed_type,open_beds,occupied,safe_occupancy"
 
@@ -83,3 +90,28 @@ def test_admissions_need_every_site_every_day(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match="no admissions for 2021-01-02"):
         read_admissions(path, ["A", "B"])
+
+
+def test_a_length_of_stay_file_fills_unlisted_days_with_zero(tmp_path) -> None:
+    path = write(tmp_path, "days,probability\n1,0.5\n3,0.5\n")
+    assert read_pmf(path) == [0.5, 0.0, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("days,probability\n1,nan\n", "finite"),
+        ("days,probability\n0,0.5\n", "1 or more"),
+        ("days,probability\n1.5,0.5\n", "whole number"),
+        ("days,probability\n1,-0.1\n", "outside"),
+        ("days,probability\n", "no rows"),
+    ],
+)
+def test_a_bad_length_of_stay_file_is_refused_naming_the_row(tmp_path, body, message) -> None:
+    with pytest.raises(InputError, match=message):
+        read_pmf(write(tmp_path, body))
+
+
+def test_a_non_finite_length_of_stay_distribution_is_refused() -> None:
+    with pytest.raises(InputError, match="finite"):
+        survival_from_pmf([float("nan"), 0.5])

@@ -16,7 +16,13 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
 from flotilla.planning.core.errors import InputError
-from flotilla.planning.core.io import read_admissions, read_sites, read_travel, write_csv
+from flotilla.planning.core.io import (
+    read_admissions,
+    read_pmf,
+    read_sites,
+    read_travel,
+    write_csv,
+)
 from flotilla.planning.core.multiday import (
     MultiDayInstance,
     geometric_survival,
@@ -111,7 +117,7 @@ class Command(BaseCommand):
         table = read_admissions(opts["admissions"], ids)
         days = len(table.dates)
         if opts["los_pmf"] is not None:
-            surv_full = survival_from_pmf(_read_pmf(opts["los_pmf"]))
+            surv_full = survival_from_pmf(read_pmf(opts["los_pmf"]))
         elif opts["los_mean"] is not None:
             if opts["los_mean"] < 1:
                 raise CommandError("--los-mean must be at least 1 day")
@@ -152,27 +158,3 @@ class Command(BaseCommand):
         )
         write_csv(opts["out"], ("from_site", "to_site", "date", "patients", "distance_km"), out)
         return plan.summary()
-
-
-def _read_pmf(path: Path) -> list[float]:
-    import csv
-
-    probs: dict[int, float] = {}
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"days", "probability"} <= set(reader.fieldnames):
-            raise InputError("expected columns days, probability", file=str(path), row=1)
-        for line, row in enumerate(reader, start=2):
-            try:
-                day = int(row["days"])
-                prob = float(row["probability"])
-            except ValueError:
-                raise InputError(
-                    "days must be a whole number and probability a number", file=str(path), row=line
-                ) from None
-            if day < 1 or prob < 0:
-                raise InputError("days must be >= 1 and probability >= 0", file=str(path), row=line)
-            probs[day] = prob
-    if not probs:
-        raise InputError("no rows", file=str(path))
-    return [probs.get(d, 0.0) for d in range(1, max(probs) + 1)]
