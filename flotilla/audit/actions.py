@@ -39,7 +39,7 @@ def record(
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
-    head = ChainHead.lock(AuditEvent.CHAIN, start=AuditEvent.last_link)
+    head = ChainHead.lock(AuditEvent.CHAIN)
     event = AuditEvent(
         # Taken under the lock, so times never go backwards along the chain.
         at=timezone.now(),

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from django.apps import apps
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import models
 
 from flotilla.audit import chain
 
@@ -56,23 +56,32 @@ class ChainHead(models.Model):
         return f"{self.chain} at seq {self.seq}: {self.hash}"
 
     @classmethod
-    def lock(cls, name: str, *, start: Callable[[], tuple[int, str]]) -> ChainHead:
+    def lock(cls, name: str) -> ChainHead:
         """The head of chain `name`, locked until the caller's transaction ends.
 
-        Heads are created by migration. Where one is missing (a test flush empties every
-        table, heads included) it is created at `start()`, the chain's last (seq, hash).
+        Heads are created by `migrate` (and after a test flush, which runs the same hook). A
+        missing head is never recreated here: that would hide its deletion from
+        `verify-audit`. Writing stops instead, until an operator has checked the chain and run
+        `migrate` again.
         """
         try:
             return cls.objects.select_for_update().get(chain=name)
         except cls.DoesNotExist:
-            pass
-        seq, hash_ = start()
-        try:
-            with transaction.atomic():
-                return cls.objects.create(chain=name, seq=seq, hash=hash_)
-        except IntegrityError:
-            # Another transaction created it first; wait for its lock like everyone else.
-            return cls.objects.select_for_update().get(chain=name)
+            raise ChainHeadMissing(
+                f"the {name} chain head is missing: run `flotilla verify-audit`, then "
+                "`flotilla migrate` to recreate it at the last stored event"
+            ) from None
+
+    @classmethod
+    def ensure(cls, name: str, last_link: Callable[[], tuple[int, str]]) -> None:
+        """Create the head of chain `name` at `last_link()` if it does not exist."""
+        if not cls.objects.filter(chain=name).exists():
+            seq, hash_ = last_link()
+            cls.objects.get_or_create(chain=name, defaults={"seq": seq, "hash": hash_})
+
+
+class ChainHeadMissing(RuntimeError):
+    """An audited write found its chain's head deleted."""
 
 
 class ChainedRecord(models.Model):
@@ -80,7 +89,7 @@ class ChainedRecord(models.Model):
 
     Subclasses set `CHAIN` and `CHAINED_FIELDS` (the recorded fields each hash covers, besides
     seq and prev_hash; frozen once rows exist). Appending: lock the head with
-    `ChainHead.lock(CHAIN, start=last_link)`, call `link_after(head)` on each new row in
+    `ChainHead.lock(CHAIN)`, call `link_after(head)` on each new row in
     order, insert the rows, then save the head.
     """
 

@@ -60,7 +60,7 @@ def write(viewer: Any, reads: dict[int, set[str]], what: str) -> None:
     from flotilla.sharing.models import AccessEvent
 
     with transaction.atomic():
-        head = ChainHead.lock(AccessEvent.CHAIN, start=AccessEvent.last_link)
+        head = ChainHead.lock(AccessEvent.CHAIN)
         # Taken under the lock, so times never go backwards along the chain.
         now = timezone.now()
         events = []

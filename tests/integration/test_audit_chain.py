@@ -312,6 +312,23 @@ def test_a_deleted_chain_head_is_reported(long_chain):
         call_command("verify-audit", "--chain", "audit")
 
 
+def test_a_deleted_chain_head_stops_audited_writes_instead_of_being_quietly_remade(long_chain):
+    from flotilla.audit.apps import _ensure_chain_heads
+    from flotilla.audit.models import ChainHeadMissing
+
+    ChainHead.objects.filter(chain="audit").delete()
+    with pytest.raises(ChainHeadMissing, match="the audit chain head is missing"):
+        f.OrganisationFactory(code="RQ9")
+    # Still reported, because nothing remade it...
+    with pytest.raises(CommandError, match="the chain head is missing"):
+        call_command("verify-audit", "--chain", "audit")
+    # ...until an operator runs migrate, which recreates it at the last stored event.
+    _ensure_chain_heads(sender=None)
+    assert ChainHead.objects.get(chain="audit").seq == N
+    f.OrganisationFactory(code="RQ9")
+    call_command("verify-audit", "--chain", "audit", stdout=io.StringIO())
+
+
 def test_an_exported_head_of_another_chain_is_refused(long_chain, tmp_path):
     path = tmp_path / "head.json"
     path.write_text(json.dumps({"chain": "access", "seq": 1, "hash": "0" * 64}))
