@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection
-from django.utils import timezone
 
-from flotilla.audit import chain
-from flotilla.audit.models import AuditEvent, ChainHead
+from flotilla.audit.models import AuditEvent
 from flotilla.audit.principals import as_principal
 
 
@@ -39,24 +37,20 @@ def record(
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
-    head = ChainHead.lock(AuditEvent.CHAIN)
-    event = AuditEvent(
-        # Taken under the lock, so times never go backwards along the chain.
-        at=timezone.now(),
-        actor_user=actor.user,
-        actor_token_id=actor.token_id,
-        actor_label=actor.label,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        organisation_id=organisation_id,
-        before=chain.as_stored(before),
-        after=chain.as_stored(after),
+    (event,) = AuditEvent.append(
+        lambda now: [
+            AuditEvent(
+                at=now,
+                actor_user=actor.user,
+                actor_token_id=actor.token_id,
+                actor_label=actor.label,
+                action=action,
+                object_type=object_type,
+                object_id=object_id,
+                organisation_id=organisation_id,
+                before=before,
+                after=after,
+            )
+        ]
     )
-    for name in ("actor_token_id", "actor_label", "object_id", "organisation_id"):
-        # Hash values as the database will give them back (an id passed as "5" reads as 5).
-        setattr(event, name, AuditEvent._meta.get_field(name).to_python(getattr(event, name)))
-    event.link_after(head)
-    event.save(force_insert=True)
-    head.save(update_fields=["seq", "hash"])
     return event

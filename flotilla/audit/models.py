@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from django.apps import apps
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from flotilla.audit import chain
 
@@ -88,9 +89,7 @@ class ChainedRecord(models.Model):
     """A record whose rows are the links of one hash chain, named `CHAIN` in `ChainHead`.
 
     Subclasses set `CHAIN` and `CHAINED_FIELDS` (the recorded fields each hash covers, besides
-    seq and prev_hash; frozen once rows exist). Appending: lock the head with
-    `ChainHead.lock(CHAIN)`, call `link_after(head)` on each new row in
-    order, insert the rows, then save the head.
+    seq and prev_hash; frozen once rows exist). Rows are added with `append`.
     """
 
     CHAIN: ClassVar[str]
@@ -120,6 +119,32 @@ class ChainedRecord(models.Model):
     def chain_payload(self) -> dict[str, Any]:
         """The fields this row's hash covers, besides seq and prev_hash."""
         return {name: getattr(self, name) for name in self.CHAINED_FIELDS}
+
+    @classmethod
+    def append(cls, build: Callable[[Any], list[Any]]) -> list[Any]:
+        """Add the rows `build(now)` makes to the end of the chain, in one INSERT.
+
+        Run inside the caller's transaction: locks the head, so concurrent writers queue and
+        never fork the chain; `now` is taken under the lock, so times never go backwards along
+        it. Each row's chained fields are first set to what the database will give back (an id
+        passed as "5" reads as 5; JSON as `chain.as_stored`), because that is what is hashed.
+        """
+        head = ChainHead.lock(cls.CHAIN)
+        rows = build(timezone.now())
+        for row in rows:
+            for name in cls.CHAINED_FIELDS:
+                field = cls._meta.get_field(name)
+                value = getattr(row, name)
+                stored = (
+                    chain.as_stored(value)
+                    if isinstance(field, models.JSONField)
+                    else field.to_python(value)
+                )
+                setattr(row, name, stored)
+            row.link_after(head)
+        cls.objects.bulk_create(rows)
+        head.save(update_fields=["seq", "hash"])
+        return rows
 
     def link_after(self, head: ChainHead) -> None:
         """Make this row the next link after `head` (locked), and move `head` (unsaved) to it.
