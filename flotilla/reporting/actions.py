@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -375,9 +375,11 @@ def _stored_answer(token: Any, key: str, body_sha256: str) -> dict[str, Any] | N
 
 
 def record_report_once(
-    *, by: Any, key: str, body_sha256: str, cells: Sequence[CellIn]
+    *, by: Any, key: str, body_sha256: str, cells: Callable[[], Sequence[CellIn]]
 ) -> tuple[dict[str, Any], bool]:
     """Store a token's report unless this key was used before; returns (answer, replayed).
+
+    `cells()` builds the report's cells: called once, and not at all for a plain retry.
 
     The key's record is created first, in the same transaction as the report, so that of two
     concurrent requests with one key exactly one stores: on SQLite the second waits for the
@@ -388,6 +390,7 @@ def record_report_once(
     stored = _stored_answer(by, key, body_sha256)  # plain retries, without a write lock
     if stored is not None:
         return stored, True
+    built = cells()  # before the write lock, not inside it
     for attempt in range(IDEMPOTENCY_ATTEMPTS):
         try:
             with transaction.atomic():
@@ -398,7 +401,7 @@ def record_report_once(
                     token=by, key=key, body_sha256=body_sha256, response={}
                 )
                 result = record_report(
-                    by=by, organisation_id=by.organisation_id, source=Source.API, cells=cells
+                    by=by, organisation_id=by.organisation_id, source=Source.API, cells=built
                 )
                 record.response = result.as_dict()
                 record.save(update_fields=["response"])

@@ -202,15 +202,20 @@ def submit_report(
             message=f"This token submits for {token.organisation.code} only, "
             f"not for {payload.org_code!r}."
         )
-    cells = _cells(token, payload.values)
     if idempotency_key is None:
         result = record_report(
-            by=token, organisation_id=token.organisation_id, source=Source.API, cells=cells
+            by=token,
+            organisation_id=token.organisation_id,
+            source=Source.API,
+            cells=_cells(token, payload.values),
         )
         return Status(201, result.as_dict())
     try:
         stored, replayed = record_report_once(
-            by=token, key=idempotency_key, body_sha256=_canonical_sha256(request.body), cells=cells
+            by=token,
+            key=idempotency_key,
+            body_sha256=_canonical_sha256(request.body),
+            cells=lambda: _cells(token, payload.values),
         )
     except KeyReused as exc:
         raise HttpError(409, str(exc)) from None

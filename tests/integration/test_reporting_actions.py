@@ -63,3 +63,23 @@ def test_occupied_above_open_is_a_warning_not_an_error():
     result = f.report(org, T0, ga_open=100, ga_occupied=101)
     assert result.created == 2
     assert "More beds occupied than open" in result.warnings[0].message
+
+
+def test_a_plain_retry_replays_the_stored_answer_without_building_the_report_again(cast):
+    from flotilla.authz import actions as authz_actions
+    from flotilla.reporting.actions import record_report_once
+    from flotilla.reporting.validation import CellIn
+
+    token, _ = authz_actions.issue_token(
+        by=cast.people["org_admin"], organisation=cast.north, name="bms", scope="submit"
+    )
+    built = []
+
+    def cells():
+        built.append(1)
+        return [CellIn(cast.north.pk, None, "ga_open", datetime(2026, 1, 5, 8, tzinfo=UTC), 10.0)]
+
+    first, replayed = record_report_once(by=token, key="k1", body_sha256="b", cells=cells)
+    assert (replayed, len(built)) == (False, 1)
+    again, replayed = record_report_once(by=token, key="k1", body_sha256="b", cells=cells)
+    assert (again, replayed, len(built)) == (first, True, 1)
