@@ -15,7 +15,7 @@ from flotilla.planning.core.multiday import (
     solve_multiday,
     survival_from_pmf,
 )
-from flotilla.planning.core.reference import reference_multiday
+from tests.unit.planning.reference import reference_multiday
 
 
 def instance(

@@ -8,7 +8,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flotilla.planning.core.errors import InputError
-from flotilla.planning.core.reference import reference_lp_overflow, reference_static
 from flotilla.planning.core.static import (
     Sites,
     TravelTimes,
@@ -20,6 +19,7 @@ from flotilla.planning.core.static import (
     safe_capacity,
     solve_static,
 )
+from tests.unit.planning.reference import reference_lp_overflow, reference_static
 
 
 def make_sites(
