@@ -275,6 +275,16 @@ def _errors_until(
     return err
 
 
+def _recent_errors(
+    y: FloatArray, obs: npt.NDArray[np.bool_], paths: FloatArray, origin: int, window: int
+) -> FloatArray:
+    """`_errors_until` over only the origins that can hold an error (the last `window`, less
+    the horizon): the columns before them are all NaN, so each origin's cost stays the same
+    however long the history grows."""
+    lo = max(0, origin + 1 - window - paths.shape[-1])
+    return _errors_until(y[:, lo:], obs[:, lo:], paths[..., lo:, :], origin - lo, window)
+
+
 def _selection_weights(
     cand_err: FloatArray, scale: FloatArray, groups: npt.NDArray[np.int64], top_k: int
 ) -> FloatArray:
@@ -324,7 +334,7 @@ def forecast_at_origin(
     if model == "last_value":
         paths = cand[0, :, : origin + 1]
     elif model == "ensemble":
-        sel = _errors_until(y, obs, cand[:, :, : origin + 1], origin, config.selection_window)
+        sel = _recent_errors(y, obs, cand[:, :, : origin + 1], origin, config.selection_window)
         w = _selection_weights(sel, scale, groups, config.top_k)  # (S, H, C)
         paths = np.einsum("csth,shc->sth", cand[:, :, : origin + 1], w)
     else:
@@ -332,7 +342,7 @@ def forecast_at_origin(
     short = n_obs < MIN_POINTS
     if model != "last_value" and short.any():
         paths = np.where(short[:, None, None], cand[0, :, : origin + 1], paths)
-    err = _errors_until(y, obs, paths, origin, config.error_window)
+    err = _recent_errors(y, obs, paths, origin, config.error_window)
     if model == "last_value":
         # The baseline's intervals: the empirical distribution of its own past errors only.
         q = nanquantile_sorted(err, levels, axis=1)
