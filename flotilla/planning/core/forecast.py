@@ -53,6 +53,13 @@ class History:
         if self.dates.size > 1 and np.any(np.diff(self.dates) != np.timedelta64(1, "D")):
             raise InputError("dates must be consecutive days")
 
+    @property
+    def measure_groups(self) -> npt.NDArray[np.int64]:
+        """For each series, the index of its measure among the sorted measures (series of one
+        measure share their error statistics)."""
+        measures = sorted({m for _, m in self.keys})
+        return np.array([measures.index(m) for _, m in self.keys], dtype=np.int64)
+
     @classmethod
     def from_long(
         cls, sites: list[str], measures: list[str], dates: DateArray, values: FloatArray
@@ -419,9 +426,9 @@ def forecast(
     """Forecast every series of ``history`` for days 1..``horizon`` after its last date."""
     from flotilla.planning.core.scoring import QUANTILES
 
-    measures = sorted({m for _, m in history.keys})
-    groups = np.array([measures.index(m) for _, m in history.keys], dtype=np.int64)
-    values, methods = forecast_array(history.values, groups, horizon, config, model=model)
+    values, methods = forecast_array(
+        history.values, history.measure_groups, horizon, config, model=model
+    )
     dates = history.dates[-1] + np.arange(1, horizon + 1).astype("timedelta64[D]")
     return Forecast(
         keys=history.keys, dates=dates, quantiles=QUANTILES, values=values, method=methods

@@ -47,10 +47,8 @@ class Command(BaseCommand):
                 f"{opts['history']}: {history.dates.size} days of history, need more than "
                 f"--min-train {opts['min_train']}"
             )
-        measures = sorted({m for _, m in history.keys})
-        groups = np.array([measures.index(m) for _, m in history.keys], dtype=np.int64)
         sums = rolling_backtest(
-            history.values, groups, opts["horizon"], min_train=opts["min_train"]
+            history.values, history.measure_groups, opts["horizon"], min_train=opts["min_train"]
         )
         out = self.stdout
         out.write("horizon     n      WIS  WIS_last  rel_WIS      MAE    WAPE  cov50  cov95")
