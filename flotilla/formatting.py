@@ -15,11 +15,20 @@ def local(value: datetime | None) -> datetime | None:
     return timezone.localtime(value) if value else None
 
 
-def when(value: datetime | None) -> str:
-    """A time as a bed manager reads it: '26 Nov 14:05'."""
+def when(value: datetime | None, now: datetime | None = None) -> str:
+    """A time as a bed manager reads it: '26 Nov 14:05', with the year ('26 Nov 2025 14:05')
+    when it is not this year, so last winter's figures are never read as this winter's."""
     if value is None:
         return MISSING
-    return timezone.localtime(value).strftime("%-d %b %H:%M")
+    local_value = timezone.localtime(value)
+    if local_value.year != timezone.localtime(now or timezone.now()).year:
+        return local_value.strftime("%-d %b %Y %H:%M")
+    return local_value.strftime("%-d %b %H:%M")
+
+
+def plural(count: int, singular: str, plural_form: str = "") -> str:
+    """'1 organisation', '2 organisations' (or the plural form given: 'person', 'people')."""
+    return f"{count} {singular if count == 1 else plural_form or singular + 's'}"
 
 
 def number(value: float | None, places: int = 0) -> str:
@@ -57,6 +66,34 @@ NOT_SHARED = Markup(
     '<span class="flotilla-withheld" title="Not shared with you">not shared'
     '<span class="nhsuk-u-visually-hidden"> with you</span></span>'
 )
+NOT_REPORTED = Markup(
+    '<span class="flotilla-missing" title="Not reported">–'
+    '<span class="nhsuk-u-visually-hidden"> not reported</span></span>'
+)
+
+
+def why_missing(withheld: bool = False, delayed: int = 0) -> str:
+    """Why there is no figure, in words: the owner does not share it with the viewer; it
+    reported one, but shares it `delayed` hours late and nothing older is visible; or it
+    reported none."""
+    if withheld:
+        return "not shared with you"
+    if delayed:
+        return f"not yet visible — shared {delayed} hours late"
+    return "not reported"
+
+
+def absent_html(withheld: bool = False, delayed: int = 0) -> Markup:
+    """A table cell with no figure, saying why (`why_missing`); the hours late are marked
+    like a late figure's, so that no title holds a number."""
+    if withheld:
+        return NOT_SHARED
+    if delayed:
+        return Markup(
+            '<span class="flotilla-delayed" title="Not yet visible: reported, but newer than '
+            f'what is shared with you so far">not yet visible</span>{_late_by(delayed)}'
+        )
+    return NOT_REPORTED
 
 
 STATUS_ONLY = (
@@ -65,24 +102,23 @@ STATUS_ONLY = (
 )
 
 
-def _late(fig: Any) -> str:
-    if not getattr(fig, "delay_hours", 0):
-        return ""
-    hours = int(fig.delay_hours)
+def _late_by(hours: int) -> str:
     return f' <span class="flotilla-late" title="Shared {hours} hours late">({hours} h late)</span>'
 
 
-def figure_html(fig: Any, withheld: bool = False, places: int = 0) -> Markup:
-    """A figure as a table cell shows it: the number, 'missing' with why, or a dash; stale
-    figures marked; a figure the owner does not share, shares rounded, or shares as status
-    only, said so. Written in Python, not a template macro: a dashboard shows hundreds."""
+def _late(fig: Any) -> str:
+    if not getattr(fig, "delay_hours", 0):
+        return ""
+    return _late_by(int(fig.delay_hours))
+
+
+def figure_html(fig: Any, withheld: bool = False, places: int = 0, delayed: int = 0) -> Markup:
+    """A figure as a table cell shows it: the number, 'missing' with why, or why there is
+    none (`absent_html`: not reported, not shared with you, not yet visible); stale figures
+    marked; a figure the owner shares rounded, or as status only, said so. Written in Python,
+    not a template macro: a dashboard shows hundreds."""
     if fig is None:
-        if withheld:
-            return NOT_SHARED
-        return Markup(
-            '<span class="flotilla-missing" title="Not reported">–'
-            '<span class="nhsuk-u-visually-hidden"> not reported</span></span>'
-        )
+        return absent_html(withheld, delayed)
     late = _late(fig)
     if fig.is_missing:
         reason = escape(fig.missing_reason.replace("_", " "))
@@ -107,12 +143,11 @@ def figure_html(fig: Any, withheld: bool = False, places: int = 0) -> Markup:
     )
 
 
-def occupancy_html(fig: Any, withheld: bool = False) -> Markup:
-    """An occupancy as shared: a percentage, a 5-point band, or 'status' (its RAG only)."""
+def occupancy_html(fig: Any, withheld: bool = False, delayed: int = 0) -> Markup:
+    """An occupancy as shared: a percentage, a 5-point band, or 'status' (its RAG only); or
+    why there is none (`absent_html`)."""
     if fig is None:
-        if withheld:
-            return NOT_SHARED
-        return Markup('<span class="flotilla-missing">–</span>')
+        return absent_html(withheld, delayed)
     late = _late(fig)
     if fig.band is not None:
         lo, hi = (round(b * 100) for b in fig.band)
@@ -132,7 +167,9 @@ def rag_html(band: str, content: Any) -> Markup:
 
 def cell_html(row: Any, code: str, rag_codes: Any) -> Markup:
     """One dashboard cell: the figure as shared, in its RAG band where the code has one."""
-    inner = figure_html(row.figures.get(code), code in row.withheld)
+    inner = figure_html(
+        row.figures.get(code), code in row.withheld, delayed=row.delayed.get(code, 0)
+    )
     if code in rag_codes:
         inner = rag_html(row.rag(code), inner)
     return Markup(f'<td data-measure="{escape(code)}">{inner}</td>')
@@ -141,5 +178,8 @@ def cell_html(row: Any, code: str, rag_codes: Any) -> Markup:
 def occupancy_cell_html(row: Any, bed: str) -> Markup:
     """One dashboard occupancy cell, in its RAG band."""
     code = f"{bed}_occupancy"
-    shown = occupancy_html(row.derived.get(code), f"{bed}_occupied" in row.withheld)
+    occupied = f"{bed}_occupied"
+    shown = occupancy_html(
+        row.derived.get(code), occupied in row.withheld, row.delayed.get(occupied, 0)
+    )
     return Markup(f'<td data-measure="{escape(code)}">{rag_html(row.rag(code), shown)}</td>')

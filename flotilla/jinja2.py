@@ -17,6 +17,14 @@ def url(name: str, *args: object, **kwargs: object) -> str:
     return reverse(name, args=args or None, kwargs=kwargs or None)
 
 
+def unread_notifications(user: object) -> int:
+    """The header's unread count for a signed-in person (one indexed count query)."""
+    # Imported when called, so that loading the template environment imports no models.
+    from flotilla.notifications.queries import unread_count
+
+    return unread_count(user)
+
+
 def environment(**options: object) -> Environment:
     # ChainableUndefined lets the NHS macros probe optional nested params (params.x.y).
     options["undefined"] = ChainableUndefined
@@ -32,6 +40,7 @@ def environment(**options: object) -> Environment:
             "cell": formatting.cell_html,
             "occupancy_cell": formatting.occupancy_cell_html,
             "rag": formatting.rag_html,
+            "unread_notifications": unread_notifications,
         }
     )
     env.filters.update(
@@ -40,6 +49,7 @@ def environment(**options: object) -> Environment:
             "when": formatting.when,
             "number": formatting.number,
             "percent": formatting.percent,
+            "plural": formatting.plural,
             "ago": formatting.ago,
         }
     )

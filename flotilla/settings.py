@@ -61,8 +61,10 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "flotilla.audit",
+    "flotilla.notifications",
     "flotilla.registry",
     "flotilla.authz",
+    "flotilla.accounts",
     "flotilla.sharing",
     "flotilla.reporting",
     "flotilla.picture",
@@ -73,6 +75,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before the session: a NUL in a cookie or address is refused before any query sees it.
+    "flotilla.middleware.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -164,6 +168,32 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+#: How long an invitation link to join an organisation works.
+INVITATION_DAYS = int(os.environ.get("FLOTILLA_INVITATION_DAYS", "7"))
+#: Sign-in throttle: this many failures within the window lock the account name (as typed)
+#: for the lock time. A client address gets a higher limit, because a whole trust's network
+#: often reaches us from one address.
+SIGNIN_MAX_FAILURES = int(os.environ.get("FLOTILLA_SIGNIN_MAX_FAILURES", "5"))
+SIGNIN_ADDRESS_MAX_FAILURES = int(os.environ.get("FLOTILLA_SIGNIN_ADDRESS_MAX_FAILURES", "50"))
+SIGNIN_WINDOW_MINUTES = int(os.environ.get("FLOTILLA_SIGNIN_WINDOW_MINUTES", "15"))
+SIGNIN_LOCK_MINUTES = int(os.environ.get("FLOTILLA_SIGNIN_LOCK_MINUTES", "15"))
+#: How many proxies in front of the app append to X-Forwarded-For; 0 uses the connection's
+#: own address. The client is the address that many entries from the end.
+TRUSTED_PROXIES = int(os.environ.get("FLOTILLA_TRUSTED_PROXIES", "0"))
+
+# Email: printed to the console unless an SMTP server is configured.
+EMAIL_HOST = os.environ.get("FLOTILLA_EMAIL_HOST", "")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = int(os.environ.get("FLOTILLA_EMAIL_PORT", "587"))
+    EMAIL_HOST_USER = os.environ.get("FLOTILLA_EMAIL_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("FLOTILLA_EMAIL_PASSWORD", "")
+    EMAIL_USE_TLS = _env_bool("FLOTILLA_EMAIL_USE_TLS", True)
+    EMAIL_TIMEOUT = 10
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = os.environ.get("FLOTILLA_FROM_EMAIL", "Flotilla <flotilla@localhost>")
+
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = os.environ.get("FLOTILLA_TIME_ZONE", "Europe/London")
 USE_I18N = False
@@ -182,6 +212,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = _env_bool("FLOTILLA_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+#: A form sent without a valid CSRF token gets the styled 403 page.
+CSRF_FAILURE_VIEW = "flotilla.errors.csrf_failure"
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

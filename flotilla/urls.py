@@ -14,6 +14,13 @@ urlpatterns = [
     path("", include("flotilla.reporting.urls")),
     path("", include("flotilla.authz.urls")),
     path("", include("flotilla.sharing.urls")),
+    path("", include("flotilla.accounts.urls")),
+    path("", include("flotilla.notifications.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]
+
+# Styled error pages; the 500 page needs neither the database nor the session.
+handler403 = "flotilla.errors.forbidden"
+handler404 = "flotilla.errors.not_found"
+handler500 = "flotilla.errors.server_error"

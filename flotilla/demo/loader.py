@@ -4,6 +4,11 @@ The real demo takes one NHS England region's acute trusts from the 2021-22 winte
 shifts every date so that the last day of the winter is today, and imports the result through
 the ordinary importer. Where the published data is absent, a seeded synthetic system with
 fictional names and codes takes its place, with the same shapes of occupancy.
+
+The published sitrep has no OPEL column, so the demo declares an OPEL level for each trust
+each day itself (`declared_opel`), from that day's figures, submitted as the trust through
+the ordinary reporting action. These levels are illustrative: derived by the demo, never
+declared or published by the trusts.
 """
 
 from __future__ import annotations
@@ -25,10 +30,34 @@ from flotilla.audit.principals import Principal
 from flotilla.registry import actions as registry
 from flotilla.registry.models import Collaborative, Organisation, OrganisationKind, Role
 from flotilla.reporting.actions import record_report
+from flotilla.reporting.importers.sitrep import SNAPSHOT_TIME
 from flotilla.reporting.models import Source
 from flotilla.reporting.validation import CellIn
 
 DEMO = Principal.system("demo")
+
+#: The demo's OPEL rule: (level, G&A occupancy at or above, or handovers over 60 minutes at
+#: or above), checked from the highest level down; a day with neither figure declares nothing.
+OPEL_RULE: tuple[tuple[int, float, float], ...] = (
+    (4, 0.97, 20),
+    (3, 0.94, 8),
+    (2, 0.88, 1),
+)
+
+
+def declared_opel(occupancy: float | None, over_60: float | None) -> int | None:
+    """The OPEL level the demo declares for a day's G&A occupancy (occupied / open) and
+    ambulance handovers over 60 minutes (see `OPEL_RULE`); None when both are unknown."""
+    if occupancy is None and over_60 is None:
+        return None
+    for level, occupancy_from, over_60_from in OPEL_RULE:
+        if (occupancy is not None and occupancy >= occupancy_from) or (
+            over_60 is not None and over_60 >= over_60_from
+        ):
+            return level
+    return 1
+
+
 DEMO_PASSWORD = "flotilla-demo-2026"
 DEMO_REGION = "Y63"  # North East and Yorkshire
 SITREP = "nhse-winter-sitreps/sitrep2122.csv"
@@ -58,10 +87,20 @@ def is_loaded() -> bool:
     return Collaborative.objects.filter(slug__startswith="demo-").exists()
 
 
+def last_snapshot_day(now: datetime | None = None) -> date:
+    """The latest day whose 08:00 snapshot is already past: today, or yesterday before 08:00.
+
+    Reports dated ahead of now are refused, so a demo loaded at 6 a.m. must not end at today's
+    08:00 snapshot.
+    """
+    now = timezone.localtime(now)
+    return now.date() if now.time() >= SNAPSHOT_TIME else now.date() - timedelta(days=1)
+
+
 def load(*, data_dir: Path | None = None, today: date | None = None) -> dict[str, Any]:
     """Load the demo; returns what was loaded. Real data where present, else synthetic."""
     data_dir = Path(data_dir or settings.DATA_DIR)
-    today = today or timezone.localdate()
+    today = today or last_snapshot_day()
     if (data_dir / SITREP).exists() and (data_dir / "reference/england").is_dir():
         return _load_real(data_dir, today)
     return _load_synthetic(today)
@@ -170,7 +209,7 @@ def _load_real(data_dir: Path, today: date) -> dict[str, Any]:
             by=DEMO,
             code="QHM",
             name="North East and North Cumbria ICB (system coordination centre)",
-            kind=OrganisationKind.OTHER,
+            kind=OrganisationKind.COMMISSIONER,
         )
         collab = _collaborative(
             members[0],
@@ -186,6 +225,7 @@ def _load_real(data_dir: Path, today: date) -> dict[str, Any]:
             fmt="sitrep",
             on_conflict="last",
         )
+        _declare_opel(members, rows, shift)
         _users(collab, members[0], members[1], system_org)
         _grants(collab, members)
     return {
@@ -195,6 +235,54 @@ def _load_real(data_dir: Path, today: date) -> dict[str, Any]:
         "shifted_days": shift.days,
         "values": getattr(outcome, "created", None),
     }
+
+
+def _figure(text: str | None) -> float | None:
+    try:
+        value = float(text or "")
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _declare_opel(
+    members: list[Organisation], rows: list[dict[str, str]], shift: timedelta
+) -> None:
+    """Each trust declares the demo's OPEL level for each day of the (shifted) sitrep, from
+    that day's G&A occupancy and handovers over 60 minutes, as the trust would: one report
+    per trust through the reporting action."""
+    from flotilla.reporting.importers.sitrep import as_of
+
+    by_code = {o.code: o for o in members}
+    # A trust and day the file gives twice takes its last row, as the import does.
+    levels: dict[tuple[str, date], int] = {}
+    for r in rows:
+        if r["Code"] not in by_code:
+            continue
+        occupied, open_ = _figure(r.get("G&A beds occ'd")), _figure(r.get("G&A Beds Open"))
+        occupancy = occupied / open_ if occupied is not None and open_ else None
+        level = declared_opel(occupancy, _figure(r.get("Delays60")))
+        key = (r["Code"], date.fromisoformat(r["Date"]) + shift)
+        if level is None:
+            levels.pop(key, None)
+        else:
+            levels[key] = level
+    cells: dict[str, list[CellIn]] = {}
+    for (code, day), level in sorted(levels.items()):
+        org = by_code[code]
+        cells.setdefault(code, []).append(
+            CellIn(org.pk, None, "opel_declared", as_of(day), value=float(level))
+        )
+    for code, org_cells in sorted(cells.items()):
+        record_report(
+            by=Principal(
+                label=f"system:demo, declaring for {code}", organisation_id=by_code[code].pk
+            ),
+            organisation_id=by_code[code].pk,
+            source=Source.DEMO,
+            cells=org_cells,
+            reference="OPEL levels derived by the demo from the day's published figures",
+        )
 
 
 SYNTHETIC_TRUSTS = [
@@ -249,7 +337,7 @@ def _load_synthetic(today: date, days: int = 120, seed: int = 20261126) -> dict[
             by=DEMO,
             code="ZZQ",
             name="Vale Integrated Care Board (system coordination centre)",
-            kind=OrganisationKind.OTHER,
+            kind=OrganisationKind.COMMISSIONER,
         )
         members = [o for o, _, _ in orgs]
         collab = _collaborative(
@@ -280,7 +368,6 @@ def _load_synthetic(today: date, days: int = 120, seed: int = 20261126) -> dict[
                     "handover_30_60": max(0, round(rng.gauss(12 + 60 * season, 4))),
                     "handover_over_60": max(0, round(rng.gauss(4 + 50 * season, 3))),
                     "nctr": max(0, round(rng.gauss(opn * 0.12, 8))),
-                    "opel_declared": 4 if occ > 0.97 else 3 if occ > 0.94 else 2,
                 }
                 if rng.random() < 0.03:
                     cells.append(
@@ -289,6 +376,9 @@ def _load_synthetic(today: date, days: int = 120, seed: int = 20261126) -> dict[
                         )
                     )
                     values.pop("handover_over_60")
+                values["opel_declared"] = declared_opel(
+                    values["ga_occupied"] / opn, values.get("handover_over_60")
+                )
                 cells += [CellIn(org.pk, None, k, as_of, value=float(v)) for k, v in values.items()]
             total += record_report(
                 by=DEMO, organisation_id=org.pk, source=Source.DEMO, cells=cells

@@ -11,6 +11,7 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from pydantic import BeforeValidator
 
+from flotilla import formatting
 from flotilla.authz.api_auth import (
     READ_ERRORS,
     ApiTime,
@@ -26,6 +27,7 @@ from flotilla.sharing import policy
 
 router = Router(tags=["picture"])
 
+NOT_SHARED = formatting.why_missing(withheld=True)
 #: The longest span one history call returns; longer spans are fetched in pieces.
 MAX_HISTORY = timedelta(days=400)
 DEFAULT_HISTORY = timedelta(days=7)
@@ -67,13 +69,26 @@ class FigureOut(Schema):
 class WithheldOut(Schema):
     org_code: str
     measure: str
+    reason: str = Field(..., description="Why it is missing, in words: not shared with you.")
+
+
+class DelayedOut(Schema):
+    org_code: str
+    site_code: str | None
+    measure: str
+    delay_hours: int = Field(..., description="How late the owner shares it with you.")
+    reason: str = Field(
+        ..., description="Why it is missing, in words: not yet visible — shared N hours late."
+    )
 
 
 class CoverageOut(Schema):
     reported_recently: int = Field(
         ..., description="Members with a figure within the last reporting interval."
     )
-    members: int
+    members: int = Field(
+        ..., description="Members expected to report (commissioners such as ICBs are not)."
+    )
 
 
 class PictureOut(Schema):
@@ -84,12 +99,22 @@ class PictureOut(Schema):
     withheld: list[WithheldOut] = Field(
         ..., description="Measures members do not share with you (never counted as zero)."
     )
+    delayed: list[DelayedOut] = Field(
+        ...,
+        description="Measures with no row because everything reported is newer than your "
+        "grants show yet. A measure in neither list and with no row was not reported.",
+    )
     coverage: CoverageOut
 
 
 class PointOut(Schema):
     as_of: datetime
     value: float | None = Field(..., description="Null where the value was missing.")
+    detail: str = Field(
+        ...,
+        description="exact or banded: an older point may be finer than a newer one when a "
+        "finer grant is also a later one.",
+    )
 
 
 class SeriesOut(Schema):
@@ -181,10 +206,21 @@ def collaborative_picture(
         for code, fig in sorted(row.figures.items())
     ]
     withheld = [
-        {"org_code": row.organisation.code, "measure": code}
+        {"org_code": row.organisation.code, "measure": code, "reason": NOT_SHARED}
         for row in picture.rows
         if row.site is None
         for code in sorted(row.withheld)
+    ]
+    delayed = [
+        {
+            "org_code": row.organisation.code,
+            "site_code": row.site.code if row.site else None,
+            "measure": code,
+            "delay_hours": hours,
+            "reason": formatting.why_missing(delayed=hours),
+        }
+        for row in picture.rows
+        for code, hours in sorted(row.delayed.items())
     ]
     return {
         "collaborative": collab.slug,
@@ -192,9 +228,10 @@ def collaborative_picture(
         "is_live": picture.is_live,
         "rows": rows,
         "withheld": withheld,
+        "delayed": delayed,
         "coverage": {
             "reported_recently": picture.reported_recently,
-            "members": len(picture.members),
+            "members": len(picture.expected),
         },
     }
 
@@ -256,7 +293,9 @@ def organisation_history(
                 "shared": (a := shared.access[m]) is not None,
                 "detail": a.detail if a else None,
                 "delay_hours": a.delay_hours if a else None,
-                "points": [{"as_of": t, "value": v} for t, v in points],
+                "points": [
+                    {"as_of": t, "value": v, "detail": shared.detail_of(m, t)} for t, v in points
+                ],
             }
             for m, points in series.items()
         ],

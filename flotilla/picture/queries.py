@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
-from flotilla.registry.models import Collaborative, Organisation, Site
+from flotilla.registry.models import Collaborative, CollaborativeMembership, Organisation, Site
 from flotilla.sharing import policy
 from flotilla.sharing.disclosure import EXACT, rag_band
 
@@ -35,6 +37,14 @@ INDICATORS = {
     "nctr": "No criteria to reside",
     "opel_declared": "Declared OPEL",
 }
+#: Member kinds not expected to report (commissioners such as ICBs): left out of coverage,
+#: of "not reported" and of the table unless they do report something.
+NON_REPORTING_KINDS = frozenset({"commissioner"})
+#: RAG ratings, worst first.
+RAGS = ("red", "amber", "green", "none")
+RAG_RANK = {"red": 3, "amber": 2, "green": 1, "none": 0}
+#: The highest OPEL level, the one a summary of trouble counts.
+OPEL_TOP = 4
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,8 @@ class Row:
     derived: dict[str, Figure] = field(default_factory=dict)
     #: Measures the organisation does not share with this viewer.
     withheld: frozenset[str] = frozenset()
+    #: Measure → hours late it is shared: reported, but nothing is visible to this viewer yet.
+    delayed: dict[str, int] = field(default_factory=dict)
 
     def occupancy(self, bed: str) -> float | None:
         """The exact occupancy, or None if it is not shared exactly (see `derived`)."""
@@ -118,6 +130,10 @@ class Picture:
     totals: dict[str, Total]
     reported_recently: int
     thresholds: dict[str, tuple[float, float]]
+    #: Members expected to report (commissioners are not): what coverage counts against.
+    expected: list[Organisation] = field(default_factory=list)
+    #: Every row in name order; `rows` is what the table view shows of them, in its order.
+    all_rows: list[Row] = field(default_factory=list)
 
     @property
     def coverage_hours(self) -> int:
@@ -133,6 +149,9 @@ class Picture:
 
     def rag(self, indicator: str, value: float | None) -> str:
         return rag_band(self.thresholds.get(indicator), value)
+
+    def organisation_count(self, rows: list[Row]) -> int:
+        return len({r.organisation.pk for r in rows})
 
 
 def _figure(o: policy.Shared, stale_before: datetime) -> Figure:
@@ -157,8 +176,13 @@ def collaborative_picture(
     collaborative: Collaborative,
     at: datetime | None = None,
     measures: Iterable[str] = DASHBOARD_MEASURES,
+    view: TableView | None = None,
 ) -> Picture:
-    """The collaborative's picture now, or as at a past moment, as this viewer may see it."""
+    """The collaborative's picture now, or as at a past moment, as this viewer may see it.
+
+    Rows come in name order, or filtered and sorted as `view` asks (`all_rows` keeps them
+    all); coverage and totals count every expected member whatever the view.
+    """
     measures = tuple(measures)
     now = timezone.now()
     moment = min(at, now) if at else now
@@ -182,27 +206,37 @@ def collaborative_picture(
     withheld: dict[int, set[str]] = defaultdict(set)
     for owner, code in reading.withheld:
         withheld[owner].add(code)
+    expected = [m for m in members if m.kind not in NON_REPORTING_KINDS]
+    reporting = {owner for owner, _site in rows}
     for m in members:
+        if m.kind in NON_REPORTING_KINDS and m.pk not in reporting:
+            continue
         rows.setdefault((m.pk, None), Row(m, None))
     for (owner, _site), row in rows.items():
         row.withheld = frozenset(withheld.get(owner, ()))
+        row.delayed = reading.delayed_at(owner, _site)
     ordered = sorted(
         rows.values(),
         key=lambda r: (r.organisation.name, r.site is not None, r.site and r.site.name),
     )
     recent_since = moment - interval
+    expected_ids = {m.pk for m in expected}
     reported = {
-        r.organisation.pk for r in ordered if r.latest_as_of and r.latest_as_of >= recent_since
+        r.organisation.pk
+        for r in ordered
+        if r.organisation.pk in expected_ids and r.latest_as_of and r.latest_as_of >= recent_since
     }
     return Picture(
         collaborative=collaborative,
         at=moment,
         is_live=at is None,
-        rows=ordered,
+        rows=arrange(ordered, view) if view is not None else ordered,
         members=members,
-        totals=_totals(ordered, members, measures),
+        totals=_totals(ordered, expected, measures),
         reported_recently=len(reported),
         thresholds=thresholds,
+        expected=expected,
+        all_rows=ordered,
     )
 
 
@@ -246,6 +280,293 @@ def _totals(
     return totals
 
 
+#: The dashboard's columns in order: (key, heading, bed type). The key is what `sort` takes.
+COLUMNS: tuple[tuple[str, str, str | None], ...] = (
+    ("name", "Organisation / site", None),
+    ("ga_occupancy", "G&A occupancy", "ga"),
+    ("ga_open", "G&A open", "ga"),
+    ("ga_occupied", "G&A occupied", "ga"),
+    ("cc_adult_occupancy", "Adult CC occupancy", "cc_adult"),
+    ("cc_adult_open", "Adult CC open", "cc_adult"),
+    ("cc_adult_occupied", "Adult CC occupied", "cc_adult"),
+    ("handover_30_60", "Handovers 30–60 min", None),
+    ("handover_over_60", "Handovers >60 min", None),
+    ("nctr", "No criteria to reside", None),
+    ("opel_declared", "Declared OPEL", None),
+    ("as_of", "As of", None),
+)
+SORTS = ("pressure", *(key for key, _, _ in COLUMNS))
+#: Bed types the table can be narrowed to.
+BEDS = {"ga": "G&A", "cc_adult": "Adult critical care"}
+OPEL_LEVELS = (1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class TableView:
+    """How the dashboard's rows are filtered and sorted; built by `table_view`, so valid.
+
+    Filters choose whole organisations (an organisation's sites stay with it): `bed` those
+    that report that bed type (and shows only its columns), `rag` those whose worst rating
+    is that one (on `rag_on` only, or across every rated measure shown), `stale` those that
+    have (yes) or have not (no) reported within the staleness limit, `opel` those at that
+    OPEL level or higher.
+    """
+
+    sort: str = "pressure"
+    descending: bool = True
+    bed: str = ""
+    rag: str = ""
+    rag_on: str = ""
+    stale: str = ""
+    opel: int | None = None
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.bed or self.rag or self.stale or self.opel)
+
+    def columns(self) -> list[tuple[str, str, str | None]]:
+        return [c for c in COLUMNS if c[2] is None or not self.bed or c[2] == self.bed]
+
+    def indicators(self) -> list[str]:
+        """The rated measures shown: both bed types' occupancy, or the chosen one's."""
+        hidden = {f"{b}_occupancy" for b in BEDS if self.bed and b != self.bed}
+        return [i for i in INDICATORS if i not in hidden]
+
+    def sort_phrase(self) -> str:
+        """How the rows are sorted, in words."""
+        if self.sort == "pressure":
+            bed = "adult critical care" if self.bed == "cc_adult" else "G&A"
+            return (
+                "Sorted by pressure: worst RAG rating first (red, amber, green, none), "
+                f"then {bed} occupancy, highest first."
+            )
+        heading = next(label for key, label, _ in COLUMNS if key == self.sort)
+        if self.sort == "name":
+            way = "Z to A" if self.descending else "A to Z"
+        elif self.sort == "as_of":
+            way = "newest first" if self.descending else "oldest first"
+        else:
+            way = "highest first" if self.descending else "lowest first"
+        return f"Sorted by {heading}, {way}; missing figures last."
+
+    def sorted_by(self, key: str) -> str:
+        """'ascending', 'descending' or 'none', as `aria-sort` says it for a column."""
+        if key != self.sort:
+            return "none"
+        return "descending" if self.descending else "ascending"
+
+    def params(self, **changes: Any) -> dict[str, str]:
+        """The query parameters that give this view with `changes`, defaults left out."""
+        view = replace(self, **changes)
+        out = {}
+        if view.sort != "pressure":
+            out["sort"] = view.sort
+        if view.descending != _descending_first(view.sort):
+            out["order"] = "desc" if view.descending else "asc"
+        for name in ("bed", "rag", "rag_on", "stale"):
+            if getattr(view, name):
+                out[name] = getattr(view, name)
+        if view.opel:
+            out["opel"] = str(view.opel)
+        return out
+
+    def sort_params(self, key: str) -> dict[str, str]:
+        """The parameters a column heading links to: sorted by it, or the other way round."""
+        descending = not self.descending if key == self.sort else _descending_first(key)
+        return self.params(sort=key, descending=descending)
+
+    def filter_params(self, **filters: Any) -> dict[str, str]:
+        """The same sort with only `filters` applied."""
+        cleared = dict.fromkeys(("bed", "rag", "rag_on", "stale"), "") | {"opel": None}
+        return self.params(**(cleared | filters))
+
+
+def _descending_first(key: str) -> bool:
+    # Worst, highest and newest first is what a bed manager looks for; names read A to Z.
+    return key != "name"
+
+
+def table_view(params: Mapping[str, str]) -> tuple[TableView, dict[str, str]]:
+    """The table view the query parameters ask for, and a message per parameter it could not
+    use (that parameter is then left at its default, the rest still apply)."""
+    errors: dict[str, str] = {}
+    found: dict[str, Any] = {}
+
+    def choice(name: str, allowed: Iterable[str], message: str) -> str:
+        raw = params.get(name, "").strip()
+        if raw and raw not in allowed:
+            errors[name] = f"“{raw}” {message}"
+            return ""
+        return raw
+
+    sort = choice("sort", SORTS, "is not a column to sort by: use a column heading's link.")
+    found["sort"] = sort or "pressure"
+    order = choice("order", ("asc", "desc"), "is not an order: choose asc or desc.")
+    found["descending"] = order == "desc" if order else _descending_first(found["sort"])
+    found["bed"] = choice(
+        "bed", BEDS, "is not a bed type: choose ga (G&A) or cc_adult (adult critical care)."
+    )
+    found["rag"] = choice("rag", RAGS, "is not a RAG rating: choose red, amber, green or none.")
+    found["rag_on"] = choice(
+        "rag_on", INDICATORS, "is not a rated measure: choose " + ", ".join(INDICATORS) + "."
+    )
+    found["stale"] = choice("stale", ("yes", "no"), "is not a choice for stale: choose yes or no.")
+    opel = choice(
+        "opel", [str(n) for n in OPEL_LEVELS], "is not an OPEL level: choose 1, 2, 3 or 4."
+    )
+    found["opel"] = int(opel) if opel else None
+    return TableView(**found), errors
+
+
+def _groups(rows: Iterable[Row]) -> list[list[Row]]:
+    """Rows by organisation, in their order (each organisation's own row comes first)."""
+    by_org: dict[int, list[Row]] = {}
+    for r in rows:
+        by_org.setdefault(r.organisation.pk, []).append(r)
+    return list(by_org.values())
+
+
+def _worst(rags: Iterable[str]) -> str:
+    return max(rags, key=RAG_RANK.__getitem__, default="none")
+
+
+def _shown_value(fig: Figure | None) -> float | None:
+    """A figure's value as the viewer is shown it (banded: rounded, or the band's floor)."""
+    if fig is None or fig.is_missing:
+        return None
+    return fig.value
+
+
+def _level(group: list[Row], code: str) -> float | None:
+    """The organisation's own figure, or else the highest of its sites'."""
+    own = [_shown_value(r.figures.get(code)) for r in group if r.site is None]
+    if own and own[0] is not None:
+        return own[0]
+    shown = (_shown_value(r.figures.get(code)) for r in group)
+    return max((v for v in shown if v is not None), default=None)
+
+
+def _not_reported(group: list[Row]) -> bool:
+    """Every figure shown is stale, or none is shown and none is withheld or shared late: an
+    organisation whose figures the viewer cannot see (yet) may be reporting, and nothing is
+    said of it."""
+    figures = [f for r in group for f in r.figures.values()]
+    if not figures:
+        return not any(r.withheld or r.delayed for r in group)
+    return all(f.stale for f in figures)
+
+
+def _reports_bed(group: list[Row], bed: str) -> bool:
+    codes = (f"{bed}_open", f"{bed}_occupied")
+    return any(c in r.figures for r in group for c in codes) or any(
+        f"{bed}_occupancy" in r.derived for r in group
+    )
+
+
+def _passes(group: list[Row], view: TableView) -> bool:
+    if view.bed and not _reports_bed(group, view.bed):
+        return False
+    if view.rag:
+        on = [view.rag_on] if view.rag_on else view.indicators()
+        if _worst(r.rag(i) for r in group for i in on) != view.rag:
+            return False
+    if view.stale and _not_reported(group) != (view.stale == "yes"):
+        return False
+    if view.opel:
+        level = _level(group, "opel_declared")
+        if level is None or level < view.opel:
+            return False
+    return True
+
+
+def _sort_value(row: Row, view: TableView) -> Any:
+    """What a row is sorted on; None (missing, not shared, status only) always sorts last."""
+    if view.sort == "name":
+        return (row.site.name if row.site else row.organisation.name).casefold()
+    if view.sort == "as_of":
+        return row.latest_as_of
+    if view.sort == "pressure":
+        bed = view.bed or "ga"
+        occupancy = _shown_value(row.derived.get(f"{bed}_occupancy"))
+        worst = _worst(row.rag(i) for i in view.indicators())
+        return (RAG_RANK[worst], -1.0 if occupancy is None else occupancy)
+    if view.sort.endswith("_occupancy"):
+        return _shown_value(row.derived.get(view.sort))
+    return _shown_value(row.figures.get(view.sort))
+
+
+def _in_order(items: list[Any], value: Any, descending: bool) -> list[Any]:
+    """Items with a value in order, then those without in the order they came."""
+    valued = [(v, i) for i in items if (v := value(i)) is not None]
+    valued.sort(key=lambda pair: pair[0], reverse=descending)  # stable: ties keep name order
+    return [i for _, i in valued] + [i for i in items if value(i) is None]
+
+
+def arrange(rows: list[Row], view: TableView) -> list[Row]:
+    """The rows `view` shows, filtered and sorted, each organisation's sites kept under it.
+
+    An organisation is placed by its most extreme row (so a red site lifts its trust), its
+    sites in the same order beneath its own row; ties stay in name order.
+    """
+    groups = [g for g in _groups(rows) if _passes(g, view)]
+    values = {id(r): _sort_value(r, view) for g in groups for r in g}
+
+    def placed(group: list[Row]) -> Any:
+        if view.sort == "name":
+            return group[0].organisation.name.casefold()
+        found = [v for r in group if (v := values[id(r)]) is not None]
+        if not found:
+            return None
+        return max(found) if view.descending else min(found)
+
+    out: list[Row] = []
+    for group in _in_order(groups, placed, view.descending):
+        own = [r for r in group if r.site is None]
+        sites = [r for r in group if r.site is not None]
+        out.extend(own + _in_order(sites, lambda r: values[id(r)], view.descending))
+    return out
+
+
+@dataclass(frozen=True)
+class TroublePart:
+    """One part of the summary of trouble: its words and the filter that shows who."""
+
+    count: int
+    text: str
+    params: dict[str, str]
+
+
+def trouble(picture: Picture, view: TableView) -> list[TroublePart]:
+    """Who is in trouble, counted over what the viewer is shown: organisations at the top
+    OPEL level, at or over the red line of G&A occupancy, and not reported within the
+    staleness limit. Only parts with a count; the first says "organisation(s)"."""
+    expected = {m.pk for m in picture.expected}
+    groups = [g for g in _groups(picture.all_rows) if g[0].organisation.pk in expected]
+    found: list[tuple[int, str, dict[str, str]]] = []
+    at_top = sum(1 for g in groups if (_level(g, "opel_declared") or 0) >= OPEL_TOP)
+    found.append((at_top, f"at OPEL {OPEL_TOP}", view.filter_params(opel=OPEL_TOP)))
+    red_line = picture.thresholds.get("ga_occupancy")
+    if red_line is not None:
+        red = sum(1 for g in groups if _worst(r.rag("ga_occupancy") for r in g) == "red")
+        found.append(
+            (
+                red,
+                f"at or over {round(red_line[1] * 100, 1):g}% G&A occupancy",
+                view.filter_params(rag="red", rag_on="ga_occupancy"),
+            )
+        )
+    quiet = sum(1 for g in groups if _not_reported(g))
+    hours = picture.coverage_hours * settings.STALE_FACTOR
+    found.append((quiet, f"not reported for {hours} h", view.filter_params(stale="yes")))
+    parts = []
+    for count, text, params in found:
+        if not count:
+            continue
+        noun = "" if parts else (" organisation" if count == 1 else " organisations")
+        parts.append(TroublePart(count, f"{count}{noun} {text}", params))
+    return parts
+
+
 def history(
     viewer: policy.Viewer,
     organisation: Organisation,
@@ -262,3 +583,156 @@ def history(
     for code, as_of, value in reading.rows:
         out[code].append((as_of, value))
     return out, reading
+
+
+@dataclass(frozen=True)
+class Due:
+    """Whether an organisation's report is due for one collaborative it belongs to."""
+
+    collaborative: Collaborative
+    #: "overdue" (its figures are stale there, or it never reported), "due" (an interval has
+    #: passed since its last report) or "ok".
+    state: str
+    #: When the next report is due (None if it never reported).
+    due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Reporting:
+    """An organisation someone reports for: its last report and what is due where."""
+
+    organisation: Organisation
+    last: datetime | None
+    dues: list[Due]
+
+    @property
+    def state(self) -> str:
+        """The most pressing of its dues ("ok" when it belongs to no collaborative)."""
+        states = {d.state for d in self.dues}
+        return next((s for s in ("overdue", "due") if s in states), "ok")
+
+
+def reporting_due(
+    viewer: policy.Viewer, organisations: Iterable[Organisation], now: datetime | None = None
+) -> list[Reporting]:
+    """For each organisation (the viewer's own), when it last reported (the newest as-of of
+    any of its figures, sites included) and whether a report is due against each of its
+    collaboratives' reporting intervals; most pressing first, then by name."""
+    now = now or timezone.now()
+    orgs = [o for o in organisations if o.kind not in NON_REPORTING_KINDS]
+    ids = {o.pk for o in orgs} & viewer.organisation_ids
+    last: dict[int, datetime] = {}
+    for v in policy.read_latest(viewer, now, ids).values:
+        if v.organisation_id not in last or v.as_of > last[v.organisation_id]:
+            last[v.organisation_id] = v.as_of
+    collabs: dict[int, list[Collaborative]] = defaultdict(list)
+    for m in (
+        CollaborativeMembership.objects.filter(
+            organisation_id__in=ids,
+            left_at__isnull=True,
+            collaborative__in=policy.collaboratives(viewer),
+        )
+        .select_related("collaborative")
+        .order_by("collaborative__name")
+    ):
+        collabs[m.organisation_id].append(m.collaborative)
+    out = []
+    for org in orgs:
+        if org.pk not in ids:
+            continue
+        when = last.get(org.pk)
+        dues = []
+        for c in collabs[org.pk]:
+            interval = timedelta(hours=c.reporting_interval_hours)
+            if when is None or now - when >= interval * settings.STALE_FACTOR:
+                state = "overdue"
+            elif now - when >= interval:
+                state = "due"
+            else:
+                state = "ok"
+            dues.append(Due(c, state, when + interval if when else None))
+        out.append(Reporting(org, when, dues))
+    rank = {"overdue": 0, "due": 1, "ok": 2}
+    return sorted(out, key=lambda r: (rank[r.state], r.organisation.name))
+
+
+@dataclass(frozen=True)
+class Change:
+    """Something that changed in the viewer's collaboratives, in words: `text`, then the
+    collaborative's name where it concerns one (for the page to link to it)."""
+
+    at: datetime
+    text: str
+    #: "joined", "left", "up" or "down" (OPEL), for the page to mark it.
+    kind: str
+    collaborative: Collaborative | None = None
+
+
+#: More organisations than this joining (or leaving) one collaborative are said as a number.
+NAMED_MOVES = 3
+
+
+def recent_changes(
+    viewer: policy.Viewer, since: datetime, now: datetime | None = None
+) -> list[Change]:
+    """What changed in the viewer's collaboratives since a moment, newest first:
+    organisations that joined or left, and declared OPEL levels that went up or down (or
+    were first declared), as the sharing policy lets the viewer see them: a level is
+    compared with the one the viewer was shown at `since`."""
+    now = now or timezone.now()
+    mine = policy.collaboratives(viewer)
+    changes = []
+    moves = (
+        CollaborativeMembership.objects.filter(collaborative__in=mine)
+        .filter(Q(joined_at__gte=since) | Q(left_at__gte=since))
+        .select_related("collaborative", "organisation")
+    )
+    by_collaborative: dict[tuple[int, str], list[tuple[datetime, str, Collaborative]]] = (
+        defaultdict(list)
+    )
+    for m in moves:
+        for kind, moment in (("joined", m.joined_at), ("left", m.left_at)):
+            if moment is not None and moment >= since:
+                by_collaborative[(m.collaborative_id, kind)].append(
+                    (moment, m.organisation.name, m.collaborative)
+                )
+    for (_, kind), found in by_collaborative.items():
+        if len(found) > NAMED_MOVES:
+            latest = max(moment for moment, _, _ in found)
+            text = f"{len(found)} organisations {kind}"
+            changes.append(Change(latest, text, kind, found[0][2]))
+        else:
+            changes.extend(Change(t, f"{name} {kind}", kind, c) for t, name, c in found)
+    members = {o.pk for c in mine for o in policy.members(viewer, c)}
+    if members:
+        code = ("opel_declared",)
+        before = {
+            (v.organisation_id, v.site_id): v
+            for v in policy.read_latest(viewer, since, members, code).values
+            if v.value is not None and not v.missing_reason
+        }
+        current = [
+            v
+            for v in policy.read_latest(viewer, now, members, code).values
+            if v.value is not None and not v.missing_reason
+        ]
+        names = dict(Organisation.objects.filter(id__in=members).values_list("id", "name"))
+        sites = dict(
+            Site.objects.filter(id__in={v.site_id for v in current if v.site_id}).values_list(
+                "id", "name"
+            )
+        )
+        for v in current:
+            who = sites[v.site_id] if v.site_id else names[v.organisation_id]
+            level = f"OPEL {v.value:g}"
+            old = before.get((v.organisation_id, v.site_id))
+            if old is None:
+                # First declared since then, as far as the viewer could see at that moment.
+                seen_until = min(since, now - timedelta(hours=v.delay_hours))
+                if v.as_of > seen_until:
+                    changes.append(Change(v.as_of, f"{who} declared {level}", "up"))
+            elif v.value != old.value:
+                way = "up" if v.value > (old.value or 0) else "down"
+                text = f"{who} went {way} to {level} (from OPEL {old.value:g})"
+                changes.append(Change(v.as_of, text, way))
+    return sorted(changes, key=lambda c: c.at, reverse=True)

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import Min
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from flotilla.authz.checks import can
 from flotilla.authz.permissions import Perm
+from flotilla.formatting import when, why_missing
 from flotilla.picture import charts, export
 from flotilla.picture.queries import (
+    BEDS,
     DASHBOARD_MEASURES,
     INDICATORS,
     OCCUPANCY,
     collaborative_picture,
     history,
+    table_view,
+    trouble,
 )
 from flotilla.reporting.models import Measure
 from flotilla.sharing import policy
@@ -39,32 +44,56 @@ CHART_MEASURES = (
 )
 
 
-def parse_at(request: HttpRequest) -> tuple[datetime | None, str]:
-    """The `at` query parameter as an aware datetime, with an error message if unreadable."""
+def parse_at(request: HttpRequest) -> tuple[datetime | None, str, str]:
+    """The `at` query parameter as an aware datetime (None: now), an error message if it is
+    unreadable, and a notice if it is in the future (then it is taken as now)."""
     raw = request.GET.get("at", "").strip()
     if not raw:
-        return None, ""
-    parsed = parse_datetime(raw)
+        return None, "", ""
+    try:
+        parsed = parse_datetime(raw)
+    except ValueError:  # well formed but impossible, such as 31 February
+        parsed = None
     if parsed is None:
-        return None, f"“{raw}” is not a date and time; use the form 2026-01-05T08:00"
+        return None, f"“{raw}” is not a date and time; use the form 2026-01-05T08:00", ""
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
-    return parsed, ""
+    if parsed > timezone.now():
+        return None, "", f"You asked for {when(parsed)}, which is in the future; showing now."
+    return parsed, "", ""
+
+
+def _query(at_param: str, params: dict[str, str]) -> str:
+    """A query string ('?…', or '' for none) for the same moment with these parameters."""
+    full = ({"at": at_param} if at_param else {}) | params
+    return "?" + urlencode(full) if full else ""
 
 
 def _dashboard_context(request: HttpRequest, slug: str) -> dict:
     viewer = policy.viewer_of(request.user)
     collab = policy.get_collaborative(viewer, slug)
-    at, at_error = parse_at(request)
-    picture = collaborative_picture(viewer, collab, at)
+    at, at_error, at_notice = parse_at(request)
+    view, view_errors = table_view(request.GET)
+    picture = collaborative_picture(viewer, collab, at, view=view)
+    # A time that was moved to now is not carried into links: the page is live again.
+    at_param = request.GET.get("at", "") if at else ""
+    dashboard_url = reverse("picture:dashboard", args=[collab.slug])
     return {
         "collab": collab,
         "picture": picture,
+        "view": view,
+        "view_errors": view_errors,
+        "trouble": trouble(picture, view),
+        "at_notice": at_notice,
+        "at_params": {"at": at_param} if at_param else {},
+        "link": lambda params: dashboard_url + _query(at_param, params),
+        "query": lambda params: _query(at_param, params),
+        "beds": BEDS,
         # The dashboard is a wide table: let it use a wide screen.
         "containerClasses": "flotilla-wide",
         "can_manage": can(request.user, Perm.MANAGE_COLLABORATIVE, collab),
         "at_error": at_error,
-        "at_param": request.GET.get("at", ""),
+        "at_param": at_param if not at_error else request.GET.get("at", ""),
         "occupancy": OCCUPANCY,
         "indicators": INDICATORS,
         "measures": {m.code: m for m in Measure.objects.filter(code__in=DASHBOARD_MEASURES)},
@@ -86,10 +115,15 @@ def dashboard_table(request: HttpRequest, slug: str) -> HttpResponse:
 def dashboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
     """The dashboard's figures as CSV, as at the same moment the page shows."""
     ctx = _dashboard_context(request, slug)
+    problems = [ctx["at_error"], *ctx["view_errors"].values()]
+    if any(problems):
+        return HttpResponse(
+            " ".join(p for p in problems if p), status=400, content_type="text/plain; charset=utf-8"
+        )
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = ctx["picture"].at.strftime("%Y%m%dT%H%M")
     response["Content-Disposition"] = f'attachment; filename="{slug}-{stamp}.csv"'
-    export.write_rows(csv.writer(response), export.picture_rows(ctx["picture"]))
+    export.write_rows(response, export.picture_rows(ctx["picture"]))
     return response
 
 
@@ -101,7 +135,7 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
         raise Http404("Not found")
     range_name = request.GET.get("range", "week")
     range_name = range_name if range_name in RANGES else "week"
-    at, at_error = parse_at(request)
+    at, at_error, at_notice = parse_at(request)
     until = at or timezone.now()
     since = until - RANGES[range_name]
     data, shared = history(viewer, org, site, CHART_MEASURES, since, until)
@@ -114,21 +148,32 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
         .aggregate(h=Min("reporting_interval_hours"))["h"]
     )
     interval = timedelta(hours=hours or 24)
-    labels = dict(
+    found = list(
         Measure.objects.filter(code__in=CHART_MEASURES + STATUS_MEASURES).values_list(
-            "code", "label"
+            "code", "label", "kind"
         )
     )
+    labels = {code: label for code, label, _ in found}
+    counts = {code for code, _, kind in found if kind == "count"}
     here = site.pk if site else None
+    latest = policy.read_latest(viewer, until, {org.pk}, STATUS_MEASURES)
+    shown = {v.measure: v for v in latest.values if v.site_id == here}
+    late = latest.delayed_at(org.pk, here)
+    # Each status measure, or why there is none (not reported, not shared, not yet visible).
     status = [
-        (labels.get(v.measure, v.measure), v)
-        for v in policy.read_latest(viewer, until, {org.pk}, STATUS_MEASURES).values
-        if v.site_id == here
+        (
+            labels.get(code, code),
+            shown.get(code),
+            why_missing((org.pk, code) in latest.withheld, late.get(code, 0)),
+        )
+        for code in STATUS_MEASURES
     ]
     now = timezone.now()
     chart_list = [
         {
-            "chart": charts.line_chart(labels.get(code, code), data[code], since, until, interval)
+            "chart": charts.line_chart(
+                labels.get(code, code), data[code], since, until, interval, code in counts
+            )
             if shared.charted(code)
             else None,
             "label": labels.get(code, code),
@@ -147,13 +192,14 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
             "sites": org.sites.all(),
             "charts": chart_list,
             "grants": policy.grants_to(viewer, org),
-            "status": sorted(status, key=lambda s: STATUS_MEASURES.index(s[1].measure)),
+            "status": status,
             "range_name": range_name,
             "ranges": list(RANGES),
             "since": since,
             "until": until,
             "at_error": at_error,
-            "at_param": request.GET.get("at", ""),
+            "at_notice": at_notice,
+            "at_param": request.GET.get("at", "") if at or at_error else "",
         },
     )
 
@@ -168,14 +214,14 @@ def _history_csv(org, site, data, range_name: str, shared: policy.History) -> Ht
             org.code,
             site.code if site else "",
             code,
-            "" if v is None else f"{v:g}",
+            export.figure(v),
             t.isoformat(),
-            shared.access[code].detail,  # type: ignore[union-attr]
+            shared.detail_of(code, t),
         )
         for code, points in data.items()
         for t, v in points
     )
-    export.write_rows(csv.writer(response), rows)
+    export.write_rows(response, rows)
     return response
 
 

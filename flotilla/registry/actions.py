@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
 from flotilla.audit import actions as audit
 from flotilla.audit.principals import as_principal
+from flotilla.notifications import actions as notifications
 from flotilla.registry.models import (
     Collaborative,
     CollaborativeMembership,
     Invitation,
     InvitationStatus,
+    InvitePolicy,
     Membership,
     Organisation,
     RagThreshold,
@@ -27,6 +31,68 @@ from flotilla.sharing import actions as sharing
 
 class RegistryError(Exception):
     """A registry change that cannot be made, with the reason in words."""
+
+
+#: The roles that may run a collaborative day to day (those `authz` grants
+#: MANAGE_COLLABORATIVE; a test holds the two together).
+MANAGING_ROLES = (Role.COORDINATOR, Role.ORG_ADMIN)
+
+
+def _manages_for(user: Any, organisation_id: int) -> bool:
+    return Membership.objects.filter(
+        user=user, organisation_id=organisation_id, role__in=MANAGING_ROLES
+    ).exists()
+
+
+def _founder_is_member(collab: Collaborative) -> bool:
+    return CollaborativeMembership.objects.filter(
+        collaborative=collab,
+        organisation_id=collab.created_by_organisation_id,
+        left_at__isnull=True,
+    ).exists()
+
+
+def why_cannot_invite(*, by: Any, collaborative: Collaborative) -> str:
+    """The sentence saying why `by` may not invite into `collaborative` under its setting, or "".
+
+    Only the collaborative's own rule is checked here (who may invite); whether `by` manages
+    the collaborative at all is for `authz`. The platform (no person) may always invite.
+    """
+    user = as_principal(by).user
+    if collaborative.invite_policy != InvitePolicy.FOUNDER_ONLY or user is None:
+        return ""
+    if _manages_for(user, collaborative.created_by_organisation_id):
+        return ""
+    founder = collaborative.created_by_organisation
+    return (
+        f"In {collaborative.name} only coordinators of {founder.name}, which started it, may "
+        "invite organisations. Ask one of them to send the invitation."
+    )
+
+
+def _tell_other_members(
+    *, by: Any, collaborative_id: int, about: Organisation, sentence: str
+) -> None:
+    """Notify the admins of every other active member organisation, each with a link to their
+    organisation's "who can see our data" page. Runs inside the caller's transaction."""
+    others = CollaborativeMembership.objects.filter(
+        collaborative_id=collaborative_id, left_at__isnull=True
+    ).exclude(organisation=about)
+    admins = Membership.objects.filter(
+        organisation_id__in=others.values("organisation_id"), role=Role.ORG_ADMIN
+    ).select_related("user", "organisation")
+    actor = as_principal(by).user
+    people: dict[Organisation, list[Any]] = defaultdict(list)
+    for m in admins.order_by("organisation__name", "user__username"):
+        if actor is None or m.user_id != actor.pk:
+            people[m.organisation].append(m.user)
+    for org, users in people.items():
+        notifications.notify(
+            by=by,
+            recipients=users,
+            text=sentence,
+            link=reverse("sharing:who_can_see", args=[org.code]),
+        )
 
 
 def _membership_snapshot(m: CollaborativeMembership) -> dict[str, Any]:
@@ -98,8 +164,16 @@ def update_collaborative(
     collaborative: Collaborative,
     thresholds: dict[str, tuple[float, float]],
     reporting_interval_hours: int,
+    invite_policy: str | None = None,
 ) -> None:
-    """Change a collaborative's reporting interval and RAG thresholds."""
+    """Change a collaborative's reporting interval, RAG thresholds and who may invite.
+
+    `invite_policy` None leaves it as it is. While the founding organisation is a member,
+    only its coordinators and admins may change who may invite (otherwise a setting that
+    keeps inviting to the founder could be undone by anyone it keeps out).
+    """
+    if invite_policy is not None and invite_policy not in InvitePolicy.values:
+        raise RegistryError("Choose who may invite organisations")
     for indicator, (amber, red) in thresholds.items():
         if indicator not in STANDARD_THRESHOLDS:
             raise RegistryError(f"Unknown indicator {indicator!r}")
@@ -111,16 +185,25 @@ def update_collaborative(
         collab = Collaborative.objects.select_for_update().get(pk=collaborative.pk)
         before = {
             "reporting_interval_hours": collab.reporting_interval_hours,
+            "invite_policy": collab.invite_policy,
             "thresholds": {t.indicator: [t.amber, t.red] for t in collab.thresholds.all()},
         }
+        if invite_policy is not None and invite_policy != collab.invite_policy:
+            if not may_set_invite_policy(by=by, collaborative=collab):
+                raise RegistryError(
+                    f"Only coordinators of {collab.created_by_organisation.name}, which started "
+                    f"{collab.name}, may change who may invite organisations"
+                )
+            collab.invite_policy = invite_policy
         collab.reporting_interval_hours = reporting_interval_hours
-        collab.save(update_fields=["reporting_interval_hours"])
+        collab.save(update_fields=["reporting_interval_hours", "invite_policy"])
         for indicator, (amber, red) in thresholds.items():
             RagThreshold.objects.update_or_create(
                 collaborative=collab, indicator=indicator, defaults={"amber": amber, "red": red}
             )
         after = {
             "reporting_interval_hours": reporting_interval_hours,
+            "invite_policy": collab.invite_policy,
             "thresholds": {t.indicator: [t.amber, t.red] for t in collab.thresholds.all()},
         }
         audit.record(
@@ -128,9 +211,27 @@ def update_collaborative(
         )
 
 
+def may_set_invite_policy(*, by: Any, collaborative: Collaborative) -> bool:
+    """True if `by` may change who may invite into `collaborative` (see update_collaborative)."""
+    user = as_principal(by).user
+    if user is None or not _founder_is_member(collaborative):
+        return True
+    return _manages_for(user, collaborative.created_by_organisation_id)
+
+
 def invite(*, by: Any, collaborative: Collaborative, organisation: Organisation) -> Invitation:
-    """Invite an organisation to join; its admin accepts in one step."""
+    """Invite an organisation to join; its admin accepts in one step.
+
+    Refused, with the reason, when the collaborative lets only its founding organisation's
+    coordinators invite and `by` is not one of them.
+    """
     with transaction.atomic():
+        collaborative = Collaborative.objects.select_related("created_by_organisation").get(
+            pk=collaborative.pk
+        )
+        refusal = why_cannot_invite(by=by, collaborative=collaborative)
+        if refusal:
+            raise RegistryError(refusal)
         if CollaborativeMembership.objects.filter(
             collaborative=collaborative, organisation=organisation, left_at__isnull=True
         ).exists():
@@ -172,6 +273,14 @@ def respond(*, by: Any, invitation: Invitation, accept: bool) -> CollaborativeMe
                 joined_at=inv.responded_at,
             )
             sharing.open_by_default(by=by, membership=membership)
+            collab, org = inv.collaborative, inv.organisation
+            _tell_other_members(
+                by=by,
+                collaborative_id=collab.pk,
+                about=org,
+                sentence=f"{org.name} joined {collab.name}. It will see your data under your "
+                f"grant to {collab.name}.",
+            )
         audit.record(
             by=by,
             action="registry.invitation_accepted" if accept else "registry.invitation_declined",
@@ -186,9 +295,38 @@ def respond(*, by: Any, invitation: Invitation, accept: bool) -> CollaborativeMe
     return membership
 
 
+def why_cannot_leave(*, collaborative: Collaborative, organisation: Organisation) -> str:
+    """The sentence saying why `organisation` may not leave `collaborative` now, or "".
+
+    Leaving is refused while the members that would stay have nobody to run the
+    collaborative (no coordinator and no organisation admin). The last member may leave.
+    """
+    remaining = CollaborativeMembership.objects.filter(
+        collaborative=collaborative, left_at__isnull=True
+    ).exclude(organisation=organisation)
+    if not remaining.exists():
+        return ""
+    if Membership.objects.filter(
+        organisation_id__in=remaining.values("organisation_id"), role__in=MANAGING_ROLES
+    ).exists():
+        return ""
+    return (
+        f"{organisation.name} cannot leave {collaborative.name} yet: no other member has a "
+        "coordinator or an organisation admin, so nobody would be left to run it. Ask another "
+        "member organisation's admin to give someone the coordinator role first."
+    )
+
+
 def leave(*, by: Any, collaborative: Collaborative, organisation: Organisation) -> None:
-    """An organisation leaves; from the next request the others no longer see its data."""
+    """An organisation leaves; from the next request the others no longer see its data.
+
+    Refused, under a lock on the collaborative, for the reason `why_cannot_leave` gives. The
+    other members' admins are told in their inbox.
+    """
     with transaction.atomic():
+        # One leaver at a time per collaborative, so two members cannot each leave counting on
+        # the other's coordinators.
+        collaborative = Collaborative.objects.select_for_update().get(pk=collaborative.pk)
         m = (
             CollaborativeMembership.objects.select_for_update()
             .filter(collaborative=collaborative, organisation=organisation, left_at__isnull=True)
@@ -196,10 +334,20 @@ def leave(*, by: Any, collaborative: Collaborative, organisation: Organisation) 
         )
         if m is None:
             raise RegistryError(f"{organisation.name} is not a member")
+        refusal = why_cannot_leave(collaborative=collaborative, organisation=organisation)
+        if refusal:
+            raise RegistryError(refusal)
         before = _membership_snapshot(m)
         m.left_at = timezone.now()
         m.save(update_fields=["left_at"])
         sharing.end_on_leaving(by=by, membership=m)
+        _tell_other_members(
+            by=by,
+            collaborative_id=collaborative.pk,
+            about=organisation,
+            sentence=f"{organisation.name} left {collaborative.name}. It no longer sees your "
+            f"data through {collaborative.name}, and you no longer see its data there.",
+        )
         audit.record(
             by=by,
             action="registry.left",
@@ -356,3 +504,84 @@ def register_site(
                 after=snap(site),
             )
     return site
+
+
+def _lock_admins(organisation_id: int) -> list[int]:
+    """Lock the organisation's admin memberships (in id order) and return their ids.
+
+    Taken before the membership being changed, so that two admins removing or demoting each
+    other at the same moment queue on the same rows: the second then sees the first's change
+    and is refused, instead of both succeeding (or deadlocking).
+    """
+    return list(
+        Membership.objects.select_for_update()
+        .filter(organisation_id=organisation_id, role=Role.ORG_ADMIN)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _locked_membership(membership: Membership, new_role: str | None) -> Membership:
+    """The membership, locked, once it is sure the organisation keeps an admin.
+
+    `new_role` None means the person is being removed.
+    """
+    admins = _lock_admins(membership.organisation_id)
+    m = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("user", "organisation")
+        .filter(pk=membership.pk)
+        .first()
+    )
+    if m is None:
+        raise RegistryError("That person no longer has a role here")
+    if m.pk in admins and new_role != Role.ORG_ADMIN and len(admins) == 1:
+        raise RegistryError(
+            f"{m.user.get_username()} is the last admin of {m.organisation.name}. Make someone "
+            "else an admin first, so that the organisation always has someone who can manage "
+            "its people."
+        )
+    return m
+
+
+def change_role(*, by: Any, membership: Membership, role: str) -> Membership:
+    """Give a member another role in their organisation; never demotes the last admin."""
+    if role not in Role.values:
+        raise RegistryError(f"Unknown role {role!r}")
+    with transaction.atomic():
+        m = _locked_membership(membership, role)
+        if m.role == role:
+            return m
+        before = {"user": m.user.get_username(), "role": m.role}
+        m.role = role
+        m.save(update_fields=["role"])
+        audit.record(
+            by=by,
+            action="registry.membership_set",
+            obj=m,
+            organisation_id=m.organisation_id,
+            before=before,
+            after={"user": m.user.get_username(), "role": role},
+        )
+    return m
+
+
+def remove_membership(*, by: Any, membership: Membership) -> None:
+    """Take a person's role in an organisation away; never removes the last admin.
+
+    Their account stays (they may belong elsewhere); they lose this organisation's pages and
+    data from their next request.
+    """
+    with transaction.atomic():
+        m = _locked_membership(membership, None)
+        before = {"user": m.user.get_username(), "role": m.role}
+        pk, organisation_id = m.pk, m.organisation_id
+        m.delete()
+        audit.record(
+            by=by,
+            action="registry.membership_removed",
+            object_type="registry.membership",
+            object_id=str(pk),
+            organisation_id=organisation_id,
+            before=before,
+        )

@@ -35,6 +35,8 @@ class OrganisationKind(models.TextChoices):
     AMBULANCE = "ambulance", "Ambulance service"
     INDEPENDENT = "independent", "Independent sector"
     SOCIAL_CARE = "social_care", "Social care"
+    #: An ICB or other commissioner: a member of collaboratives that does not report beds.
+    COMMISSIONER = "commissioner", "Commissioner (ICB)"
     OTHER = "other", "Other"
 
 
@@ -129,6 +131,13 @@ class Membership(models.Model):
         return f"{self.user} — {self.role} at {self.organisation.code}"
 
 
+class InvitePolicy(models.TextChoices):
+    """Whose coordinators may invite organisations into a collaborative."""
+
+    ANY_MEMBER = "any_member", "A coordinator of any member organisation"
+    FOUNDER_ONLY = "founder_only", "Only coordinators of the founding organisation"
+
+
 class Collaborative(models.Model):
     """Organisations that chose to act together, with no agreement beyond a shared purpose."""
 
@@ -141,6 +150,9 @@ class Collaborative(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     #: How often members are expected to report; figures older than twice this are stale.
     reporting_interval_hours = models.PositiveSmallIntegerField(default=4)
+    invite_policy = models.CharField(
+        max_length=20, choices=InvitePolicy.choices, default=InvitePolicy.ANY_MEMBER
+    )
 
     class Meta:
         ordering = ["name"]
@@ -148,7 +160,11 @@ class Collaborative(models.Model):
             models.CheckConstraint(
                 condition=Q(reporting_interval_hours__gte=1, reporting_interval_hours__lte=168),
                 name="collaborative_interval_range",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(invite_policy__in=["any_member", "founder_only"]),
+                name="collaborative_invite_policy_known",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -19,14 +19,19 @@ Decisions:
   the region most of its trusts are in.
 - **Names** in capitals are title-cased (``NHS`` stays upper case, ``and``/``of``/``the``…
   lower case, ``Guy's`` not ``Guy'S``); names already in mixed case are kept.
-- **Kind** is inferred, in this order: ``AMBULANCE`` in the name → ambulance; listed in
-  ``nhs_trusts22_points.csv`` (the acute trusts) → acute; ``COMMUNITY``, ``CARE SERVICES`` or
-  ``HEALTH AND CARE`` → community; ``MENTAL HEALTH``, ``PARTNERSHIP``, ``COMBINED HEALTHCARE``
-  or a "<Name> CARE NHS" name (Mersey Care, Pennine Care) → mental health; anything else →
-  acute. Known misfits of this heuristic: mental-health trusts with plain names (Oxford
-  Health, Oxleas, South London and Maudsley…) come out acute. A parent organisation of a site
-  that is not in the ODS list is registered from ``ParentName``: independent if the site's
-  sector is ``Independent Sector``, otherwise other.
+- **Kind** is inferred, in this order: ``AMBULANCE`` in the name → ambulance; a code in
+  `KNOWN_KINDS` (trusts whose names do not say what they are: Oxford Health, Oxleas, South
+  London and Maudsley, Tees, Esk and Wear Valleys…) → that kind; listed in
+  ``nhs_trusts22_points.csv`` (the acute trusts) → acute; a parent of a site whose
+  ``SubType`` is ``Mental Health Hospital`` in ``nhs_uk_hospitals.csv`` → mental health;
+  ``COMMUNITY``, ``CARE SERVICES`` or ``HEALTH AND CARE`` → community; ``MENTAL HEALTH``,
+  ``PARTNERSHIP``, ``COMBINED HEALTHCARE`` or a "<Name> CARE NHS" name (Mersey Care, Pennine
+  Care) → mental health; anything else → acute (the specialist acute trusts: children's,
+  cancer, heart, orthopaedic, eye). Trusts that run both mental-health and community services
+  are classed by their inpatient beds, which are mental-health beds. A parent organisation of
+  a site that is not in the ODS list is registered from ``ParentName``: independent if the
+  site's sector is ``Independent Sector``, otherwise other. Commissioners (ICBs) are not in
+  these files; they are registered as kind commissioner by whoever adds them.
 - **Coordinates** of a trust come from the acute-trust points file; they are only set where
   the file has them (a value entered otherwise is not wiped).
 - **Mergers** set ``successor`` on the old code (creating the old code, named by its code,
@@ -95,14 +100,53 @@ def title_case(name: str) -> str:
 
 _CARE_NAME = re.compile(r"^[A-Z]+ CARE NHS")
 
+_MH, _COMMUNITY = OrganisationKind.MENTAL_HEALTH, OrganisationKind.COMMUNITY
+#: Trusts in the ODS list whose names do not say what kind they are, by code.
+KNOWN_KINDS: dict[str, str] = {
+    "R1A": _MH,  # Worcestershire Health and Care (mental health and community)
+    "R1C": _COMMUNITY,  # Solent
+    "RAT": _MH,  # North East London
+    "RDY": _MH,  # Dorset HealthCare University
+    "RHA": _MH,  # Nottinghamshire Healthcare
+    "RKL": _MH,  # West London NHS Trust
+    "RMY": _MH,  # Norfolk and Suffolk
+    "RNK": _MH,  # Tavistock and Portman
+    "RNU": _MH,  # Oxford Health
+    "RP1": _MH,  # Northamptonshire Healthcare
+    "RPG": _MH,  # Oxleas
+    "RT1": _MH,  # Cambridgeshire and Peterborough
+    "RTQ": _MH,  # Gloucestershire Health and Care (mental health and community)
+    "RTV": _MH,  # North West Boroughs Healthcare
+    "RV3": _MH,  # Central and North West London
+    "RV5": _MH,  # South London and Maudsley
+    "RV9": _MH,  # Humber Teaching
+    "RW1": _MH,  # Southern Health
+    "RW5": _MH,  # Lancashire & South Cumbria
+    "RWK": _MH,  # East London
+    "RWX": _MH,  # Berkshire Healthcare
+    "RX3": _MH,  # Tees, Esk and Wear Valleys
+    "RX4": _MH,  # Cumbria, Northumberland, Tyne and Wear
+    "RXE": _MH,  # Rotherham Doncaster and South Humber
+    "RXM": _MH,  # Derbyshire Healthcare
+    "RYT": OrganisationKind.OTHER,  # Public Health Wales
+}
 
-def infer_kind(name: str, *, acute_listed: bool) -> str:
-    """The organisation kind guessed from its name (see the module docstring)."""
+
+def infer_kind(
+    name: str, *, acute_listed: bool, code: str = "", mental_health_sites: bool = False
+) -> str:
+    """The organisation kind from what the reference files say of it (see the module
+    docstring): its name, its code, whether it is in the acute-trust list, and whether it
+    runs a site listed as a mental-health hospital."""
     upper = name.upper()
     if "AMBULANCE" in upper:
         return OrganisationKind.AMBULANCE
+    if code.upper() in KNOWN_KINDS:
+        return KNOWN_KINDS[code.upper()]
     if acute_listed:
         return OrganisationKind.ACUTE
+    if mental_health_sites:
+        return OrganisationKind.MENTAL_HEALTH
     if any(w in upper for w in ("COMMUNITY", "CARE SERVICES", "HEALTH AND CARE")):
         return OrganisationKind.COMMUNITY
     if any(
@@ -152,6 +196,12 @@ def _read(data_dir: Path) -> _Plan:
             r["nhs_trust22_code"].strip().upper(): (float(r["latitude"]), float(r["longitude"]))
             for r in csv.DictReader(fh)
         }
+    with files["sites"].open(encoding="utf-8-sig", newline="") as fh:
+        mental_health_parents = {
+            r["ParentODSCode"].strip().upper()
+            for r in csv.DictReader(fh)
+            if r["SubType"].strip() == "Mental Health Hospital"
+        }
     with files["ods"].open(encoding="utf-8-sig", newline="") as fh:
         for row in csv.reader(fh):
             if not row or not row[0].strip():
@@ -166,7 +216,12 @@ def _read(data_dir: Path) -> _Plan:
                     plan.ics_regions[ics][region] += 1
             org: dict[str, Any] = {
                 "name": title_case(raw_name),
-                "kind": infer_kind(raw_name, acute_listed=code in points),
+                "kind": infer_kind(
+                    raw_name,
+                    acute_listed=code in points,
+                    code=code,
+                    mental_health_sites=code in mental_health_parents,
+                ),
                 "region": None if welsh else region,
                 "ics": None if welsh or not ics else ics,
                 "postcode": row[9].strip() if len(row) > 9 else "",

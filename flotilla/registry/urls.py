@@ -9,6 +9,7 @@ urlpatterns = [
     path("c/<slug:slug>/members", views.collaborative_members, name="collaborative_members"),
     path("c/<slug:slug>/invite", views.invite, name="invite"),
     path("c/<slug:slug>/leave", views.leave, name="leave"),
+    path("c/<slug:slug>/leave/<str:code>", views.leave_confirm, name="leave_confirm"),
     path("c/<slug:slug>/settings", views.collaborative_settings, name="collaborative_settings"),
     path("invitations/<int:pk>/respond", views.respond, name="respond"),
 ]

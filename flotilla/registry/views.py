@@ -8,12 +8,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from flotilla.accounts import actions as accounts
+from flotilla.accounts.views import show_first_admin_link
 from flotilla.authz.checks import can, organisations_where, require
 from flotilla.authz.permissions import Perm
 from flotilla.picture.queries import INDICATORS
 from flotilla.registry import actions
 from flotilla.registry.forms import CollaborativeForm, InviteForm, SettingsForm
-from flotilla.registry.models import Invitation, InvitationStatus, Organisation
+from flotilla.registry.models import Invitation, InvitationStatus, InvitePolicy, Organisation
 from flotilla.sharing import policy
 
 
@@ -85,7 +87,8 @@ def collaborative_members(request: HttpRequest, slug: str) -> HttpResponse:
             "pending": collab.invitations.filter(status=InvitationStatus.PENDING).select_related(
                 "organisation"
             ),
-            "can_invite": can(request.user, Perm.MANAGE_COLLABORATIVE, collab),
+            "can_invite": can(request.user, Perm.MANAGE_COLLABORATIVE, collab)
+            and not actions.why_cannot_invite(by=request.user, collaborative=collab),
             "leavable": [
                 o
                 for o in policy.members(viewer, collab)
@@ -111,16 +114,41 @@ def invite(request: HttpRequest, slug: str) -> HttpResponse:
             messages.error(request, f"No organisation has the code {code}")
         else:
             try:
-                actions.invite(by=request.user, collaborative=collab, organisation=org)
+                inv = actions.invite(by=request.user, collaborative=collab, organisation=org)
             except actions.RegistryError as exc:
                 messages.error(request, str(exc))
             else:
+                if not org.memberships.exists():
+                    # Nobody there could see the invitation: give the coordinator a link that
+                    # makes its first person the organisation's admin.
+                    link, secret = accounts.make_first_admin_link(by=request.user, invitation=inv)
+                    return show_first_admin_link(request, collab, link, secret, invited_now=True)
                 messages.success(
                     request, f"Invited {org.name}. Their admin can accept in one step."
                 )
     else:
         messages.error(request, "Enter the organisation's ODS code")
     return redirect("registry:collaborative_members", collab.slug)
+
+
+@login_required
+def leave_confirm(request: HttpRequest, slug: str, code: str) -> HttpResponse:
+    """Ask before leaving: what leaving does, or why the organisation cannot leave yet."""
+    viewer = policy.viewer_of(request.user)
+    collab = policy.get_collaborative(viewer, slug)
+    org = get_object_or_404(Organisation, code=code.upper())
+    require(request.user, Perm.LEAVE_COLLABORATIVE, org)
+    if org not in policy.members(viewer, collab):
+        raise Http404("Not found")
+    return render(
+        request,
+        "registry/leave_confirm.jinja",
+        {
+            "collab": collab,
+            "org": org,
+            "refusal": actions.why_cannot_leave(collaborative=collab, organisation=org),
+        },
+    )
 
 
 @login_required
@@ -169,16 +197,32 @@ def collaborative_settings(request: HttpRequest, slug: str) -> HttpResponse:
     for indicator, t in current.items():
         initial[f"{indicator}_amber"] = t.amber
         initial[f"{indicator}_red"] = t.red
-    form = SettingsForm(request.POST or None, initial=initial)
+    initial["invite_policy"] = collab.invite_policy
+    may_set_policy = actions.may_set_invite_policy(by=request.user, collaborative=collab)
+    form = SettingsForm(
+        request.POST or None,
+        initial=initial,
+        labels=INDICATORS,
+        with_invite_policy=may_set_policy,
+    )
+    error = ""
     if request.method == "POST" and form.is_valid():
-        actions.update_collaborative(
-            by=request.user,
-            collaborative=collab,
-            thresholds=form.thresholds(),
-            reporting_interval_hours=form.cleaned_data["reporting_interval_hours"],
-        )
-        messages.success(request, "Settings saved.")
-        return redirect("picture:dashboard", collab.slug)
+        try:
+            actions.update_collaborative(
+                by=request.user,
+                collaborative=collab,
+                thresholds=form.thresholds(),
+                reporting_interval_hours=form.cleaned_data["reporting_interval_hours"],
+                invite_policy=form.cleaned_data.get("invite_policy") or None,
+            )
+        except actions.RegistryError as exc:
+            error = str(exc)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("picture:dashboard", collab.slug)
+    errors = _errors(form) if request.method == "POST" else []
+    if error:
+        errors.append({"text": error, "anchor": ""})
     return render(
         request,
         "registry/settings.jinja",
@@ -186,6 +230,8 @@ def collaborative_settings(request: HttpRequest, slug: str) -> HttpResponse:
             "collab": collab,
             "form": form,
             "indicators": INDICATORS,
-            "errors": _errors(form) if request.method == "POST" else [],
+            "invite_policies": InvitePolicy.choices,
+            "may_set_policy": may_set_policy,
+            "errors": errors,
         },
     )

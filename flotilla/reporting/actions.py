@@ -24,7 +24,13 @@ from flotilla.reporting.models import (
     Submission,
 )
 from flotilla.reporting.queries import LatestValue, latest_as_at
-from flotilla.reporting.validation import CellIn, Problem, ReportRejected, check_cells
+from flotilla.reporting.validation import (
+    CellIn,
+    Problem,
+    ReportRejected,
+    check_cells,
+    report_time,
+)
 
 
 @dataclass
@@ -204,7 +210,10 @@ def record_report(
 ) -> ReportResult:
     """Validate and store a report; nothing is stored if any cell has an error.
 
-    A value equal to the current one for the same series and as-of time is left alone, so a
+    Each value is filed under its report time (`validation.report_time`: the as-of truncated
+    to the minute), so reports made within the same minute are revisions of one another and
+    the later received wins. A time more than an hour ahead of now or before 2000 is an error.
+    A value equal to the current one for the same series and report time is left alone, so a
     repeated report changes nothing. A different value becomes a new revision and the old one
     stays, marked superseded. `extra_organisation_ids` lets an import by platform staff cover
     many organisations in one submission.
@@ -225,7 +234,15 @@ def record_report(
             ]
         )
     seen: dict[tuple[int, int | None, str, datetime], CellIn] = {}
+    #: as of → its report time, or None when it is one already (most are: re-making 200,000
+    #: cells for nothing would cost more than the rest of this loop).
+    filed: dict[datetime, datetime | None] = {}
     for c in cells:
+        if c.as_of not in filed:
+            t = report_time(c.as_of)
+            filed[c.as_of] = None if t == c.as_of else t
+        if (moved := filed[c.as_of]) is not None:
+            c = c._replace(as_of=moved)
         key = (c.organisation_id, c.site_id, c.measure, c.as_of)
         if key in seen and not _same_cell(seen[key], c):
             raise ReportRejected(
@@ -317,7 +334,11 @@ def _same_cell(a: CellIn, b: CellIn) -> bool:
 
 
 def confirm_no_change(*, by: Any, organisation_id: int, site_id: int | None) -> ReportResult:
-    """Re-state the latest figures as true now: 'no change since the last report'."""
+    """Re-state the latest figures as true now: 'no change since the last report'.
+
+    Filed, like every report, under the current minute: a correction sent in the same minute
+    is a revision of it, and wins.
+    """
     now = timezone.now()
     latest = latest_observations(organisation_id=organisation_id, site_id=site_id)
     if not latest:

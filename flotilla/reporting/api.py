@@ -41,7 +41,8 @@ class ValueIn(BaseModel):
     as_of: ApiTime = Field(
         ...,
         description="When the value was true, ISO 8601 with a UTC offset "
-        "(for example 2026-01-05T08:00:00+00:00).",
+        "(for example 2026-01-05T08:00:00+00:00); filed to the minute (seconds are dropped), "
+        "at most an hour ahead of now.",
     )
     value: Number | None = Field(None, description="The number, for count and level measures.")
     text: SafeStr | None = Field(None, description="The text, for narrative measures.")
@@ -151,6 +152,7 @@ def _cells(token: ApiToken, values: list[ValueIn]) -> list[CellIn]:
                 missing_reason=v.missing_reason.value if v.missing_reason else "",
                 row=i,
                 field=_field(i, given[0]),
+                time_field=_field(i, "as_of"),
             )
         )
     if problems:
@@ -190,9 +192,11 @@ def submit_report(
 ) -> Status[dict[str, Any]]:
     """Submit values for the token's organisation: many sites, measures and times in one call.
 
-    Nothing is stored if any value is wrong (422 lists every problem). A value equal to the
-    current one is left alone, so sending the same report twice changes nothing; a different
-    value for the same time becomes a new revision. Needs a token with the `submit` scope.
+    Nothing is stored if any value is wrong (422 lists every problem). Each value is filed
+    under its `as_of` truncated to the minute, which may not be more than an hour ahead of
+    now. A value equal to the current one is left alone, so sending the same report twice
+    changes nothing; a different value for the same minute becomes a new revision (the later
+    received wins). Needs a token with the `submit` scope.
     """
     token = require_scope(request, TokenScope.SUBMIT)
     if payload.org_code is not None and payload.org_code.strip().upper() != (

@@ -11,11 +11,13 @@ Formats and semantics are documented in docs/import-formats.md.
 
 from __future__ import annotations
 
+import functools
 import gc
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -31,6 +33,7 @@ from flotilla.reporting.importers import (
     ON_CONFLICT_CHOICES,
     CombineReport,
     Conflict,
+    CsvRows,
     ParsedCell,
     ParsedFile,
     combine_into_successors,
@@ -38,7 +41,7 @@ from flotilla.reporting.importers import (
     sitrep,
 )
 from flotilla.reporting.models import Observation, Series, Source
-from flotilla.reporting.validation import CellIn, Problem, ReportRejected
+from flotilla.reporting.validation import CellIn, Problem, ReportRejected, report_time
 
 FORMATS = ("auto", sitrep.FORMAT, longform.FORMAT)
 
@@ -193,10 +196,10 @@ def _read_text(path_or_stream: str | Path | IO[Any]) -> str:
 
 
 def detect_format(text: str) -> str:
-    """'sitrep' or 'longform' from the header line; '' if neither."""
-    import csv
-
-    header = next(csv.reader(io.StringIO(text)), [])
+    """'sitrep' or 'longform' from the header line; '' if neither (or it cannot be read)."""
+    header = CsvRows(io.StringIO(text, newline=""), ParsedFile(format="")).read_header()
+    if header is None:
+        return ""
     if sitrep.looks_like(header):
         return sitrep.FORMAT
     if longform.looks_like(header):
@@ -207,6 +210,9 @@ def detect_format(text: str) -> str:
 def parse_text(text: str, *, fmt: str = "auto", on_conflict: str = "reject") -> ParsedFile:
     """Parse file text in the given (or detected) format, without touching the database."""
     if fmt == "auto":
+        probe = ParsedFile(format="")
+        if CsvRows(io.StringIO(text, newline=""), probe).read_header() is None:
+            return probe  # empty, or a header that cannot be read: the errors say why
         fmt = detect_format(text)
     if fmt == sitrep.FORMAT:
         return sitrep.parse(io.StringIO(text, newline=""), on_conflict=on_conflict)
@@ -308,6 +314,8 @@ def _store(
 ) -> None:
     """Resolve codes and record the cells; raises ImportRejected (rolling back) on errors."""
     problems: list[Problem] = []
+    # A winter file has 200,000 cells but about 125 times: round each time once.
+    filed = functools.cache(report_time)
     codes = {c.code for c in parsed.cells} | set(parsed.first_row)
     orgs = {o.code: o for o in Organisation.objects.filter(code__in=codes)}
     for code in sorted(codes - orgs.keys(), key=lambda c: parsed.first_row.get(c, 0)):
@@ -373,11 +381,11 @@ def _store(
             org_id = site.organisation_id
         else:
             org_id = org.pk
-        final.append(_cell_in(c, org_id, site_id))
+        final.append(_cell_in(c, org_id, site_id, parsed.time_column, filed))
         if c.earlier is not None:
             e = c.earlier
             earlier.append(
-                _cell_in(c, org_id, site_id)._replace(
+                _cell_in(c, org_id, site_id, parsed.time_column, filed)._replace(
                     value=e.value, text=e.text, missing_reason=e.missing_reason, row=e.row
                 )
             )
@@ -416,12 +424,21 @@ def _store(
         raise ImportRejected(exc.problems, outcome) from None
 
 
-def _cell_in(c: ParsedCell, org_id: int, site_id: int | None) -> CellIn:
+def _cell_in(
+    c: ParsedCell,
+    org_id: int,
+    site_id: int | None,
+    time_column: str,
+    filed: Callable[[datetime], datetime],
+) -> CellIn:
+    """A parsed cell to record, under its report time (`filed`: `report_time`, cached), so
+    that a re-import with `on_conflict='last'` compares values at the time they are stored."""
     return CellIn(
         organisation_id=org_id,
         site_id=site_id,
         measure=c.measure,
-        as_of=c.as_of,
+        as_of=filed(c.as_of),
+        time_field=time_column,
         value=c.value,
         text=c.text,
         missing_reason=c.missing_reason,

@@ -6,10 +6,19 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from django.utils import timezone
+
 from flotilla.reporting.catalogue import Catalogue
+
+#: No report is dated before this: earlier dates are typing slips (and arithmetic on times far
+#: outside the span overflows).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+#: How far ahead of the clock a report may be dated: enough for a reporting system's clock
+#: running a little fast, not enough for a figure about a day that has not happened.
+AHEAD = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -55,15 +64,70 @@ class CellIn(NamedTuple):
     missing_reason: str = ""
     row: int | None = None
     field: str = ""
+    #: Where the as-of time came from (a column or an API field), for problems with the time.
+    time_field: str = ""
+
+
+def report_time(as_of: datetime) -> datetime:
+    """The time a report is filed under: its as-of truncated to the minute.
+
+    Seconds and microseconds are dropped (counted in UTC, so an offset with seconds cannot move
+    a report into another minute) and the time zone is kept. Every path that stores a report
+    (form, "no change", API, uploads, the import command) goes through `record_report`, which
+    files each value under this time: two reports in the same minute are revisions of one
+    another, and the later received wins.
+    """
+    offset = as_of.utcoffset()
+    if offset is None or not offset % timedelta(minutes=1):
+        return as_of.replace(second=0, microsecond=0)
+    utc = as_of.astimezone(UTC).replace(second=0, microsecond=0)
+    return utc.astimezone(as_of.tzinfo)
+
+
+def time_problem(as_of: datetime, now: datetime) -> str:
+    """Why a report may not be dated `as_of` (empty when it may)."""
+    if timezone.is_naive(as_of):
+        return "give the time with its time zone"
+    shown = f"{timezone.localtime(as_of):%Y-%m-%d %H:%M}"
+    if as_of > now + AHEAD:
+        return f"{shown} is more than an hour ahead of now"
+    if as_of < EARLIEST:
+        return f"{shown} is before 1 January 2000"
+    return ""
 
 
 def check_cells(cells: Iterable[CellIn], catalogue: Catalogue) -> list[Problem]:
-    """Every problem with the cells, errors and warnings, in input order."""
+    """Every problem with the cells, errors and warnings, in input order.
+
+    A time is judged once however many cells share it (a winter file has 200,000 values but
+    about 125 times), and once per row and time field. Cross-field rules compare the values of
+    one organisation or site filed under the same report time (`report_time`).
+    """
     specs = {m.code: m for m in catalogue.measures}
     problems: list[Problem] = []
     groups: dict[tuple[int, int | None, datetime], dict[str, CellIn]] = defaultdict(dict)
+    now = timezone.now()
+    #: as of → (why it is refused, the report time)
+    times: dict[datetime, tuple[str, datetime]] = {}
+    told: set[tuple[int | None, str, datetime]] = set()
+    # Cells of one row share their time: comparing identity first saves hashing it each time.
+    last: datetime | None = None
+    why, filed = "", datetime.min
     for cell in cells:
         field = cell.field or cell.measure
+        if cell.as_of is not last:
+            last = cell.as_of
+            judged = times.get(last)
+            if judged is None:
+                refused = time_problem(last, now)
+                judged = times[last] = (refused, last if refused else report_time(last))
+            why, filed = judged
+        if why:
+            where = (cell.row, cell.time_field or "as_of", filed)
+            if where not in told:
+                told.add(where)
+                problems.append(Problem(why, where[1], cell.row))
+            continue
         spec = specs.get(cell.measure)
         if spec is None:
             problems.append(Problem(f"unknown measure {cell.measure!r}", field, cell.row))
@@ -95,7 +159,7 @@ def check_cells(cells: Iterable[CellIn], catalogue: Catalogue) -> list[Problem]:
                 Problem(f"{cell.value:g} is above the maximum {spec.max_value:g}", field, cell.row)
             )
             continue
-        groups[(cell.organisation_id, cell.site_id, cell.as_of)][cell.measure] = cell
+        groups[(cell.organisation_id, cell.site_id, filed)][cell.measure] = cell
     for rule in catalogue.rules:
         for values in groups.values():
             left, right = values.get(rule.left), values.get(rule.right)

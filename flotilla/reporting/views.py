@@ -11,11 +11,12 @@ from django.views.decorators.http import require_POST
 
 from flotilla.authz.checks import organisations_where, require
 from flotilla.authz.permissions import Perm
+from flotilla.formatting import plural
 from flotilla.registry.models import Organisation, Site
 from flotilla.reporting import actions, catalogue
 from flotilla.reporting.forms import cells_from_post, sections
 from flotilla.reporting.models import Source, Submission
-from flotilla.reporting.validation import ReportRejected
+from flotilla.reporting.validation import ReportRejected, report_time
 
 
 def _target(request: HttpRequest, code: str) -> tuple[Organisation, Site | None]:
@@ -70,7 +71,7 @@ def form(request: HttpRequest, code: str) -> HttpResponse:
     ctx = _form_context(org, site)
     ctx.update({"values": {}, "field_errors": {}, "errors": [], "warnings": []})
     if request.method == "POST":
-        now = timezone.now().replace(second=0, microsecond=0)
+        now = report_time(timezone.now())
         cells, problems = cells_from_post(
             request.POST, catalogue.current(), org.pk, site.pk if site else None, now
         )
@@ -152,8 +153,8 @@ def upload(request: HttpRequest, code: str) -> HttpResponse:
                 ctx["problems"] = exc.problems
                 ctx["errors"] = [
                     {
-                        "text": f"The file was not imported: {len(exc.problems)} problems. "
-                        "Nothing was stored.",
+                        "text": "The file was not imported: "
+                        f"{plural(len(exc.problems), 'problem')}. Nothing was stored.",
                         "anchor": "problems",
                     }
                 ]

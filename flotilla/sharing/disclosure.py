@@ -1,9 +1,10 @@
-"""What a viewer may see of one value, given the grant that reaches them. Pure functions.
+"""What a viewer may see of one value, given the grants that reach them. Pure functions.
 
 A grant shares measure groups at a detail (exact, banded, status only) and a delay. When
-several grants reach the same viewer for the same group, the viewer gets the finest detail any
-of them allows, at the shortest delay among the grants with that detail: every value shown is
-one that a single grant allows.
+several grants reach the same viewer for the same group, the viewer holds all of them: each
+figure is shown at the finest detail of the grants under which it is already old enough to
+be seen (`shown_under`), so a fresh figure may be coarse while an older one is exact. Every
+value shown is one that a single grant allows.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 GROUPS = ("capacity", "flow", "workforce", "escalation", "narrative")
 EXACT, BANDED, STATUS = "exact", "banded", "status"
@@ -30,15 +32,58 @@ class Access:
     grant_id: int | None = None
 
 
+#: Every access a viewer holds to one group, finest first and each fresher than the one
+#: before (see `combine`). Empty: not shared with the viewer.
+Accesses = tuple[Access, ...]
+
 #: What an organisation's own people (and the platform operator) see.
 FULL = Access(EXACT, 0, None)
+OWN: Accesses = (FULL,)
 
 
-def combine(accesses: Iterable[Access]) -> Access | None:
-    """The finest detail any access allows, at the shortest delay among those with it."""
-    return min(
-        accesses, key=lambda a: (-RANK[a.detail], a.delay_hours, a.grant_id or 0), default=None
-    )
+def combine(accesses: Iterable[Access]) -> Accesses:
+    """The accesses worth holding, finest first, each strictly fresher than the one before.
+
+    An access no finer and no fresher than another would never be the one a figure is shown
+    under, so it is dropped (of two alike, the older grant is kept). What remains reads like
+    "exact 24 hours late, banded 3 hours late, status in real time".
+    """
+    kept: list[Access] = []
+    for a in sorted(accesses, key=lambda a: (-RANK[a.detail], a.delay_hours, a.grant_id or 0)):
+        if not kept or a.delay_hours < kept[-1].delay_hours:
+            kept.append(a)
+    return tuple(kept)
+
+
+def showing(accesses: Accesses, kind: str) -> Accesses:
+    """The accesses under which a measure of this kind is shown at all (text: exact only)."""
+    if kind == "text":
+        return tuple(a for a in accesses if a.detail == EXACT)
+    return accesses
+
+
+def cutoff(access: Access, moment: datetime, now: datetime) -> datetime:
+    """The newest as-of time `access` shows when looking at `moment`: never after it, and
+    never less than the delay before now."""
+    return min(moment, now - timedelta(hours=access.delay_hours))
+
+
+def shown_under(
+    accesses: Accesses, as_of: datetime, moment: datetime, now: datetime
+) -> Access | None:
+    """The access a figure of `as_of` is shown under: the finest whose cutoff it has reached.
+
+    None when no access shows it yet (or ever: none at all)."""
+    for a in accesses:
+        if as_of <= cutoff(a, moment, now):
+            return a
+    return None
+
+
+def coarser(a: Access, b: Access) -> Access:
+    """The access with the coarser detail (of two alike, the later): a figure computed from
+    two others is shown no finer, and no fresher, than either allows."""
+    return min((a, b), key=lambda x: (RANK[x.detail], -x.delay_hours))
 
 
 def round_count(value: float) -> float:

@@ -68,16 +68,31 @@ def initial_for(grant: Grant) -> dict[str, Any]:
 
 class GrantForm(forms.Form):
     audience = forms.ChoiceField(
-        choices=AudienceKind.choices, error_messages={"required": "Choose who to share with"}
+        choices=AudienceKind.choices,
+        error_messages={
+            "required": "Choose who to share with",
+            "invalid_choice": "Choose who to share with from the list",
+        },
     )
     collaborative = forms.CharField(required=False)
-    audience_organisation = forms.CharField(required=False, max_length=10)
+    audience_organisation = forms.CharField(
+        required=False,
+        max_length=10,
+        error_messages={"max_length": "An ODS code has at most 10 characters, like RX1"},
+    )
     groups = forms.MultipleChoiceField(
         choices=[(g, g.capitalize()) for g in GROUPS],
-        error_messages={"required": "Choose at least one group of measures to share"},
+        error_messages={
+            "required": "Choose at least one group of measures to share",
+            "invalid_choice": "Choose the groups of measures to share from the list",
+        },
     )
     detail = forms.ChoiceField(
-        choices=Detail.choices, error_messages={"required": "Choose how finely to share"}
+        choices=Detail.choices,
+        error_messages={
+            "required": "Choose how finely to share",
+            "invalid_choice": "Choose how finely to share from the list",
+        },
     )
     delay_hours = forms.IntegerField(
         min_value=0,

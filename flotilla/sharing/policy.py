@@ -10,10 +10,12 @@ coarsened and delayed; nothing downstream sees more than the viewer may.
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import reduce
 from typing import Any, NamedTuple
 
 from django.db.models import Case, DateTimeField, Q, QuerySet, Value, When
@@ -31,7 +33,7 @@ from flotilla.reporting.catalogue import current as current_catalogue
 from flotilla.reporting.models import Observation, Series
 from flotilla.reporting.queries import latest_as_at
 from flotilla.sharing import disclosure, ledger
-from flotilla.sharing.disclosure import FULL, Access
+from flotilla.sharing.disclosure import OWN, Access, Accesses
 from flotilla.sharing.models import AudienceKind, Grant
 
 
@@ -99,17 +101,18 @@ def _as_access(grant: Grant) -> Access:
     return Access(grant.detail, grant.delay_hours, grant.pk)
 
 
-def _combined(accesses: dict[int, dict[str, list[Access]]]) -> dict[int, dict[str, Access]]:
-    out: dict[int, dict[str, Access]] = {}
-    for owner, by_group in accesses.items():
-        out[owner] = {g: a for g, options in by_group.items() if (a := disclosure.combine(options))}
-    return out
+def _combined(accesses: dict[int, dict[str, list[Access]]]) -> dict[int, dict[str, Accesses]]:
+    return {
+        owner: {g: disclosure.combine(options) for g, options in by_group.items()}
+        for owner, by_group in accesses.items()
+    }
 
 
 def access_map(
     viewer: Viewer, organisation_ids: Iterable[int] | None = None
-) -> dict[int, dict[str, Access]]:
-    """Owner id → measure group → how the viewer sees it. Absent: not shared with the viewer.
+) -> dict[int, dict[str, Accesses]]:
+    """Owner id → measure group → every access the viewer holds to it, finest first (see
+    `disclosure.combine`). Absent: not shared with the viewer.
 
     The viewer's own organisations (and, for the platform operator, every organisation) are
     seen in full. Others are seen through the grants that reach the viewer.
@@ -117,7 +120,7 @@ def access_map(
     wanted = None if organisation_ids is None else frozenset(organisation_ids)
     if viewer.platform:
         owners = wanted if wanted is not None else Organisation.objects.values_list("id", flat=True)
-        return {o: dict.fromkeys(disclosure.GROUPS, FULL) for o in owners}
+        return {o: dict.fromkeys(disclosure.GROUPS, OWN) for o in owners}
     found: dict[int, dict[str, list[Access]]] = defaultdict(lambda: defaultdict(list))
     grants = _reaching(viewer)  # never the viewer's own organisations
     if wanted is not None:
@@ -127,7 +130,7 @@ def access_map(
             found[grant.owner_id][group].append(_as_access(grant))
     out = _combined(found)
     own = viewer.organisation_ids if wanted is None else viewer.organisation_ids & wanted
-    out.update({o: dict.fromkeys(disclosure.GROUPS, FULL) for o in own})
+    out.update({o: dict.fromkeys(disclosure.GROUPS, OWN) for o in own})
     return out
 
 
@@ -223,11 +226,19 @@ class Shared(NamedTuple):
 
 @dataclass
 class Reading:
-    """What `read_latest` returns: the values shown, and what was withheld from the viewer."""
+    """What `read_latest` returns: the values shown, and why others are not."""
 
     values: list[Shared]
     #: (owner id, measure) asked for but not shared with the viewer at all.
     withheld: set[tuple[int, str]] = field(default_factory=set)
+    #: (owner id, site id or None, measure) → hours late it is shared: nothing is shown yet,
+    #: because everything the owner reported by the moment asked for is newer than the
+    #: viewer's shortest delay lets them see.
+    delayed: dict[tuple[int, int | None, str], int] = field(default_factory=dict)
+
+    def delayed_at(self, owner: int, site: int | None) -> dict[str, int]:
+        """Measure → hours late, of one organisation or site (see `delayed`)."""
+        return {c: h for (o, s, c), h in self.delayed.items() if (o, s) == (owner, site)}
 
 
 def _rag(
@@ -257,24 +268,15 @@ def _catalogue() -> dict[str, Any]:
     return {m.code: m for m in current_catalogue().measures}
 
 
-def _reach(owners_by_group: dict[str, set[int]], codes: list[str], spec: dict[str, Any]) -> list[Q]:
-    """The series of each group's owners and wanted measures (matched by measure code)."""
-    out = []
-    for group, owners in sorted(owners_by_group.items()):
-        wanted = [c for c in codes if c in spec and spec[c].group == group]
-        if owners and wanted:
-            out.append(Q(organisation_id__in=owners, measure__code__in=wanted))
-    return out
-
-
 def _occupancies(
     raw: list[Any],
-    access: dict[int, dict[str, Access]],
+    under: dict[int, Access],
     thresholds: dict[str, tuple[float, float]],
     spec: dict[str, Any],
 ) -> list[Shared]:
     """Occupancy of each bed type (occupied / open of the same row), computed on exact counts
-    and shown at the viewer's detail for capacity: exact, a 5-point band, or its RAG only."""
+    and shown at the coarser of the two counts' details (`under`: series id → the access each
+    count is shown under): exact, a 5-point band, or its RAG only."""
     pairs: dict[tuple[int, int | None, str], dict[str, Any]] = defaultdict(dict)
     for v in raw:
         m = spec.get(v.measure)
@@ -285,7 +287,7 @@ def _occupancies(
         occ, opn = pair.get("occupied"), pair.get("open")
         if occ is None or opn is None or not opn.value:
             continue
-        a = access[owner]["capacity"]
+        a = disclosure.coarser(under[occ.series_id], under[opn.series_id])
         ratio = occ.value / opn.value
         code = f"{bed}_occupancy"
         value, band, judged = ratio, None, ratio
@@ -305,6 +307,62 @@ def _occupancies(
     return out
 
 
+def _held(
+    access: dict[int, dict[str, Accesses]], owners: Iterable[int], codes: list[str], spec: Any
+) -> tuple[dict[tuple[int, str], Accesses], set[tuple[int, str]]]:
+    """(owner, measure) → the accesses under which the viewer may see it; and the pairs no
+    access shows at all (narrative text is shown only exactly)."""
+    held, withheld = {}, set()
+    for owner in owners:
+        groups = access.get(owner, {})
+        for code in codes:
+            shows = disclosure.showing(groups.get(spec[code].group, ()), spec[code].kind)
+            if shows:
+                held[(owner, code)] = shows
+            else:
+                withheld.add((owner, code))
+    return held, withheld
+
+
+def _by_cutoff(
+    held: dict[tuple[int, str], Accesses],
+) -> dict[tuple[int, tuple[str, ...]], set[int]]:
+    """(shortest delay, measures) → owners: few groups, as owners tend to share alike."""
+    per_owner: dict[int, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for (owner, code), shows in held.items():
+        per_owner[owner][shows[-1].delay_hours].append(code)
+    out: dict[tuple[int, tuple[str, ...]], set[int]] = defaultdict(set)
+    for owner, by_delay in per_owner.items():
+        for delay, codes in by_delay.items():
+            out[(delay, tuple(sorted(codes)))].add(owner)
+    return out
+
+
+def _delayed(
+    groups: dict[tuple[int, tuple[str, ...]], set[int]],
+    held: dict[tuple[int, str], Accesses],
+    shown_series: list[int],
+    moment: datetime,
+    now: datetime,
+) -> dict[tuple[int, int | None, str], int]:
+    """Series with nothing shown whose owner reported after the viewer's cutoff, by the
+    moment asked for: one query, and none when no access is late at that moment."""
+    near = [
+        Q(series__organisation_id__in=owners, series__measure__code__in=codes, as_of__gt=cut)
+        for (delay, codes), owners in groups.items()
+        if (cut := min(moment, now - timedelta(hours=delay))) < moment
+    ]
+    if not near:
+        return {}
+    newer = (
+        Observation.objects.filter(reduce(operator.or_, near), is_current=True, as_of__lte=moment)
+        .exclude(series_id__in=shown_series)
+        .values_list("series__organisation_id", "series__site_id", "series__measure__code")
+        .distinct()
+    )
+    return {(o, s, c): held[(o, c)][-1].delay_hours for o, s, c in newer}
+
+
 def read_latest(
     viewer: Viewer,
     at: datetime | None,
@@ -315,48 +373,42 @@ def read_latest(
 ) -> Reading:
     """The latest value of each series the viewer may read as at `at` (None: now).
 
-    Each group of each organisation is read as at `at` or its grant's delay ago, whichever is
-    earlier, and shown at the grant's detail; with `thresholds`, each value gets the RAG band
-    its detail allows (`_rag`). With `occupancy`, derived occupancies come too. The reads go on
-    the record.
+    Each measure of each organisation is read as at `at` or the shortest delay of the
+    viewer's grants for it ago, whichever is earlier (one query for all). The value found is
+    shown at the finest detail of the grants under which it is already old enough to be seen
+    (`disclosure.shown_under`), with that grant's delay; with `thresholds`, each value gets
+    the RAG band its detail allows (`_rag`). With `occupancy`, derived occupancies come too.
+    What is not shown is said: withheld (not shared) or delayed (not yet visible). The reads
+    go on the record.
     """
     now = timezone.now()
     moment = min(at, now) if at else now
     spec = _catalogue()
-    codes = list(measures) if measures is not None else list(spec)
+    codes = [c for c in (measures if measures is not None else spec) if c in spec]
     thresholds = thresholds or {}
     access = access_map(viewer, organisation_ids)
     owners = set(organisation_ids) if organisation_ids is not None else set(access)
-    withheld = {
-        (o, c)
-        for o in owners
-        for c in codes
-        if c in spec and spec[c].group not in access.get(o, {})
-    }
-    by_delay: dict[int, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
-    for owner, groups in access.items():
-        for group, a in groups.items():
-            by_delay[a.delay_hours][group].add(owner)
+    held, withheld = _held(access, owners, codes, spec)
+    groups = _by_cutoff(held)
     # One query for every delay: each series is read as at its own cutoff.
     reach, cutoffs = Q(pk__in=[]), []
-    for delay, owners_by_group in sorted(by_delay.items()):
-        cutoff = min(moment, now - timedelta(hours=delay))
-        for q in _reach(owners_by_group, codes, spec):
-            reach |= q
-            cutoffs.append(When(q, then=Value(cutoff)))
+    for (delay, wanted), owners_alike in sorted(groups.items()):
+        q = Q(organisation_id__in=owners_alike, measure__code__in=wanted)
+        reach |= q
+        cutoffs.append(When(q, then=Value(min(moment, now - timedelta(hours=delay)))))
     series = Series.objects.filter(reach)
-    if len(by_delay) > 1:
+    delays = {delay for delay, _ in groups}
+    if len(delays) > 1:
         raw = latest_as_at(series, Case(*cutoffs, output_field=DateTimeField()))
     else:
-        raw = latest_as_at(series, min(moment, now - timedelta(hours=min(by_delay, default=0))))
-    values = []
+        raw = latest_as_at(series, min(moment, now - timedelta(hours=min(delays, default=0))))
+    values, under = [], {}
     for v in raw:
         m = spec[v.measure]
-        a = access[v.organisation_id][m.group]
-        shown, value, text = disclosure.shown_value(m.kind, v.value, v.text, a.detail)
-        if not shown:
-            withheld.add((v.organisation_id, v.measure))
-            continue
+        a = disclosure.shown_under(held[(v.organisation_id, v.measure)], v.as_of, moment, now)
+        assert a is not None, "read at the freshest access's cutoff"
+        under[v.series_id] = a
+        _, value, text = disclosure.shown_value(m.kind, v.value, v.text, a.detail)
         # A level is shown as reported at every detail, so its RAG may be judged as exact.
         judged_as = disclosure.EXACT if m.kind == "level" else a.detail
         rag = _rag(v.measure, v.value, value, judged_as, thresholds)
@@ -364,22 +416,41 @@ def read_latest(
             Shared(*v[:5], value, text, *v[7:], a.detail, a.delay_hours, rag, None, m.kind)
         )
     if occupancy:
-        values.extend(_occupancies(raw, access, thresholds, spec))
+        values.extend(_occupancies(raw, under, thresholds, spec))
+    delayed = _delayed(groups, held, list(under), moment, now)
     _note(viewer, ((v.organisation_id, spec[v.measure].group) for v in values if v.measure in spec))
-    return Reading(values, withheld)
+    return Reading(values, withheld, delayed)
 
 
 @dataclass
 class History:
     """What `read_history` returns: (measure, as of, value) oldest first, and how each
-    measure is shared with the viewer (None: not shared, so not in the rows)."""
+    measure is shared with the viewer."""
 
     rows: list[tuple[str, datetime, float | None]]
+    #: Measure → how it is charted: the freshest access that puts points on a chart (for a
+    #: count, the freshest not status only), else the freshest; None: not shared, no rows.
     access: dict[str, Access | None]
+    #: Measure → every access the viewer holds to it, finest first (empty: not shared).
+    accesses: dict[str, Accesses] = field(default_factory=dict)
+    #: (measure, as of) → the detail that row is shown at: finer for older rows, when a
+    #: finer grant is also a later one.
+    details: dict[tuple[str, datetime], str] = field(default_factory=dict)
 
     def charted(self, measure: str) -> bool:
         a = self.access.get(measure)
         return a is not None and a.detail != disclosure.STATUS
+
+    def detail_of(self, measure: str, as_of: datetime) -> str:
+        """The detail one row is shown at."""
+        return self.details[(measure, as_of)]
+
+
+def _charted_by(shows: Accesses, kind: str) -> Access | None:
+    if not shows:
+        return None
+    charting = [a for a in shows if not (kind == "count" and a.detail == disclosure.STATUS)]
+    return (charting or list(shows))[-1]
 
 
 def read_history(
@@ -390,21 +461,23 @@ def read_history(
     since: datetime,
     until: datetime,
 ) -> History:
-    """Values of one organisation or site between two times, at the viewer's detail and delay.
+    """Values of one organisation or site between two times, each at the finest detail of
+    the viewer's grants under which it is old enough to be seen, none newer than the shortest
+    delay allows.
 
-    Counts shared as status only are left out (a status has no history to chart here).
+    Counts shown as status only are left out (a status has no history to chart here).
     """
     spec = _catalogue()
-    codes = list(measures)
+    asked = list(measures)
+    codes = [c for c in asked if c in spec]
     groups = access_map(viewer, {organisation.pk}).get(organisation.pk, {})
-    shown = {c: groups.get(spec[c].group) if c in spec else None for c in codes}
+    held = {c: disclosure.showing(groups.get(spec[c].group, ()), spec[c].kind) for c in codes}
+    charted = {c: _charted_by(shows, spec[c].kind) for c, shows in held.items()}
     now = timezone.now()
     reach = Q(pk__in=[])
-    for code, a in shown.items():
-        if a is None:
-            continue
-        cutoff = min(until, now - timedelta(hours=a.delay_hours))
-        reach |= Q(series__measure__code=code, as_of__lte=cutoff)
+    for code, a in charted.items():
+        if a is not None:
+            reach |= Q(series__measure__code=code, as_of__lte=disclosure.cutoff(a, until, now))
     rows = Observation.objects.filter(
         reach,
         series__organisation=organisation,
@@ -412,17 +485,18 @@ def read_history(
         is_current=True,
         as_of__gte=since,
     ).order_by("as_of")
-    out = []
+    out, details = [], {}
     for code, as_of, value, text in rows.values_list(
         "series__measure__code", "as_of", "value", "text"
     ):
-        a = shown[code]
-        assert a is not None
-        ok, value, _ = disclosure.shown_value(spec[code].kind, value, text, a.detail)
-        if ok and not (a.detail == disclosure.STATUS and spec[code].kind == "count"):
+        a = disclosure.shown_under(held[code], as_of, until, now)
+        assert a is not None, "read at the charted access's cutoff"
+        _, value, _ = disclosure.shown_value(spec[code].kind, value, text, a.detail)
+        if not (a.detail == disclosure.STATUS and spec[code].kind == "count"):
             out.append((code, as_of, value))
+            details[(code, as_of)] = a.detail
     _note(viewer, ((organisation.pk, spec[code].group) for code, _, _ in out))
-    return History(out, shown)
+    return History(out, {c: charted.get(c) for c in asked}, held, details)
 
 
 @dataclass(frozen=True)
@@ -473,9 +547,9 @@ def audiences(organisation: Organisation) -> list[Audience]:
     return out
 
 
-def organisation_views(organisation: Organisation) -> dict[int, dict[str, Access]]:
+def organisation_views(organisation: Organisation) -> dict[int, dict[str, Accesses]]:
     """Organisation id → group → what it sees of `organisation`, for every organisation that
-    sees anything of it: the combination of the grants that reach it, as `access_map` makes."""
+    sees anything of it: every access the grants reaching it give, as `access_map` makes."""
     found: dict[int, dict[str, list[Access]]] = defaultdict(lambda: defaultdict(list))
     everyone: list[Grant] = []
     for a in audiences(organisation):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,11 +13,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from flotilla import csvsafe
 from flotilla.authz.checks import can, require
 from flotilla.authz.permissions import Perm
+from flotilla.formatting import plural
 from flotilla.registry.models import Organisation
 from flotilla.sharing import actions, disclosure, policy
-from flotilla.sharing.disclosure import GROUPS, Access
+from flotilla.sharing.disclosure import GROUPS, Access, Accesses
 from flotilla.sharing.forms import DETAIL_EXPLAINED, GrantForm, group_hints, initial_for
 from flotilla.sharing.models import AccessEvent, AudienceKind, Detail, Grant
 
@@ -36,7 +37,7 @@ def access_record(request: HttpRequest, code: str) -> HttpResponse:
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{org.code}-access-record.csv"'
-        writer = csv.writer(response)
+        writer = csvsafe.writer(response)
         writer.writerow(["at", "reader", "reader_organisations", "groups", "where"])
         codes = dict(Organisation.objects.values_list("id", "code"))
         for e in events.iterator(chunk_size=2000):
@@ -75,10 +76,11 @@ def _owned(org: Organisation, grant_id: int) -> Grant:
 
 @dataclass(frozen=True)
 class Row:
-    """A row of 'what each organisation sees': who, then the access per group (None: not shared)."""
+    """A row of 'what each organisation sees': who, then the accesses per group, finest first
+    (empty: not shared)."""
 
     label: str
-    cells: list[Access | None]
+    cells: list[Accesses]
 
 
 def _seen_by(org: Organisation, audiences: list[policy.Audience]) -> tuple[list[Row], Row | None]:
@@ -89,7 +91,8 @@ def _seen_by(org: Organisation, audiences: list[policy.Audience]) -> tuple[list[
     listed = set(views) if len(views) <= TABLE_LIMIT else named
     names = dict(Organisation.objects.filter(pk__in=listed).values_list("pk", "name"))
     rows = sorted(
-        (Row(names[i], [views[i].get(g) for g in GROUPS]) for i in listed), key=lambda r: r.label
+        (Row(names[i], [views[i].get(g, ()) for g in GROUPS]) for i in listed),
+        key=lambda r: r.label,
     )
     public = [a.grant for a in audiences if a.grant.audience == AudienceKind.PUBLIC]
     if public:
@@ -108,8 +111,8 @@ def _seen_by(org: Organisation, audiences: list[policy.Audience]) -> tuple[list[
     rest = None
     if hidden:
         n = len(hidden)
-        label = f"{n} more organisation{'s' if n != 1 else ''}"
-        rest = Row(label, [views[hidden[0]].get(g) for g in GROUPS])
+        label = plural(n, "more organisation", "more organisations")
+        rest = Row(label, [views[hidden[0]].get(g, ()) for g in GROUPS])
     return rows, rest
 
 

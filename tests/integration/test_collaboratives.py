@@ -106,3 +106,155 @@ def test_coordinators_change_thresholds_and_the_interval_with_an_audit_trail(cli
     assert cast.collab.thresholds.get(indicator="ga_occupancy").red == 0.97
     event = AuditEvent.objects.get(action="registry.collaborative_updated")
     assert event.before["reporting_interval_hours"] == 4
+
+
+def test_the_roles_that_may_run_a_collaborative_are_those_authz_lets_manage_it():
+    from flotilla.authz.permissions import ROLE_PERMISSIONS, Perm
+
+    managing = {r for r, perms in ROLE_PERMISSIONS.items() if Perm.MANAGE_COLLABORATIVE in perms}
+    assert managing == set(actions.MANAGING_ROLES)
+
+
+def _founder_only(cast) -> None:
+    actions.update_collaborative(
+        by=cast.people[Role.COORDINATOR],
+        collaborative=cast.collab,
+        thresholds={},
+        reporting_interval_hours=cast.collab.reporting_interval_hours,
+        invite_policy="founder_only",
+    )
+    cast.collab.refresh_from_db()
+
+
+def test_by_default_a_coordinator_of_any_member_may_invite(cast):
+    south_coordinator = f.UserFactory()
+    f.member(south_coordinator, cast.south, Role.COORDINATOR)
+    assert cast.collab.invite_policy == "any_member"
+    actions.invite(by=south_coordinator, collaborative=cast.collab, organisation=cast.outside)
+    assert Invitation.objects.filter(organisation=cast.outside).exists()
+
+
+def test_when_only_the_founder_may_invite_another_members_coordinator_is_told_why(client, cast):
+    south_coordinator = f.UserFactory()
+    f.member(south_coordinator, cast.south, Role.COORDINATOR)
+    _founder_only(cast)
+    with pytest.raises(actions.RegistryError, match="only coordinators of North Hospitals"):
+        actions.invite(by=south_coordinator, collaborative=cast.collab, organisation=cast.outside)
+    assert not Invitation.objects.filter(organisation=cast.outside).exists()
+
+    client.force_login(south_coordinator)
+    page = client.get(f"/c/{cast.collab.slug}/members").content.decode()
+    assert "Invite an organisation" not in page
+    response = client.post(f"/c/{cast.collab.slug}/invite", {"code": "RX1"}, follow=True)
+    assert "only coordinators of North Hospitals NHS Trust" in response.content.decode()
+
+    # The founder's coordinator still may.
+    client.force_login(cast.people[Role.COORDINATOR])
+    assert "Invite an organisation" in client.get(f"/c/{cast.collab.slug}/members").content.decode()
+    actions.invite(
+        by=cast.people[Role.COORDINATOR], collaborative=cast.collab, organisation=cast.outside
+    )
+
+
+def test_who_may_invite_is_set_on_the_settings_page_with_an_audit_trail(client, cast):
+    client.force_login(cast.people[Role.COORDINATOR])
+    page = client.get(f"/c/{cast.collab.slug}/settings").content.decode()
+    assert "Who may invite organisations" in page
+    data = {"reporting_interval_hours": "4", "invite_policy": "founder_only"}
+    for indicator, (amber, red) in STANDARD_THRESHOLDS.items():
+        data[f"{indicator}_amber"], data[f"{indicator}_red"] = str(amber), str(red)
+    assert client.post(f"/c/{cast.collab.slug}/settings", data).status_code == 302
+    cast.collab.refresh_from_db()
+    assert cast.collab.invite_policy == "founder_only"
+    event = AuditEvent.objects.get(action="registry.collaborative_updated")
+    assert (event.before["invite_policy"], event.after["invite_policy"]) == (
+        "any_member",
+        "founder_only",
+    )
+    data["invite_policy"] = "everyone"
+    page = client.post(f"/c/{cast.collab.slug}/settings", data).content.decode()
+    assert "Choose who may invite organisations" in page
+
+
+def test_only_the_founders_coordinators_may_change_who_may_invite(client, cast):
+    south_coordinator = f.UserFactory()
+    f.member(south_coordinator, cast.south, Role.COORDINATOR)
+    _founder_only(cast)
+    with pytest.raises(actions.RegistryError, match="may change who may invite"):
+        actions.update_collaborative(
+            by=south_coordinator,
+            collaborative=cast.collab,
+            thresholds={},
+            reporting_interval_hours=4,
+            invite_policy="any_member",
+        )
+    client.force_login(south_coordinator)
+    page = client.get(f"/c/{cast.collab.slug}/settings").content.decode()
+    assert 'name="invite_policy"' not in page
+    assert "Only coordinators of North Hospitals NHS Trust" in page
+    # Once the founder has left, the members that remain decide.
+    north_admin = cast.people[Role.ORG_ADMIN]
+    actions.leave(by=north_admin, collaborative=cast.collab, organisation=cast.north)
+    assert actions.may_set_invite_policy(by=south_coordinator, collaborative=cast.collab)
+
+
+def test_leaving_asks_first_and_says_what_leaving_does(client, cast):
+    f.member(cast.people["south_reporter"], cast.south, Role.COORDINATOR)
+    client.force_login(cast.people[Role.ORG_ADMIN])
+    members = client.get(f"/c/{cast.collab.slug}/members").content.decode()
+    assert f"/c/{cast.collab.slug}/leave/RN1" in members
+    page = client.get(f"/c/{cast.collab.slug}/leave/RN1").content.decode()
+    assert "Leave River System as North Hospitals NHS Trust?" in page
+    assert "Yes, leave River System" in page
+    assert CollaborativeMembership.objects.get(organisation=cast.north).left_at is None
+    # Not a member's organisation, or not yours: not found.
+    assert client.get(f"/c/{cast.collab.slug}/leave/RS1").status_code == 404
+    assert client.get(f"/c/{cast.collab.slug}/leave/NOPE").status_code == 404
+
+
+def test_a_collaborative_cannot_be_left_with_nobody_to_run_it(client, cast):
+    # South has only a reporter: if North left, nobody could run the collaborative.
+    client.force_login(cast.people[Role.ORG_ADMIN])
+    page = client.get(f"/c/{cast.collab.slug}/leave/RN1").content.decode()
+    assert "cannot leave yet" in page
+    assert "Yes, leave" not in page
+    response = client.post(
+        f"/c/{cast.collab.slug}/leave", {"organisation": cast.north.pk}, follow=True
+    )
+    assert "give someone the coordinator role first" in response.content.decode()
+    assert CollaborativeMembership.objects.get(organisation=cast.north).left_at is None
+    assert not AuditEvent.objects.filter(action="registry.left").exists()
+
+    f.member(cast.people["south_reporter"], cast.south, Role.COORDINATOR)
+    actions.leave(
+        by=cast.people[Role.ORG_ADMIN], collaborative=cast.collab, organisation=cast.north
+    )
+    assert CollaborativeMembership.objects.get(organisation=cast.north).left_at is not None
+
+
+def test_the_last_member_may_leave(cast):
+    lone = f.CollaborativeFactory(name="Solo", organisation=cast.outside)
+    actions.leave(by=cast.people["outsider"], collaborative=lone, organisation=cast.outside)
+    assert not lone.memberships.filter(left_at__isnull=True).exists()
+
+
+def test_member_counts_read_as_english(client, cast):
+    client.force_login(cast.people[Role.VIEWER])
+    assert "2 member organisations" in client.get(f"/c/{cast.collab.slug}/members").content.decode()
+    lone = f.CollaborativeFactory(name="Solo", organisation=cast.north)
+    assert "1 member organisation<" in client.get(f"/c/{lone.slug}/members").content.decode()
+
+
+def test_settings_errors_name_the_field_in_plain_english(client, cast):
+    client.force_login(cast.people[Role.COORDINATOR])
+    data = {"reporting_interval_hours": "often"}
+    for indicator in STANDARD_THRESHOLDS:
+        data[f"{indicator}_amber"], data[f"{indicator}_red"] = "1", "2"
+    data["nctr_amber"] = ""
+    data["handover_over_60_red"] = "lots"
+    page = client.post(f"/c/{cast.collab.slug}/settings", data).content.decode()
+    assert "Enter the interval as a whole number of hours" in page
+    assert "Enter the amber threshold for No criteria to reside" in page
+    assert "Enter the red threshold for Handovers over 60 min as a number" in page
+    assert "This field is required" not in page
+    assert 'href="#id_nctr_amber"' in page

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from django.core.management import call_command
@@ -60,3 +60,57 @@ def test_the_real_demo_is_a_regions_acute_trusts_with_the_last_day_today(shared_
     assert collab.memberships.count() == result["organisations"] + 1  # and the ICB
     last = Observation.objects.filter(series__measure__code="ga_occupied").order_by("-as_of")[0]
     assert timezone.localtime(last.as_of).date() == today
+
+
+def test_the_demo_opel_rule_rises_with_occupancy_or_long_handover_waits():
+    assert loader.declared_opel(None, None) is None
+    assert loader.declared_opel(0.80, 0) == 1
+    assert loader.declared_opel(0.88, None) == 2
+    assert loader.declared_opel(None, 8) == 3
+    assert loader.declared_opel(0.90, 25) == 4
+    assert loader.declared_opel(0.975, 0) == 4
+
+
+def test_the_synthetic_demo_has_a_commissioner_and_declares_opel_by_the_rule(tmp_path):
+    call_command("load-demo", "--data-dir", str(tmp_path))
+    collab = Collaborative.objects.get()
+    kinds = set(collab.memberships.values_list("organisation__kind", flat=True))
+    assert kinds == {"acute", "commissioner"}
+    opel = Observation.objects.filter(series__measure__code="opel_declared", is_current=True)
+    assert opel.exists()
+    sample = opel.select_related("series").order_by("as_of")[10]
+    at = dict(
+        Observation.objects.filter(
+            series__organisation=sample.series.organisation,
+            as_of=sample.as_of,
+            is_current=True,
+            series__measure__code__in=["ga_open", "ga_occupied", "handover_over_60"],
+        ).values_list("series__measure__code", "value")
+    )
+    assert sample.value == loader.declared_opel(
+        at["ga_occupied"] / at["ga_open"], at.get("handover_over_60")
+    )
+
+
+def test_the_real_demo_declares_opel_levels_for_its_trusts_from_the_days_figures(shared_data):
+    from flotilla.reporting.models import Submission
+
+    result = loader.load(data_dir=shared_data, today=date(2026, 11, 26))
+    collab = Collaborative.objects.get(slug=result["collaborative"])
+    icb = collab.memberships.get(organisation__code="QHM").organisation
+    assert icb.kind == "commissioner"
+    opel = Observation.objects.filter(series__measure__code="opel_declared", is_current=True)
+    declaring = set(opel.values_list("series__organisation__code", flat=True))
+    assert len(declaring) == result["organisations"]
+    assert set(opel.values_list("value", flat=True)) <= {1.0, 2.0, 3.0, 4.0}
+    assert len(set(opel.values_list("value", flat=True))) >= 3  # the levels vary
+    submissions = Submission.objects.filter(reference__startswith="OPEL levels derived by the demo")
+    assert submissions.count() == result["organisations"]
+
+
+def test_the_demo_ends_on_yesterday_when_loaded_before_todays_snapshot_time():
+    london = timezone.get_current_timezone()
+    early = datetime(2026, 11, 29, 6, 30, tzinfo=london)
+    late = datetime(2026, 11, 29, 8, 0, tzinfo=london)
+    assert loader.last_snapshot_day(early) == date(2026, 11, 28)
+    assert loader.last_snapshot_day(late) == date(2026, 11, 29)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import shutil
 
@@ -154,3 +155,38 @@ def test_names_in_capitals_are_title_cased_sensibly():
     assert title_case("University Hospitals Dorset NHS Foundation Trust") == (
         "University Hospitals Dorset NHS Foundation Trust"
     )
+
+
+def test_mental_health_and_community_trusts_with_plain_names_are_not_taken_for_acute(loaded):
+    kinds = dict(Organisation.objects.values_list("code", "kind"))
+    # Names that do not say what the trust is: reference.KNOWN_KINDS does.
+    for code in ("RNU", "RPG", "RV5", "RX3", "RX4", "RWK", "RHA", "RTQ", "R1A"):
+        assert kinds[code] == "mental_health", code
+    # "Partnership" and "Health and Care" names, and a mental-health hospital site.
+    assert kinds["R1L"] == kinds["RXA"] == "mental_health"
+    assert kinds["RY3"] == kinds["R1C"] == "community"
+    assert kinds["RRU"] == kinds["RT4"] == "ambulance"
+
+
+#: Acute trusts missing from the 2022 acute-trust list: specialist trusts (children's,
+#: cancer, heart and chest, orthopaedic, eye, neurology, women's, burns) and acute trusts
+#: merged or closed before 2022.
+SPECIALIST_OR_PAST_ACUTE = {
+    "R0C", "RA3", "RAN", "RBA", "RBQ", "RBS", "RBV", "RBZ", "RC1", "RCU", "RD3", "RDD", "RDZ",
+    "REN", "REP", "RET", "RGM", "RJD", "RL1", "RNL", "RP4", "RP6", "RPC", "RPY", "RQ3", "RQ6",
+    "RQ8", "RQF", "RRJ", "RT3", "RW6", "RXH",
+}  # fmt: skip
+
+
+def test_every_trust_classed_acute_outside_the_acute_list_is_a_specialist_or_past_one(loaded):
+    folder = data_dir() / "reference" / "england"
+    with (folder / "nhs_trusts22_points.csv").open(encoding="utf-8-sig") as fh:
+        listed = {r["nhs_trust22_code"].strip() for r in csv.DictReader(fh)}
+    with (folder / "ods_etr_trust_list_noheader.csv").open(encoding="utf-8-sig") as fh:
+        in_ods = {row[0].strip() for row in csv.reader(fh) if row}
+    acute = set(
+        Organisation.objects.filter(code__in=in_ods - listed, kind="acute").values_list(
+            "code", flat=True
+        )
+    )
+    assert acute == SPECIALIST_OR_PAST_ACUTE

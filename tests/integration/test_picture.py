@@ -179,3 +179,26 @@ def test_export_command_can_be_limited_to_one_collaboratives_members(cast, now, 
         "export", "--at", now.isoformat(), "--collaborative", cast.collab.slug, "--out", str(out)
     )
     assert {r["org_code"] for r in csv.DictReader(out.open())} == {"RN1"}
+
+
+def test_a_single_figure_is_drawn_as_a_dot_on_its_chart(client, cast, now):
+    f.report(cast.south, now - timedelta(hours=2), ga_occupied=61)
+    client.force_login(cast.people[Role.VIEWER])
+    page = client.get("/o/RS1/?range=week").content.decode()
+    chart = page.split("beds occupied: 1 value, 0 missing")[1].split("</svg>")[0]
+    assert chart.count('<circle class="dot"') == 1
+
+
+def test_a_future_time_on_the_organisation_page_is_moved_to_now(client, cast, now):
+    f.report(cast.south, now - timedelta(hours=2), ga_occupied=61)
+    client.force_login(cast.people[Role.VIEWER])
+    page = client.get("/o/RS1/?range=day&at=2099-03-01T10:00").content.decode()
+    assert "You asked for 1 Mar 2099 10:00, which is in the future; showing now." in page
+    assert "1 value, 0 missing" in page
+    assert "at=2099" not in page
+
+
+def test_a_moment_in_another_year_is_shown_with_its_year(client, cast):
+    client.force_login(cast.people[Role.VIEWER])
+    page = client.get(f"/c/{cast.collab.slug}/?at=2024-01-05T08:00").content.decode()
+    assert "As at 5 Jan 2024 08:00." in page

@@ -23,9 +23,10 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+from flotilla.accounts import actions as accounts_actions
 from flotilla.authz import actions as authz_actions
 from flotilla.registry import actions as registry_actions
-from flotilla.registry.models import Role
+from flotilla.registry.models import Membership, Role
 from flotilla.sharing import actions as sharing
 from flotilla.sharing.models import Grant
 from tests import factories as f
@@ -70,14 +71,18 @@ PAGES: dict[str, Page] = {
         {ANON: LOGIN, OUTSIDER: 200, **{r: 200 if r == Role.ORG_ADMIN else 404 for r in ROLES}},
     ),
     "registry:collaborative_members": Page("GET", "/c/{slug}/members", members_only()),
+    # RZ9 has nobody on Flotilla: the answer is a page with the link for its first admin.
     "registry:invite": Page(
         "POST",
         "/c/{slug}/invite",
-        members_only(302, (Role.COORDINATOR, Role.ORG_ADMIN)),
+        members_only(200, (Role.COORDINATOR, Role.ORG_ADMIN)),
         {"code": "RZ9"},
     ),
     "registry:leave": Page(
         "POST", "/c/{slug}/leave", members_only(302, (Role.ORG_ADMIN,)), {"organisation": "{north}"}
+    ),
+    "registry:leave_confirm": Page(
+        "GET", "/c/{slug}/leave/RN1", members_only(200, (Role.ORG_ADMIN,))
     ),
     "registry:collaborative_settings": Page(
         "GET", "/c/{slug}/settings", members_only(200, (Role.COORDINATOR, Role.ORG_ADMIN))
@@ -120,6 +125,47 @@ PAGES: dict[str, Page] = {
     "authz:revoke": Page(
         "POST", "/o/RN1/tokens/{token}/revoke", members_only(302, (Role.ORG_ADMIN,))
     ),
+    # People: only an organisation's admins manage its people and decide its access requests.
+    "accounts:people": Page("GET", "/o/RN1/people", members_only(200, (Role.ORG_ADMIN,))),
+    "accounts:change_role": Page(
+        "POST",
+        "/o/RN1/people/{viewer_membership}/role",
+        members_only(302, (Role.ORG_ADMIN,)),
+        {"role": "reporter"},
+    ),
+    "accounts:remove": Page(
+        "POST", "/o/RN1/people/{viewer_membership}/remove", members_only(302, (Role.ORG_ADMIN,))
+    ),
+    "accounts:withdraw": Page(
+        "POST",
+        "/o/RN1/people/invitations/{person_invitation}/withdraw",
+        members_only(302, (Role.ORG_ADMIN,)),
+    ),
+    "accounts:decide": Page(
+        "GET", "/access-requests/{access_request}", members_only(200, (Role.ORG_ADMIN,))
+    ),
+    # The outsider's organisation has an admin, so no first-admin link: refused with a message.
+    "accounts:first_admin_link": Page(
+        "POST",
+        "/c/{slug}/invitations/{invitation}/first-admin-link",
+        members_only(302, (Role.COORDINATOR, Role.ORG_ADMIN)),
+    ),
+    # The link is the key: anyone may open it (the signed-in are told it is for someone else).
+    "accounts:accept": Page("GET", "/join/{person_secret}", everyone(200, anon=200)),
+    "accounts:find_organisation": Page("GET", "/request-access/", everyone(200, anon=200)),
+    "accounts:request_access": Page("GET", "/request-access/RN1", everyone(200, anon=200)),
+    "accounts:password_reset": Page("GET", "/password-reset/", everyone(200, anon=200)),
+    "accounts:password_reset_done": Page("GET", "/password-reset/sent", everyone(200, anon=200)),
+    "accounts:password_reset_confirm": Page(
+        "GET", "/password-reset/MQ/not-a-token/", everyone(200, anon=200)
+    ),
+    "accounts:password_reset_complete": Page(
+        "GET", "/password-reset/done", everyone(200, anon=200)
+    ),
+    # Everyone signed in has an inbox, and only ever reaches their own notifications.
+    "notifications:inbox": Page("GET", "/inbox", everyone(200)),
+    "notifications:read": Page("POST", "/inbox/read", everyone(302)),
+    "notifications:clear": Page("POST", "/inbox/clear", everyone(302)),
 }
 
 #: API callers: no token, an outside organisation's tokens, a member's tokens of each scope,
@@ -348,6 +394,23 @@ def world(cast):
     )
     f.report(cast.north, datetime(2026, 1, 5, 8, tzinfo=UTC), ga_open=100)
     north_grant = Grant.objects.get(owner=cast.north, ended_at__isnull=True)
+    person_invitation, person_secret = accounts_actions.invite_person(
+        by=inviter,
+        organisation=cast.north,
+        who="newcomer@example.nhs.uk",
+        role=Role.VIEWER,
+        base_url="http://testserver/",
+    )
+    access_request = accounts_actions.request_access(
+        by=f.SYSTEM,
+        organisation=cast.north,
+        name="A Newcomer",
+        email="a@example.nhs.uk",
+        reason="-",
+    )
+    viewer_membership = Membership.objects.get(
+        user=cast.people[Role.VIEWER], organisation=cast.north
+    )
     return {
         "cast": cast,
         "fill": {
@@ -356,6 +419,10 @@ def world(cast):
             "invitation": str(invitation.pk),
             "token": str(token.pk),
             "grant": str(north_grant.pk),
+            "viewer_membership": str(viewer_membership.pk),
+            "person_invitation": str(person_invitation.pk),
+            "person_secret": person_secret,
+            "access_request": str(access_request.pk),
         },
     }
 

@@ -14,7 +14,7 @@ from flotilla.registry import actions as registry_actions
 from flotilla.registry.models import Role
 from flotilla.sharing import actions, policy
 from flotilla.sharing.actions import GrantInvalid, Terms
-from flotilla.sharing.disclosure import FULL, GROUPS, Access
+from flotilla.sharing.disclosure import GROUPS, OWN, Access
 from flotilla.sharing.models import Grant
 from tests import factories as f
 
@@ -67,8 +67,8 @@ def test_a_grant_to_a_named_organisation_lets_it_read_at_that_detail_and_delay(c
     )  # fmt: skip
     assert grant.audience_label == "Outside Hospitals NHS Trust"
     seen = policy.access_map(viewer(cast.outside))
-    assert seen[cast.south.pk] == {"capacity": Access("banded", 6, grant.pk)}
-    assert seen[cast.outside.pk] == dict.fromkeys(GROUPS, FULL)
+    assert seen[cast.south.pk] == {"capacity": (Access("banded", 6, grant.pk),)}
+    assert seen[cast.outside.pk] == dict.fromkeys(GROUPS, OWN)
     assert policy.get_organisation(viewer(cast.outside), "rs1") == cast.south
 
 
@@ -89,7 +89,7 @@ def test_a_public_grant_reaches_anyone_without_signing_in(cast):
     anonymous = policy.viewer_of(AnonymousUser())
     public = Grant.objects.get(audience="public")
     assert policy.access_map(anonymous) == {
-        cast.south.pk: {"escalation": Access("status", 0, public.pk)}
+        cast.south.pk: {"escalation": (Access("status", 0, public.pk),)}
     }
 
 
@@ -123,8 +123,8 @@ def test_changing_a_grant_ends_it_and_starts_its_successor_with_an_audit_of_both
     event = AuditEvent.objects.get(action="sharing.grant_changed")
     assert event.before["detail"] == "exact"
     assert event.after["detail"] == "banded"
-    assert policy.access_map(viewer(cast.north))[cast.south.pk]["flow"] == Access(
-        "banded", 24, new.pk
+    assert policy.access_map(viewer(cast.north))[cast.south.pk]["flow"] == (
+        Access("banded", 24, new.pk),
     )
 
 
@@ -185,7 +185,7 @@ def test_an_organisation_cannot_grant_to_itself_a_collaborative_it_left_or_into_
 def test_the_platform_operator_sees_every_organisation_in_full(cast):
     platform = policy.platform_viewer("test")
     assert policy.access_map(platform, {cast.outside.pk}) == {
-        cast.outside.pk: dict.fromkeys(GROUPS, FULL)
+        cast.outside.pk: dict.fromkeys(GROUPS, OWN)
     }
     assert set(policy.access_map(platform)) >= {cast.north.pk, cast.south.pk, cast.outside.pk}
 

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def now():
-    return timezone.now().replace(microsecond=0)
+    # Reports are filed to the minute.
+    return timezone.now().replace(second=0, microsecond=0)
 
 
 def share(cast, **kw) -> Grant:
@@ -182,10 +183,14 @@ def test_revoking_takes_effect_on_the_very_next_page_api_response_and_export(cli
     actions.revoke_grant(by=cast.people["south_reporter"], grant=grant)
 
     assert client.get("/o/RS1/").status_code == 404
-    assert "RS1" not in client.get(export).content.decode()
+    exported = client.get(export).content.decode()
+    assert "203" not in exported
+    assert "RS1,,ga_open,,,not shared with you" in exported
     body = client.get(api, **auth).json()
     assert not any(r["org_code"] == "RS1" for r in body["rows"])
-    assert {"org_code": "RS1", "measure": "ga_open"} in body["withheld"]
+    assert {"org_code": "RS1", "measure": "ga_open", "reason": "not shared with you"} in body[
+        "withheld"
+    ]
 
 
 def test_the_export_command_reads_as_an_organisation_under_its_grants(cast, now, tmp_path):

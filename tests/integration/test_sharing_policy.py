@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
@@ -141,3 +141,33 @@ def test_an_organisation_in_no_collaborative_is_told_nobody_sees_its_data(client
     client.force_login(cast.people["outsider"])
     page = client.get("/o/RX1/sharing").content.decode()
     assert "nobody outside it can see its data" in page
+
+
+def _observation_reads(cast, viewer) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        policy.read_latest(viewer, None, {cast.north.pk, cast.south.pk}, occupancy=True)
+    return [q["sql"] for q in queries.captured_queries if "reporting_observation" in q["sql"]]
+
+
+def test_the_latest_figures_are_read_in_one_query_whatever_the_grants(cast):
+    from flotilla.sharing.disclosure import BANDED, STATUS
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    f.report(cast.south, now - timedelta(hours=30), ga_open=90, nctr=4)
+    f.report(cast.south, now - timedelta(hours=1), ga_open=95, nctr=5)
+    viewer = policy.viewer_of(cast.people[Role.VIEWER])
+    assert len(_observation_reads(cast, viewer)) == 1  # open and live: nothing is late
+    f.reshare(f.collaborative_grant(cast.south, cast.collab), detail=STATUS)
+    f.grant(cast.south, audience="organisation", audience_organisation=cast.north,
+            groups=("capacity",), detail=BANDED, delay_hours=24)  # fmt: skip
+    assert len(_observation_reads(cast, viewer)) == 1  # the freshest grant is live
+    f.unshare(f.collaborative_grant(cast.south, cast.collab))
+    # One read of the latest figures, one of what is reported but not yet visible.
+    assert len(_observation_reads(cast, viewer)) == 2
+    reading = policy.read_latest(viewer, None, {cast.south.pk}, ["ga_open", "nctr"])
+    assert [(v.measure, v.value, v.delay_hours) for v in reading.values] == [("ga_open", 90, 24)]
+    assert reading.withheld == {(cast.south.pk, "nctr")}
+    assert reading.delayed == {}

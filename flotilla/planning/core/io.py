@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flotilla import csvsafe
 from flotilla.planning.core.errors import InputError
 from flotilla.planning.core.forecast import History
 from flotilla.planning.core.static import Sites, TravelTimes
@@ -258,10 +259,15 @@ def read_admissions(path: Path, site_ids: Sequence[str]) -> AdmissionsTable:
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterator[Sequence[object]]) -> None:
-    """Write a CSV with a header row."""
+    """Write a CSV with a header row, through `flotilla.csvsafe`.
+
+    Site ids and measures come from the input files, so text cells that a spreadsheet would
+    run as a formula are defused; pass figures as numbers or `csvsafe.Numeral` to keep them
+    numbers.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csvsafe.writer(handle)
         writer.writerow(list(header))
         writer.writerows(rows)
 

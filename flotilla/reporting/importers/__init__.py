@@ -12,6 +12,7 @@ Formats: `sitrep` (the published NHS England daily sitrep, see `sitrep.py`) and 
 
 from __future__ import annotations
 
+import csv
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -26,6 +27,8 @@ from flotilla.reporting.validation import Problem
 ON_CONFLICT_CHOICES = ("reject", "last")
 
 NOT_REPORTED = MissingReason.NOT_REPORTED.value
+#: PostgreSQL cannot store this character in text, so no file may bring one in.
+NUL = "\x00"
 INVALID = MissingReason.INVALID.value
 
 
@@ -175,6 +178,8 @@ class ParsedFile:
     first_row: dict[str, int] = field(default_factory=dict)
     #: (site code → first row), for formats with sites.
     site_rows: dict[str, int] = field(default_factory=dict)
+    #: The column the times come from, as the file names it (for problems with a time).
+    time_column: str = ""
 
 
 CellKey = tuple[str, str, datetime, str]  # (code, site code, as_of, measure)
@@ -346,12 +351,171 @@ def _total(readings: list[Reading]) -> Reading:
     return Reading(row, value=sum(r.value or 0.0 for r in readings))
 
 
-def read_header(reader: Iterator[list[str]], parsed: ParsedFile) -> list[str] | None:
-    """The header row without a byte-order mark, or None (and an error) for an empty file."""
-    header = next(reader, None)
-    if header is None:
-        parsed.errors.append(Problem("the file is empty", row=1))
-        return None
-    if header and header[0].startswith("\ufeff"):
-        header[0] = header[0][1:]
-    return header
+def column_name(header: list[str], index: int) -> str:
+    """How messages name the column at `index`: its header text, or else its spreadsheet
+    letter (A, B, … Z, AA…), which is what a person sees when they open the file."""
+    name = " ".join(header[index].split()) if index < len(header) else ""
+    if name and NUL not in name:
+        return name
+    letters = ""
+    n = index + 1
+    while n:
+        n, rest = divmod(n - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+class _Lines:
+    """The text lines a csv reader takes, remembering those of the record being read.
+
+    A record can span lines (a quoted cell may hold line breaks); the lines are kept so that
+    a cell the reader refused can be found, and a NUL noticed without looking at every cell.
+    """
+
+    __slots__ = ("_lines", "nul", "record")
+
+    def __init__(self, lines: Iterable[str]):
+        self._lines = iter(lines)
+        self.record: list[str] = []
+        self.nul = False
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.record.append(line)
+        if NUL in line:
+            self.nul = True
+        return line
+
+    def start_record(self) -> None:
+        self.record = []
+        self.nul = False
+
+
+class CsvRows:
+    """A CSV file read row by row, refusing what cannot be read whole or stored.
+
+    Every problem is added to `parsed.errors` with the file line (the header is line 1) and
+    the column: a NUL character in a cell (PostgreSQL cannot store one), a cell longer than
+    the csv module's field limit (usually a quote mark that is never closed: the rest of the
+    file becomes one cell; reading stops there), and a row with more cells than the header
+    has columns where an extra cell holds something (it would belong to no column; empty
+    extra cells, trailing commas, lose nothing and are ignored). Such rows are not yielded,
+    so a file with any of them is rejected whole by the callers' error check.
+    """
+
+    def __init__(self, lines: Iterable[str], parsed: ParsedFile):
+        self._lines = _Lines(lines)
+        self._reader = csv.reader(self._lines)
+        self._parsed = parsed
+        self.header: list[str] = []
+
+    def read_header(self) -> list[str] | None:
+        """The header row without a byte-order mark, or None (and an error) if unreadable."""
+        header = self._next()
+        if header is None:
+            if not self._parsed.errors:
+                self._parsed.errors.append(Problem("the file is empty", row=1))
+            return None
+        if header and header[0].startswith("\ufeff"):
+            header[0] = header[0][1:]
+        self.header = header
+        if self._lines.nul:
+            self._report_nul(header, 1)
+            return None
+        return header
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        """(file line, cells) for each row that has something in it."""
+        width = len(self.header)
+        reader = self._reader
+        while (cells := self._next()) is not None:
+            line = reader.line_num
+            if self._lines.nul:
+                self._report_nul(cells, line)
+                continue
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) > width and any(c.strip() for c in cells[width:]):
+                extra = next(i for i in range(width, len(cells)) if cells[i].strip())
+                self._parsed.errors.append(
+                    Problem(
+                        f"this row has {len(cells)} cells but the header has {width} columns, "
+                        f"so {cells[extra].strip()[:40]!r} belongs to no column: a comma in a "
+                        'text needs the text in double quotes ("…"), or name the extra column '
+                        "in the header",
+                        column_name(self.header, extra),
+                        line,
+                    )
+                )
+                continue
+            yield line, cells
+
+    def _next(self) -> list[str] | None:
+        """The next record, or None at the end or when the rest cannot be read (reported)."""
+        start = self._reader.line_num + 1
+        self._lines.start_record()
+        try:
+            return next(self._reader)
+        except StopIteration:
+            return None
+        except csv.Error as exc:
+            self._parsed.errors.append(self._unreadable(exc, start))
+            return None
+
+    def _unreadable(self, exc: csv.Error, start: int) -> Problem:
+        limit = csv.field_size_limit()
+        index = _long_cell("".join(self._lines.record), limit)
+        if index is None:
+            return Problem(f"cannot be read as CSV from this line on ({exc})", row=start)
+        return Problem(
+            f"a cell is longer than {limit:,} characters, the most a cell may hold; often a "
+            'quote mark (") opens a cell and is never closed, so the rest of the file runs '
+            "into it. Nothing after this line was read",
+            column_name(self.header, index),
+            start,
+        )
+
+    def _report_nul(self, cells: list[str], line: int) -> None:
+        for index, cell in enumerate(cells):
+            if NUL in cell:
+                self._parsed.errors.append(
+                    Problem(
+                        "contains a NUL character (a zero byte), which cannot be stored: "
+                        "remove it, or save the file again as 'CSV UTF-8'",
+                        column_name(self.header, index),
+                        line,
+                    )
+                )
+
+
+def _long_cell(text: str, limit: int) -> int | None:
+    """The index of the first cell of a CSV record (Excel dialect) longer than `limit`."""
+    index = length = 0
+    quoted, at_start = False, True
+    i, end = 0, len(text)
+    while i < end:
+        ch = text[i]
+        i += 1
+        if quoted:
+            if ch == '"':
+                if text.startswith('"', i):
+                    i += 1
+                else:
+                    quoted = False
+                    continue
+        elif ch == '"' and at_start:
+            quoted, at_start = True, False
+            continue
+        elif ch == ",":
+            index, length, at_start = index + 1, 0, True
+            continue
+        elif ch in "\r\n":
+            return None
+        at_start = False
+        length += 1
+        if length > limit:
+            return index
+    return None

@@ -16,7 +16,6 @@ Other columns are reported and ignored. Duplicate rows are resolved as for the s
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -25,11 +24,11 @@ from flotilla.reporting import catalogue as catalogue_module
 from flotilla.reporting.importers import (
     NOT_REPORTED,
     Accumulator,
+    CsvRows,
     NotANumber,
     ParsedFile,
     Reading,
     parse_number,
-    read_header,
 )
 from flotilla.reporting.validation import Problem
 
@@ -55,11 +54,11 @@ def parse_as_of(text: str, tz: ZoneInfo = LOCAL) -> datetime:
 
 def parse(lines: Iterable[str], *, on_conflict: str = "reject", tz: ZoneInfo = LOCAL) -> ParsedFile:
     """Parse a long-format CSV (text lines) into cells."""
-    parsed = ParsedFile(format=FORMAT)
+    parsed = ParsedFile(format=FORMAT, time_column="as_of")
     acc = Accumulator(on_conflict)
     kinds = {m.code: m.kind for m in catalogue_module.current().measures}
-    reader = csv.reader(lines)
-    header = read_header(reader, parsed)
+    rows = CsvRows(lines, parsed)
+    header = rows.read_header()
     if header is None:
         return parsed
     at: dict[str, int] = {}
@@ -73,10 +72,7 @@ def parse(lines: Iterable[str], *, on_conflict: str = "reject", tz: ZoneInfo = L
     if absent:
         parsed.errors.append(Problem(f"missing column(s): {', '.join(absent)}", row=1))
         return parsed
-    for cells in reader:
-        line = reader.line_num
-        if not any(c.strip() for c in cells):
-            continue
+    for line, cells in rows:
         parsed.rows += 1
         cells = cells + [""] * (len(header) - len(cells))
         code = cells[at["org_code"]].strip().upper()

@@ -17,18 +17,17 @@ are resolved on the source code, before any merger mapping (see `Accumulator`).
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from flotilla.reporting.importers import (
     Accumulator,
+    CsvRows,
     NotANumber,
     ParsedFile,
     Reading,
     parse_number,
-    read_header,
 )
 from flotilla.reporting.validation import Problem
 
@@ -95,8 +94,8 @@ def parse(lines: Iterable[str], *, on_conflict: str = "reject") -> ParsedFile:
     """Parse a sitrep CSV (text lines) into cells keyed by the file's own trust codes."""
     parsed = ParsedFile(format=FORMAT)
     acc = Accumulator(on_conflict)
-    reader = csv.reader(lines)
-    header = read_header(reader, parsed)
+    rows = CsvRows(lines, parsed)
+    header = rows.read_header()
     if header is None:
         return parsed
     positions: dict[str, int] = {}
@@ -131,13 +130,11 @@ def parse(lines: Iterable[str], *, on_conflict: str = "reject") -> ParsedFile:
         return parsed
     code_at, name_at, date_at = (positions[k] for k in KEY_COLUMNS)
     date_column = " ".join(header[date_at].split())
+    parsed.time_column = date_column
     moments: dict[str, datetime] = {}
     add = acc.add
     code_column = " ".join(header[code_at].split())
-    for cells in reader:
-        line = reader.line_num
-        if not any(c.strip() for c in cells):
-            continue
+    for line, cells in rows:
         parsed.rows += 1
         cells = cells + [""] * (len(header) - len(cells))
         code = cells[code_at].strip().upper()

@@ -1,4 +1,3 @@
-import csv
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
@@ -55,7 +54,7 @@ class Command(BaseCommand):
         out = open(opts["out"], "w", newline="") if opts.get("out") else sys.stdout  # noqa: SIM115
         try:
             with ledger.collecting(f"command export --at {at.isoformat()}"):
-                write_rows(csv.writer(out), rows_as_at(viewer, at, org_ids))
+                write_rows(out, rows_as_at(viewer, at, org_ids))
         finally:
             if out is not sys.stdout:
                 out.close()

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from flotilla.csvsafe import Numeral
 from flotilla.planning.core.errors import InputError
 from flotilla.planning.core.forecast import forecast
 from flotilla.planning.core.io import read_history, write_csv
@@ -36,7 +37,13 @@ class Command(BaseCommand):
         except InputError as exc:
             raise CommandError(str(exc)) from None
         rows = (
-            (site, measure, str(result.dates[h]), f"{q:g}", f"{result.values[s, h, k]:.3f}")
+            (
+                site,
+                measure,
+                str(result.dates[h]),
+                Numeral(q),
+                Numeral(result.values[s, h, k], ".3f"),
+            )
             for s, (site, measure) in enumerate(result.keys)
             for h in range(result.dates.size)
             for k, q in enumerate(result.quantiles)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
+from flotilla.csvsafe import Numeral
 from flotilla.planning.core.errors import InputError
 from flotilla.planning.core.io import (
     read_admissions,
@@ -92,7 +93,7 @@ class Command(BaseCommand):
     def _static(self, sites: Sites, graph: TransferGraph, opts: dict[str, Any]) -> dict[str, Any]:
         plan = solve_static(sites, graph, time_limit=opts["time_limit"])
         rows = (
-            (sites.site_id[a], sites.site_id[b], sites.bed_type[a], p, f"{d:.3f}")
+            (sites.site_id[a], sites.site_id[b], sites.bed_type[a], p, Numeral(d, ".3f"))
             for a, b, p, d in zip(
                 plan.src.tolist(),
                 plan.dst.tolist(),
@@ -146,7 +147,7 @@ class Command(BaseCommand):
         )
         plan = solve_multiday(inst, time_limit=opts["time_limit"])
         out = (
-            (ids[a], ids[b], table.dates[t], f"{p:.4f}", f"{d:.3f}")
+            (ids[a], ids[b], table.dates[t], Numeral(p, ".4f"), Numeral(d, ".3f"))
             for a, b, t, p, d in zip(
                 plan.src.tolist(),
                 plan.dst.tolist(),

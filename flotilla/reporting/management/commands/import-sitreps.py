@@ -14,6 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from flotilla.audit.principals import Principal
+from flotilla.formatting import plural
 from flotilla.reporting.importers import ON_CONFLICT_CHOICES
 from flotilla.reporting.imports import FORMATS, ImportRejected, import_file
 
@@ -56,7 +57,8 @@ class Command(BaseCommand):
                     dry_run=options["dry_run"],
                 )
             except ImportRejected as exc:
-                lines = [f"{path.name}: rejected, nothing stored ({len(exc.problems)} problems)"]
+                count = plural(len(exc.problems), "problem")
+                lines = [f"{path.name}: rejected, nothing stored ({count})"]
                 lines += [f"  {p}" for p in exc.problems[:MAX_PROBLEMS]]
                 if len(exc.problems) > MAX_PROBLEMS:
                     lines.append(f"  … and {len(exc.problems) - MAX_PROBLEMS} more")

@@ -1,0 +1,710 @@
+"""Every write about people getting in goes through here: one transaction each, audited.
+
+Invitations to an organisation (one-time links, stored as SHA-256 only), access requests and
+their decisions, and the sign-in throttle's bookkeeping.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from flotilla.accounts import emails
+from flotilla.accounts.models import (
+    AccessRequest,
+    AccessRequestStatus,
+    PersonInvitation,
+    PersonInvitationStatus,
+    SignInFailure,
+    SignInThrottle,
+    ThrottleKind,
+)
+from flotilla.accounts.queries import decides_as_coordinator, has_admin, may_decide
+from flotilla.audit import actions as audit
+from flotilla.audit.principals import Principal, as_principal
+from flotilla.authz.checks import can
+from flotilla.authz.permissions import Perm
+from flotilla.formatting import when
+from flotilla.registry import actions as registry
+from flotilla.registry.models import Invitation, InvitationStatus, Membership, Organisation, Role
+
+
+class AccountsError(Exception):
+    """A change that cannot be made, with the reason in words and the form field it is about."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# Invitations to an organisation
+
+
+def _new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def invitation_link(base_url: str, secret: str) -> str:
+    """The address a person opens to accept; `base_url` is the site's own, e.g. https://host/."""
+    return base_url.rstrip("/") + reverse("accounts:accept", args=[secret])
+
+
+def _invitation_snapshot(inv: PersonInvitation) -> dict[str, Any]:
+    return {
+        "organisation": inv.organisation_id,
+        "role": inv.role,
+        "username": inv.username,
+        "email": inv.email,
+        "first_admin": inv.first_admin,
+        "expires_at": inv.expires_at.isoformat(),
+        "status": inv.status,
+    }
+
+
+def _expiry(now: datetime) -> datetime:
+    return now + timedelta(days=settings.INVITATION_DAYS)
+
+
+def _require_manage_members(by: Any, organisation: Organisation) -> None:
+    if not can(by, Perm.MANAGE_MEMBERS, organisation):
+        raise PermissionDenied(f"You may not manage the people of {organisation.code}")
+
+
+def _find_person(who: str) -> tuple[Any, str, str]:
+    """(existing user or None, username, email) for what an admin typed in 'who'."""
+    User = get_user_model()
+    who = who.strip()
+    if not who:
+        raise AccountsError("Enter the person's username or email address", "who")
+    if "@" in who:
+        try:
+            validate_email(who)
+        except ValidationError:
+            raise AccountsError(
+                "Enter an email address in the right format, like name@nhs.net", "who"
+            ) from None
+        email = who.lower()
+        users = list(User.objects.filter(email__iexact=email, is_active=True)[:2])
+        user = users[0] if len(users) == 1 else None
+        return user, user.get_username() if user else "", email
+    user = User.objects.filter(username__iexact=who, is_active=True).first()
+    if user is None:
+        raise AccountsError(
+            f"Nobody on Flotilla has the username {who}. To invite someone new, enter their "
+            "email address instead.",
+            "who",
+        )
+    return user, user.get_username(), user.email.lower()
+
+
+def invite_person(
+    *, by: Any, organisation: Organisation, who: str, role: str, base_url: str
+) -> tuple[PersonInvitation, str]:
+    """Invite a person (by username or email address) to a role; return it with its secret.
+
+    The secret is never stored (only its SHA-256) and is returned to be shown once; it is also
+    emailed to the person, if they have an address, once the transaction commits.
+    """
+    _require_manage_members(by, organisation)
+    if role not in Role.values:
+        raise AccountsError("Choose the role they will have", "role")
+    user, username, email = _find_person(who)
+    if user is not None:
+        current = Membership.objects.filter(user=user, organisation=organisation).first()
+        if current is not None:
+            raise AccountsError(
+                f"{username} is already {current.get_role_display().lower()} at "
+                f"{organisation.name}. Change their role in the list of people instead.",
+                "who",
+            )
+    secret = _new_secret()
+    with transaction.atomic():
+        now = timezone.now()
+        waiting = PersonInvitation.objects.select_for_update().filter(
+            organisation=organisation,
+            status=PersonInvitationStatus.PENDING,
+            expires_at__gt=now,
+        )
+        if username:
+            waiting = waiting.filter(username__iexact=username)
+        else:
+            waiting = waiting.filter(email__iexact=email)
+        if waiting.exists():
+            raise AccountsError(
+                f"{username or email} already has an invitation waiting. Withdraw it below "
+                "to send a new one.",
+                "who",
+            )
+        inv = PersonInvitation.objects.create(
+            organisation=organisation,
+            role=role,
+            username=username,
+            email=email,
+            secret_sha256=PersonInvitation.hash_secret(secret),
+            created_by=as_principal(by).user,
+            created_at=now,
+            expires_at=_expiry(now),
+        )
+        audit.record(
+            by=by,
+            action="accounts.invitation_made",
+            obj=inv,
+            organisation_id=organisation.pk,
+            after=_invitation_snapshot(inv),
+        )
+        if email:
+            emails.send_on_commit(
+                to=email,
+                subject=f"You are invited to join {organisation.name} on Flotilla",
+                template="accounts/email/invitation.txt",
+                context={
+                    "organisation": organisation,
+                    "role": inv.get_role_display(),
+                    "inviter": as_principal(by).label,
+                    "link": invitation_link(base_url, secret),
+                    "expires": when(inv.expires_at),
+                },
+            )
+    return inv, secret
+
+
+def _withdraw(by: Any, inv: PersonInvitation, now: datetime) -> None:
+    before = _invitation_snapshot(inv)
+    inv.status = PersonInvitationStatus.WITHDRAWN
+    inv.responded_by = as_principal(by).user
+    inv.responded_at = now
+    inv.save(update_fields=["status", "responded_by", "responded_at"])
+    audit.record(
+        by=by,
+        action="accounts.invitation_withdrawn",
+        obj=inv,
+        organisation_id=inv.organisation_id,
+        before=before,
+        after=_invitation_snapshot(inv),
+    )
+
+
+def withdraw_invitation(*, by: Any, invitation: PersonInvitation) -> PersonInvitation:
+    """Stop an invitation's link working, from now on. Only a pending one can be withdrawn."""
+    _require_manage_members(by, invitation.organisation)
+    with transaction.atomic():
+        inv = PersonInvitation.objects.select_for_update().get(pk=invitation.pk)
+        if inv.status != PersonInvitationStatus.PENDING:
+            raise AccountsError(
+                f"This invitation was already {inv.get_status_display().lower()}; "
+                "there is nothing to withdraw."
+            )
+        _withdraw(by, inv, timezone.now())
+    return inv
+
+
+def make_first_admin_link(*, by: Any, invitation: Invitation) -> tuple[PersonInvitation, str]:
+    """A link that makes whoever opens it the first admin of an invited organisation.
+
+    For a coordinator who has invited an organisation that has no admin on Flotilla: they
+    pass the link on by hand. Any earlier first-admin link for the organisation is withdrawn,
+    so a lost link can be replaced. Works only while the collaborative's invitation is
+    pending and the organisation has no admin.
+    """
+    if not can(by, Perm.MANAGE_COLLABORATIVE, invitation.collaborative):
+        raise PermissionDenied("You may not manage this collaborative's invitations")
+    organisation = invitation.organisation
+    secret = _new_secret()
+    with transaction.atomic():
+        inv = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if inv.status != InvitationStatus.PENDING:
+            raise AccountsError(
+                f"{organisation.name}'s invitation is {inv.get_status_display().lower()}, so "
+                "there is no first admin to invite."
+            )
+        if has_admin(organisation):
+            raise AccountsError(
+                f"{organisation.name} already has an admin on Flotilla, who can answer the "
+                "invitation and add their own people."
+            )
+        now = timezone.now()
+        for old in PersonInvitation.objects.select_for_update().filter(
+            organisation=organisation,
+            first_admin=True,
+            username="",
+            email="",
+            status=PersonInvitationStatus.PENDING,
+        ):
+            _withdraw(by, old, now)
+        link = PersonInvitation.objects.create(
+            organisation=organisation,
+            role=Role.ORG_ADMIN,
+            first_admin=True,
+            collaborative_invitation=inv,
+            secret_sha256=PersonInvitation.hash_secret(secret),
+            created_by=as_principal(by).user,
+            created_at=now,
+            expires_at=_expiry(now),
+        )
+        audit.record(
+            by=by,
+            action="accounts.invitation_made",
+            obj=link,
+            organisation_id=organisation.pk,
+            after={**_invitation_snapshot(link), "collaborative_invitation": inv.pk},
+        )
+    return link, secret
+
+
+def find_invitation(secret: str) -> PersonInvitation | None:
+    """The invitation a link's secret opens, in whatever state it is, or None."""
+    return (
+        PersonInvitation.objects.select_related("organisation", "created_by")
+        .filter(secret_sha256=PersonInvitation.hash_secret(secret))
+        .first()
+    )
+
+
+def why_closed(inv: PersonInvitation, now: datetime | None = None) -> str:
+    """Why a link no longer works, in words; empty while it works."""
+    if inv.status == PersonInvitationStatus.ACCEPTED:
+        return (
+            f"This invitation was used on {when(inv.responded_at)}. Each link works once. "
+            "If it was you, sign in with the username and password you chose."
+        )
+    if inv.status == PersonInvitationStatus.WITHDRAWN:
+        return (
+            f"This invitation was withdrawn on {when(inv.responded_at)}. Ask whoever sent it "
+            "for a new one."
+        )
+    if inv.is_expired(now):
+        return (
+            f"This invitation expired on {when(inv.expires_at)}. Ask whoever sent it for a new one."
+        )
+    if inv.first_admin and has_admin(inv.organisation):
+        return (
+            f"{inv.organisation.name} has an admin on Flotilla now, so this first-admin "
+            "invitation no longer works. Ask them to invite you, or ask for access."
+        )
+    return ""
+
+
+def is_for(inv: PersonInvitation, user: Any) -> bool:
+    """True if a signed-in person may accept: it names them, or names nobody."""
+    if not inv.username and not inv.email:
+        return True
+    if inv.username and inv.username.lower() == user.get_username().lower():
+        return True
+    return bool(inv.email) and inv.email.lower() == (user.email or "").lower()
+
+
+def _lock_open(invitation: PersonInvitation) -> PersonInvitation:
+    inv = (
+        PersonInvitation.objects.select_for_update(of=("self",))
+        .select_related("organisation")
+        .get(pk=invitation.pk)
+    )
+    reason = why_closed(inv)
+    if reason:
+        raise AccountsError(reason)
+    return inv
+
+
+def _join(by: Any, inv: PersonInvitation, user: Any) -> Membership:
+    current = Membership.objects.filter(user=user, organisation=inv.organisation).first()
+    if current is not None:
+        raise AccountsError(
+            f"You are already {current.get_role_display().lower()} at {inv.organisation.name}. "
+            "An admin there can change your role."
+        )
+    membership = registry.set_membership(
+        by=by, user=user, organisation=inv.organisation, role=inv.role
+    )
+    before = _invitation_snapshot(inv)
+    inv.status = PersonInvitationStatus.ACCEPTED
+    inv.responded_by = user
+    inv.responded_at = timezone.now()
+    inv.save(update_fields=["status", "responded_by", "responded_at"])
+    audit.record(
+        by=by,
+        action="accounts.invitation_accepted",
+        obj=inv,
+        organisation_id=inv.organisation_id,
+        before=before,
+        after={**_invitation_snapshot(inv), "user": user.get_username()},
+    )
+    return membership
+
+
+def accept_invitation(*, by: Any, invitation: PersonInvitation) -> Membership:
+    """A signed-in person takes up an invitation meant for them; it cannot be used again."""
+    user = as_principal(by).user
+    if user is None:
+        raise AccountsError("Sign in to accept an invitation")
+    with transaction.atomic():
+        inv = _lock_open(invitation)
+        if not is_for(inv, user):
+            raise AccountsError(
+                f"This invitation is for {inv.for_whom}, not for {user.get_username()}. "
+                "Sign out and open the link again, or ask for an invitation of your own."
+            )
+        return _join(by, inv, user)
+
+
+def validate_new_account(*, username: str, password: str, email: str = "") -> dict[str, str]:
+    """Problems with a new username and password, by field ('username', 'password')."""
+    User = get_user_model()
+    problems: dict[str, str] = {}
+    username = username.strip()
+    if not username:
+        problems["username"] = "Choose a username"
+    elif len(username) > 150:
+        problems["username"] = "A username can be at most 150 characters"
+    else:
+        try:
+            UnicodeUsernameValidator()(username)
+        except ValidationError:
+            problems["username"] = (
+                "Use only letters, numbers and the characters @ . + - _ in a username"
+            )
+        else:
+            if User.objects.filter(username__iexact=username).exists():
+                problems["username"] = f"The username {username} is taken. Choose another."
+    if not password:
+        problems["password"] = "Choose a password"
+    else:
+        try:
+            password_validation.validate_password(password, User(username=username, email=email))
+        except ValidationError as exc:
+            problems["password"] = " ".join(exc.messages)
+    return problems
+
+
+def accept_invitation_as_new_user(
+    *,
+    invitation: PersonInvitation,
+    username: str,
+    password: str,
+    full_name: str = "",
+    email: str = "",
+) -> Any:
+    """Create an account for the person who opened the link, and give them the role.
+
+    The account's email is the one the invitation was sent to; `email` is used only for a
+    link that names nobody (a first admin's), so that they can reset a forgotten password.
+    The account, the role and the invitation's use are one transaction: a bad password leaves
+    nothing behind, and the link cannot be used twice.
+    """
+    username = username.strip()
+    email = invitation.email or email.strip().lower()
+    if email and email != invitation.email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise AccountsError(
+                "Enter an email address in the right format, like name@nhs.net", "email"
+            ) from None
+    problems = validate_new_account(username=username, password=password, email=email)
+    if problems:
+        field, message = next(iter(problems.items()))
+        raise AccountsError(message, field)
+    with transaction.atomic():
+        inv = _lock_open(invitation)
+        try:
+            with transaction.atomic():
+                user = registry.create_user(
+                    by=Principal(label=f"anonymous:invitation {inv.pk}"),
+                    username=username,
+                    password=password,
+                    email=email,
+                    full_name=full_name.strip(),
+                )
+        except IntegrityError:
+            raise AccountsError(
+                f"The username {username} is taken. Choose another.", "username"
+            ) from None
+        _join(user, inv, user)
+    return user
+
+
+# Access requests
+
+
+def _request_snapshot(r: AccessRequest) -> dict[str, Any]:
+    return {
+        "organisation": r.organisation_id,
+        "name": r.name,
+        "email": r.email,
+        "reason": r.reason,
+        "status": r.status,
+        "decline_reason": r.decline_reason,
+        "invitation": r.invitation_id,
+    }
+
+
+def request_access(
+    *, by: Any, organisation: Organisation, name: str, email: str, reason: str
+) -> AccessRequest:
+    """Someone asks to join an organisation; its admins (or a coordinator) decide.
+
+    `by` is the person if signed in, otherwise a principal labelled with the address given.
+    """
+    name, email, reason = name.strip(), email.strip().lower(), reason.strip()
+    if not name:
+        raise AccountsError("Enter your name", "name")
+    if len(name) > 200:
+        raise AccountsError("Your name can be at most 200 characters", "name")
+    if not email:
+        raise AccountsError("Enter your email address", "email")
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise AccountsError(
+            "Enter an email address in the right format, like name@nhs.net", "email"
+        ) from None
+    if not reason:
+        raise AccountsError("Say in a sentence why you need access", "reason")
+    if len(reason) > 500:
+        raise AccountsError("Keep the reason to 500 characters or fewer", "reason")
+    if organisation.is_retired:
+        raise AccountsError(
+            f"{organisation.code} is a retired code. Ask for access to the organisation that "
+            "took over from it."
+        )
+    with transaction.atomic():
+        if AccessRequest.objects.filter(
+            organisation=organisation, email=email, status=AccessRequestStatus.PENDING
+        ).exists():
+            raise AccountsError(
+                f"There is already a request from {email} waiting for {organisation.name}. "
+                "You will get an email when it is decided.",
+                "email",
+            )
+        try:
+            with transaction.atomic():
+                req = AccessRequest.objects.create(
+                    organisation=organisation, name=name, email=email, reason=reason
+                )
+        except IntegrityError:
+            # Someone sent the same request a moment ago: the constraint kept just one.
+            raise AccountsError(
+                f"There is already a request from {email} waiting for {organisation.name}.",
+                "email",
+            ) from None
+        audit.record(
+            by=by,
+            action="accounts.access_requested",
+            obj=req,
+            organisation_id=organisation.pk,
+            after=_request_snapshot(req),
+        )
+    return req
+
+
+def _lock_pending(by: Any, access_request: AccessRequest) -> AccessRequest:
+    if not may_decide(as_principal(by).user, access_request):
+        raise PermissionDenied("You may not decide this request")
+    req = (
+        AccessRequest.objects.select_for_update(of=("self",))
+        .select_related("organisation")
+        .get(pk=access_request.pk)
+    )
+    if req.status != AccessRequestStatus.PENDING:
+        raise AccountsError(
+            f"This request was already {req.get_status_display().lower()} "
+            f"on {when(req.decided_at)}."
+        )
+    return req
+
+
+def approve_access_request(
+    *, by: Any, access_request: AccessRequest, role: str, base_url: str
+) -> tuple[PersonInvitation, str]:
+    """Let the person in: an invitation for the role, emailed to them; returns it and its secret.
+
+    A coordinator deciding for an organisation with no admin makes the person its first
+    admin, whatever `role` says; that invitation works only while there is still no admin.
+    """
+    user = as_principal(by).user
+    with transaction.atomic():
+        req = _lock_pending(by, access_request)
+        org = req.organisation
+        first_admin = decides_as_coordinator(user, org)
+        if first_admin:
+            role = Role.ORG_ADMIN
+        elif role not in Role.values:
+            raise AccountsError("Choose the role they will have", "role")
+        now = timezone.now()
+        secret = _new_secret()
+        inv = PersonInvitation.objects.create(
+            organisation=org,
+            role=role,
+            email=req.email,
+            first_admin=first_admin,
+            secret_sha256=PersonInvitation.hash_secret(secret),
+            created_by=user,
+            created_at=now,
+            expires_at=_expiry(now),
+        )
+        audit.record(
+            by=by,
+            action="accounts.invitation_made",
+            obj=inv,
+            organisation_id=org.pk,
+            after={**_invitation_snapshot(inv), "access_request": req.pk},
+        )
+        before = _request_snapshot(req)
+        req.status = AccessRequestStatus.APPROVED
+        req.decided_by, req.decided_at, req.invitation = user, now, inv
+        req.save(update_fields=["status", "decided_by", "decided_at", "invitation"])
+        audit.record(
+            by=by,
+            action="accounts.access_approved",
+            obj=req,
+            organisation_id=org.pk,
+            before=before,
+            after=_request_snapshot(req),
+        )
+        emails.send_on_commit(
+            to=req.email,
+            subject=f"Your access to {org.name} on Flotilla",
+            template="accounts/email/request_approved.txt",
+            context={
+                "request": req,
+                "organisation": org,
+                "role": inv.get_role_display(),
+                "link": invitation_link(base_url, secret),
+                "expires": when(inv.expires_at),
+            },
+        )
+    return inv, secret
+
+
+def decline_access_request(*, by: Any, access_request: AccessRequest, reason: str) -> None:
+    """Say no, with a reason the person is sent by email."""
+    reason = reason.strip()
+    if not reason:
+        raise AccountsError("Say why, in a sentence: the person is sent it", "decline_reason")
+    with transaction.atomic():
+        req = _lock_pending(by, access_request)
+        before = _request_snapshot(req)
+        req.status = AccessRequestStatus.DECLINED
+        req.decided_by, req.decided_at = as_principal(by).user, timezone.now()
+        req.decline_reason = reason[:1000]
+        req.save(update_fields=["status", "decided_by", "decided_at", "decline_reason"])
+        audit.record(
+            by=by,
+            action="accounts.access_declined",
+            obj=req,
+            organisation_id=req.organisation_id,
+            before=before,
+            after=_request_snapshot(req),
+        )
+        emails.send_on_commit(
+            to=req.email,
+            subject=f"Your request for access to {req.organisation.name} on Flotilla",
+            template="accounts/email/request_declined.txt",
+            context={"request": req, "organisation": req.organisation},
+        )
+
+
+# The sign-in throttle
+
+
+def throttle_keys(username: str, address: str) -> list[tuple[str, str]]:
+    """The (kind, key) pairs one sign-in attempt counts against."""
+    keys = [(ThrottleKind.ACCOUNT.value, username.strip().lower()[:150])]
+    if address:
+        keys.append((ThrottleKind.ADDRESS.value, address[:150]))
+    return keys
+
+
+def _limit(kind: str) -> int:
+    if kind == ThrottleKind.ADDRESS:
+        return settings.SIGNIN_ADDRESS_MAX_FAILURES
+    return settings.SIGNIN_MAX_FAILURES
+
+
+def note_signin_failure(
+    *, username: str, address: str, now: datetime | None = None
+) -> datetime | None:
+    """Count a failed sign-in against the account name and the address; lock either at its limit.
+
+    Returns when the attempt's lock ends, if this failure locked the account name or address
+    (the later of the two). The failures themselves are bookkeeping, not audited (a guesser
+    would fill the audit chain); a lock being set is audited.
+    """
+    now = now or timezone.now()
+    window = timedelta(minutes=settings.SIGNIN_WINDOW_MINUTES)
+    lock_for = timedelta(minutes=settings.SIGNIN_LOCK_MINUTES)
+    locked_until = None
+    with transaction.atomic():
+        # Rows whose every failure is out of the window and whose lock is over say nothing.
+        SignInThrottle.objects.filter(last_failure_at__lt=now - max(window, lock_for)).delete()
+        for kind, key in throttle_keys(username, address):
+            SignInThrottle.objects.get_or_create(
+                kind=kind, key=key, defaults={"last_failure_at": now}
+            )
+            throttle = SignInThrottle.objects.select_for_update().get(kind=kind, key=key)
+            throttle.last_failure_at = now
+            SignInFailure.objects.create(throttle=throttle, at=now)
+            recent = throttle.failures.filter(at__gt=now - window).count()
+            if recent < _limit(kind):
+                throttle.save(update_fields=["last_failure_at"])
+                continue
+            # Locked; the count starts again when the lock ends.
+            throttle.failures.all().delete()
+            throttle.locked_until = now + lock_for
+            throttle.save(update_fields=["last_failure_at", "locked_until"])
+            locked_until = max(locked_until or now, throttle.locked_until)
+            audit.record(
+                by=Principal.system("signin-throttle"),
+                action="accounts.signin_locked",
+                obj=throttle,
+                after={
+                    "kind": kind,
+                    "key": key,
+                    "failures": recent,
+                    "locked_until": throttle.locked_until.isoformat(),
+                },
+            )
+    return locked_until
+
+
+def clear_signin_failures(*, username: str) -> None:
+    """A successful sign-in (or password reset) forgets the account name's failures.
+
+    Not the address's: one person signing in must not reset the count for a guesser on the
+    same network.
+    """
+    kind, key = throttle_keys(username, "")[0]
+    with transaction.atomic():
+        SignInThrottle.objects.filter(kind=kind, key=key).delete()
+
+
+def reset_password(*, user: Any, password: str, by: Any = None) -> Any:
+    """Set a new password for someone who proved they own the account's email address.
+
+    `by` defaults to the person themselves (a reset link acts for its owner). The account
+    name's sign-in failures and any lock on it are cleared: they were probably the reason.
+    """
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise AccountsError(" ".join(exc.messages), "new_password1") from None
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit.record(
+            by=by or user,
+            action="accounts.password_reset",
+            obj=user,
+            after={"username": user.get_username()},
+        )
+        clear_signin_failures(username=user.get_username())
+    return user

@@ -1,0 +1,117 @@
+"""Reads about people getting in: who may decide a request, what waits for whom, locks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Max, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from flotilla.accounts.models import AccessRequest, AccessRequestStatus, SignInThrottle
+from flotilla.authz.checks import can, organisations_where
+from flotilla.authz.permissions import Perm
+from flotilla.registry.models import (
+    CollaborativeMembership,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Organisation,
+    Role,
+)
+
+
+def has_admin(organisation: Organisation) -> bool:
+    return Membership.objects.filter(organisation=organisation, role=Role.ORG_ADMIN).exists()
+
+
+def _coordinated_invitees(user: Any) -> set[int]:
+    """Organisations with no admin that a collaborative this person coordinates has invited."""
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    own = organisations_where(user, Perm.MANAGE_COLLABORATIVE)
+    collaboratives = CollaborativeMembership.objects.filter(
+        organisation_id__in=own, left_at__isnull=True
+    ).values("collaborative_id")
+    invited = set(
+        Invitation.objects.filter(
+            collaborative_id__in=collaboratives, status=InvitationStatus.PENDING
+        ).values_list("organisation_id", flat=True)
+    )
+    with_admin = set(
+        Membership.objects.filter(organisation_id__in=invited, role=Role.ORG_ADMIN).values_list(
+            "organisation_id", flat=True
+        )
+    )
+    return invited - with_admin
+
+
+def decides_as_coordinator(user: Any, organisation: Organisation) -> bool:
+    """True if this person decides for `organisation` only as the coordinator who invited it.
+
+    That is: they are not its admin, it has no admin, and a collaborative they coordinate has
+    a pending invitation for it. Approving then makes the requester its first admin.
+    """
+    if can(user, Perm.MANAGE_MEMBERS, organisation):
+        return False
+    return organisation.pk in _coordinated_invitees(user)
+
+
+def may_decide(user: Any, access_request: AccessRequest) -> bool:
+    """Its organisation's admins, or (while it has no admin) a coordinator who invited it."""
+    if user is None:
+        return False
+    org = access_request.organisation
+    return can(user, Perm.MANAGE_MEMBERS, org) or decides_as_coordinator(user, org)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An access request this person may decide, and where to decide it."""
+
+    request: AccessRequest
+    url: str
+    #: True when deciding makes the requester the organisation's first admin.
+    first_admin: bool
+
+    @property
+    def text(self) -> str:
+        r = self.request
+        return f"{r.name} ({r.email}) asks for access to {r.organisation.name}"
+
+
+def waiting_for(user: Any) -> list[Waiting]:
+    """Access requests this person may decide, oldest first, each with the page to decide it."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    admin_of = set(organisations_where(user, Perm.MANAGE_MEMBERS))
+    as_coordinator = _coordinated_invitees(user) - admin_of
+    requests = (
+        AccessRequest.objects.filter(
+            organisation_id__in=admin_of | as_coordinator, status=AccessRequestStatus.PENDING
+        )
+        .select_related("organisation")
+        .order_by("created_at", "pk")
+    )
+    return [
+        Waiting(
+            request=r,
+            url=reverse("accounts:decide", args=[r.pk]),
+            first_admin=r.organisation_id in as_coordinator,
+        )
+        for r in requests
+    ]
+
+
+def signin_locked_until(
+    keys: list[tuple[str, str]], now: datetime | None = None
+) -> datetime | None:
+    """When the latest lock on any of these (kind, key) pairs ends, if one is in force."""
+    match = Q(pk__in=[])
+    for kind, key in keys:
+        match |= Q(kind=kind, key=key)
+    return SignInThrottle.objects.filter(match, locked_until__gt=now or timezone.now()).aggregate(
+        until=Max("locked_until")
+    )["until"]

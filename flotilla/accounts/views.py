@@ -1,0 +1,436 @@
+"""People pages: an organisation's people and invitations, joining by link, asking for access,
+deciding requests, and resetting a password by email."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_POST
+
+from flotilla.accounts import actions
+from flotilla.accounts.actions import AccountsError, invitation_link
+from flotilla.accounts.forms import (
+    AccessRequestForm,
+    ChangeRoleForm,
+    DecideForm,
+    InvitePersonForm,
+    NewAccountForm,
+    OrganisationSearchForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+)
+from flotilla.accounts.models import (
+    AccessRequest,
+    AccessRequestStatus,
+    PersonInvitation,
+    PersonInvitationStatus,
+)
+from flotilla.accounts.queries import decides_as_coordinator, may_decide
+from flotilla.audit.principals import Principal
+from flotilla.authz.checks import can, require
+from flotilla.authz.permissions import ROLE_SENTENCES, Perm
+from flotilla.registry import actions as registry
+from flotilla.registry.models import Collaborative, Invitation, Membership, Organisation, Role
+from flotilla.sharing import policy
+
+
+def _errors(form) -> list[dict[str, str]]:
+    return [
+        {"text": str(e), "anchor": f"id_{field}" if field != "__all__" else ""}
+        for field, errs in form.errors.items()
+        for e in errs
+    ]
+
+
+def _posted(request: HttpRequest) -> Any:
+    # An empty POST is still a submission, to be answered with errors, not a blank form.
+    return request.POST if request.method == "POST" else None
+
+
+def _base_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/")
+
+
+def _roles() -> list[dict[str, str]]:
+    return [{"value": v, "label": label, "hint": ROLE_SENTENCES[v]} for v, label in Role.choices]
+
+
+def _org(request: HttpRequest, code: str) -> Organisation:
+    org = get_object_or_404(Organisation, code=code.upper())
+    require(request.user, Perm.MANAGE_MEMBERS, org)
+    return org
+
+
+# An organisation's people
+
+
+@login_required
+def people(request: HttpRequest, code: str) -> HttpResponse:
+    """Who has which role, pending invitations, waiting requests; POST invites someone."""
+    org = _org(request, code)
+    form = InvitePersonForm(_posted(request), initial={"role": Role.VIEWER})
+    new = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            inv, secret = actions.invite_person(
+                by=request.user,
+                organisation=org,
+                who=form.cleaned_data["who"],
+                role=form.cleaned_data["role"],
+                base_url=_base_url(request),
+            )
+        except AccountsError as exc:
+            form.add_error(exc.field or None, str(exc))
+        else:
+            new = {"invitation": inv, "link": invitation_link(_base_url(request), secret)}
+            form = InvitePersonForm(initial={"role": Role.VIEWER})
+    return render(
+        request,
+        "accounts/people.jinja",
+        {
+            "org": org,
+            "memberships": Membership.objects.filter(organisation=org)
+            .select_related("user")
+            .order_by("user__username"),
+            "invitations": PersonInvitation.objects.filter(
+                organisation=org, status=PersonInvitationStatus.PENDING
+            ).select_related("created_by"),
+            "requests": AccessRequest.objects.filter(
+                organisation=org, status=AccessRequestStatus.PENDING
+            ),
+            "roles": _roles(),
+            "form": form,
+            "errors": _errors(form) if form.is_bound else [],
+            "new": new,
+        },
+    )
+
+
+def _back_from_people(request: HttpRequest, org: Organisation) -> HttpResponse:
+    # Someone who has just removed or demoted themselves no longer sees the page.
+    if can(request.user, Perm.MANAGE_MEMBERS, org):
+        return redirect("accounts:people", org.code)
+    return redirect("home")
+
+
+@login_required
+@require_POST
+def change_role(request: HttpRequest, code: str, pk: int) -> HttpResponse:
+    org = _org(request, code)
+    membership = get_object_or_404(Membership, pk=pk, organisation=org)
+    form = ChangeRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.errors["role"][0])
+        return redirect("accounts:people", org.code)
+    try:
+        m = registry.change_role(
+            by=request.user, membership=membership, role=form.cleaned_data["role"]
+        )
+    except registry.RegistryError as exc:
+        messages.error(request, str(exc))
+        return redirect("accounts:people", org.code)
+    messages.success(
+        request, f"{m.user.get_username()} is now {m.get_role_display().lower()} at {org.name}."
+    )
+    return _back_from_people(request, org)
+
+
+@login_required
+@require_POST
+def remove(request: HttpRequest, code: str, pk: int) -> HttpResponse:
+    org = _org(request, code)
+    membership = get_object_or_404(Membership, pk=pk, organisation=org)
+    try:
+        registry.remove_membership(by=request.user, membership=membership)
+    except registry.RegistryError as exc:
+        messages.error(request, str(exc))
+        return redirect("accounts:people", org.code)
+    messages.success(
+        request,
+        f"{membership.user.get_username()} no longer has a role at {org.name}. "
+        "It takes effect at once.",
+    )
+    return _back_from_people(request, org)
+
+
+@login_required
+@require_POST
+def withdraw(request: HttpRequest, code: str, pk: int) -> HttpResponse:
+    org = _org(request, code)
+    inv = get_object_or_404(PersonInvitation, pk=pk, organisation=org)
+    try:
+        actions.withdraw_invitation(by=request.user, invitation=inv)
+    except AccountsError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, f"Invitation for {inv.for_whom} withdrawn. Its link no longer works."
+        )
+    return redirect("accounts:people", org.code)
+
+
+# Joining by link
+
+
+def _suggested_username(inv: PersonInvitation) -> str:
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    for candidate in (inv.username, inv.email.partition("@")[0].lower()):
+        if candidate and not User.objects.filter(username__iexact=candidate).exists():
+            return candidate
+    return ""
+
+
+def _closed(request: HttpRequest, reason: str, status: int) -> HttpResponse:
+    return render(request, "accounts/link_closed.jinja", {"reason": reason}, status=status)
+
+
+def accept(request: HttpRequest, secret: str) -> HttpResponse:
+    """An invitation link: a new person sets up an account; a signed-in one accepts in a click."""
+    inv = actions.find_invitation(secret)
+    if inv is None:
+        return _closed(
+            request,
+            "This is not a working invitation link. Check that you copied all of it, or ask "
+            "whoever sent it for a new one.",
+            404,
+        )
+    reason = actions.why_closed(inv)
+    if reason:
+        return _closed(request, reason, 410)
+    context: dict[str, Any] = {"inv": inv, "errors": []}
+    if request.user.is_authenticated:
+        mine = actions.is_for(inv, request.user)
+        if request.method == "POST" and mine:
+            try:
+                actions.accept_invitation(by=request.user, invitation=inv)
+            except AccountsError as exc:
+                context["errors"] = [{"text": str(exc), "anchor": ""}]
+            else:
+                messages.success(request, _welcome(inv))
+                return redirect("home")
+        return render(request, "accounts/accept.jinja", {**context, "mine": mine})
+    existing = bool(inv.username)
+    form = NewAccountForm(
+        _posted(request),
+        email=inv.email,
+        initial={"username": _suggested_username(inv)},
+    )
+    if request.method == "POST" and not existing and form.is_valid():
+        try:
+            user = actions.accept_invitation_as_new_user(
+                invitation=inv,
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password1"],
+                full_name=form.cleaned_data["full_name"],
+                email=form.cleaned_data["email"],
+            )
+        except AccountsError as exc:
+            form.add_error(exc.field or None, str(exc))
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, _welcome(inv))
+            return redirect("home")
+    return render(
+        request,
+        "accounts/join.jinja",
+        {
+            **context,
+            "form": form,
+            "existing": existing,
+            "errors": _errors(form) if form.is_bound else [],
+        },
+    )
+
+
+def _welcome(inv: PersonInvitation) -> str:
+    text = f"Welcome. You are now {inv.get_role_display().lower()} at {inv.organisation.name}."
+    if inv.first_admin:
+        text += " Answer your organisation's invitations below, then report your position."
+    return text
+
+
+@login_required
+@require_POST
+def first_admin_link(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """A coordinator replaces an invited organisation's first-admin link; the old one stops."""
+    collab = policy.get_collaborative(policy.viewer_of(request.user), slug)
+    require(request.user, Perm.MANAGE_COLLABORATIVE, collab)
+    invitation = get_object_or_404(Invitation, pk=pk, collaborative=collab)
+    try:
+        link, secret = actions.make_first_admin_link(by=request.user, invitation=invitation)
+    except AccountsError as exc:
+        messages.error(request, str(exc))
+        return redirect("registry:collaborative_members", collab.slug)
+    return show_first_admin_link(request, collab, link, secret, invited_now=False)
+
+
+def show_first_admin_link(
+    request: HttpRequest,
+    collab: Collaborative,
+    link: PersonInvitation,
+    secret: str,
+    *,
+    invited_now: bool,
+) -> HttpResponse:
+    """The page that shows a first-admin link, once, to the coordinator who made it."""
+    return render(
+        request,
+        "accounts/first_admin_link.jinja",
+        {
+            "collab": collab,
+            "invitation": link,
+            "org": link.organisation,
+            "link": invitation_link(_base_url(request), secret),
+            "invited_now": invited_now,
+        },
+    )
+
+
+# Asking for access
+
+
+def find_organisation(request: HttpRequest) -> HttpResponse:
+    """Search the registry by name or ODS code, to ask one organisation for access."""
+    form = OrganisationSearchForm(request.GET if "q" in request.GET else None)
+    results = None
+    if form.is_bound and form.is_valid():
+        q = form.cleaned_data["q"].strip()
+        results = list(
+            Organisation.objects.filter(Q(name__icontains=q) | Q(code__iexact=q))
+            .filter(successor__isnull=True, closed_on__isnull=True)
+            .order_by("name")[:25]
+        )
+    return render(
+        request,
+        "accounts/find_organisation.jinja",
+        {"form": form, "results": results, "errors": _errors(form) if form.is_bound else []},
+    )
+
+
+def request_access(request: HttpRequest, code: str) -> HttpResponse:
+    org = get_object_or_404(Organisation, code=code.upper())
+    user = request.user
+    initial = {}
+    if user.is_authenticated:
+        initial = {"name": user.get_full_name(), "email": user.email}
+    form = AccessRequestForm(_posted(request), initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        by = (
+            user if user.is_authenticated else Principal(label=f"anonymous:{data['email'].lower()}")
+        )
+        try:
+            actions.request_access(
+                by=by,
+                organisation=org,
+                name=data["name"],
+                email=data["email"],
+                reason=data["reason"],
+            )
+        except AccountsError as exc:
+            form.add_error(exc.field or None, str(exc))
+        else:
+            return render(
+                request, "accounts/request_sent.jinja", {"org": org, "email": data["email"]}
+            )
+    return render(
+        request,
+        "accounts/request_access.jinja",
+        {"org": org, "form": form, "errors": _errors(form) if form.is_bound else []},
+    )
+
+
+@login_required
+def decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """Approve (choosing a role) or decline (with a reason) a request for access."""
+    req = get_object_or_404(AccessRequest.objects.select_related("organisation"), pk=pk)
+    if not may_decide(request.user, req):
+        raise Http404("Not found")
+    org = req.organisation
+    as_coordinator = decides_as_coordinator(request.user, org)
+    form = DecideForm(_posted(request), role_fixed=as_coordinator)
+    if request.method == "POST" and req.status == AccessRequestStatus.PENDING and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["decision"] == "approve":
+                inv, secret = actions.approve_access_request(
+                    by=request.user,
+                    access_request=req,
+                    role=data["role"],
+                    base_url=_base_url(request),
+                )
+                return render(
+                    request,
+                    "accounts/approved.jinja",
+                    {
+                        "req": req,
+                        "org": org,
+                        "invitation": inv,
+                        "link": invitation_link(_base_url(request), secret),
+                    },
+                )
+            actions.decline_access_request(
+                by=request.user, access_request=req, reason=data["decline_reason"]
+            )
+        except AccountsError as exc:
+            form.add_error(exc.field or None, str(exc))
+        else:
+            messages.success(
+                request, f"Request from {req.name} declined. We have emailed them why."
+            )
+            if can(request.user, Perm.MANAGE_MEMBERS, org):
+                return redirect("accounts:people", org.code)
+            return redirect("home")
+    return render(
+        request,
+        "accounts/decide.jinja",
+        {
+            "req": req,
+            "org": org,
+            "form": form,
+            "as_coordinator": as_coordinator,
+            "roles": _roles(),
+            "errors": _errors(form) if form.is_bound else [],
+        },
+    )
+
+
+# Password reset by email (Django's views, our templates and forms)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset.jinja"
+    form_class = ResetRequestForm
+    email_template_name = "accounts/email/password_reset.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+    def form_invalid(self, form):
+        return self.render_to_response(self.get_context_data(form=form, errors=_errors(form)))
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.jinja"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.jinja"
+    form_class = ResetPasswordForm
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_invalid(self, form):
+        return self.render_to_response(self.get_context_data(form=form, errors=_errors(form)))
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.jinja"
