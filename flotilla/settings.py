@@ -177,6 +177,9 @@ SIGNIN_MAX_FAILURES = int(os.environ.get("FLOTILLA_SIGNIN_MAX_FAILURES", "5"))
 SIGNIN_ADDRESS_MAX_FAILURES = int(os.environ.get("FLOTILLA_SIGNIN_ADDRESS_MAX_FAILURES", "50"))
 SIGNIN_WINDOW_MINUTES = int(os.environ.get("FLOTILLA_SIGNIN_WINDOW_MINUTES", "15"))
 SIGNIN_LOCK_MINUTES = int(os.environ.get("FLOTILLA_SIGNIN_LOCK_MINUTES", "15"))
+#: Access requests and password resets (each sends an email to an address someone typed)
+#: allowed from one client address per hour; then such forms are paused there for an hour.
+MAIL_FORMS_PER_HOUR = int(os.environ.get("FLOTILLA_MAIL_FORMS_PER_HOUR", "10"))
 #: How many proxies in front of the app append to X-Forwarded-For; 0 uses the connection's
 #: own address. The client is the address that many entries from the end.
 TRUSTED_PROXIES = int(os.environ.get("FLOTILLA_TRUSTED_PROXIES", "0"))

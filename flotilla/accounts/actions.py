@@ -7,6 +7,7 @@ their decisions, and the sign-in throttle's bookkeeping.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -624,10 +625,68 @@ def throttle_keys(username: str, address: str) -> list[tuple[str, str]]:
     return keys
 
 
-def _limit(kind: str) -> int:
-    if kind == ThrottleKind.ADDRESS:
-        return settings.SIGNIN_ADDRESS_MAX_FAILURES
-    return settings.SIGNIN_MAX_FAILURES
+@dataclass(frozen=True)
+class _Rule:
+    """How many events a throttle key may have within a window before it is paused, and for
+    how long."""
+
+    limit: int
+    window: timedelta
+    pause: timedelta
+    #: The audit action written when a key is paused.
+    action: str
+
+
+def _rule(kind: str) -> _Rule:
+    if kind == ThrottleKind.MAIL:
+        hour = timedelta(hours=1)
+        return _Rule(settings.MAIL_FORMS_PER_HOUR, hour, hour, "accounts.mail_forms_paused")
+    return _Rule(
+        settings.SIGNIN_ADDRESS_MAX_FAILURES
+        if kind == ThrottleKind.ADDRESS
+        else settings.SIGNIN_MAX_FAILURES,
+        timedelta(minutes=settings.SIGNIN_WINDOW_MINUTES),
+        timedelta(minutes=settings.SIGNIN_LOCK_MINUTES),
+        "accounts.signin_locked",
+    )
+
+
+def _count(kind: str, key: str, now: datetime) -> datetime | None:
+    """Count one event against (kind, key), inside the caller's transaction; pause the key at
+    its limit. Returns when the pause ends, if this event started one.
+
+    The events are bookkeeping, not audited (a guesser would fill the audit chain); a pause
+    being set is audited.
+    """
+    rule = _rule(kind)
+    # Rows whose every event is out of the window and whose pause is over say nothing.
+    SignInThrottle.objects.filter(
+        kind=kind, last_failure_at__lt=now - max(rule.window, rule.pause)
+    ).delete()
+    SignInThrottle.objects.get_or_create(kind=kind, key=key, defaults={"last_failure_at": now})
+    throttle = SignInThrottle.objects.select_for_update().get(kind=kind, key=key)
+    throttle.last_failure_at = now
+    SignInFailure.objects.create(throttle=throttle, at=now)
+    recent = throttle.failures.filter(at__gt=now - rule.window).count()
+    if recent < rule.limit:
+        throttle.save(update_fields=["last_failure_at"])
+        return None
+    # Paused; the count starts again when the pause ends.
+    throttle.failures.all().delete()
+    throttle.locked_until = now + rule.pause
+    throttle.save(update_fields=["last_failure_at", "locked_until"])
+    audit.record(
+        by=Principal.system("signin-throttle"),
+        action=rule.action,
+        obj=throttle,
+        after={
+            "kind": kind,
+            "key": key,
+            "failures": recent,
+            "locked_until": throttle.locked_until.isoformat(),
+        },
+    )
+    return throttle.locked_until
 
 
 def note_signin_failure(
@@ -636,44 +695,28 @@ def note_signin_failure(
     """Count a failed sign-in against the account name and the address; lock either at its limit.
 
     Returns when the attempt's lock ends, if this failure locked the account name or address
-    (the later of the two). The failures themselves are bookkeeping, not audited (a guesser
-    would fill the audit chain); a lock being set is audited.
+    (the later of the two).
     """
     now = now or timezone.now()
-    window = timedelta(minutes=settings.SIGNIN_WINDOW_MINUTES)
-    lock_for = timedelta(minutes=settings.SIGNIN_LOCK_MINUTES)
-    locked_until = None
     with transaction.atomic():
-        # Rows whose every failure is out of the window and whose lock is over say nothing.
-        SignInThrottle.objects.filter(last_failure_at__lt=now - max(window, lock_for)).delete()
-        for kind, key in throttle_keys(username, address):
-            SignInThrottle.objects.get_or_create(
-                kind=kind, key=key, defaults={"last_failure_at": now}
-            )
-            throttle = SignInThrottle.objects.select_for_update().get(kind=kind, key=key)
-            throttle.last_failure_at = now
-            SignInFailure.objects.create(throttle=throttle, at=now)
-            recent = throttle.failures.filter(at__gt=now - window).count()
-            if recent < _limit(kind):
-                throttle.save(update_fields=["last_failure_at"])
-                continue
-            # Locked; the count starts again when the lock ends.
-            throttle.failures.all().delete()
-            throttle.locked_until = now + lock_for
-            throttle.save(update_fields=["last_failure_at", "locked_until"])
-            locked_until = max(locked_until or now, throttle.locked_until)
-            audit.record(
-                by=Principal.system("signin-throttle"),
-                action="accounts.signin_locked",
-                obj=throttle,
-                after={
-                    "kind": kind,
-                    "key": key,
-                    "failures": recent,
-                    "locked_until": throttle.locked_until.isoformat(),
-                },
-            )
-    return locked_until
+        ends = [_count(kind, key, now) for kind, key in throttle_keys(username, address)]
+    return max((e for e in ends if e is not None), default=None)
+
+
+def mail_form_keys(address: str) -> list[tuple[str, str]]:
+    """The (kind, key) pairs a form that sends an email counts against (none without an
+    address: a request that did not come over the network, as in tests)."""
+    return [(ThrottleKind.MAIL.value, address[:150])] if address else []
+
+
+def note_mail_form(*, address: str, now: datetime | None = None) -> datetime | None:
+    """Count an access request or password reset asked for from `address`; at the hourly
+    limit the address is paused for an hour. Returns when the pause ends, if this one began it.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        ends = [_count(kind, key, now) for kind, key in mail_form_keys(address)]
+    return max((e for e in ends if e is not None), default=None)
 
 
 def clear_signin_failures(*, username: str) -> None:

@@ -172,10 +172,14 @@ class AccessRequest(models.Model):
 class ThrottleKind(models.TextChoices):
     ACCOUNT = "account", "Account"
     ADDRESS = "address", "Client address"
+    #: Forms that send an email to an address someone typed (access requests, password
+    #: resets), counted per client address so they cannot be used to flood inboxes.
+    MAIL = "mail", "Emails asked for from a client address"
 
 
 class SignInThrottle(models.Model):
-    """Failed sign-ins for one account name (as typed) or client address, and any lock.
+    """Failed sign-ins for one account name (as typed) or client address, and any lock; also
+    the emails asked for from one client address (kind `mail`).
 
     Kept in the database so that every web worker sees the same count. The row is also what
     concurrent failures for the same key queue on, so the count is exact.

@@ -33,7 +33,8 @@ from flotilla.accounts.models import (
     PersonInvitation,
     PersonInvitationStatus,
 )
-from flotilla.accounts.queries import decides_as_coordinator, may_decide
+from flotilla.accounts.queries import decides_as_coordinator, may_decide, signin_locked_until
+from flotilla.accounts.signin import client_address
 from flotilla.audit.principals import Principal
 from flotilla.authz.checks import can, require
 from flotilla.authz.permissions import ROLE_SENTENCES, Perm
@@ -53,6 +54,19 @@ def _errors(form) -> list[dict[str, str]]:
 def _posted(request: HttpRequest) -> Any:
     # An empty POST is still a submission, to be answered with errors, not a blank form.
     return request.POST if request.method == "POST" else None
+
+
+def _mail_paused(request: HttpRequest) -> HttpResponse | None:
+    """429 when forms that send an email are paused for the client's address; otherwise count
+    this one (it may start the pause for the next) and return None."""
+    keys = actions.mail_form_keys(client_address(request))
+    until = signin_locked_until(keys)
+    if until is None:
+        actions.note_mail_form(address=client_address(request))
+        return None
+    response = render(request, "accounts/mail_paused.jinja", {"until": until})
+    response.status_code = 429
+    return response
 
 
 def _base_url(request: HttpRequest) -> str:
@@ -329,6 +343,9 @@ def request_access(request: HttpRequest, code: str) -> HttpResponse:
         by = (
             user if user.is_authenticated else Principal(label=f"anonymous:{data['email'].lower()}")
         )
+        paused = _mail_paused(request)
+        if paused is not None:
+            return paused
         try:
             actions.request_access(
                 by=by,
@@ -414,6 +431,10 @@ class PasswordResetView(auth_views.PasswordResetView):
     email_template_name = "accounts/email/password_reset.txt"
     subject_template_name = "accounts/email/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password_reset_done")
+
+    def form_valid(self, form):
+        # Counted whether or not the address has an account: the answer must not tell.
+        return _mail_paused(self.request) or super().form_valid(form)
 
     def form_invalid(self, form):
         return self.render_to_response(self.get_context_data(form=form, errors=_errors(form)))

@@ -254,7 +254,8 @@ def _declare_opel(
     from flotilla.reporting.importers.sitrep import as_of
 
     by_code = {o.code: o for o in members}
-    # A trust and day the file gives twice takes its last row, as the import does.
+    # A trust and day the file gives twice takes its last row with figures: a row without
+    # them (the file repeats its last week empty) yields to one with them, as in the import.
     levels: dict[tuple[str, date], int] = {}
     for r in rows:
         if r["Code"] not in by_code:
@@ -263,9 +264,7 @@ def _declare_opel(
         occupancy = occupied / open_ if occupied is not None and open_ else None
         level = declared_opel(occupancy, _figure(r.get("Delays60")))
         key = (r["Code"], date.fromisoformat(r["Date"]) + shift)
-        if level is None:
-            levels.pop(key, None)
-        else:
+        if level is not None:
             levels[key] = level
     cells: dict[str, list[CellIn]] = {}
     for (code, day), level in sorted(levels.items()):

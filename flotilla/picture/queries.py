@@ -67,6 +67,10 @@ class Figure:
     band: tuple[float, float] | None = None
     #: count, level, text or ratio: only counts are ever rounded.
     kind: str = "count"
+    #: Stale even allowing for the delay it is shared with: the owner has not reported it
+    #: within the staleness limit (a figure shared 24 h late is stale to its viewer, but
+    #: its owner may be reporting on time).
+    overdue: bool = False
 
     @property
     def is_missing(self) -> bool:
@@ -163,6 +167,7 @@ def _figure(o: policy.Shared, stale_before: datetime) -> Figure:
         received_at=o.received_at,
         source=o.source,
         stale=o.as_of < stale_before,
+        overdue=o.as_of < stale_before - timedelta(hours=o.delay_hours),
         detail=o.detail,
         delay_hours=o.delay_hours,
         rag=o.rag,
@@ -437,23 +442,29 @@ def _shown_value(fig: Figure | None) -> float | None:
     return fig.value
 
 
-def _level(group: list[Row], code: str) -> float | None:
-    """The organisation's own figure, or else the highest of its sites'."""
-    own = [_shown_value(r.figures.get(code)) for r in group if r.site is None]
+def _level(group: list[Row], code: str, current_only: bool = False) -> float | None:
+    """The organisation's own figure, or else the highest of its sites'; with
+    `current_only`, overdue figures (not reported within the staleness limit) are left out."""
+
+    def value(r: Row) -> float | None:
+        fig = r.figures.get(code)
+        return None if current_only and fig is not None and fig.overdue else _shown_value(fig)
+
+    own = [value(r) for r in group if r.site is None]
     if own and own[0] is not None:
         return own[0]
-    shown = (_shown_value(r.figures.get(code)) for r in group)
+    shown = (value(r) for r in group)
     return max((v for v in shown if v is not None), default=None)
 
 
 def _not_reported(group: list[Row]) -> bool:
-    """Every figure shown is stale, or none is shown and none is withheld or shared late: an
-    organisation whose figures the viewer cannot see (yet) may be reporting, and nothing is
-    said of it."""
+    """Every figure shown is overdue (stale even allowing for its delay), or none is shown and
+    none is withheld or shared late: an organisation whose figures the viewer cannot see (yet)
+    may be reporting, and nothing is said of it."""
     figures = [f for r in group for f in r.figures.values()]
     if not figures:
         return not any(r.withheld or r.delayed for r in group)
-    return all(f.stale for f in figures)
+    return all(f.overdue for f in figures)
 
 
 def _reports_bed(group: list[Row], bed: str) -> bool:
@@ -543,7 +554,10 @@ def trouble(picture: Picture, view: TableView) -> list[TroublePart]:
     expected = {m.pk for m in picture.expected}
     groups = [g for g in _groups(picture.all_rows) if g[0].organisation.pk in expected]
     found: list[tuple[int, str, dict[str, str]]] = []
-    at_top = sum(1 for g in groups if (_level(g, "opel_declared") or 0) >= OPEL_TOP)
+    # A level declared days ago is not a level now: that organisation is "not reported".
+    at_top = sum(
+        1 for g in groups if (_level(g, "opel_declared", current_only=True) or 0) >= OPEL_TOP
+    )
     found.append((at_top, f"at OPEL {OPEL_TOP}", view.filter_params(opel=OPEL_TOP)))
     red_line = picture.thresholds.get("ga_occupancy")
     if red_line is not None:

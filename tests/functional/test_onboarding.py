@@ -1,7 +1,8 @@
 """A new organisation's first person gets in, joins the collaborative and reports, unaided.
 
-The new person's part is timed and its clicks counted: from opening the link the coordinator
-passed on to a first report saved, in at most 15 clicks and under 5 minutes.
+The new person's part is timed and its clicks counted, from opening the link the coordinator
+passed on to a first report saved: at most 15 clicks (asserted); the time is printed for
+docs/benchmarks.md (goal: under 5 minutes for a person).
 """
 
 from __future__ import annotations
@@ -85,8 +86,9 @@ def test_a_new_organisations_first_person_joins_and_reports_within_15_clicks(
     assert "Report saved" in newcomer.inner_text(".flotilla-message")
     seconds = time.monotonic() - started - axe_seconds
     print(f"\nnew organisation's first person: {clicks} clicks, {seconds:.1f} s to a first report")
+    # The time is recorded in docs/benchmarks.md, not asserted: a browser's speed is not a
+    # person's, and timings do not belong in tests. The clicks are the person's own.
     assert clicks <= 15
-    assert seconds < 5 * 60
 
     sam = Membership.objects.get(user__username="sam")
     assert (sam.organisation.code, sam.role) == ("RZ9", Role.ORG_ADMIN)

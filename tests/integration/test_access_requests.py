@@ -295,3 +295,28 @@ def test_a_coordinator_who_declines_goes_back_home(client, cast):
         f"/access-requests/{req.pk}", {"decision": "decline", "decline_reason": "Not known"}
     )
     assert response["Location"] == "/"
+
+
+def test_too_many_requests_from_one_address_are_paused_for_an_hour_and_store_nothing(
+    client, cast, settings, mailoutbox
+):
+    settings.MAIL_FORMS_PER_HOUR = 2
+    for n in range(2):
+        sent = client.post("/request-access/RN1", {**ASK, "email": f"p{n}@example.nhs.uk"})
+        assert "Request sent" in sent.content.decode()
+    paused = client.post("/request-access/RN1", {**ASK, "email": "p3@example.nhs.uk"})
+    assert paused.status_code == 429
+    assert "Nothing was sent" in paused.content.decode()
+    assert AccessRequest.objects.count() == 2
+    assert AuditEvent.objects.filter(action="accounts.mail_forms_paused").count() == 1
+    # Another network is not held up by this one's pause.
+    elsewhere = client.post(
+        "/request-access/RN1", {**ASK, "email": "p4@example.nhs.uk"}, REMOTE_ADDR="10.1.2.3"
+    )
+    assert "Request sent" in elsewhere.content.decode()
+
+
+def test_a_request_with_errors_does_not_count_towards_the_pause(client, cast, settings):
+    settings.MAIL_FORMS_PER_HOUR = 1
+    client.post("/request-access/RN1", {**ASK, "email": "not an address"})
+    assert "Request sent" in client.post("/request-access/RN1", ASK).content.decode()

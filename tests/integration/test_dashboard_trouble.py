@@ -265,3 +265,25 @@ def test_an_organisation_whose_figures_are_not_yet_visible_is_not_called_silent(
     f.report(cast.south, now - timedelta(hours=1), ga_open=100, ga_occupied=50)
     assert re.search(r'id="trouble">\s*No organisation is in trouble\.', get(client, cast))
     assert order(get(client, cast, "?stale=yes")) == []
+
+
+def summary_text(page: str) -> str:
+    found = re.search(r'id="trouble">(.*?)</p>', page, re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", found[1])).strip()
+
+
+def test_an_opel_level_declared_days_ago_is_not_counted_as_the_level_now(client, cast, now):
+    f.report(cast.north, now, ga_open=100, ga_occupied=50, opel_declared=2)
+    f.report(cast.south, now - timedelta(days=3), opel_declared=4)
+    assert summary_text(get(client, cast)) == "1 organisation not reported for 8 h."
+
+
+def test_figures_shared_late_are_not_counted_as_not_reported(client, cast, now):
+    f.report(cast.north, now, ga_open=100, ga_occupied=50)
+    f.report(cast.south, now - timedelta(hours=25), ga_open=100, ga_occupied=50)
+    f.report(cast.south, now, ga_open=100, ga_occupied=50)
+    f.reshare(f.collaborative_grant(cast.south, cast.collab), delay_hours=24)
+    page = get(client, cast)
+    assert "No organisation is in trouble" in page
+    # A day-old figure is still marked stale where it is shown.
+    assert "flotilla-stale" in page

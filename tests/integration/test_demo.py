@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from flotilla.demo import loader
 from flotilla.registry.models import Collaborative, Membership
-from flotilla.reporting.models import Observation
+from flotilla.reporting.models import Observation, Submission
 
 pytestmark = pytest.mark.django_db
 
@@ -93,8 +93,6 @@ def test_the_synthetic_demo_has_a_commissioner_and_declares_opel_by_the_rule(tmp
 
 
 def test_the_real_demo_declares_opel_levels_for_its_trusts_from_the_days_figures(shared_data):
-    from flotilla.reporting.models import Submission
-
     result = loader.load(data_dir=shared_data, today=date(2026, 11, 26))
     collab = Collaborative.objects.get(slug=result["collaborative"])
     icb = collab.memberships.get(organisation__code="QHM").organisation
@@ -106,6 +104,10 @@ def test_the_real_demo_declares_opel_levels_for_its_trusts_from_the_days_figures
     assert len(set(opel.values_list("value", flat=True))) >= 3  # the levels vary
     submissions = Submission.objects.filter(reference__startswith="OPEL levels derived by the demo")
     assert submissions.count() == result["organisations"]
+    # The file repeats its last week with empty rows; they must not erase the levels.
+    newest_level = opel.order_by("-as_of")[0].as_of
+    newest_beds = Observation.objects.filter(series__measure__code="ga_occupied").latest("as_of")
+    assert newest_level == newest_beds.as_of
 
 
 def test_the_demo_ends_on_yesterday_when_loaded_before_todays_snapshot_time():

@@ -79,3 +79,15 @@ def test_a_bad_new_password_is_explained_beside_its_box(
 def test_a_broken_reset_link_says_so(client, cast):
     page = client.get("/password-reset/MQ/not-a-token/").content.decode()
     assert "This link does not work" in page
+
+
+def test_too_many_resets_from_one_address_are_paused_whether_or_not_accounts_exist(
+    client, cast, settings, mailoutbox
+):
+    settings.MAIL_FORMS_PER_HOUR = 2
+    client.post("/password-reset/", {"email": "nobody@example.nhs.uk"})
+    client.post("/password-reset/", {"email": "north_viewer@example.nhs.uk"})
+    paused = client.post("/password-reset/", {"email": "north_viewer@example.nhs.uk"})
+    assert paused.status_code == 429
+    assert "Nothing was sent" in paused.content.decode()
+    assert len(mailoutbox) == 1

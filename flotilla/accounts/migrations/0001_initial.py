@@ -62,7 +62,7 @@ class Migration(migrations.Migration):
             name='SignInThrottle',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('account', 'Account'), ('address', 'Client address')], max_length=10)),
+                ('kind', models.CharField(choices=[('account', 'Account'), ('address', 'Client address'), ('mail', 'Emails asked for from a client address')], max_length=10)),
                 ('key', models.CharField(max_length=150)),
                 ('last_failure_at', models.DateTimeField()),
                 ('locked_until', models.DateTimeField(blank=True, null=True)),
