@@ -48,7 +48,8 @@ ALL = ("capacity", "flow", "workforce", "escalation", "narrative")
 #: in the "grants" variant. Owners not listed keep the open default.
 #: A third share banded (one 24 h late); a third share some groups as status only and
 #: withhold workforce and narrative (one of them 24 h late); one withholds capacity
-#: entirely; one shares exactly but 24 h late; two stay open.
+#: entirely; one shares exactly but 24 h late; one holds two grants at once (exact a day
+#: late and status only now); one stays open.
 MIX: dict[int, list[tuple[tuple[str, ...], str, int]]] = {
     0: [(ALL, "banded", 0)],
     1: [(ALL, "banded", 0)],
@@ -58,6 +59,9 @@ MIX: dict[int, list[tuple[tuple[str, ...], str, int]]] = {
     5: [(("capacity", "flow", "escalation"), "status", 0)],
     6: [(("flow", "workforce", "escalation", "narrative"), "exact", 0)],
     7: [(ALL, "exact", 24)],
+    # Two grants at once: exact but a day late, and status only in real time. Each figure
+    # is shown at the finest detail its own age allows.
+    8: [(ALL, "exact", 24), (ALL, "status", 0)],
 }
 OPEN = [(ALL, "exact", 0)]
 #: What the grants variant must show, and the open one must not: proof the grants apply.

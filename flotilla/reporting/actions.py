@@ -28,8 +28,8 @@ from flotilla.reporting.validation import (
     CellIn,
     Problem,
     ReportRejected,
+    ReportTimes,
     check_cells,
-    report_time,
 )
 
 
@@ -234,14 +234,17 @@ def record_report(
             ]
         )
     seen: dict[tuple[int, int | None, str, datetime], CellIn] = {}
-    #: as of → its report time, or None when it is one already (most are: re-making 200,000
-    #: cells for nothing would cost more than the rest of this loop).
-    filed: dict[datetime, datetime | None] = {}
+    filed = ReportTimes()
+    last: datetime | None = None
+    moved: datetime | None = None
     for c in cells:
-        if c.as_of not in filed:
-            t = report_time(c.as_of)
-            filed[c.as_of] = None if t == c.as_of else t
-        if (moved := filed[c.as_of]) is not None:
+        # Most cells are on a whole minute already, and share their time with the cell
+        # before: re-making 200,000 of them for nothing would cost more than this loop.
+        if c.as_of is not last:
+            last = c.as_of
+            moved = filed(last)
+            moved = None if moved == last else moved
+        if moved is not None:
             c = c._replace(as_of=moved)
         key = (c.organisation_id, c.site_id, c.measure, c.as_of)
         if key in seen and not _same_cell(seen[key], c):

@@ -11,13 +11,11 @@ Formats and semantics are documented in docs/import-formats.md.
 
 from __future__ import annotations
 
-import functools
 import gc
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -41,7 +39,7 @@ from flotilla.reporting.importers import (
     sitrep,
 )
 from flotilla.reporting.models import Observation, Series, Source
-from flotilla.reporting.validation import CellIn, Problem, ReportRejected, report_time
+from flotilla.reporting.validation import CellIn, Problem, ReportRejected
 
 FORMATS = ("auto", sitrep.FORMAT, longform.FORMAT)
 
@@ -314,8 +312,6 @@ def _store(
 ) -> None:
     """Resolve codes and record the cells; raises ImportRejected (rolling back) on errors."""
     problems: list[Problem] = []
-    # A winter file has 200,000 cells but about 125 times: round each time once.
-    filed = functools.cache(report_time)
     codes = {c.code for c in parsed.cells} | set(parsed.first_row)
     orgs = {o.code: o for o in Organisation.objects.filter(code__in=codes)}
     for code in sorted(codes - orgs.keys(), key=lambda c: parsed.first_row.get(c, 0)):
@@ -381,11 +377,11 @@ def _store(
             org_id = site.organisation_id
         else:
             org_id = org.pk
-        final.append(_cell_in(c, org_id, site_id, parsed.time_column, filed))
+        final.append(_cell_in(c, org_id, site_id, parsed.time_column))
         if c.earlier is not None:
             e = c.earlier
             earlier.append(
-                _cell_in(c, org_id, site_id, parsed.time_column, filed)._replace(
+                _cell_in(c, org_id, site_id, parsed.time_column)._replace(
                     value=e.value, text=e.text, missing_reason=e.missing_reason, row=e.row
                 )
             )
@@ -424,20 +420,15 @@ def _store(
         raise ImportRejected(exc.problems, outcome) from None
 
 
-def _cell_in(
-    c: ParsedCell,
-    org_id: int,
-    site_id: int | None,
-    time_column: str,
-    filed: Callable[[datetime], datetime],
-) -> CellIn:
-    """A parsed cell to record, under its report time (`filed`: `report_time`, cached), so
-    that a re-import with `on_conflict='last'` compares values at the time they are stored."""
+def _cell_in(c: ParsedCell, org_id: int, site_id: int | None, time_column: str) -> CellIn:
+    """A parsed cell to record. Its time is a report time already (the parsers file each
+    time under its minute), so a re-import with `on_conflict='last'` compares values at the
+    time they are stored under."""
     return CellIn(
         organisation_id=org_id,
         site_id=site_id,
         measure=c.measure,
-        as_of=filed(c.as_of),
+        as_of=c.as_of,
         time_field=time_column,
         value=c.value,
         text=c.text,

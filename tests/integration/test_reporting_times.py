@@ -139,6 +139,23 @@ def test_a_corrected_upload_in_the_same_minute_revises_the_first(client, cast, m
     assert current(cast.north, "ga_open") == [(MINUTE, 398.0)]
 
 
+def test_two_rows_of_one_file_in_the_same_minute_are_one_value_and_must_agree(
+    client, cast, monkeypatch
+):
+    at(monkeypatch, T)
+    client.force_login(cast.people[Role.REPORTER])
+    rows = [
+        f"RN1,,ga_open,{(MINUTE + timedelta(seconds=10)).isoformat()},400",
+        f"RN1,,ga_open,{(MINUTE + timedelta(seconds=40)).isoformat()},401",
+    ]
+    refused = upload(client, "twice.csv", rows).content.decode()
+    assert "Nothing was stored" in refused
+    assert not Observation.objects.exists()
+    agreeing = [rows[0], rows[1].replace(",401", ",400")]
+    assert "Imported agreeing.csv" in upload(client, "agreeing.csv", agreeing).content.decode()
+    assert current(cast.north, "ga_open") == [(MINUTE, 400.0)]
+
+
 # --- times out of span are refused on every path ----------------------------------------------
 
 

@@ -30,7 +30,7 @@ from flotilla.reporting.importers import (
     Reading,
     parse_number,
 )
-from flotilla.reporting.validation import Problem
+from flotilla.reporting.validation import Problem, report_time
 
 FORMAT = "longform"
 COLUMNS = ("org_code", "site_code", "measure", "as_of", "value")
@@ -86,7 +86,9 @@ def parse(lines: Iterable[str], *, on_conflict: str = "reject", tz: ZoneInfo = L
             parsed.errors.append(Problem(f"unknown measure {measure!r}", "measure", line))
             continue
         try:
-            moment = parse_as_of(raw_as_of, tz)
+            # Filed under its minute here already, so that two rows in one minute are
+            # duplicates of one key (resolved like any other) rather than two revisions.
+            moment = report_time(parse_as_of(raw_as_of, tz))
         except ValueError:
             parsed.errors.append(
                 Problem(f"{raw_as_of.strip()!r} is not an ISO 8601 date and time", "as_of", line)
