@@ -183,3 +183,13 @@ def occupancy_cell_html(row: Any, bed: str) -> Markup:
         row.derived.get(code), occupied in row.withheld, row.delayed.get(occupied, 0)
     )
     return Markup(f'<td data-measure="{escape(code)}">{rag_html(row.rag(code), shown)}</td>')
+
+
+def error_summary(form: Any) -> list[dict[str, str]]:
+    """A form's errors as the error summary lists them: each message, linked to its field
+    (a form-wide error links nowhere)."""
+    return [
+        {"text": str(e), "anchor": f"id_{field}" if field != "__all__" else ""}
+        for field, errs in form.errors.items()
+        for e in errs
+    ]

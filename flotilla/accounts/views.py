@@ -38,17 +38,10 @@ from flotilla.accounts.signin import client_address
 from flotilla.audit.principals import Principal
 from flotilla.authz.checks import can, require
 from flotilla.authz.permissions import ROLE_SENTENCES, Perm
+from flotilla.formatting import error_summary
 from flotilla.registry import actions as registry
 from flotilla.registry.models import Collaborative, Invitation, Membership, Organisation, Role
 from flotilla.sharing import policy
-
-
-def _errors(form) -> list[dict[str, str]]:
-    return [
-        {"text": str(e), "anchor": f"id_{field}" if field != "__all__" else ""}
-        for field, errs in form.errors.items()
-        for e in errs
-    ]
 
 
 def _posted(request: HttpRequest) -> Any:
@@ -122,7 +115,7 @@ def people(request: HttpRequest, code: str) -> HttpResponse:
             ),
             "roles": _roles(),
             "form": form,
-            "errors": _errors(form) if form.is_bound else [],
+            "errors": error_summary(form) if form.is_bound else [],
             "new": new,
         },
     )
@@ -261,7 +254,7 @@ def accept(request: HttpRequest, secret: str) -> HttpResponse:
             **context,
             "form": form,
             "existing": existing,
-            "errors": _errors(form) if form.is_bound else [],
+            "errors": error_summary(form) if form.is_bound else [],
         },
     )
 
@@ -327,7 +320,7 @@ def find_organisation(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/find_organisation.jinja",
-        {"form": form, "results": results, "errors": _errors(form) if form.is_bound else []},
+        {"form": form, "results": results, "errors": error_summary(form) if form.is_bound else []},
     )
 
 
@@ -363,7 +356,7 @@ def request_access(request: HttpRequest, code: str) -> HttpResponse:
     return render(
         request,
         "accounts/request_access.jinja",
-        {"org": org, "form": form, "errors": _errors(form) if form.is_bound else []},
+        {"org": org, "form": form, "errors": error_summary(form) if form.is_bound else []},
     )
 
 
@@ -417,7 +410,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "as_coordinator": as_coordinator,
             "roles": _roles(),
-            "errors": _errors(form) if form.is_bound else [],
+            "errors": error_summary(form) if form.is_bound else [],
         },
     )
 
@@ -437,7 +430,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         return _mail_paused(self.request) or super().form_valid(form)
 
     def form_invalid(self, form):
-        return self.render_to_response(self.get_context_data(form=form, errors=_errors(form)))
+        return self.render_to_response(self.get_context_data(form=form, errors=error_summary(form)))
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
@@ -450,7 +443,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     success_url = reverse_lazy("accounts:password_reset_complete")
 
     def form_invalid(self, form):
-        return self.render_to_response(self.get_context_data(form=form, errors=_errors(form)))
+        return self.render_to_response(self.get_context_data(form=form, errors=error_summary(form)))
 
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):

@@ -12,19 +12,12 @@ from flotilla.accounts import actions as accounts
 from flotilla.accounts.views import show_first_admin_link
 from flotilla.authz.checks import can, organisations_where, require
 from flotilla.authz.permissions import Perm
+from flotilla.formatting import error_summary
 from flotilla.picture.queries import INDICATORS
 from flotilla.registry import actions
 from flotilla.registry.forms import CollaborativeForm, InviteForm, SettingsForm
 from flotilla.registry.models import Invitation, InvitationStatus, InvitePolicy, Organisation
 from flotilla.sharing import policy
-
-
-def _errors(form) -> list[dict[str, str]]:
-    return [
-        {"text": str(e), "anchor": f"id_{field}" if field != "__all__" else ""}
-        for field, errs in form.errors.items()
-        for e in errs
-    ]
 
 
 @login_required
@@ -65,7 +58,7 @@ def collaborative_new(request: HttpRequest) -> HttpResponse:
                 request, f"{collab.name} is ready. Invite the organisations you work with."
             )
             return redirect("registry:collaborative_members", collab.slug)
-    errors = _errors(form) if request.method == "POST" else []
+    errors = error_summary(form) if request.method == "POST" else []
     if error:
         errors.append({"text": error, "anchor": ""})
     return render(
@@ -220,7 +213,7 @@ def collaborative_settings(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.success(request, "Settings saved.")
             return redirect("picture:dashboard", collab.slug)
-    errors = _errors(form) if request.method == "POST" else []
+    errors = error_summary(form) if request.method == "POST" else []
     if error:
         errors.append({"text": error, "anchor": ""})
     return render(

@@ -346,17 +346,31 @@ def _delayed(
     now: datetime,
 ) -> dict[tuple[int, int | None, str], int]:
     """Series with nothing shown whose owner reported after the viewer's cutoff, by the
-    moment asked for: one query, and none when no access is late at that moment."""
-    near = [
-        Q(series__organisation_id__in=owners, series__measure__code__in=codes, as_of__gt=cut)
+    moment asked for. None when no access is late at that moment; otherwise one query for
+    the late series (a small table), and one for their newer values only when some late
+    series has nothing shown (usually none has: it shows an older value)."""
+    late = [
+        Q(organisation_id__in=owners, measure__code__in=codes)
         for (delay, codes), owners in groups.items()
-        if (cut := min(moment, now - timedelta(hours=delay))) < moment
+        if min(moment, now - timedelta(hours=delay)) < moment
     ]
-    if not near:
+    if not late:
         return {}
+    shown = set(shown_series)
+    #: cutoff → the late series with nothing shown, read as at that cutoff
+    blank: dict[datetime, list[int]] = defaultdict(list)
+    for sid, owner, code in Series.objects.filter(reduce(operator.or_, late)).values_list(
+        "id", "organisation_id", "measure__code"
+    ):
+        if sid not in shown:
+            # The freshest access the viewer holds to it sets how far back it is read.
+            delay = held[(owner, code)][-1].delay_hours
+            blank[min(moment, now - timedelta(hours=delay))].append(sid)
+    if not blank:
+        return {}
+    near = [Q(series_id__in=ids, as_of__gt=cut) for cut, ids in blank.items()]
     newer = (
         Observation.objects.filter(reduce(operator.or_, near), is_current=True, as_of__lte=moment)
-        .exclude(series_id__in=shown_series)
         .values_list("series__organisation_id", "series__site_id", "series__measure__code")
         .distinct()
     )

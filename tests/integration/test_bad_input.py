@@ -307,10 +307,13 @@ def test_an_uploaded_row_with_more_cells_than_the_header_is_refused_with_both_co
     assert not Observation.objects.exists()
 
 
-def test_trailing_empty_cells_beyond_the_header_lose_nothing_and_are_ignored(client, cast):
+def test_empty_cells_beyond_the_header_are_refused_too_naming_row_and_column(client, cast):
     page = uploaded_problems(client, cast, LONG_HEADER + f"RN1,,ga_open,{recent()},100,,\n")
-    assert "Imported mine.csv" in page
-    assert Observation.objects.get().value == 100
+    assert "Nothing was stored" in page
+    assert "this row has 7 cells but the header has 5 columns" in page
+    assert "remove the commas at the end of the row" in page
+    assert "<td>2</td><td>F</td>" in page
+    assert not Observation.objects.exists()
 
 
 def sitrep_file(tmp_path: Path, rows: str) -> Path:

@@ -165,9 +165,14 @@ def test_the_latest_figures_are_read_in_one_query_whatever_the_grants(cast):
             groups=("capacity",), detail=BANDED, delay_hours=24)  # fmt: skip
     assert len(_observation_reads(cast, viewer)) == 1  # the freshest grant is live
     f.unshare(f.collaborative_grant(cast.south, cast.collab))
-    # One read of the latest figures, one of what is reported but not yet visible.
-    assert len(_observation_reads(cast, viewer)) == 2
+    # Late, but every late series shows an older value: nothing more to read.
+    assert len(_observation_reads(cast, viewer)) == 1
     reading = policy.read_latest(viewer, None, {cast.south.pk}, ["ga_open", "nctr"])
     assert [(v.measure, v.value, v.delay_hours) for v in reading.values] == [("ga_open", 90, 24)]
     assert reading.withheld == {(cast.south.pk, "nctr")}
     assert reading.delayed == {}
+    # A late series with nothing old enough to show: one more read, of what is not yet visible.
+    f.report(cast.south, now - timedelta(hours=1), ga_closed=3)
+    assert len(_observation_reads(cast, viewer)) == 2
+    reading = policy.read_latest(viewer, None, {cast.south.pk}, ["ga_open", "ga_closed"])
+    assert reading.delayed == {(cast.south.pk, None, "ga_closed"): 24}

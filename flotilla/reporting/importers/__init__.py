@@ -401,8 +401,8 @@ class CsvRows:
     the column: a NUL character in a cell (PostgreSQL cannot store one), a cell longer than
     the csv module's field limit (usually a quote mark that is never closed: the rest of the
     file becomes one cell; reading stops there), and a row with more cells than the header
-    has columns where an extra cell holds something (it would belong to no column; empty
-    extra cells, trailing commas, lose nothing and are ignored). Such rows are not yielded,
+    has columns (an extra cell would belong to no column; even empty ones, from commas at the
+    end of a row, say the file is not what its header says). Such rows are not yielded,
     so a file with any of them is rejected whole by the callers' error check.
     """
 
@@ -438,14 +438,21 @@ class CsvRows:
                 continue
             if not any(c.strip() for c in cells):
                 continue
-            if len(cells) > width and any(c.strip() for c in cells[width:]):
-                extra = next(i for i in range(width, len(cells)) if cells[i].strip())
+            if len(cells) > width:
+                filled = [i for i in range(width, len(cells)) if cells[i].strip()]
+                extra = filled[0] if filled else width
+                why = (
+                    f"so {cells[extra].strip()[:40]!r} belongs to no column: a comma in a "
+                    'text needs the text in double quotes ("…"), or name the extra column '
+                    "in the header"
+                    if filled
+                    else "(empty cells after the last column: remove the commas at the end "
+                    "of the row)"
+                )
                 self._parsed.errors.append(
                     Problem(
                         f"this row has {len(cells)} cells but the header has {width} columns, "
-                        f"so {cells[extra].strip()[:40]!r} belongs to no column: a comma in a "
-                        'text needs the text in double quotes ("…"), or name the extra column '
-                        "in the header",
+                        + why,
                         column_name(self.header, extra),
                         line,
                     )
