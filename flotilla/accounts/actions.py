@@ -76,6 +76,32 @@ def _expiry(now: datetime) -> datetime:
     return now + timedelta(days=settings.INVITATION_DAYS)
 
 
+def _make_invitation(
+    *, by: Any, organisation: Organisation, role: str, audit_extra: dict[str, Any], **fields: Any
+) -> tuple[PersonInvitation, str]:
+    """Create a pending invitation with a new secret (only its hash stored), audited, inside
+    the caller's transaction; return it with the secret, to be shown once or emailed."""
+    secret = _new_secret()
+    now = timezone.now()
+    inv = PersonInvitation.objects.create(
+        organisation=organisation,
+        role=role,
+        secret_sha256=PersonInvitation.hash_secret(secret),
+        created_by=as_principal(by).user,
+        created_at=now,
+        expires_at=_expiry(now),
+        **fields,
+    )
+    audit.record(
+        by=by,
+        action="accounts.invitation_made",
+        obj=inv,
+        organisation_id=organisation.pk,
+        after={**_invitation_snapshot(inv), **audit_extra},
+    )
+    return inv, secret
+
+
 def _require_manage_members(by: Any, organisation: Organisation) -> None:
     if not can(by, Perm.MANAGE_MEMBERS, organisation):
         raise PermissionDenied(f"You may not manage the people of {organisation.code}")
@@ -128,7 +154,6 @@ def invite_person(
                 f"{organisation.name}. Change their role in the list of people instead.",
                 "who",
             )
-    secret = _new_secret()
     with transaction.atomic():
         now = timezone.now()
         waiting = PersonInvitation.objects.select_for_update().filter(
@@ -146,22 +171,13 @@ def invite_person(
                 "to send a new one.",
                 "who",
             )
-        inv = PersonInvitation.objects.create(
+        inv, secret = _make_invitation(
+            by=by,
             organisation=organisation,
             role=role,
+            audit_extra={},
             username=username,
             email=email,
-            secret_sha256=PersonInvitation.hash_secret(secret),
-            created_by=as_principal(by).user,
-            created_at=now,
-            expires_at=_expiry(now),
-        )
-        audit.record(
-            by=by,
-            action="accounts.invitation_made",
-            obj=inv,
-            organisation_id=organisation.pk,
-            after=_invitation_snapshot(inv),
         )
         if email:
             emails.send_on_commit(
@@ -220,7 +236,6 @@ def make_first_admin_link(*, by: Any, invitation: Invitation) -> tuple[PersonInv
     if not can(by, Perm.MANAGE_COLLABORATIVE, invitation.collaborative):
         raise PermissionDenied("You may not manage this collaborative's invitations")
     organisation = invitation.organisation
-    secret = _new_secret()
     with transaction.atomic():
         inv = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if inv.status != InvitationStatus.PENDING:
@@ -242,22 +257,13 @@ def make_first_admin_link(*, by: Any, invitation: Invitation) -> tuple[PersonInv
             status=PersonInvitationStatus.PENDING,
         ):
             _withdraw(by, old, now)
-        link = PersonInvitation.objects.create(
+        link, secret = _make_invitation(
+            by=by,
             organisation=organisation,
             role=Role.ORG_ADMIN,
+            audit_extra={"collaborative_invitation": inv.pk},
             first_admin=True,
             collaborative_invitation=inv,
-            secret_sha256=PersonInvitation.hash_secret(secret),
-            created_by=as_principal(by).user,
-            created_at=now,
-            expires_at=_expiry(now),
-        )
-        audit.record(
-            by=by,
-            action="accounts.invitation_made",
-            obj=link,
-            organisation_id=organisation.pk,
-            after={**_invitation_snapshot(link), "collaborative_invitation": inv.pk},
         )
     return link, secret
 
@@ -540,25 +546,15 @@ def approve_access_request(
             role = Role.ORG_ADMIN
         elif role not in Role.values:
             raise AccountsError("Choose the role they will have", "role")
-        now = timezone.now()
-        secret = _new_secret()
-        inv = PersonInvitation.objects.create(
+        inv, secret = _make_invitation(
+            by=by,
             organisation=org,
             role=role,
+            audit_extra={"access_request": req.pk},
             email=req.email,
             first_admin=first_admin,
-            secret_sha256=PersonInvitation.hash_secret(secret),
-            created_by=user,
-            created_at=now,
-            expires_at=_expiry(now),
         )
-        audit.record(
-            by=by,
-            action="accounts.invitation_made",
-            obj=inv,
-            organisation_id=org.pk,
-            after={**_invitation_snapshot(inv), "access_request": req.pk},
-        )
+        now = inv.created_at
         before = _request_snapshot(req)
         req.status = AccessRequestStatus.APPROVED
         req.decided_by, req.decided_at, req.invitation = user, now, inv

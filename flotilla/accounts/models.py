@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from flotilla.authz.models import hash_secret
 from flotilla.registry.models import Role
 
 
@@ -94,8 +93,7 @@ class PersonInvitation(models.Model):
 
     @staticmethod
     def hash_secret(secret: str) -> str:
-        # Secrets are 256 random bits, so a fast hash is enough (no dictionary to attack).
-        return hashlib.sha256(secret.encode()).hexdigest()
+        return hash_secret(secret)
 
     @property
     def for_whom(self) -> str:

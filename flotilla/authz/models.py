@@ -10,6 +10,13 @@ from django.db import models
 from flotilla.audit.principals import Principal
 
 
+def hash_secret(secret: str) -> str:
+    """How a random secret (an API token, an invitation link) is stored: its SHA-256.
+
+    Secrets are 256 random bits, so a fast hash is enough (no dictionary to attack)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 class TokenScope(models.TextChoices):
     SUBMIT = "submit", "Submit reports only"
     READ = "read", "Read the picture"
@@ -39,8 +46,7 @@ class ApiToken(models.Model):
 
     @staticmethod
     def hash_secret(secret: str) -> str:
-        # Secrets are 256 random bits, so a fast hash is enough (no dictionary to attack).
-        return hashlib.sha256(secret.encode()).hexdigest()
+        return hash_secret(secret)
 
     @property
     def is_active(self) -> bool:
