@@ -529,6 +529,31 @@ def _lock_pending(by: Any, access_request: AccessRequest) -> AccessRequest:
     return req
 
 
+#: The audit action for each decision on an access request.
+DECIDED = {
+    AccessRequestStatus.APPROVED: "accounts.access_approved",
+    AccessRequestStatus.DECLINED: "accounts.access_declined",
+}
+
+
+def _decide(by: Any, req: AccessRequest, status: str, at: datetime, **fields: Any) -> None:
+    """Record a decision on a locked, pending request (with any further fields), audited
+    with the request before and after."""
+    before = _request_snapshot(req)
+    req.status, req.decided_by, req.decided_at = status, as_principal(by).user, at
+    for name, value in fields.items():
+        setattr(req, name, value)
+    req.save(update_fields=["status", "decided_by", "decided_at", *fields])
+    audit.record(
+        by=by,
+        action=DECIDED[status],
+        obj=req,
+        organisation_id=req.organisation_id,
+        before=before,
+        after=_request_snapshot(req),
+    )
+
+
 def approve_access_request(
     *, by: Any, access_request: AccessRequest, role: str, base_url: str
 ) -> tuple[PersonInvitation, str]:
@@ -554,19 +579,7 @@ def approve_access_request(
             email=req.email,
             first_admin=first_admin,
         )
-        now = inv.created_at
-        before = _request_snapshot(req)
-        req.status = AccessRequestStatus.APPROVED
-        req.decided_by, req.decided_at, req.invitation = user, now, inv
-        req.save(update_fields=["status", "decided_by", "decided_at", "invitation"])
-        audit.record(
-            by=by,
-            action="accounts.access_approved",
-            obj=req,
-            organisation_id=org.pk,
-            before=before,
-            after=_request_snapshot(req),
-        )
+        _decide(by, req, AccessRequestStatus.APPROVED, inv.created_at, invitation=inv)
         emails.send_on_commit(
             to=req.email,
             subject=f"Your access to {org.name} on Flotilla",
@@ -589,19 +602,7 @@ def decline_access_request(*, by: Any, access_request: AccessRequest, reason: st
         raise AccountsError("Say why, in a sentence: the person is sent it", "decline_reason")
     with transaction.atomic():
         req = _lock_pending(by, access_request)
-        before = _request_snapshot(req)
-        req.status = AccessRequestStatus.DECLINED
-        req.decided_by, req.decided_at = as_principal(by).user, timezone.now()
-        req.decline_reason = reason[:1000]
-        req.save(update_fields=["status", "decided_by", "decided_at", "decline_reason"])
-        audit.record(
-            by=by,
-            action="accounts.access_declined",
-            obj=req,
-            organisation_id=req.organisation_id,
-            before=before,
-            after=_request_snapshot(req),
-        )
+        _decide(by, req, AccessRequestStatus.DECLINED, timezone.now(), decline_reason=reason[:1000])
         emails.send_on_commit(
             to=req.email,
             subject=f"Your request for access to {req.organisation.name} on Flotilla",
