@@ -33,6 +33,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/check_layers.py
 	$(BIN)/mypy --strict flotilla/planning/core
 	$(BIN)/pytest --cov --cov-branch --cov-report=term:skip-covered --cov-report=xml -p no:cacheprovider
 	$(BIN)/python scripts/coverage_floor.py coverage.xml
@@ -43,6 +44,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/check_layers.py
 	$(BIN)/mypy --strict flotilla/planning/core
 
 fmt: $(STAMP)

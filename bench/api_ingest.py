@@ -71,17 +71,21 @@ def run(args: argparse.Namespace) -> int:
 
     from flotilla.audit.principals import Principal
     from flotilla.authz import actions as authz_actions
-    from flotilla.registry import actions as registry
+    from flotilla.organisations import actions as organisations_actions
     from flotilla.reporting.actions import record_report
     from flotilla.reporting.models import Observation
     from flotilla.reporting.validation import CellIn
 
     system = Principal.system("bench")
-    org = registry.register_organisation(by=system, code="RB1", name="Bench Trust", kind="acute")
-    admin = registry.create_user(by=system, username="bench", password="bench-bench-bench")
-    registry.set_membership(by=system, user=admin, organisation=org, role="org_admin")
+    org = organisations_actions.register_organisation(
+        by=system, code="RB1", name="Bench Trust", kind="acute"
+    )
+    admin = authz_actions.create_user(by=system, username="bench", password="bench-bench-bench")
+    authz_actions.set_membership(by=system, user=admin, organisation=org, role="org_admin")
     sites = [
-        registry.register_site(by=system, code=f"RB{i:03d}", name=f"Site {i}", organisation=org)
+        organisations_actions.register_site(
+            by=system, code=f"RB{i:03d}", name=f"Site {i}", organisation=org
+        )
         for i in range(args.sites)
     ]
     site_ids = {s.code: s.pk for s in sites}

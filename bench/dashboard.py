@@ -102,8 +102,12 @@ def build() -> str:
     from django.db import connection, transaction
 
     from flotilla.audit.principals import Principal
-    from flotilla.registry import actions
-    from flotilla.registry.models import Collaborative, Membership, OrganisationKind, Role
+    from flotilla.authz import actions as authz_actions
+    from flotilla.authz.models import Membership, Role
+    from flotilla.collaboratives import actions as collaboratives_actions
+    from flotilla.collaboratives.models import Collaborative
+    from flotilla.organisations import actions as organisations_actions
+    from flotilla.organisations.models import OrganisationKind
     from flotilla.reporting.actions import _series_ids
     from flotilla.reporting.models import Source, Submission
 
@@ -123,17 +127,17 @@ def build() -> str:
     started = time.perf_counter()
     per_owner = SITES // OWNERS
     with transaction.atomic():
-        viewer_org = actions.register_organisation(
+        viewer_org = organisations_actions.register_organisation(
             by=by, code=VIEWER_CODE, name="Bench Viewer", kind=OrganisationKind.OTHER
         )
         orgs = [
-            actions.register_organisation(
+            organisations_actions.register_organisation(
                 by=by, code=f"B{i:02d}", name=f"Bench Trust {i}", kind=OrganisationKind.ACUTE
             )
             for i in range(OWNERS)
         ]
         sites = [
-            actions.register_site(
+            organisations_actions.register_site(
                 by=by,
                 code=f"B{i // per_owner:02d}{i % per_owner:02d}",
                 name=f"Bench Site {i}",
@@ -141,7 +145,7 @@ def build() -> str:
             )
             for i in range(SITES)
         ]
-        collab = actions.create_collaborative(
+        collab = collaboratives_actions.create_collaborative(
             by=by,
             organisation=viewer_org,
             name="Bench system",
@@ -149,11 +153,11 @@ def build() -> str:
             reporting_interval_hours=1,
             slug="bench-system",
         )
-        user = actions.create_user(by=by, username="bench", password="bench-password-1")
-        actions.set_membership(by=by, user=user, organisation=viewer_org, role=Role.VIEWER)
+        user = authz_actions.create_user(by=by, username="bench", password="bench-password-1")
+        authz_actions.set_membership(by=by, user=user, organisation=viewer_org, role=Role.VIEWER)
         for org in orgs:
-            inv = actions.invite(by=user, collaborative=collab, organisation=org)
-            actions.respond(by=by, invitation=inv, accept=True)
+            inv = collaboratives_actions.invite(by=user, collaborative=collab, organisation=org)
+            collaboratives_actions.respond(by=by, invitation=inv, accept=True)
         keys = {(s.organisation_id, s.pk, m) for s in sites for m in MEASURES}
         series_ids = list(_series_ids(keys).values())
         sub = Submission.objects.create(
@@ -189,7 +193,8 @@ def set_grants(slug: str, variant: str) -> None:
     from django.db import transaction
 
     from flotilla.audit.principals import Principal
-    from flotilla.registry.models import Collaborative, Organisation
+    from flotilla.collaboratives.models import Collaborative
+    from flotilla.organisations.models import Organisation
     from flotilla.sharing.actions import Terms, add_grant, change_grant, revoke_grant
     from flotilla.sharing.models import AudienceKind
     from flotilla.sharing.policy import grants_in_force

@@ -9,7 +9,7 @@ urlpatterns = [
     path("signin/", views.SignInView.as_view(), name="login"),
     path("signout/", views.sign_out, name="logout"),
     path("about/", views.about, name="about"),
-    path("", include("flotilla.registry.urls")),
+    path("", include("flotilla.collaboratives.urls")),
     path("", include("flotilla.picture.urls")),
     path("", include("flotilla.reporting.urls")),
     path("", include("flotilla.authz.urls")),

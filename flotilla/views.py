@@ -15,10 +15,12 @@ from django.views.decorators.http import require_http_methods
 from flotilla.accounts.queries import waiting_for
 from flotilla.accounts.signin import ThrottledSignIn
 from flotilla.authz.checks import organisations_where
+from flotilla.authz.models import Membership
 from flotilla.authz.permissions import Perm
+from flotilla.collaboratives.models import Invitation, InvitationStatus
+from flotilla.collaboratives.queries import collaboratives_of
 from flotilla.notifications import queries as inbox
 from flotilla.picture.queries import recent_changes, reporting_due
-from flotilla.registry.models import Invitation, InvitationStatus, Membership
 from flotilla.sharing import policy
 
 
@@ -58,7 +60,7 @@ def home(request: HttpRequest) -> HttpResponse:
         request,
         "home.jinja",
         {
-            "collaboratives": policy.collaboratives(viewer),
+            "collaboratives": collaboratives_of(viewer.organisation_ids),
             "memberships": memberships,
             "invitations": invitations,
             "reporting": reporting_due(

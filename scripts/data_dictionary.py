@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flotilla.registry.thresholds import STANDARD_THRESHOLDS  # noqa: E402
+from flotilla.collaboratives.thresholds import STANDARD_THRESHOLDS  # noqa: E402
 from flotilla.reporting.catalogue import current  # noqa: E402
 
 TARGET = ROOT / "docs" / "data-dictionary.md"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from flotilla.registry.models import Role
+from flotilla.authz.models import Role
 from tests import factories as f
 
 

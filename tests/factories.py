@@ -13,8 +13,11 @@ from typing import Any
 import factory
 
 from flotilla.audit.principals import Principal
-from flotilla.registry import actions as registry_actions
-from flotilla.registry.models import OrganisationKind, Role
+from flotilla.authz import actions as authz_actions
+from flotilla.authz.models import Role
+from flotilla.collaboratives import actions as collaboratives_actions
+from flotilla.organisations import actions as organisations_actions
+from flotilla.organisations.models import OrganisationKind
 from flotilla.reporting import actions as reporting_actions
 from flotilla.reporting.models import Source
 from flotilla.reporting.validation import CellIn
@@ -32,7 +35,7 @@ class UserFactory(factory.Factory):
 
     @classmethod
     def _create(cls, model_class: Any, **kwargs: Any) -> Any:
-        return registry_actions.create_user(by=SYSTEM, **kwargs)
+        return authz_actions.create_user(by=SYSTEM, **kwargs)
 
 
 class OrganisationFactory(factory.Factory):
@@ -45,7 +48,7 @@ class OrganisationFactory(factory.Factory):
 
     @classmethod
     def _create(cls, model_class: Any, **kwargs: Any) -> Any:
-        return registry_actions.register_organisation(by=SYSTEM, **kwargs)
+        return organisations_actions.register_organisation(by=SYSTEM, **kwargs)
 
 
 class SiteFactory(factory.Factory):
@@ -58,7 +61,7 @@ class SiteFactory(factory.Factory):
 
     @classmethod
     def _create(cls, model_class: Any, **kwargs: Any) -> Any:
-        return registry_actions.register_site(by=SYSTEM, **kwargs)
+        return organisations_actions.register_site(by=SYSTEM, **kwargs)
 
 
 class CollaborativeFactory(factory.Factory):
@@ -71,23 +74,21 @@ class CollaborativeFactory(factory.Factory):
 
     @classmethod
     def _create(cls, model_class: Any, **kwargs: Any) -> Any:
-        return registry_actions.create_collaborative(by=SYSTEM, **kwargs)
+        return collaboratives_actions.create_collaborative(by=SYSTEM, **kwargs)
 
 
 def member(user: Any, organisation: Any, role: str = Role.VIEWER) -> Any:
     """Give `user` a role in `organisation`."""
-    return registry_actions.set_membership(
-        by=SYSTEM, user=user, organisation=organisation, role=role
-    )
+    return authz_actions.set_membership(by=SYSTEM, user=user, organisation=organisation, role=role)
 
 
 def join(collaborative: Any, organisation: Any) -> None:
     """Invite `organisation` to `collaborative` and accept at once."""
     inviter = UserFactory()
-    inv = registry_actions.invite(
+    inv = collaboratives_actions.invite(
         by=inviter, collaborative=collaborative, organisation=organisation
     )
-    registry_actions.respond(by=inviter, invitation=inv, accept=True)
+    collaboratives_actions.respond(by=inviter, invitation=inv, accept=True)
 
 
 def report(
@@ -152,7 +153,7 @@ def grant(
     `terms` are the rest of `Terms`: collaborative, audience_organisation, expires_at.
     """
     from flotilla.sharing import actions as sharing_actions
-    from flotilla.sharing.disclosure import GROUPS
+    from flotilla.sharing.policy.rules import GROUPS
 
     return sharing_actions.add_grant(
         by=SYSTEM,

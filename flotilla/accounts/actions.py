@@ -33,11 +33,13 @@ from flotilla.accounts.models import (
 from flotilla.accounts.queries import decides_as_coordinator, has_admin, may_decide
 from flotilla.audit import actions as audit
 from flotilla.audit.principals import Principal, as_principal
+from flotilla.authz import actions as authz_actions
 from flotilla.authz.checks import can
+from flotilla.authz.models import Membership, Role
 from flotilla.authz.permissions import Perm
+from flotilla.collaboratives.models import Invitation, InvitationStatus
 from flotilla.formatting import when
-from flotilla.registry import actions as registry
-from flotilla.registry.models import Invitation, InvitationStatus, Membership, Organisation, Role
+from flotilla.organisations.models import Organisation
 
 
 class AccountsError(Exception):
@@ -329,7 +331,7 @@ def _join(by: Any, inv: PersonInvitation, user: Any) -> Membership:
             f"You are already {current.get_role_display().lower()} at {inv.organisation.name}. "
             "An admin there can change your role."
         )
-    membership = registry.set_membership(
+    membership = authz_actions.set_membership(
         by=by, user=user, organisation=inv.organisation, role=inv.role
     )
     before = _invitation_snapshot(inv)
@@ -424,7 +426,7 @@ def accept_invitation_as_new_user(
         inv = _lock_open(invitation)
         try:
             with transaction.atomic():
-                user = registry.create_user(
+                user = authz_actions.create_user(
                     by=Principal(label=f"anonymous:invitation {inv.pk}"),
                     username=username,
                     password=password,

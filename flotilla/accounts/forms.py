@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth.forms import PasswordResetForm, SetPasswordForm
 
 from flotilla.accounts.actions import validate_new_account
-from flotilla.registry.models import Role
+from flotilla.authz.models import Role
 
 ROLE_CHOICES = Role.choices
 

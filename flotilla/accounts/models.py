@@ -8,8 +8,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from flotilla.authz.models import hash_secret
-from flotilla.registry.models import Role
+from flotilla.authz.models import Role, hash_secret
 
 
 class PersonInvitationStatus(models.TextChoices):
@@ -27,7 +26,7 @@ class PersonInvitation(models.Model):
     """
 
     organisation = models.ForeignKey(
-        "registry.Organisation", on_delete=models.PROTECT, related_name="person_invitations"
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="person_invitations"
     )
     role = models.CharField(max_length=20, choices=Role.choices)
     #: Who it is for: an existing person's username, an email address, both or (for a
@@ -45,7 +44,7 @@ class PersonInvitation(models.Model):
     first_admin = models.BooleanField(default=False)
     #: The collaborative invitation that prompted a first-admin link, if one did.
     collaborative_invitation = models.ForeignKey(
-        "registry.Invitation",
+        "collaboratives.Invitation",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -118,7 +117,7 @@ class AccessRequest(models.Model):
     """Someone without a role asks to be let into an organisation; its admin decides."""
 
     organisation = models.ForeignKey(
-        "registry.Organisation", on_delete=models.PROTECT, related_name="access_requests"
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="access_requests"
     )
     name = models.CharField(max_length=200)
     #: Stored in lower case, so that one address has one pending request per organisation.

@@ -12,15 +12,10 @@ from django.utils import timezone
 
 from flotilla.accounts.models import AccessRequest, AccessRequestStatus, SignInThrottle
 from flotilla.authz.checks import can, organisations_where
+from flotilla.authz.models import Membership, Role
 from flotilla.authz.permissions import Perm
-from flotilla.registry.models import (
-    CollaborativeMembership,
-    Invitation,
-    InvitationStatus,
-    Membership,
-    Organisation,
-    Role,
-)
+from flotilla.collaboratives.models import CollaborativeMembership, Invitation, InvitationStatus
+from flotilla.organisations.models import Organisation
 
 
 def has_admin(organisation: Organisation) -> bool:

@@ -9,11 +9,6 @@ urlpatterns = [
     path("o/<str:code>/people/<int:pk>/remove", views.remove, name="remove"),
     path("o/<str:code>/people/invitations/<int:pk>/withdraw", views.withdraw, name="withdraw"),
     path("join/<str:secret>", views.accept, name="accept"),
-    path(
-        "c/<slug:slug>/invitations/<int:pk>/first-admin-link",
-        views.first_admin_link,
-        name="first_admin_link",
-    ),
     path("request-access/", views.find_organisation, name="find_organisation"),
     path("request-access/<str:code>", views.request_access, name="request_access"),
     path("access-requests/<int:pk>", views.decide, name="decide"),

@@ -36,12 +36,12 @@ from flotilla.accounts.models import (
 from flotilla.accounts.queries import decides_as_coordinator, may_decide, signin_locked_until
 from flotilla.accounts.signin import client_address
 from flotilla.audit.principals import Principal
+from flotilla.authz import actions as authz_actions
 from flotilla.authz.checks import can, require
+from flotilla.authz.models import Membership, Role
 from flotilla.authz.permissions import ROLE_SENTENCES, Perm
 from flotilla.formatting import error_summary
-from flotilla.registry import actions as registry
-from flotilla.registry.models import Collaborative, Invitation, Membership, Organisation, Role
-from flotilla.sharing import policy
+from flotilla.organisations.models import Organisation
 
 
 def _posted(request: HttpRequest) -> Any:
@@ -138,10 +138,10 @@ def change_role(request: HttpRequest, code: str, pk: int) -> HttpResponse:
         messages.error(request, form.errors["role"][0])
         return redirect("accounts:people", org.code)
     try:
-        m = registry.change_role(
+        m = authz_actions.change_role(
             by=request.user, membership=membership, role=form.cleaned_data["role"]
         )
-    except registry.RegistryError as exc:
+    except authz_actions.RoleError as exc:
         messages.error(request, str(exc))
         return redirect("accounts:people", org.code)
     messages.success(
@@ -156,8 +156,8 @@ def remove(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     org = _org(request, code)
     membership = get_object_or_404(Membership, pk=pk, organisation=org)
     try:
-        registry.remove_membership(by=request.user, membership=membership)
-    except registry.RegistryError as exc:
+        authz_actions.remove_membership(by=request.user, membership=membership)
+    except authz_actions.RoleError as exc:
         messages.error(request, str(exc))
         return redirect("accounts:people", org.code)
     messages.success(
@@ -264,43 +264,6 @@ def _welcome(inv: PersonInvitation) -> str:
     if inv.first_admin:
         text += " Answer your organisation's invitations below, then report your position."
     return text
-
-
-@login_required
-@require_POST
-def first_admin_link(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    """A coordinator replaces an invited organisation's first-admin link; the old one stops."""
-    collab = policy.get_collaborative(policy.viewer_of(request.user), slug)
-    require(request.user, Perm.MANAGE_COLLABORATIVE, collab)
-    invitation = get_object_or_404(Invitation, pk=pk, collaborative=collab)
-    try:
-        link, secret = actions.make_first_admin_link(by=request.user, invitation=invitation)
-    except AccountsError as exc:
-        messages.error(request, str(exc))
-        return redirect("registry:collaborative_members", collab.slug)
-    return show_first_admin_link(request, collab, link, secret, invited_now=False)
-
-
-def show_first_admin_link(
-    request: HttpRequest,
-    collab: Collaborative,
-    link: PersonInvitation,
-    secret: str,
-    *,
-    invited_now: bool,
-) -> HttpResponse:
-    """The page that shows a first-admin link, once, to the coordinator who made it."""
-    return render(
-        request,
-        "accounts/first_admin_link.jinja",
-        {
-            "collab": collab,
-            "invitation": link,
-            "org": link.organisation,
-            "link": invitation_link(_base_url(request), secret),
-            "invited_now": invited_now,
-        },
-    )
 
 
 # Asking for access

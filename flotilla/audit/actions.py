@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import Model
 
 from flotilla.audit.models import AuditEvent
 from flotilla.audit.principals import as_principal
@@ -54,3 +56,52 @@ def record(
         ]
     )
     return event
+
+
+def register(
+    *,
+    by: Any,
+    model: type[Model],
+    key: dict[str, Any],
+    values: dict[str, Any],
+    snapshot: Callable[[Any], dict[str, Any]],
+    noun: str,
+    on_create: dict[str, Any] | None = None,
+    organisation_of: Callable[[Any], int | None] | None = None,
+) -> Any:
+    """Create the row found by `key` with `values`, or bring the existing one up to date,
+    recording `<noun>_registered` or `<noun>_updated` (with `snapshot` before and after) in
+    the same transaction; nothing is written or recorded when nothing changed.
+
+    The one shape for reference records that are loaded again and again (organisations,
+    sites, regions, systems): the row is locked while it is compared, so two loaders never
+    both create it or overwrite each other unseen. `on_create` values are set only on a new
+    row; `organisation_of` says whose record the event belongs on.
+    """
+    with transaction.atomic():
+        obj = model._default_manager.select_for_update().filter(**key).first()
+        if obj is None:
+            obj = model._default_manager.create(**key, **(on_create or {}), **values)
+            record(
+                by=by,
+                action=f"{noun}_registered",
+                obj=obj,
+                organisation_id=organisation_of(obj) if organisation_of else None,
+                after=snapshot(obj),
+            )
+            return obj
+        before = snapshot(obj)
+        for field, value in values.items():
+            setattr(obj, field, value)
+        after = snapshot(obj)
+        if after != before:
+            obj.save()
+            record(
+                by=by,
+                action=f"{noun}_updated",
+                obj=obj,
+                organisation_id=organisation_of(obj) if organisation_of else None,
+                before=before,
+                after=after,
+            )
+    return obj

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from django.http import Http404
 
+from flotilla.authz.models import Membership
 from flotilla.authz.permissions import ROLE_PERMISSIONS, Perm
-from flotilla.registry.models import Collaborative, Membership, Organisation, Site
 
 
 def roles_in(user: Any, organisation_id: int) -> set[str]:
@@ -32,26 +33,35 @@ def organisations_where(user: Any, perm: Perm) -> list[int]:
     )
 
 
-def can(user: Any, perm: Perm, obj: Any) -> bool:
-    """True if the user holds `perm` over `obj` (an organisation, site or collaborative).
+class ActedFor(Protocol):
+    """Anything a permission can be checked on says whose people act for it: an organisation
+    itself, a site its organisation, a collaborative its active members. The models answer,
+    so authorisation needs no knowledge of the apps above it."""
 
-    For an organisation or site: a role in that organisation grants it. For a collaborative:
-    a role in any active member organisation grants it (creating one needs an admin role in
-    the creating organisation, checked on that organisation).
+    def acting_organisation_ids(self) -> Iterable[int] | Any: ...
+
+
+class NoPermissionRule(TypeError):
+    """A permission was checked on an object that does not say who acts for it: a bug in the
+    caller, never a "no"."""
+
+
+def can(user: Any, perm: Perm, obj: ActedFor) -> bool:
+    """True if the user holds `perm` over `obj` through a role in an organisation acting for it.
+
+    For an organisation or site: a role in that organisation. For a collaborative: a role in
+    any active member organisation (creating one needs an admin role in the creating
+    organisation, checked on that organisation). Anything else raises `NoPermissionRule`.
     """
+    acting = getattr(obj, "acting_organisation_ids", None)
+    if acting is None:
+        raise NoPermissionRule(f"no permission rule for {type(obj).__name__}")
     if not getattr(user, "is_authenticated", False):
         return False
-    if isinstance(obj, Site):
-        obj = obj.organisation
-    if isinstance(obj, Organisation):
-        return any(perm in ROLE_PERMISSIONS[r] for r in roles_in(user, obj.pk))
-    if isinstance(obj, Collaborative):
-        member_orgs = obj.memberships.filter(left_at__isnull=True).values("organisation_id")
-        roles = Membership.objects.filter(user=user, organisation_id__in=member_orgs).values_list(
-            "role", flat=True
-        )
-        return any(perm in ROLE_PERMISSIONS[r] for r in roles)
-    raise TypeError(f"no permission rule for {type(obj).__name__}")
+    roles = Membership.objects.filter(user=user, organisation_id__in=acting()).values_list(
+        "role", flat=True
+    )
+    return any(perm in ROLE_PERMISSIONS[r] for r in roles)
 
 
 def require(user: Any, perm: Perm, obj: Any) -> None:

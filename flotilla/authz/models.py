@@ -1,4 +1,4 @@
-"""Machine principals: scoped API tokens per organisation, stored hashed."""
+"""Who may act for an organisation: people's roles in it, and its API tokens (hashed)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,37 @@ from django.conf import settings
 from django.db import models
 
 from flotilla.audit.principals import Principal
+from flotilla.organisations.models import Organisation
+
+
+class Role(models.TextChoices):
+    """A person's role in an organisation. What each may do is in authz.permissions."""
+
+    VIEWER = "viewer", "Viewer"
+    REPORTER = "reporter", "Reporter"
+    COORDINATOR = "coordinator", "Coordinator"
+    ORG_ADMIN = "org_admin", "Organisation admin"
+
+
+class Membership(models.Model):
+    """A person's role in one organisation; a person may belong to several."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organisation"], name="one_role_per_org")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.role} at {self.organisation.code}"
 
 
 def hash_secret(secret: str) -> str:
@@ -27,7 +58,7 @@ class ApiToken(models.Model):
     """A token a system uses to act for one organisation. Only a hash of the secret is kept."""
 
     organisation = models.ForeignKey(
-        "registry.Organisation", on_delete=models.PROTECT, related_name="api_tokens"
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="api_tokens"
     )
     name = models.CharField(max_length=100)
     scope = models.CharField(max_length=10, choices=TokenScope.choices)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from flotilla.registry.models import Role
+from flotilla.authz.models import Role
 
 
 class Perm(StrEnum):
@@ -34,7 +34,22 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
         {Perm.VIEW_PICTURE, Perm.SUBMIT_REPORT, Perm.IMPORT_REPORTS, Perm.MANAGE_COLLABORATIVE}
     ),
     # An organisation admin speaks for the organisation: joins, leaves, issues tokens.
-    Role.ORG_ADMIN: frozenset(set(Perm)),
+    # Listed one by one, so that a new permission is given to no one until someone decides.
+    Role.ORG_ADMIN: frozenset(
+        {
+            Perm.VIEW_PICTURE,
+            Perm.SUBMIT_REPORT,
+            Perm.IMPORT_REPORTS,
+            Perm.MANAGE_COLLABORATIVE,
+            Perm.CREATE_COLLABORATIVE,
+            Perm.RESPOND_TO_INVITATION,
+            Perm.LEAVE_COLLABORATIVE,
+            Perm.MANAGE_TOKENS,
+            Perm.MANAGE_MEMBERS,
+            Perm.VIEW_ACCESS_RECORD,
+            Perm.MANAGE_SHARING,
+        }
+    ),
 }
 
 ROLE_SENTENCES: dict[str, str] = {

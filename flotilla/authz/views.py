@@ -12,7 +12,7 @@ from flotilla.authz import actions
 from flotilla.authz.checks import require
 from flotilla.authz.models import ApiToken, TokenScope
 from flotilla.authz.permissions import Perm
-from flotilla.registry.models import Organisation
+from flotilla.organisations.models import Organisation
 
 
 def _org(request: HttpRequest, code: str) -> Organisation:

@@ -27,8 +27,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from flotilla.audit.principals import Principal
-from flotilla.registry import actions as registry
-from flotilla.registry.models import Collaborative, Organisation, OrganisationKind, Role
+from flotilla.authz import actions as authz_actions
+from flotilla.authz.models import Role
+from flotilla.collaboratives import actions as collaboratives_actions
+from flotilla.collaboratives.models import Collaborative
+from flotilla.organisations import actions as organisations_actions
+from flotilla.organisations.models import Organisation, OrganisationKind
 from flotilla.reporting.actions import record_report
 from flotilla.reporting.importers.sitrep import SNAPSHOT_TIME
 from flotilla.reporting.models import Source
@@ -71,7 +75,7 @@ class DemoLogin:
 
 
 def demo_logins() -> list[DemoLogin]:
-    from flotilla.registry.models import Membership
+    from flotilla.authz.models import Membership
 
     out = []
     for m in (
@@ -119,15 +123,15 @@ def _users(
         ("demo-admin", reporter_org, Role.ORG_ADMIN),
     ]
     for username, org, role in cast:
-        user = registry.create_user(by=DEMO, username=username, password=DEMO_PASSWORD)
-        registry.set_membership(by=DEMO, user=user, organisation=org, role=role)
+        user = authz_actions.create_user(by=DEMO, username=username, password=DEMO_PASSWORD)
+        authz_actions.set_membership(by=DEMO, user=user, organisation=org, role=role)
 
 
 def _collaborative(
     founder: Organisation, members: list[Organisation], name: str, purpose: str
 ) -> Collaborative:
     # The demo's address starts "demo-" so that links in the docs work.
-    collab = registry.create_collaborative(
+    collab = collaboratives_actions.create_collaborative(
         by=DEMO,
         organisation=founder,
         name=name,
@@ -135,13 +139,13 @@ def _collaborative(
         reporting_interval_hours=24,
         slug=f"demo-{name}",
     )
-    inviter = registry.create_user(by=DEMO, username="demo-founder", password=DEMO_PASSWORD)
-    registry.set_membership(by=DEMO, user=inviter, organisation=founder, role=Role.ORG_ADMIN)
+    inviter = authz_actions.create_user(by=DEMO, username="demo-founder", password=DEMO_PASSWORD)
+    authz_actions.set_membership(by=DEMO, user=inviter, organisation=founder, role=Role.ORG_ADMIN)
     for org in members:
         if org.pk == founder.pk:
             continue
-        inv = registry.invite(by=inviter, collaborative=collab, organisation=org)
-        registry.respond(by=DEMO, invitation=inv, accept=True)
+        inv = collaboratives_actions.invite(by=inviter, collaborative=collab, organisation=org)
+        collaboratives_actions.respond(by=DEMO, invitation=inv, accept=True)
     return collab
 
 
@@ -181,7 +185,7 @@ def _grants(collab: Collaborative, members: list[Organisation]) -> None:
 
 
 def _load_real(data_dir: Path, today: date) -> dict[str, Any]:
-    from flotilla.registry.reference import load_reference
+    from flotilla.organisations.reference import load_reference
     from flotilla.reporting.imports import import_file
 
     load_reference(by=DEMO, data_dir=data_dir)
@@ -205,7 +209,7 @@ def _load_real(data_dir: Path, today: date) -> dict[str, Any]:
     codes = sorted({r["Code"] for r in rows})
     with transaction.atomic():
         members = list(Organisation.objects.filter(code__in=codes).order_by("name"))
-        system_org = registry.register_organisation(
+        system_org = organisations_actions.register_organisation(
             by=DEMO,
             code="QHM",
             name="North East and North Cumbria ICB (system coordination centre)",
@@ -325,14 +329,16 @@ def _load_synthetic(today: date, days: int = 120, seed: int = 20261126) -> dict[
     with transaction.atomic():
         orgs = []
         for code, name, ga, cc, sites in SYNTHETIC_TRUSTS:
-            org = registry.register_organisation(
+            org = organisations_actions.register_organisation(
                 by=DEMO, code=code, name=name, kind=OrganisationKind.ACUTE
             )
             for s in sites:
                 scode, sname = s.split(" ", 1)
-                registry.register_site(by=DEMO, code=scode, name=sname, organisation=org)
+                organisations_actions.register_site(
+                    by=DEMO, code=scode, name=sname, organisation=org
+                )
             orgs.append((org, ga, cc))
-        system_org = registry.register_organisation(
+        system_org = organisations_actions.register_organisation(
             by=DEMO,
             code="ZZQ",
             name="Vale Integrated Care Board (system coordination centre)",

@@ -1,7 +1,7 @@
 """A person's in-app inbox: one row per notification per recipient.
 
 This app sits low in the layers: it knows Django, the audit log and the user model, and
-nothing of registry or sharing. Whoever sends a notification decides who receives it and
+nothing of collaboratives or sharing. Whoever sends a notification decides who receives it and
 writes its words and link.
 """
 

@@ -21,6 +21,7 @@ from flotilla.authz.api_auth import (
     require_scope,
 )
 from flotilla.authz.models import TokenScope
+from flotilla.collaboratives.queries import collaboratives_of, find_collaborative, members_of
 from flotilla.picture import queries
 from flotilla.reporting import catalogue as catalogue_module
 from flotilla.sharing import policy
@@ -159,9 +160,9 @@ def list_collaboratives(request: HttpRequest) -> list[dict[str, Any]]:
             "name": c.name,
             "purpose": c.purpose,
             "reporting_interval_hours": c.reporting_interval_hours,
-            "members": [{"code": m.code, "name": m.name} for m in policy.members(viewer, c)],
+            "members": [{"code": m.code, "name": m.name} for m in members_of(c)],
         }
-        for c in policy.collaboratives(viewer).order_by("name")
+        for c in collaboratives_of(viewer.organisation_ids).order_by("name")
     ]
 
 
@@ -185,7 +186,7 @@ def collaborative_picture(
     viewer = policy.viewer_of(require_scope(request, TokenScope.READ))
     if has_nul(slug):
         raise Http404
-    collab = policy.get_collaborative(viewer, slug)
+    collab = find_collaborative(viewer.organisation_ids, slug)
     measures = [m.code for m in catalogue_module.current().measures]
     picture = queries.collaborative_picture(viewer, collab, at, measures=measures)
     rows = [

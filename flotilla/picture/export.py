@@ -18,8 +18,8 @@ from typing import Any
 
 from flotilla import csvsafe
 from flotilla.formatting import why_missing
+from flotilla.organisations.models import Organisation, Site
 from flotilla.picture.queries import Picture
-from flotilla.registry.models import Organisation, Site
 from flotilla.sharing import policy
 
 HEADER = ("org_code", "site_code", "measure", "value", "as_of", "detail")

@@ -12,9 +12,11 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from flotilla.registry.models import Collaborative, CollaborativeMembership, Organisation, Site
+from flotilla.collaboratives.models import Collaborative, CollaborativeMembership
+from flotilla.collaboratives.queries import collaboratives_of, members_of
+from flotilla.organisations.models import Organisation, Site
 from flotilla.sharing import policy
-from flotilla.sharing.disclosure import EXACT, rag_band
+from flotilla.sharing.policy.rules import EXACT, rag_band
 
 #: The measures the dashboard shows, in column order.
 DASHBOARD_MEASURES = (
@@ -193,7 +195,7 @@ def collaborative_picture(
     moment = min(at, now) if at else now
     interval = timedelta(hours=collaborative.reporting_interval_hours)
     stale_before = moment - interval * settings.STALE_FACTOR
-    members = policy.members(viewer, collaborative)
+    members = members_of(collaborative)
     member_ids = {m.pk for m in members}
     rows: dict[tuple[int, int | None], Row] = {}
     org_by_id = {m.pk: m for m in members}
@@ -644,7 +646,7 @@ def reporting_due(
         CollaborativeMembership.objects.filter(
             organisation_id__in=ids,
             left_at__isnull=True,
-            collaborative__in=policy.collaboratives(viewer),
+            collaborative__in=collaboratives_of(viewer.organisation_ids),
         )
         .select_related("collaborative")
         .order_by("collaborative__name")
@@ -694,7 +696,7 @@ def recent_changes(
     were first declared), as the sharing policy lets the viewer see them: a level is
     compared with the one the viewer was shown at `since`."""
     now = now or timezone.now()
-    mine = policy.collaboratives(viewer)
+    mine = collaboratives_of(viewer.organisation_ids)
     changes = []
     moves = (
         CollaborativeMembership.objects.filter(collaborative__in=mine)
@@ -717,7 +719,7 @@ def recent_changes(
             changes.append(Change(latest, text, kind, found[0][2]))
         else:
             changes.extend(Change(t, f"{name} {kind}", kind, c) for t, name, c in found)
-    members = {o.pk for c in mine for o in policy.members(viewer, c)}
+    members = {o.pk for c in mine for o in members_of(c)}
     if members:
         code = ("opel_declared",)
         before = {

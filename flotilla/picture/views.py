@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_datetime
 
 from flotilla.authz.checks import can
 from flotilla.authz.permissions import Perm
+from flotilla.collaboratives.queries import collaboratives_of, find_collaborative
 from flotilla.formatting import when, why_missing
 from flotilla.picture import charts, export
 from flotilla.picture.queries import (
@@ -71,7 +72,7 @@ def _query(at_param: str, params: dict[str, str]) -> str:
 
 def _dashboard_context(request: HttpRequest, slug: str) -> dict:
     viewer = policy.viewer_of(request.user)
-    collab = policy.get_collaborative(viewer, slug)
+    collab = find_collaborative(viewer.organisation_ids, slug)
     at, at_error, at_notice = parse_at(request)
     view, view_errors = table_view(request.GET)
     picture = collaborative_picture(viewer, collab, at, view=view)
@@ -143,7 +144,7 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
         return _history_csv(org, site, data, range_name, shared)
     # Gaps are judged against how often this organisation is expected to report.
     hours = (
-        policy.collaboratives(viewer)
+        collaboratives_of(viewer.organisation_ids)
         .filter(memberships__organisation=org, memberships__left_at__isnull=True)
         .aggregate(h=Min("reporting_interval_hours"))["h"]
     )

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from flotilla.authz.api_auth import ERROR_RESPONSES, ApiTime, ErrorOut, SafeStr, require_scope
 from flotilla.authz.models import ApiToken, TokenScope
-from flotilla.registry.models import Site
+from flotilla.organisations.models import Site
 from flotilla.reporting import catalogue as catalogue_module
 from flotilla.reporting.actions import KeyReused, record_report, record_report_once
 from flotilla.reporting.models import Measure, MissingReason, Source

@@ -24,8 +24,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from flotilla.registry import actions as registry_actions
-from flotilla.registry.models import Organisation, OrganisationKind, Site
+from flotilla.organisations import actions as organisations_actions
+from flotilla.organisations.models import Organisation, OrganisationKind, Site
 from flotilla.reporting.actions import record_report
 from flotilla.reporting.importers import (
     ON_CONFLICT_CHOICES,
@@ -317,7 +317,7 @@ def _store(
     for code in sorted(codes - orgs.keys(), key=lambda c: parsed.first_row.get(c, 0)):
         if parsed.format == sitrep.FORMAT and allowed is None:
             org_name = parsed.names.get(code) or code
-            orgs[code] = registry_actions.register_organisation(
+            orgs[code] = organisations_actions.register_organisation(
                 by=by, code=code, name=org_name, kind=OrganisationKind.ACUTE
             )
             outcome.registered_organisations.append((code, org_name))

@@ -68,10 +68,10 @@ class Series(models.Model):
     """One measure for one organisation (site empty) or one of its sites."""
 
     organisation = models.ForeignKey(
-        "registry.Organisation", on_delete=models.PROTECT, related_name="series"
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="series"
     )
     site = models.ForeignKey(
-        "registry.Site", null=True, blank=True, on_delete=models.PROTECT, related_name="series"
+        "organisations.Site", null=True, blank=True, on_delete=models.PROTECT, related_name="series"
     )
     measure = models.ForeignKey(Measure, on_delete=models.PROTECT, related_name="series")
 
@@ -99,7 +99,7 @@ class Submission(models.Model):
     """One act of reporting: who sent it, how, and when it was received."""
 
     organisation = models.ForeignKey(
-        "registry.Organisation", on_delete=models.PROTECT, related_name="+"
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="+"
     )
     source = models.CharField(max_length=10, choices=Source.choices)
     submitted_by = models.ForeignKey(

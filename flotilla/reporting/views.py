@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from flotilla.authz.checks import organisations_where, require
 from flotilla.authz.permissions import Perm
 from flotilla.formatting import plural
-from flotilla.registry.models import Organisation, Site
+from flotilla.organisations.models import Organisation, Site
 from flotilla.reporting import actions, catalogue
 from flotilla.reporting.forms import cells_from_post, sections
 from flotilla.reporting.models import Source, Submission

@@ -12,10 +12,11 @@ from django.utils import timezone
 
 from flotilla.audit import actions as audit
 from flotilla.audit.principals import as_principal
+from flotilla.collaboratives.models import Collaborative, CollaborativeMembership
 from flotilla.formatting import when
-from flotilla.registry.models import Collaborative, CollaborativeMembership, Organisation
-from flotilla.sharing.disclosure import GROUPS
+from flotilla.organisations.models import Organisation
 from flotilla.sharing.models import AudienceKind, Detail, EndReason, Grant
+from flotilla.sharing.policy.rules import GROUPS
 
 #: A delay longer than this is not sharing in any useful sense.
 MAX_DELAY_HOURS = 24 * 28

@@ -24,10 +24,11 @@ from flotilla.authz.api_auth import (
     require_scope,
 )
 from flotilla.authz.models import ApiToken, TokenScope
-from flotilla.registry.models import Organisation
+from flotilla.collaboratives.queries import collaboratives_of
+from flotilla.organisations.models import Organisation
 from flotilla.sharing import actions, policy
-from flotilla.sharing.disclosure import GROUPS
 from flotilla.sharing.models import AudienceKind, Detail, Grant
+from flotilla.sharing.policy.rules import GROUPS
 
 router = Router(tags=["sharing"])
 
@@ -162,7 +163,7 @@ def _terms(token: ApiToken, payload: GrantIn) -> actions.Terms:
         else:
             viewer = policy.viewer_of(token)
             slug = payload.collaborative.strip()
-            collaborative = policy.collaboratives(viewer).filter(slug=slug).first()
+            collaborative = collaboratives_of(viewer.organisation_ids).filter(slug=slug).first()
             if collaborative is None:
                 problems["collaborative"] = (
                     f"{token.organisation.code} is not a member of a collaborative {slug!r}"

@@ -13,11 +13,12 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from flotilla.registry.models import Collaborative, Organisation
+from flotilla.collaboratives.models import Collaborative
+from flotilla.organisations.models import Organisation
 from flotilla.reporting.catalogue import current as current_catalogue
 from flotilla.sharing.actions import MAX_DELAY_HOURS, Terms
-from flotilla.sharing.disclosure import GROUPS
 from flotilla.sharing.models import AudienceKind, Detail, Grant
+from flotilla.sharing.policy.rules import GROUPS
 
 #: What each detail means for the people who see it, in words.
 DETAIL_EXPLAINED = {

@@ -37,7 +37,7 @@ class AccessEvent(ChainedRecord):
 
     at = models.DateTimeField(db_index=True)
     owner = models.ForeignKey(
-        "registry.Organisation", on_delete=models.PROTECT, related_name="access_events"
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="access_events"
     )
     reader_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -90,18 +90,18 @@ class Grant(models.Model):
     """
 
     owner = models.ForeignKey(
-        "registry.Organisation", on_delete=models.PROTECT, related_name="grants"
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="grants"
     )
     audience = models.CharField(max_length=20, choices=AudienceKind.choices)
     collaborative = models.ForeignKey(
-        "registry.Collaborative",
+        "collaboratives.Collaborative",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="grants",
     )
     audience_organisation = models.ForeignKey(
-        "registry.Organisation",
+        "organisations.Organisation",
         null=True,
         blank=True,
         on_delete=models.PROTECT,

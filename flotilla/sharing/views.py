@@ -17,11 +17,12 @@ from flotilla import csvsafe
 from flotilla.authz.checks import can, require
 from flotilla.authz.permissions import Perm
 from flotilla.formatting import plural
-from flotilla.registry.models import Organisation
-from flotilla.sharing import actions, disclosure, policy
-from flotilla.sharing.disclosure import GROUPS, Access, Accesses
+from flotilla.organisations.models import Organisation
+from flotilla.sharing import actions, policy
 from flotilla.sharing.forms import DETAIL_EXPLAINED, GrantForm, group_hints, initial_for
 from flotilla.sharing.models import AccessEvent, AudienceKind, Detail, Grant
+from flotilla.sharing.policy import rules
+from flotilla.sharing.policy.rules import GROUPS, Access, Accesses
 
 PAGE_SIZE = 200
 #: More organisations than this see the data (through grants to every organisation): the
@@ -100,7 +101,7 @@ def _seen_by(org: Organisation, audiences: list[policy.Audience]) -> tuple[list[
             Row(
                 "Anyone, without signing in",
                 [
-                    disclosure.combine(
+                    rules.combine(
                         Access(p.detail, p.delay_hours, p.pk) for p in public if g in p.groups
                     )
                     for g in GROUPS

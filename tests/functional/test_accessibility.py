@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
+from flotilla.authz.models import Role
 from flotilla.notifications import actions as notifications
 from flotilla.notifications.models import Notification
-from flotilla.registry.models import Role
 from flotilla.sharing.models import Grant
 from tests import factories as f
 from tests.functional.conftest import axe_violations, sign_in

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from flotilla.accounts import actions as accounts
-from flotilla.registry.models import Membership, Role
+from flotilla.authz.models import Membership, Role
 from flotilla.reporting.models import Observation
 from tests import factories as f
 from tests.functional.conftest import axe_violations, sign_in

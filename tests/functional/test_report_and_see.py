@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flotilla.registry.models import Role
+from flotilla.authz.models import Role
 from flotilla.reporting.models import Observation
 from tests import factories as f
 from tests.functional.conftest import axe_violations, sign_in

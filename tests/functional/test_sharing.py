@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from flotilla.registry.models import Role
+from flotilla.authz.models import Role
 from flotilla.sharing.models import Grant
 from tests import factories as f
 from tests.functional.conftest import axe_violations, sign_in

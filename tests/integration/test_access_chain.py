@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from flotilla.audit import chain
 from flotilla.audit.models import ChainHead
-from flotilla.registry.models import Role
+from flotilla.authz.models import Role
 from flotilla.sharing import ledger, policy
 from flotilla.sharing.models import CHAINED_FIELDS, AccessEvent
 from tests import factories as f

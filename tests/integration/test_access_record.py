@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from flotilla.authz import actions as authz_actions
-from flotilla.registry.models import Role
+from flotilla.authz.models import Role
 from flotilla.sharing import ledger, policy
 from flotilla.sharing.models import AccessEvent
 from tests import factories as f

@@ -12,8 +12,8 @@ from flotilla.accounts import actions
 from flotilla.accounts.models import AccessRequest, AccessRequestStatus, PersonInvitation
 from flotilla.accounts.queries import waiting_for
 from flotilla.audit.models import AuditEvent
-from flotilla.registry import actions as registry
-from flotilla.registry.models import Membership, Role
+from flotilla.authz.models import Membership, Role
+from flotilla.collaboratives import actions as collaboratives_actions
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -211,7 +211,7 @@ def test_a_coordinator_who_invited_an_organisation_without_an_admin_makes_its_fi
 ):
     newcomer = f.OrganisationFactory(code="RZ9", name="Newcomer Trust")
     coordinator = cast.people[Role.COORDINATOR]
-    registry.invite(by=coordinator, collaborative=cast.collab, organisation=newcomer)
+    collaboratives_actions.invite(by=coordinator, collaborative=cast.collab, organisation=newcomer)
     req = ask(newcomer)
     (waiting,) = waiting_for(coordinator)
     assert waiting.first_admin
@@ -228,7 +228,7 @@ def test_a_coordinator_who_invited_an_organisation_without_an_admin_makes_its_fi
 def test_a_coordinator_no_longer_decides_once_the_organisation_has_an_admin(client, cast):
     newcomer = f.OrganisationFactory(code="RZ9", name="Newcomer Trust")
     coordinator = cast.people[Role.COORDINATOR]
-    registry.invite(by=coordinator, collaborative=cast.collab, organisation=newcomer)
+    collaboratives_actions.invite(by=coordinator, collaborative=cast.collab, organisation=newcomer)
     req = ask(newcomer)
     admin = f.UserFactory(username="newcomer_admin")
     f.member(admin, newcomer, Role.ORG_ADMIN)
@@ -241,7 +241,9 @@ def test_a_coordinator_no_longer_decides_once_the_organisation_has_an_admin(clie
 def test_a_coordinator_of_another_collaborative_does_not_decide(client, cast):
     newcomer = f.OrganisationFactory(code="RZ9", name="Newcomer Trust")
     other = f.CollaborativeFactory(name="Elsewhere", organisation=cast.outside)
-    registry.invite(by=cast.people["outsider"], collaborative=other, organisation=newcomer)
+    collaboratives_actions.invite(
+        by=cast.people["outsider"], collaborative=other, organisation=newcomer
+    )
     ask(newcomer)
     assert waiting_for(cast.people[Role.COORDINATOR]) == []
     assert len(waiting_for(cast.people["outsider"])) == 1
@@ -288,7 +290,7 @@ def test_a_signed_in_person_asks_with_their_details_filled_in_and_is_recorded_as
 def test_a_coordinator_who_declines_goes_back_home(client, cast):
     newcomer = f.OrganisationFactory(code="RZ9", name="Newcomer Trust")
     coordinator = cast.people[Role.COORDINATOR]
-    registry.invite(by=coordinator, collaborative=cast.collab, organisation=newcomer)
+    collaboratives_actions.invite(by=coordinator, collaborative=cast.collab, organisation=newcomer)
     req = ask(newcomer)
     client.force_login(coordinator)
     response = client.post(

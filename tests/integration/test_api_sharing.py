@@ -12,10 +12,9 @@ from django.utils import timezone
 
 from flotilla.audit.models import AuditEvent
 from flotilla.authz import actions as authz_actions
-from flotilla.authz.models import TokenScope
-from flotilla.registry.models import Role
-from flotilla.sharing.disclosure import GROUPS
+from flotilla.authz.models import Role, TokenScope
 from flotilla.sharing.models import Grant
+from flotilla.sharing.policy.rules import GROUPS
 from tests import factories as f
 
 NOW = timezone.now().replace(microsecond=0)

@@ -39,7 +39,7 @@ SWAPS = [
 ]
 #: (field, tampered value) for modifications, one per position.
 EDITS = [
-    ("action", "registry.nothing_happened"),
+    ("action", "organisations.nothing_happened"),
     ("after", {"beds": 0}),
     ("at", datetime(2020, 1, 1, tzinfo=UTC)),
     ("actor_label", "someone else"),
@@ -247,7 +247,7 @@ def test_an_event_relinked_to_another_predecessor_is_named_as_reordered(long_cha
 
 def test_an_event_rewritten_with_a_fresh_hash_is_caught_at_the_next_event(long_chain):
     event = AuditEvent.objects.get(seq=777)
-    event.action = "registry.nothing_happened"
+    event.action = "organisations.nothing_happened"
     new_hash = chain.link_hash(777, event.chain_payload(), event.prev_hash)
     AuditEvent.objects.filter(seq=777).update(action=event.action, hash=new_hash)
     problem = verify_fails()
@@ -277,7 +277,7 @@ def test_a_chain_rebuilt_after_its_head_was_exported_fails_only_against_that_hea
     long_chain, tmp_path
 ):
     path = export_head(tmp_path)
-    AuditEvent.objects.filter(seq=N - 40).update(action="registry.nothing_happened")
+    AuditEvent.objects.filter(seq=N - 40).update(action="organisations.nothing_happened")
     rehash_from(N - 40)
     # Someone who can write to the database can make the chain consistent again...
     assert verify().startswith(f"{N} events verified")

@@ -7,9 +7,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import Http404
 
 from flotilla.authz.checks import can, organisations_where, require, roles_in
-from flotilla.authz.models import ApiToken
+from flotilla.authz.models import ApiToken, Role
 from flotilla.authz.permissions import ROLE_PERMISSIONS, ROLE_SENTENCES, Perm
-from flotilla.registry.models import Role
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

@@ -25,9 +25,9 @@ from django.utils import timezone
 
 from flotilla.audit.models import AuditEvent
 from flotilla.authz import actions as authz_actions
-from flotilla.authz.models import ApiToken, TokenScope
+from flotilla.authz.models import ApiToken, Role, TokenScope
 from flotilla.middleware import find_nul
-from flotilla.registry.models import Organisation, Role
+from flotilla.organisations.models import Organisation
 from flotilla.reporting.imports import ImportRejected, import_file
 from flotilla.reporting.models import Observation
 from tests import factories as f

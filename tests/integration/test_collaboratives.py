@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from flotilla.audit.models import AuditEvent
-from flotilla.registry import actions
-from flotilla.registry.models import Collaborative, CollaborativeMembership, Invitation, Role
-from flotilla.registry.thresholds import STANDARD_THRESHOLDS
+from flotilla.authz.models import Role
+from flotilla.collaboratives import actions as collaboratives_actions
+from flotilla.collaboratives.models import Collaborative, CollaborativeMembership, Invitation
+from flotilla.collaboratives.thresholds import STANDARD_THRESHOLDS
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +28,7 @@ def test_an_admin_starts_a_collaborative_and_is_its_first_member(client, cast):
     assert response.status_code == 302
     assert collab.memberships.get().organisation == cast.outside
     assert collab.thresholds.count() == len(STANDARD_THRESHOLDS)
-    assert AuditEvent.objects.filter(action="registry.collaborative_created").exists()
+    assert AuditEvent.objects.filter(action="collaboratives.collaborative_created").exists()
 
 
 def test_starting_a_collaborative_without_a_purpose_says_what_is_missing(client, cast):
@@ -53,20 +54,22 @@ def test_an_invited_organisation_joins_in_one_step_and_then_sees_the_picture(cli
 
 def test_an_invitation_cannot_be_answered_twice(cast):
     admin = cast.people[Role.ORG_ADMIN]
-    inv = actions.invite(by=admin, collaborative=cast.collab, organisation=cast.outside)
-    actions.respond(by=cast.people["outsider"], invitation=inv, accept=False)
-    with pytest.raises(actions.RegistryError, match="already declined"):
-        actions.respond(by=cast.people["outsider"], invitation=inv, accept=True)
+    inv = collaboratives_actions.invite(
+        by=admin, collaborative=cast.collab, organisation=cast.outside
+    )
+    collaboratives_actions.respond(by=cast.people["outsider"], invitation=inv, accept=False)
+    with pytest.raises(collaboratives_actions.CollaborativeError, match="already declined"):
+        collaboratives_actions.respond(by=cast.people["outsider"], invitation=inv, accept=True)
 
 
 def test_a_member_cannot_be_invited_again_nor_a_retired_code_at_all(cast):
     admin = cast.people[Role.ORG_ADMIN]
-    with pytest.raises(actions.RegistryError, match="already a member"):
-        actions.invite(by=admin, collaborative=cast.collab, organisation=cast.south)
+    with pytest.raises(collaboratives_actions.CollaborativeError, match="already a member"):
+        collaboratives_actions.invite(by=admin, collaborative=cast.collab, organisation=cast.south)
     successor = f.OrganisationFactory(code="RNEW")
     old = f.OrganisationFactory(code="ROLD", successor=successor)
-    with pytest.raises(actions.RegistryError, match="retired code"):
-        actions.invite(by=admin, collaborative=cast.collab, organisation=old)
+    with pytest.raises(collaboratives_actions.CollaborativeError, match="retired code"):
+        collaboratives_actions.invite(by=admin, collaborative=cast.collab, organisation=old)
 
 
 def test_inviting_an_unknown_code_says_so(client, cast):
@@ -83,7 +86,7 @@ def test_leaving_is_recorded_and_can_be_followed_by_rejoining(client, cast):
     client.post(f"/c/{cast.collab.slug}/leave", {"organisation": cast.south.pk})
     m = CollaborativeMembership.objects.get(organisation=cast.south)
     assert m.left_at is not None
-    event = AuditEvent.objects.get(action="registry.left")
+    event = AuditEvent.objects.get(action="collaboratives.left")
     assert event.before["left_at"] is None
     assert event.after["left_at"] is not None
     f.join(cast.collab, cast.south)
@@ -104,7 +107,7 @@ def test_coordinators_change_thresholds_and_the_interval_with_an_audit_trail(cli
     cast.collab.refresh_from_db()
     assert cast.collab.reporting_interval_hours == 12
     assert cast.collab.thresholds.get(indicator="ga_occupancy").red == 0.97
-    event = AuditEvent.objects.get(action="registry.collaborative_updated")
+    event = AuditEvent.objects.get(action="collaboratives.collaborative_updated")
     assert event.before["reporting_interval_hours"] == 4
 
 
@@ -112,11 +115,11 @@ def test_the_roles_that_may_run_a_collaborative_are_those_authz_lets_manage_it()
     from flotilla.authz.permissions import ROLE_PERMISSIONS, Perm
 
     managing = {r for r, perms in ROLE_PERMISSIONS.items() if Perm.MANAGE_COLLABORATIVE in perms}
-    assert managing == set(actions.MANAGING_ROLES)
+    assert managing == set(collaboratives_actions.MANAGING_ROLES)
 
 
 def _founder_only(cast) -> None:
-    actions.update_collaborative(
+    collaboratives_actions.update_collaborative(
         by=cast.people[Role.COORDINATOR],
         collaborative=cast.collab,
         thresholds={},
@@ -130,7 +133,9 @@ def test_by_default_a_coordinator_of_any_member_may_invite(cast):
     south_coordinator = f.UserFactory()
     f.member(south_coordinator, cast.south, Role.COORDINATOR)
     assert cast.collab.invite_policy == "any_member"
-    actions.invite(by=south_coordinator, collaborative=cast.collab, organisation=cast.outside)
+    collaboratives_actions.invite(
+        by=south_coordinator, collaborative=cast.collab, organisation=cast.outside
+    )
     assert Invitation.objects.filter(organisation=cast.outside).exists()
 
 
@@ -138,8 +143,12 @@ def test_when_only_the_founder_may_invite_another_members_coordinator_is_told_wh
     south_coordinator = f.UserFactory()
     f.member(south_coordinator, cast.south, Role.COORDINATOR)
     _founder_only(cast)
-    with pytest.raises(actions.RegistryError, match="only coordinators of North Hospitals"):
-        actions.invite(by=south_coordinator, collaborative=cast.collab, organisation=cast.outside)
+    with pytest.raises(
+        collaboratives_actions.CollaborativeError, match="only coordinators of North Hospitals"
+    ):
+        collaboratives_actions.invite(
+            by=south_coordinator, collaborative=cast.collab, organisation=cast.outside
+        )
     assert not Invitation.objects.filter(organisation=cast.outside).exists()
 
     client.force_login(south_coordinator)
@@ -151,7 +160,7 @@ def test_when_only_the_founder_may_invite_another_members_coordinator_is_told_wh
     # The founder's coordinator still may.
     client.force_login(cast.people[Role.COORDINATOR])
     assert "Invite an organisation" in client.get(f"/c/{cast.collab.slug}/members").content.decode()
-    actions.invite(
+    collaboratives_actions.invite(
         by=cast.people[Role.COORDINATOR], collaborative=cast.collab, organisation=cast.outside
     )
 
@@ -166,7 +175,7 @@ def test_who_may_invite_is_set_on_the_settings_page_with_an_audit_trail(client, 
     assert client.post(f"/c/{cast.collab.slug}/settings", data).status_code == 302
     cast.collab.refresh_from_db()
     assert cast.collab.invite_policy == "founder_only"
-    event = AuditEvent.objects.get(action="registry.collaborative_updated")
+    event = AuditEvent.objects.get(action="collaboratives.collaborative_updated")
     assert (event.before["invite_policy"], event.after["invite_policy"]) == (
         "any_member",
         "founder_only",
@@ -180,8 +189,10 @@ def test_only_the_founders_coordinators_may_change_who_may_invite(client, cast):
     south_coordinator = f.UserFactory()
     f.member(south_coordinator, cast.south, Role.COORDINATOR)
     _founder_only(cast)
-    with pytest.raises(actions.RegistryError, match="may change who may invite"):
-        actions.update_collaborative(
+    with pytest.raises(
+        collaboratives_actions.CollaborativeError, match="may change who may invite"
+    ):
+        collaboratives_actions.update_collaborative(
             by=south_coordinator,
             collaborative=cast.collab,
             thresholds={},
@@ -194,8 +205,10 @@ def test_only_the_founders_coordinators_may_change_who_may_invite(client, cast):
     assert "Only coordinators of North Hospitals NHS Trust" in page
     # Once the founder has left, the members that remain decide.
     north_admin = cast.people[Role.ORG_ADMIN]
-    actions.leave(by=north_admin, collaborative=cast.collab, organisation=cast.north)
-    assert actions.may_set_invite_policy(by=south_coordinator, collaborative=cast.collab)
+    collaboratives_actions.leave(by=north_admin, collaborative=cast.collab, organisation=cast.north)
+    assert collaboratives_actions.may_set_invite_policy(
+        by=south_coordinator, collaborative=cast.collab
+    )
 
 
 def test_leaving_asks_first_and_says_what_leaving_does(client, cast):
@@ -223,10 +236,10 @@ def test_a_collaborative_cannot_be_left_with_nobody_to_run_it(client, cast):
     )
     assert "give someone the coordinator role first" in response.content.decode()
     assert CollaborativeMembership.objects.get(organisation=cast.north).left_at is None
-    assert not AuditEvent.objects.filter(action="registry.left").exists()
+    assert not AuditEvent.objects.filter(action="collaboratives.left").exists()
 
     f.member(cast.people["south_reporter"], cast.south, Role.COORDINATOR)
-    actions.leave(
+    collaboratives_actions.leave(
         by=cast.people[Role.ORG_ADMIN], collaborative=cast.collab, organisation=cast.north
     )
     assert CollaborativeMembership.objects.get(organisation=cast.north).left_at is not None
@@ -234,7 +247,9 @@ def test_a_collaborative_cannot_be_left_with_nobody_to_run_it(client, cast):
 
 def test_the_last_member_may_leave(cast):
     lone = f.CollaborativeFactory(name="Solo", organisation=cast.outside)
-    actions.leave(by=cast.people["outsider"], collaborative=lone, organisation=cast.outside)
+    collaboratives_actions.leave(
+        by=cast.people["outsider"], collaborative=lone, organisation=cast.outside
+    )
     assert not lone.memberships.filter(left_at__isnull=True).exists()
 
 

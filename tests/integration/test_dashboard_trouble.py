@@ -12,8 +12,7 @@ import pytest
 from django.utils import timezone
 
 from flotilla.authz import actions as authz_actions
-from flotilla.authz.models import TokenScope
-from flotilla.registry.models import Role
+from flotilla.authz.models import Role, TokenScope
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from flotilla.authz.models import Membership
+from flotilla.collaboratives.models import Collaborative
 from flotilla.demo import loader
-from flotilla.registry.models import Collaborative, Membership
 from flotilla.reporting.models import Observation, Submission
 
 pytestmark = pytest.mark.django_db

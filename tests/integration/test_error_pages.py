@@ -7,7 +7,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import Client, RequestFactory
 
 from flotilla import errors
-from flotilla.registry.models import Role
+from flotilla.authz.models import Role
 
 
 @pytest.mark.django_db

@@ -10,14 +10,9 @@ from django.db import IntegrityError, transaction
 from flotilla.accounts import actions
 from flotilla.accounts.models import PersonInvitation, PersonInvitationStatus
 from flotilla.audit.models import AuditEvent
-from flotilla.registry import actions as registry
-from flotilla.registry.models import (
-    CollaborativeMembership,
-    Invitation,
-    InvitationStatus,
-    Membership,
-    Role,
-)
+from flotilla.authz.models import Membership, Role
+from flotilla.collaboratives import actions as collaboratives_actions
+from flotilla.collaboratives.models import CollaborativeMembership, Invitation, InvitationStatus
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -83,7 +78,9 @@ def test_the_first_person_becomes_admin_and_answers_the_collaboratives_invitatio
 
 def test_a_new_link_replaces_a_lost_one(client, cast, newcomer):
     coordinator = cast.people[Role.COORDINATOR]
-    inv = registry.invite(by=coordinator, collaborative=cast.collab, organisation=newcomer)
+    inv = collaboratives_actions.invite(
+        by=coordinator, collaborative=cast.collab, organisation=newcomer
+    )
     old, old_secret = actions.make_first_admin_link(by=coordinator, invitation=inv)
     client.force_login(coordinator)
     members = client.get(f"/c/{cast.collab.slug}/members").content.decode()
@@ -109,7 +106,9 @@ def test_a_new_link_replaces_a_lost_one(client, cast, newcomer):
 
 def test_the_database_keeps_one_pending_first_admin_link_per_organisation(cast, newcomer):
     coordinator = cast.people[Role.COORDINATOR]
-    inv = registry.invite(by=coordinator, collaborative=cast.collab, organisation=newcomer)
+    inv = collaboratives_actions.invite(
+        by=coordinator, collaborative=cast.collab, organisation=newcomer
+    )
     link, _ = actions.make_first_admin_link(by=coordinator, invitation=inv)
     with pytest.raises(IntegrityError), transaction.atomic():
         PersonInvitation.objects.create(
@@ -122,7 +121,7 @@ def test_the_database_keeps_one_pending_first_admin_link_per_organisation(cast, 
 
 
 def test_no_new_link_once_the_organisation_has_an_admin(client, cast):
-    inv = registry.invite(
+    inv = collaboratives_actions.invite(
         by=cast.people[Role.COORDINATOR], collaborative=cast.collab, organisation=cast.outside
     )
     client.force_login(cast.people[Role.COORDINATOR])
@@ -139,7 +138,9 @@ def test_a_first_admin_link_stops_working_once_the_organisation_has_an_admin(
     client, cast, newcomer
 ):
     coordinator = cast.people[Role.COORDINATOR]
-    inv = registry.invite(by=coordinator, collaborative=cast.collab, organisation=newcomer)
+    inv = collaboratives_actions.invite(
+        by=coordinator, collaborative=cast.collab, organisation=newcomer
+    )
     link, secret = actions.make_first_admin_link(by=coordinator, invitation=inv)
     f.member(f.UserFactory(username="meanwhile"), newcomer, Role.ORG_ADMIN)
     page = client.get(f"/join/{secret}")
@@ -151,15 +152,17 @@ def test_a_first_admin_link_stops_working_once_the_organisation_has_an_admin(
 
 def test_no_link_for_an_invitation_that_was_answered(cast, newcomer):
     coordinator = cast.people[Role.COORDINATOR]
-    inv = registry.invite(by=coordinator, collaborative=cast.collab, organisation=newcomer)
-    registry.respond(by=f.SYSTEM, invitation=inv, accept=False)
+    inv = collaboratives_actions.invite(
+        by=coordinator, collaborative=cast.collab, organisation=newcomer
+    )
+    collaboratives_actions.respond(by=f.SYSTEM, invitation=inv, accept=False)
     with pytest.raises(actions.AccountsError, match="invitation is declined"):
         actions.make_first_admin_link(by=coordinator, invitation=inv)
 
 
 @pytest.mark.parametrize("who", [Role.VIEWER, Role.REPORTER, "outsider"])
 def test_only_the_collaboratives_coordinators_may_make_a_link(client, cast, newcomer, who):
-    inv = registry.invite(
+    inv = collaboratives_actions.invite(
         by=cast.people[Role.COORDINATOR], collaborative=cast.collab, organisation=newcomer
     )
     client.force_login(cast.people[who])
@@ -175,7 +178,9 @@ def test_only_the_collaboratives_coordinators_may_make_a_link(client, cast, newc
 
 def test_a_first_admin_may_give_an_email_address_for_password_resets(client, cast, newcomer):
     coordinator = cast.people[Role.COORDINATOR]
-    inv = registry.invite(by=coordinator, collaborative=cast.collab, organisation=newcomer)
+    inv = collaboratives_actions.invite(
+        by=coordinator, collaborative=cast.collab, organisation=newcomer
+    )
     _, secret = actions.make_first_admin_link(by=coordinator, invitation=inv)
     form = {"username": "first", "password1": PASSWORD, "password2": PASSWORD}
     assert 'id="id_email"' in client.get(f"/join/{secret}").content.decode()
@@ -187,7 +192,9 @@ def test_a_first_admin_may_give_an_email_address_for_password_resets(client, cas
 
 def test_the_action_checks_a_first_admins_email_address_too(cast, newcomer):
     coordinator = cast.people[Role.COORDINATOR]
-    inv = registry.invite(by=coordinator, collaborative=cast.collab, organisation=newcomer)
+    inv = collaboratives_actions.invite(
+        by=coordinator, collaborative=cast.collab, organisation=newcomer
+    )
     link, _ = actions.make_first_admin_link(by=coordinator, invitation=inv)
     with pytest.raises(actions.AccountsError, match="right format") as caught:
         actions.accept_invitation_as_new_user(

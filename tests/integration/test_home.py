@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from flotilla.accounts import actions as accounts
 from flotilla.audit.principals import Principal
+from flotilla.authz.models import Role
+from flotilla.collaboratives import actions as collaboratives_actions
 from flotilla.formatting import when
 from flotilla.notifications import actions as notifications
-from flotilla.registry import actions as registry_actions
-from flotilla.registry.models import Role
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +70,7 @@ def test_a_report_older_than_one_interval_is_due_and_a_recent_one_says_when_next
 
 def test_each_collaboratives_interval_is_judged_on_its_own(client, cast, now):
     daily = f.CollaborativeFactory(name="Winter Daily", organisation=cast.north)
-    registry_actions.update_collaborative(
+    collaboratives_actions.update_collaborative(
         by=f.SYSTEM, collaborative=daily, thresholds={}, reporting_interval_hours=24
     )
     f.report(cast.north, now - timedelta(hours=5), ga_open=100)
@@ -115,7 +115,7 @@ def test_a_commissioner_is_not_asked_to_report(client, cast):
 def test_organisations_that_joined_or_left_in_the_last_day_are_listed(client, cast):
     east = f.OrganisationFactory(code="RE1", name="East Hospitals NHS Trust")
     f.join(cast.collab, east)
-    registry_actions.leave(by=f.SYSTEM, collaborative=cast.collab, organisation=east)
+    collaboratives_actions.leave(by=f.SYSTEM, collaborative=cast.collab, organisation=east)
     listed = changes(home(client, cast.people[Role.VIEWER]))
     assert any(c.startswith("East Hospitals NHS Trust left River System") for c in listed)
     assert any(c.startswith("East Hospitals NHS Trust joined River System") for c in listed)
@@ -170,7 +170,7 @@ def test_a_level_shared_late_is_compared_as_the_viewer_saw_it(client, cast, now)
 
 
 def test_pending_invitations_stay_on_the_home_page(client, cast):
-    registry_actions.invite(
+    collaboratives_actions.invite(
         by=cast.people[Role.COORDINATOR], collaborative=cast.collab, organisation=cast.outside
     )
     page = home(client, cast.people["outsider"])

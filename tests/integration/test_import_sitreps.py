@@ -18,8 +18,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from flotilla.audit.models import AuditEvent
-from flotilla.registry.models import Organisation, Site
-from flotilla.registry.reference import load_reference
+from flotilla.organisations.models import Organisation, Site
+from flotilla.organisations.reference import load_reference
 from flotilla.reporting.importers.sitrep import as_of
 from flotilla.reporting.imports import ImportRejected, import_file
 from flotilla.reporting.models import Observation, Submission

@@ -12,7 +12,7 @@ from django.utils import timezone
 from flotilla.accounts import actions
 from flotilla.accounts.models import PersonInvitation, PersonInvitationStatus
 from flotilla.audit.models import AuditEvent
-from flotilla.registry.models import Membership, Role
+from flotilla.authz.models import Membership, Role
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +52,7 @@ def test_a_new_person_chooses_a_password_is_signed_in_and_lands_on_the_home_page
     assert (inv.status, inv.responded_by) == (PersonInvitationStatus.ACCEPTED, user)
     accepted = AuditEvent.objects.get(action="accounts.invitation_accepted")
     assert accepted.actor_label == "newperson"
-    created = AuditEvent.objects.filter(action="registry.user_created").latest("seq")
+    created = AuditEvent.objects.filter(action="authz.user_created").latest("seq")
     assert created.actor_label == f"anonymous:invitation {inv.pk}"
 
 
@@ -209,10 +209,10 @@ def test_the_invite_action_itself_refuses_bad_input(cast, who, role, message):
 
 
 def test_anyone_signed_in_may_take_up_a_first_admin_link(client, cast):
-    from flotilla.registry import actions as registry
+    from flotilla.collaboratives import actions as collaboratives_actions
 
     newcomer = f.OrganisationFactory(code="RZ9", name="Newcomer Trust")
-    inv = registry.invite(
+    inv = collaboratives_actions.invite(
         by=cast.people[Role.COORDINATOR], collaborative=cast.collab, organisation=newcomer
     )
     _, secret = actions.make_first_admin_link(by=cast.people[Role.COORDINATOR], invitation=inv)

@@ -10,8 +10,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from flotilla.audit.models import AuditEvent
-from flotilla.registry.models import IntegratedCareSystem, Organisation, Region, Site
-from flotilla.registry.reference import ReferenceDataError, load_reference, title_case
+from flotilla.organisations.models import IntegratedCareSystem, Organisation, Region, Site
+from flotilla.organisations.reference import ReferenceDataError, load_reference, title_case
 from tests import factories as f
 from tests.conftest import data_dir
 
@@ -112,7 +112,7 @@ def test_current_follows_a_chain_of_mergers_to_its_end(db):
 
 
 def test_loading_twice_changes_nothing_and_writes_no_audit_event(shared_data, loaded):
-    assert loaded["changes"]["registry.organisation_registered"] > 200
+    assert loaded["changes"]["organisations.organisation_registered"] > 200
     events = AuditEvent.objects.count()
     again = load_reference(by=f.SYSTEM, data_dir=shared_data)
     assert again["changes"] == {}
@@ -120,8 +120,8 @@ def test_loading_twice_changes_nothing_and_writes_no_audit_event(shared_data, lo
 
 
 def test_every_change_is_audited(loaded):
-    assert AuditEvent.objects.filter(action="registry.site_registered").count() == 1165
-    assert AuditEvent.objects.filter(action="registry.region_registered").count() == 7
+    assert AuditEvent.objects.filter(action="organisations.site_registered").count() == 1165
+    assert AuditEvent.objects.filter(action="organisations.region_registered").count() == 7
 
 
 def test_a_load_that_fails_leaves_the_database_as_it_was(loaded, shared_data, tmp_path):

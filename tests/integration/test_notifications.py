@@ -7,10 +7,10 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from flotilla.audit.models import AuditEvent
+from flotilla.authz.models import Role
+from flotilla.collaboratives import actions as collaboratives_actions
 from flotilla.notifications import actions
 from flotilla.notifications.models import Notification
-from flotilla.registry import actions as registry
-from flotilla.registry.models import Role
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -20,10 +20,10 @@ def test_when_an_organisation_joins_the_other_members_admins_are_told_with_a_lin
     south_admin = f.UserFactory(username="south_admin")
     f.member(south_admin, cast.south, Role.ORG_ADMIN)
     outside_admin = cast.people["outsider"]
-    inv = registry.invite(
+    inv = collaboratives_actions.invite(
         by=cast.people[Role.COORDINATOR], collaborative=cast.collab, organisation=cast.outside
     )
-    registry.respond(by=outside_admin, invitation=inv, accept=True)
+    collaboratives_actions.respond(by=outside_admin, invitation=inv, accept=True)
 
     north_note = Notification.objects.get(recipient=cast.people[Role.ORG_ADMIN])
     assert north_note.text == (
@@ -40,17 +40,17 @@ def test_when_an_organisation_joins_the_other_members_admins_are_told_with_a_lin
 
 
 def test_declining_an_invitation_tells_nobody(cast):
-    inv = registry.invite(
+    inv = collaboratives_actions.invite(
         by=cast.people[Role.COORDINATOR], collaborative=cast.collab, organisation=cast.outside
     )
-    registry.respond(by=cast.people["outsider"], invitation=inv, accept=False)
+    collaboratives_actions.respond(by=cast.people["outsider"], invitation=inv, accept=False)
     assert not Notification.objects.exists()
 
 
 def test_when_an_organisation_leaves_the_remaining_members_admins_are_told(cast):
     south_admin = f.UserFactory(username="south_admin")
     f.member(south_admin, cast.south, Role.ORG_ADMIN)
-    registry.leave(by=south_admin, collaborative=cast.collab, organisation=cast.south)
+    collaboratives_actions.leave(by=south_admin, collaborative=cast.collab, organisation=cast.south)
     note = Notification.objects.get()
     assert note.recipient == cast.people[Role.ORG_ADMIN]
     assert note.text.startswith("South Hospitals NHS Trust left River System.")
@@ -58,13 +58,13 @@ def test_when_an_organisation_leaves_the_remaining_members_admins_are_told(cast)
 
 
 def test_a_notification_rolls_back_with_the_change_it_describes(cast):
-    inv = registry.invite(
+    inv = collaboratives_actions.invite(
         by=cast.people[Role.COORDINATOR], collaborative=cast.collab, organisation=cast.outside
     )
 
     def join_then_fail() -> None:
         with transaction.atomic():
-            registry.respond(by=cast.people["outsider"], invitation=inv, accept=True)
+            collaboratives_actions.respond(by=cast.people["outsider"], invitation=inv, accept=True)
             assert Notification.objects.exists()
             raise RuntimeError("the joining fails after the notification was written")
 

@@ -9,8 +9,8 @@ import pytest
 from flotilla.accounts import actions
 from flotilla.accounts.models import PersonInvitation, PersonInvitationStatus
 from flotilla.audit.models import AuditEvent
-from flotilla.registry import actions as registry
-from flotilla.registry.models import Membership, Role
+from flotilla.authz import actions as authz_actions
+from flotilla.authz.models import Membership, Role
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -199,7 +199,7 @@ def test_an_admin_changes_a_role_and_the_change_is_audited(client, cast):
     assert response.status_code == 302
     m.refresh_from_db()
     assert m.role == Role.REPORTER
-    event = AuditEvent.objects.filter(action="registry.membership_set").latest("seq")
+    event = AuditEvent.objects.filter(action="authz.membership_set").latest("seq")
     assert event.before == {"user": "north_viewer", "role": "viewer"}
     assert event.after == {"user": "north_viewer", "role": "reporter"}
 
@@ -220,7 +220,7 @@ def test_a_removed_person_loses_the_organisations_pages_at_once(client, cast):
     page = client.post(f"/o/RN1/people/{m.pk}/remove", follow=True).content.decode()
     assert "north_reporter no longer has a role at North Hospitals NHS Trust" in page
     assert not Membership.objects.filter(pk=m.pk).exists()
-    event = AuditEvent.objects.get(action="registry.membership_removed")
+    event = AuditEvent.objects.get(action="authz.membership_removed")
     assert event.before == {"user": "north_reporter", "role": "reporter"}
     client.force_login(reporter)
     assert client.get("/o/RN1/report").status_code == 404
@@ -244,15 +244,15 @@ def test_the_last_admin_cannot_demote_or_remove_themselves(client, cast):
     assert "Make someone else an admin first" in page.content.decode()
     m.refresh_from_db()
     assert m.role == Role.ORG_ADMIN
-    assert not AuditEvent.objects.filter(action="registry.membership_removed").exists()
+    assert not AuditEvent.objects.filter(action="authz.membership_removed").exists()
 
 
 def test_nobody_can_remove_the_last_admin_not_even_the_platform(cast):
     m = Membership.objects.get(user=cast.people["outsider"], organisation=cast.outside)
-    with pytest.raises(registry.RegistryError, match="last admin of Outside Hospitals"):
-        registry.remove_membership(by=f.SYSTEM, membership=m)
-    with pytest.raises(registry.RegistryError, match="last admin"):
-        registry.change_role(by=f.SYSTEM, membership=m, role=Role.COORDINATOR)
+    with pytest.raises(authz_actions.RoleError, match="last admin of Outside Hospitals"):
+        authz_actions.remove_membership(by=f.SYSTEM, membership=m)
+    with pytest.raises(authz_actions.RoleError, match="last admin"):
+        authz_actions.change_role(by=f.SYSTEM, membership=m, role=Role.COORDINATOR)
     assert Membership.objects.filter(pk=m.pk, role=Role.ORG_ADMIN).exists()
 
 
@@ -266,24 +266,24 @@ def test_with_a_second_admin_one_may_step_down_and_then_the_other_is_the_last(cl
     # No longer an admin: back to the home page, not to a page they can no longer see.
     assert response["Location"] == "/"
     theirs = Membership.objects.get(user=second)
-    with pytest.raises(registry.RegistryError, match="second_admin is the last admin"):
-        registry.remove_membership(by=second, membership=theirs)
+    with pytest.raises(authz_actions.RoleError, match="second_admin is the last admin"):
+        authz_actions.remove_membership(by=second, membership=theirs)
 
 
 def test_giving_the_same_role_again_changes_nothing(cast):
     m = Membership.objects.get(user=cast.people[Role.VIEWER], organisation=cast.north)
     before = AuditEvent.objects.count()
-    registry.change_role(by=f.SYSTEM, membership=m, role=Role.VIEWER)
+    authz_actions.change_role(by=f.SYSTEM, membership=m, role=Role.VIEWER)
     assert AuditEvent.objects.count() == before
 
 
 def test_a_membership_removed_meanwhile_is_reported_in_words(cast):
     m = Membership.objects.get(user=cast.people[Role.VIEWER], organisation=cast.north)
-    registry.remove_membership(by=f.SYSTEM, membership=m)
-    with pytest.raises(registry.RegistryError, match="no longer has a role here"):
-        registry.remove_membership(by=f.SYSTEM, membership=m)
-    with pytest.raises(registry.RegistryError, match="Unknown role"):
-        registry.change_role(by=f.SYSTEM, membership=m, role="emperor")
+    authz_actions.remove_membership(by=f.SYSTEM, membership=m)
+    with pytest.raises(authz_actions.RoleError, match="no longer has a role here"):
+        authz_actions.remove_membership(by=f.SYSTEM, membership=m)
+    with pytest.raises(authz_actions.RoleError, match="Unknown role"):
+        authz_actions.change_role(by=f.SYSTEM, membership=m, role="emperor")
 
 
 def test_a_mail_server_that_is_down_neither_undoes_nor_hides_the_invitation(
@@ -312,9 +312,9 @@ def _demote_each_other_at_once(organisation, first, second) -> list[str]:
     def demote(by, other):
         try:
             barrier.wait()
-            registry.change_role(by=by, membership=ms[other], role=Role.VIEWER)
+            authz_actions.change_role(by=by, membership=ms[other], role=Role.VIEWER)
             outcomes.append("done")
-        except registry.RegistryError:
+        except authz_actions.RoleError:
             outcomes.append("refused")
         finally:
             connection.close()

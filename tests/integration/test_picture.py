@@ -10,11 +10,11 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from flotilla.authz.models import Role
+from flotilla.collaboratives import actions as collaboratives_actions
 from flotilla.picture.queries import collaborative_picture
-from flotilla.registry import actions as registry_actions
-from flotilla.registry.models import Role
 from flotilla.sharing import policy
-from flotilla.sharing.disclosure import rag_band
+from flotilla.sharing.policy.rules import rag_band
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -161,7 +161,7 @@ def test_the_organisation_page_downloads_what_its_charts_show(client, cast, now)
 
 
 def test_an_hourly_collaborative_shades_a_gap_of_a_few_hours(client, cast, now):
-    registry_actions.update_collaborative(
+    collaboratives_actions.update_collaborative(
         by=f.SYSTEM, collaborative=cast.collab, thresholds={}, reporting_interval_hours=1
     )
     for h in (10, 9, 2):

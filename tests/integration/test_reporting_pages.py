@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from flotilla.registry.models import Role
+from flotilla.authz.models import Role
 from flotilla.reporting.models import Observation, Submission
 from tests import factories as f
 

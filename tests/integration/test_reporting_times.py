@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from flotilla.authz import actions as authz_actions
-from flotilla.registry.models import Role
+from flotilla.authz.models import Role
 from flotilla.reporting import catalogue
 from flotilla.reporting.actions import latest_observations, record_report
 from flotilla.reporting.forms import cells_from_post

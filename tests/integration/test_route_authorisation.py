@@ -25,8 +25,8 @@ from django.utils import timezone
 
 from flotilla.accounts import actions as accounts_actions
 from flotilla.authz import actions as authz_actions
-from flotilla.registry import actions as registry_actions
-from flotilla.registry.models import Membership, Role
+from flotilla.authz.models import Membership, Role
+from flotilla.collaboratives import actions as collaboratives_actions
 from flotilla.sharing import actions as sharing
 from flotilla.sharing.models import Grant
 from tests import factories as f
@@ -64,31 +64,31 @@ PAGES: dict[str, Page] = {
     "login": Page("GET", "/signin/", {ANON: 200, OUTSIDER: 302, **{r: 302 for r in ROLES}}),
     "logout": Page("GET", "/signout/", everyone(200, anon=200)),
     "about": Page("GET", "/about/", everyone(200, anon=200)),
-    "registry:collaboratives": Page("GET", "/collaboratives/", everyone(200)),
-    "registry:collaborative_new": Page(
+    "collaboratives:collaboratives": Page("GET", "/collaboratives/", everyone(200)),
+    "collaboratives:collaborative_new": Page(
         "GET",
         "/collaboratives/new",
         {ANON: LOGIN, OUTSIDER: 200, **{r: 200 if r == Role.ORG_ADMIN else 404 for r in ROLES}},
     ),
-    "registry:collaborative_members": Page("GET", "/c/{slug}/members", members_only()),
+    "collaboratives:collaborative_members": Page("GET", "/c/{slug}/members", members_only()),
     # RZ9 has nobody on Flotilla: the answer is a page with the link for its first admin.
-    "registry:invite": Page(
+    "collaboratives:invite": Page(
         "POST",
         "/c/{slug}/invite",
         members_only(200, (Role.COORDINATOR, Role.ORG_ADMIN)),
         {"code": "RZ9"},
     ),
-    "registry:leave": Page(
+    "collaboratives:leave": Page(
         "POST", "/c/{slug}/leave", members_only(302, (Role.ORG_ADMIN,)), {"organisation": "{north}"}
     ),
-    "registry:leave_confirm": Page(
+    "collaboratives:leave_confirm": Page(
         "GET", "/c/{slug}/leave/RN1", members_only(200, (Role.ORG_ADMIN,))
     ),
-    "registry:collaborative_settings": Page(
+    "collaboratives:collaborative_settings": Page(
         "GET", "/c/{slug}/settings", members_only(200, (Role.COORDINATOR, Role.ORG_ADMIN))
     ),
     # The invitation is for the outsider's organisation: only its admin may answer.
-    "registry:respond": Page(
+    "collaboratives:respond": Page(
         "POST",
         "/invitations/{invitation}/respond",
         {ANON: LOGIN, OUTSIDER: 302, **{r: 404 for r in ROLES}},
@@ -145,7 +145,7 @@ PAGES: dict[str, Page] = {
         "GET", "/access-requests/{access_request}", members_only(200, (Role.ORG_ADMIN,))
     ),
     # The outsider's organisation has an admin, so no first-admin link: refused with a message.
-    "accounts:first_admin_link": Page(
+    "collaboratives:first_admin_link": Page(
         "POST",
         "/c/{slug}/invitations/{invitation}/first-admin-link",
         members_only(302, (Role.COORDINATOR, Role.ORG_ADMIN)),
@@ -386,7 +386,7 @@ def world(cast):
     f.report(cast.south, datetime(2026, 1, 5, 8, tzinfo=UTC), ga_open=50, opel_declared=3)
     f.OrganisationFactory(code="RZ9", name="Invitee Trust")
     inviter = cast.people[Role.ORG_ADMIN]
-    invitation = registry_actions.invite(
+    invitation = collaboratives_actions.invite(
         by=inviter, collaborative=cast.collab, organisation=cast.outside
     )
     token, _ = authz_actions.issue_token(

@@ -10,12 +10,12 @@ from django.http import Http404
 from django.utils import timezone
 
 from flotilla.audit.models import AuditEvent
-from flotilla.registry import actions as registry_actions
-from flotilla.registry.models import Role
+from flotilla.authz.models import Role
+from flotilla.collaboratives import actions as collaboratives_actions
 from flotilla.sharing import actions, policy
 from flotilla.sharing.actions import GrantInvalid, Terms
-from flotilla.sharing.disclosure import GROUPS, OWN, Access
 from flotilla.sharing.models import Grant
+from flotilla.sharing.policy.rules import GROUPS, OWN, Access
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def test_joining_opens_an_exact_real_time_grant_of_every_group_to_the_collaborat
 
 
 def test_leaving_ends_the_grants_to_that_collaborative_and_keeps_them_in_history(cast):
-    registry_actions.leave(
+    collaboratives_actions.leave(
         by=cast.people["south_reporter"], collaborative=cast.collab, organisation=cast.south
     )
     grant = Grant.objects.get(owner=cast.south, collaborative=cast.collab)

@@ -12,12 +12,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from flotilla.registry import actions as registry_actions
-from flotilla.registry.models import Role
+from flotilla.authz.models import Role
+from flotilla.collaboratives import actions as collaboratives_actions
 from flotilla.sharing import actions, policy
 from flotilla.sharing import views as sharing_views
-from flotilla.sharing.disclosure import Access
 from flotilla.sharing.models import AudienceKind, Detail, EndReason, Grant
+from flotilla.sharing.policy.rules import Access
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -479,7 +479,7 @@ def test_a_collaborative_with_no_other_members_yet_is_said_so(client, cast):
 def test_the_history_says_how_each_grant_ended(admin, cast, monkeypatch):
     # South needs someone to run the collaborative once North has left.
     f.member(cast.people["south_reporter"], cast.south, Role.COORDINATOR)
-    registry_actions.leave(
+    collaboratives_actions.leave(
         by=cast.people[Role.ORG_ADMIN], collaborative=cast.collab, organisation=cast.north
     )
     expiring = grant_to_outside(cast, expires_at=timezone.now() + timedelta(hours=1))

@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from flotilla.authz.models import Role
 from flotilla.picture.queries import collaborative_picture
-from flotilla.registry.models import Role
 from flotilla.sharing import actions, policy
 from flotilla.sharing.actions import Terms
-from flotilla.sharing.disclosure import GROUPS
 from flotilla.sharing.models import Grant
+from flotilla.sharing.policy.rules import GROUPS
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -225,11 +225,11 @@ def test_the_organisation_page_says_how_it_shares_with_the_viewer_and_why(client
 
 
 def test_rag_never_says_more_than_the_detail_does(cast, now):
-    from flotilla.registry import actions as registry_actions
+    from flotilla.collaboratives import actions as collaboratives_actions
 
     f.report(cast.south, now - timedelta(hours=1), handover_over_60=2, nctr=60)
     # A coordinator draws the lines right around South's figures.
-    registry_actions.update_collaborative(
+    collaboratives_actions.update_collaborative(
         by=cast.people[Role.COORDINATOR],
         collaborative=cast.collab,
         thresholds={"handover_over_60": (1, 2), "nctr": (60, 61)},

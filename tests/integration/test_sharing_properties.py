@@ -36,14 +36,14 @@ from hypothesis import strategies as st
 from flotilla import formatting
 from flotilla.authz import actions as authz_actions
 from flotilla.authz.checks import can
+from flotilla.authz.models import Role
 from flotilla.authz.permissions import Perm
+from flotilla.collaboratives import actions as collaboratives_actions
 from flotilla.picture.queries import DASHBOARD_MEASURES
 from flotilla.picture.views import CHART_MEASURES
-from flotilla.registry import actions as registry_actions
-from flotilla.registry.models import Role
 from flotilla.reporting import catalogue
-from flotilla.sharing import disclosure
-from flotilla.sharing.disclosure import BANDED, EXACT, GROUPS, STATUS
+from flotilla.sharing.policy import rules
+from flotilla.sharing.policy.rules import BANDED, EXACT, GROUPS, STATUS
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -779,7 +779,7 @@ def _csv(client, cast) -> dict[tuple[str, str, str], tuple[str, str]]:
 def test_counts_shared_banded_are_rounded_to_the_nearest_5_with_halves_going_up(
     cast, client, north_reader
 ):
-    assert [disclosure.round_count(v) for v in (0, 2, 2.5, 7.5, 12.5, 12.49)] == [
+    assert [rules.round_count(v) for v in (0, 2, 2.5, 7.5, 12.5, 12.49)] == [
         0, 0, 5, 10, 15, 10,
     ]  # fmt: skip
     _south_shares(cast, detail=BANDED)
@@ -1047,7 +1047,7 @@ def test_a_coordinator_cannot_read_a_status_only_count_by_moving_the_thresholds(
     _south_shares(cast, groups=("flow",), detail=STATUS)
     coordinator = cast.people[Role.COORDINATOR]
     assert can(coordinator, Perm.MANAGE_COLLABORATIVE, cast.collab)
-    registry_actions.update_collaborative(
+    collaboratives_actions.update_collaborative(
         by=coordinator,
         collaborative=cast.collab,
         thresholds={"nctr": (123, 124)},  # amber is exactly 123 (counts are whole numbers)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from flotilla.accounts.models import SignInFailure, SignInThrottle
 from flotilla.accounts.signin import client_address
 from flotilla.audit.models import AuditEvent
-from flotilla.registry.models import Role
+from flotilla.authz.models import Role
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

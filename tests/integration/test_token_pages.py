@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flotilla.authz.models import ApiToken
-from flotilla.registry.models import Role
+from flotilla.authz.models import ApiToken, Role
 
 pytestmark = pytest.mark.django_db
 

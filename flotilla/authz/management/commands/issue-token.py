@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from flotilla.authz import actions
 from flotilla.authz.models import TokenScope
-from flotilla.registry.models import Organisation
+from flotilla.organisations.models import Organisation
 
 
 class Command(BaseCommand):

@@ -4,8 +4,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from flotilla.collaboratives.models import Collaborative
+from flotilla.collaboratives.queries import members_of
+from flotilla.organisations.models import Organisation
 from flotilla.picture.export import rows_as_at, write_rows
-from flotilla.registry.models import Collaborative, Organisation
 from flotilla.sharing import ledger, policy
 
 
@@ -49,7 +51,7 @@ class Command(BaseCommand):
             collab = Collaborative.objects.filter(slug=opts["collaborative"]).first()
             if collab is None:
                 raise CommandError(f"no collaborative {opts['collaborative']!r}")
-            members = policy.members(policy.platform_viewer("export command"), collab)
+            members = members_of(collab)
             org_ids = {o.pk for o in members}
         out = open(opts["out"], "w", newline="") if opts.get("out") else sys.stdout  # noqa: SIM115
         try:

@@ -1,0 +1,365 @@
+"""Every write to collaboratives (founding, invitations, membership, settings) goes through
+here: one transaction each, audited."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+
+from flotilla.audit import actions as audit
+from flotilla.audit.principals import as_principal
+from flotilla.authz.models import Membership, Role
+from flotilla.collaboratives import events
+from flotilla.collaboratives.models import (
+    Collaborative,
+    CollaborativeMembership,
+    Invitation,
+    InvitationStatus,
+    InvitePolicy,
+    RagThreshold,
+)
+from flotilla.collaboratives.thresholds import STANDARD_THRESHOLDS
+from flotilla.notifications import actions as notifications
+from flotilla.organisations.models import Organisation
+
+
+class CollaborativeError(Exception):
+    """A change to a collaborative that cannot be made, with the reason in words."""
+
+
+#: The roles that may run a collaborative day to day (those `authz` grants
+#: MANAGE_COLLABORATIVE; a test holds the two together).
+MANAGING_ROLES = (Role.COORDINATOR, Role.ORG_ADMIN)
+
+
+def _manages_for(user: Any, organisation_id: int) -> bool:
+    return Membership.objects.filter(
+        user=user, organisation_id=organisation_id, role__in=MANAGING_ROLES
+    ).exists()
+
+
+def _founder_is_member(collab: Collaborative) -> bool:
+    return CollaborativeMembership.objects.filter(
+        collaborative=collab,
+        organisation_id=collab.created_by_organisation_id,
+        left_at__isnull=True,
+    ).exists()
+
+
+def why_cannot_invite(*, by: Any, collaborative: Collaborative) -> str:
+    """The sentence saying why `by` may not invite into `collaborative` under its setting, or "".
+
+    Only the collaborative's own rule is checked here (who may invite); whether `by` manages
+    the collaborative at all is for `authz`. The platform (no person) may always invite.
+    """
+    user = as_principal(by).user
+    if collaborative.invite_policy != InvitePolicy.FOUNDER_ONLY or user is None:
+        return ""
+    if _manages_for(user, collaborative.created_by_organisation_id):
+        return ""
+    founder = collaborative.created_by_organisation
+    return (
+        f"In {collaborative.name} only coordinators of {founder.name}, which started it, may "
+        "invite organisations. Ask one of them to send the invitation."
+    )
+
+
+def _tell_other_members(
+    *, by: Any, collaborative_id: int, about: Organisation, sentence: str
+) -> None:
+    """Notify the admins of every other active member organisation, each with a link to their
+    organisation's "who can see our data" page. Runs inside the caller's transaction."""
+    others = CollaborativeMembership.objects.filter(
+        collaborative_id=collaborative_id, left_at__isnull=True
+    ).exclude(organisation=about)
+    admins = Membership.objects.filter(
+        organisation_id__in=others.values("organisation_id"), role=Role.ORG_ADMIN
+    ).select_related("user", "organisation")
+    actor = as_principal(by).user
+    people: dict[Organisation, list[Any]] = defaultdict(list)
+    for m in admins.order_by("organisation__name", "user__username"):
+        if actor is None or m.user_id != actor.pk:
+            people[m.organisation].append(m.user)
+    for org, users in people.items():
+        notifications.notify(
+            by=by,
+            recipients=users,
+            text=sentence,
+            link=reverse("sharing:who_can_see", args=[org.code]),
+        )
+
+
+def _membership_snapshot(m: CollaborativeMembership) -> dict[str, Any]:
+    return {
+        "collaborative": m.collaborative_id,
+        "organisation": m.organisation_id,
+        "joined_at": m.joined_at.isoformat(),
+        "left_at": m.left_at.isoformat() if m.left_at else None,
+    }
+
+
+def create_collaborative(
+    *,
+    by: Any,
+    organisation: Organisation,
+    name: str,
+    purpose: str,
+    reporting_interval_hours: int = 4,
+    slug: str = "",
+) -> Collaborative:
+    """Create a collaborative with the creating organisation as its first member.
+
+    `slug` (optional) fixes the start of its address; otherwise it comes from the name.
+    """
+    name, purpose = name.strip(), purpose.strip()
+    if not name:
+        raise CollaborativeError("Enter a name for the collaborative")
+    if not purpose:
+        raise CollaborativeError("Enter the shared purpose, in a sentence")
+    base = slugify(slug or name)[:70] or "collaborative"
+    with transaction.atomic():
+        slug, n = base, 1
+        while Collaborative.objects.filter(slug=slug).exists():
+            n += 1
+            slug = f"{base}-{n}"
+        collab = Collaborative.objects.create(
+            name=name,
+            slug=slug,
+            purpose=purpose,
+            created_by_organisation=organisation,
+            reporting_interval_hours=reporting_interval_hours,
+        )
+        RagThreshold.objects.bulk_create(
+            RagThreshold(collaborative=collab, indicator=k, amber=a, red=r)
+            for k, (a, r) in STANDARD_THRESHOLDS.items()
+        )
+        membership = CollaborativeMembership.objects.create(
+            collaborative=collab, organisation=organisation, joined_at=timezone.now()
+        )
+        events.member_joined.send(sender=CollaborativeMembership, by=by, membership=membership)
+        audit.record(
+            by=by,
+            action="collaboratives.collaborative_created",
+            obj=collab,
+            organisation_id=organisation.pk,
+            after={
+                "name": name,
+                "purpose": purpose,
+                "reporting_interval_hours": reporting_interval_hours,
+                "first_member": _membership_snapshot(membership),
+            },
+        )
+    return collab
+
+
+def update_collaborative(
+    *,
+    by: Any,
+    collaborative: Collaborative,
+    thresholds: dict[str, tuple[float, float]],
+    reporting_interval_hours: int,
+    invite_policy: str | None = None,
+) -> None:
+    """Change a collaborative's reporting interval, RAG thresholds and who may invite.
+
+    `invite_policy` None leaves it as it is. While the founding organisation is a member,
+    only its coordinators and admins may change who may invite (otherwise a setting that
+    keeps inviting to the founder could be undone by anyone it keeps out).
+    """
+    if invite_policy is not None and invite_policy not in InvitePolicy.values:
+        raise CollaborativeError("Choose who may invite organisations")
+    for indicator, (amber, red) in thresholds.items():
+        if indicator not in STANDARD_THRESHOLDS:
+            raise CollaborativeError(f"Unknown indicator {indicator!r}")
+        if red < amber:
+            raise CollaborativeError(f"{indicator}: red must be at or above amber")
+    if not 1 <= reporting_interval_hours <= 168:
+        raise CollaborativeError("The reporting interval must be between 1 and 168 hours")
+    with transaction.atomic():
+        collab = Collaborative.objects.select_for_update().get(pk=collaborative.pk)
+        before = {
+            "reporting_interval_hours": collab.reporting_interval_hours,
+            "invite_policy": collab.invite_policy,
+            "thresholds": {t.indicator: [t.amber, t.red] for t in collab.thresholds.all()},
+        }
+        if invite_policy is not None and invite_policy != collab.invite_policy:
+            if not may_set_invite_policy(by=by, collaborative=collab):
+                raise CollaborativeError(
+                    f"Only coordinators of {collab.created_by_organisation.name}, which started "
+                    f"{collab.name}, may change who may invite organisations"
+                )
+            collab.invite_policy = invite_policy
+        collab.reporting_interval_hours = reporting_interval_hours
+        collab.save(update_fields=["reporting_interval_hours", "invite_policy"])
+        for indicator, (amber, red) in thresholds.items():
+            RagThreshold.objects.update_or_create(
+                collaborative=collab, indicator=indicator, defaults={"amber": amber, "red": red}
+            )
+        after = {
+            "reporting_interval_hours": reporting_interval_hours,
+            "invite_policy": collab.invite_policy,
+            "thresholds": {t.indicator: [t.amber, t.red] for t in collab.thresholds.all()},
+        }
+        audit.record(
+            by=by,
+            action="collaboratives.collaborative_updated",
+            obj=collab,
+            before=before,
+            after=after,
+        )
+
+
+def may_set_invite_policy(*, by: Any, collaborative: Collaborative) -> bool:
+    """True if `by` may change who may invite into `collaborative` (see update_collaborative)."""
+    user = as_principal(by).user
+    if user is None or not _founder_is_member(collaborative):
+        return True
+    return _manages_for(user, collaborative.created_by_organisation_id)
+
+
+def invite(*, by: Any, collaborative: Collaborative, organisation: Organisation) -> Invitation:
+    """Invite an organisation to join; its admin accepts in one step.
+
+    Refused, with the reason, when the collaborative lets only its founding organisation's
+    coordinators invite and `by` is not one of them.
+    """
+    with transaction.atomic():
+        collaborative = Collaborative.objects.select_related("created_by_organisation").get(
+            pk=collaborative.pk
+        )
+        refusal = why_cannot_invite(by=by, collaborative=collaborative)
+        if refusal:
+            raise CollaborativeError(refusal)
+        if CollaborativeMembership.objects.filter(
+            collaborative=collaborative, organisation=organisation, left_at__isnull=True
+        ).exists():
+            raise CollaborativeError(f"{organisation.name} is already a member")
+        if Invitation.objects.filter(
+            collaborative=collaborative, organisation=organisation, status=InvitationStatus.PENDING
+        ).exists():
+            raise CollaborativeError(f"{organisation.name} already has an invitation waiting")
+        if organisation.is_retired:
+            raise CollaborativeError(f"{organisation.code} is a retired code; invite its successor")
+        inv = Invitation.objects.create(
+            collaborative=collaborative, organisation=organisation, invited_by=by
+        )
+        audit.record(
+            by=by,
+            action="collaboratives.invited",
+            obj=inv,
+            organisation_id=organisation.pk,
+            after={"collaborative": collaborative.pk, "organisation": organisation.pk},
+        )
+    return inv
+
+
+def respond(*, by: Any, invitation: Invitation, accept: bool) -> CollaborativeMembership | None:
+    """Accept or decline an invitation. Accepting makes the organisation a member at once."""
+    with transaction.atomic():
+        inv = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if inv.status != InvitationStatus.PENDING:
+            raise CollaborativeError(
+                f"This invitation is already {inv.get_status_display().lower()}"
+            )
+        inv.status = InvitationStatus.ACCEPTED if accept else InvitationStatus.DECLINED
+        inv.responded_by = as_principal(by).user
+        inv.responded_at = timezone.now()
+        inv.save(update_fields=["status", "responded_by", "responded_at"])
+        membership = None
+        if accept:
+            membership = CollaborativeMembership.objects.create(
+                collaborative_id=inv.collaborative_id,
+                organisation_id=inv.organisation_id,
+                joined_at=inv.responded_at,
+            )
+            events.member_joined.send(sender=CollaborativeMembership, by=by, membership=membership)
+            collab, org = inv.collaborative, inv.organisation
+            _tell_other_members(
+                by=by,
+                collaborative_id=collab.pk,
+                about=org,
+                sentence=f"{org.name} joined {collab.name}. It will see your data under your "
+                f"grant to {collab.name}.",
+            )
+        audit.record(
+            by=by,
+            action="collaboratives.invitation_accepted"
+            if accept
+            else "collaboratives.invitation_declined",
+            obj=inv,
+            organisation_id=inv.organisation_id,
+            before={"status": InvitationStatus.PENDING},
+            after={
+                "status": inv.status,
+                "membership": _membership_snapshot(membership) if membership else None,
+            },
+        )
+    return membership
+
+
+def why_cannot_leave(*, collaborative: Collaborative, organisation: Organisation) -> str:
+    """The sentence saying why `organisation` may not leave `collaborative` now, or "".
+
+    Leaving is refused while the members that would stay have nobody to run the
+    collaborative (no coordinator and no organisation admin). The last member may leave.
+    """
+    remaining = CollaborativeMembership.objects.filter(
+        collaborative=collaborative, left_at__isnull=True
+    ).exclude(organisation=organisation)
+    if not remaining.exists():
+        return ""
+    if Membership.objects.filter(
+        organisation_id__in=remaining.values("organisation_id"), role__in=MANAGING_ROLES
+    ).exists():
+        return ""
+    return (
+        f"{organisation.name} cannot leave {collaborative.name} yet: no other member has a "
+        "coordinator or an organisation admin, so nobody would be left to run it. Ask another "
+        "member organisation's admin to give someone the coordinator role first."
+    )
+
+
+def leave(*, by: Any, collaborative: Collaborative, organisation: Organisation) -> None:
+    """An organisation leaves; from the next request the others no longer see its data.
+
+    Refused, under a lock on the collaborative, for the reason `why_cannot_leave` gives. The
+    other members' admins are told in their inbox.
+    """
+    with transaction.atomic():
+        # One leaver at a time per collaborative, so two members cannot each leave counting on
+        # the other's coordinators.
+        collaborative = Collaborative.objects.select_for_update().get(pk=collaborative.pk)
+        m = (
+            CollaborativeMembership.objects.select_for_update()
+            .filter(collaborative=collaborative, organisation=organisation, left_at__isnull=True)
+            .first()
+        )
+        if m is None:
+            raise CollaborativeError(f"{organisation.name} is not a member")
+        refusal = why_cannot_leave(collaborative=collaborative, organisation=organisation)
+        if refusal:
+            raise CollaborativeError(refusal)
+        before = _membership_snapshot(m)
+        m.left_at = timezone.now()
+        m.save(update_fields=["left_at"])
+        events.member_left.send(sender=CollaborativeMembership, by=by, membership=m)
+        _tell_other_members(
+            by=by,
+            collaborative_id=collaborative.pk,
+            about=organisation,
+            sentence=f"{organisation.name} left {collaborative.name}. It no longer sees your "
+            f"data through {collaborative.name}, and you no longer see its data there.",
+        )
+        audit.record(
+            by=by,
+            action="collaboratives.left",
+            obj=m,
+            organisation_id=organisation.pk,
+            before=before,
+            after=_membership_snapshot(m),
+        )

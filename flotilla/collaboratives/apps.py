@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CollaborativesConfig(AppConfig):
+    name = "flotilla.collaboratives"
+    label = "collaboratives"

@@ -1,0 +1,101 @@
+from typing import Any
+
+from django import forms
+
+from flotilla.collaboratives.models import InvitePolicy
+from flotilla.collaboratives.thresholds import STANDARD_THRESHOLDS
+
+
+class CollaborativeForm(forms.Form):
+    name = forms.CharField(
+        max_length=200,
+        error_messages={
+            "required": "Enter a name for the collaborative",
+            "max_length": "Keep the name to 200 characters or fewer",
+        },
+    )
+    purpose = forms.CharField(
+        widget=forms.Textarea,
+        error_messages={"required": "Enter the shared purpose, in a sentence"},
+    )
+    reporting_interval_hours = forms.IntegerField(
+        min_value=1,
+        max_value=168,
+        initial=4,
+        error_messages={
+            "required": "Enter how often members should report, in hours",
+            "min_value": "The interval must be at least 1 hour",
+            "max_value": "The interval must be at most 168 hours (a week)",
+            "invalid": "Enter a whole number of hours",
+        },
+    )
+
+
+class InviteForm(forms.Form):
+    code = forms.CharField(
+        max_length=10,
+        error_messages={
+            "required": "Enter the organisation's ODS code",
+            "max_length": "An ODS code has at most 10 characters, like RJ1 or R0A",
+        },
+    )
+
+
+class SettingsForm(forms.Form):
+    """A collaborative's settings. `labels` names each indicator in error messages;
+    `with_invite_policy` False leaves out who may invite (for those who may not change it)."""
+
+    reporting_interval_hours = forms.IntegerField(
+        min_value=1,
+        max_value=168,
+        error_messages={
+            "required": "Enter how often members should report, in hours",
+            "min_value": "The interval must be at least 1 hour",
+            "max_value": "The interval must be at most 168 hours (a week)",
+            "invalid": "Enter the interval as a whole number of hours, like 4",
+        },
+    )
+    #: Left out of a post, it stays as it is.
+    invite_policy = forms.ChoiceField(
+        choices=InvitePolicy.choices,
+        required=False,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": "Choose who may invite organisations"},
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        labels: dict[str, str] | None = None,
+        with_invite_policy: bool = True,
+        **kwargs: Any,
+    ):
+        super().__init__(*args, **kwargs)
+        if not with_invite_policy:
+            del self.fields["invite_policy"]
+        self.labels = labels or {}
+        for indicator in STANDARD_THRESHOLDS:
+            label = self.labels.get(indicator, indicator)
+            for band in ("amber", "red"):
+                self.fields[f"{indicator}_{band}"] = forms.FloatField(
+                    min_value=0,
+                    error_messages={
+                        "required": f"Enter the {band} threshold for {label}",
+                        "invalid": f"Enter the {band} threshold for {label} as a number, "
+                        "like 0.95 or 10",
+                        "min_value": f"The {band} threshold for {label} cannot be below 0",
+                    },
+                )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for indicator in STANDARD_THRESHOLDS:
+            a, r = data.get(f"{indicator}_amber"), data.get(f"{indicator}_red")
+            if a is not None and r is not None and r < a:
+                label = self.labels.get(indicator, indicator)
+                self.add_error(f"{indicator}_red", f"Red must be at or above amber for {label}")
+        return data
+
+    def thresholds(self) -> dict[str, tuple[float, float]]:
+        d = self.cleaned_data
+        return {i: (d[f"{i}_amber"], d[f"{i}_red"]) for i in STANDARD_THRESHOLDS}
