@@ -68,3 +68,10 @@ def require(user: Any, perm: Perm, obj: Any) -> None:
     """Raise 404 (not 403) so that outsiders cannot even learn that the object exists."""
     if not can(user, perm, obj):
         raise Http404("Not found")
+
+
+def people_with(perm: Perm, organisation_id: int) -> list[Any]:
+    """The people holding `perm` in an organisation (for who to tell), by username."""
+    roles = [role for role, perms in ROLE_PERMISSIONS.items() if perm in perms]
+    memberships = Membership.objects.filter(organisation_id=organisation_id, role__in=roles)
+    return [m.user for m in memberships.select_related("user").order_by("user__username")]

@@ -14,6 +14,7 @@ from django.utils import timezone
 from flotilla.audit import actions as audit
 from flotilla.audit.principals import as_principal
 from flotilla.reporting import catalogue as catalogue_module
+from flotilla.reporting import reminders
 from flotilla.reporting.models import (
     IdempotencyRecord,
     Measure,
@@ -329,6 +330,10 @@ def record_report(
                 "organisations": sorted({c.organisation_id for c in unique_cells}),
             },
         )
+        newest: dict[int, datetime] = {}
+        for c in unique_cells:
+            newest[c.organisation_id] = max(c.as_of, newest.get(c.organisation_id, c.as_of))
+        reminders.clear_after_report(by=actor, newest=newest)
     return result
 
 

@@ -177,3 +177,37 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["token", "key"], name="one_record_per_key")]
+
+
+class Reminder(models.Model):
+    """A reminder that an organisation's report to a collaborative is due: sent once per due
+    time, and cleared by the organisation's next report."""
+
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="+"
+    )
+    collaborative = models.ForeignKey(
+        "collaboratives.Collaborative", on_delete=models.CASCADE, related_name="+"
+    )
+    #: When the report became due: the last report plus the interval (or joining plus it).
+    due_at = models.DateTimeField()
+    #: The newest report time when the reminder was sent (None: it had never reported).
+    last_report_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField()
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    #: The inbox notifications it put up, so that the next report can take them down.
+    notification_ids = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "collaborative", "due_at"], name="one_reminder_per_due"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["organisation"],
+                condition=models.Q(cleared_at__isnull=True),
+                name="reminder_open",
+            )
+        ]

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import operator
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import reduce
@@ -156,6 +157,24 @@ def platform_viewer(purpose: str) -> Viewer:
     keeps those reads on the same path as everyone else's and says why they are made.
     """
     return Viewer(label=f"platform:{purpose}", organisation_ids=frozenset(), platform=True)
+
+
+def acting_for(organisation: Organisation, purpose: str) -> Viewer:
+    """The viewer for work done for an organisation outside a request (a background job):
+    it sees exactly what that organisation's people would, and its reads are recorded under
+    a label naming the job, so owners can tell a job's reads from a person's."""
+    return Viewer(
+        label=f"job:{purpose} for {organisation.code}",
+        organisation_ids=frozenset({organisation.pk}),
+    )
+
+
+@contextmanager
+def on_the_record(what: str) -> Iterator[None]:
+    """Record the reads made inside the block once, at its end, as a page request is
+    (`ledger.AccessRecordMiddleware`): one access event per owner read, saying `what`."""
+    with ledger.collecting(what):
+        yield
 
 
 def _note(viewer: Viewer, reads: Iterable[tuple[int, str]]) -> None:

@@ -1,0 +1,86 @@
+"""The morning summary: a job that reads other organisations' data as a named viewer, obeys
+their grants, and lands on their access record."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from flotilla.authz.models import Role
+from flotilla.notifications.models import Notification
+from flotilla.picture import summaries
+from flotilla.picture.models import Summary
+from flotilla.sharing.models import AccessEvent
+from tests import factories as f
+
+
+def _over_the_red_line(cast, now):
+    f.report(cast.north, now - timedelta(minutes=30), ga_occupied=80, ga_open=100)
+    f.report(cast.south, now - timedelta(minutes=30), ga_occupied=96, ga_open=100)
+
+
+def _summary_for(user):
+    return Notification.objects.filter(recipient=user).latest("created_at").text
+
+
+def test_coordinators_get_the_picture_in_a_sentence_with_exact_figures_where_shared(cast):
+    now = timezone.now()
+    _over_the_red_line(cast, now)
+    sent = summaries.send(now=now)
+    assert {s.organisation for s in sent} == {cast.north}  # South has no coordinator
+    text = _summary_for(cast.people[Role.COORDINATOR])
+    assert text.startswith("River System at ")
+    assert "1 organisation at or over 95% G&A occupancy" in text
+    assert "Over the G&A red line: South Hospitals 96%." in text
+    assert _summary_for(cast.people[Role.ORG_ADMIN]) == text
+    assert not Notification.objects.filter(recipient=cast.people[Role.REPORTER]).exists()
+
+
+def test_a_member_sharing_status_only_appears_by_its_colour_never_its_figure(cast):
+    now = timezone.now()
+    _over_the_red_line(cast, now)
+    f.reshare(f.collaborative_grant(cast.south, cast.collab), detail="status")
+    summaries.send(now=now)
+    text = _summary_for(cast.people[Role.COORDINATOR])
+    assert "South Hospitals (red)" in text
+    assert "96" not in text
+
+
+def test_the_jobs_reads_land_on_the_owners_access_record_under_its_own_name(cast):
+    now = timezone.now()
+    _over_the_red_line(cast, now)
+    before = AccessEvent.objects.count()
+    summaries.send(now=now)
+    [event] = AccessEvent.objects.all()[before:]
+    assert event.owner_id == cast.south.pk
+    assert event.reader_label == f"job:morning summary for {cast.north.code}"
+    assert event.reader_organisations == [cast.north.pk]
+    assert event.what == f"job morning summary of {cast.collab.slug}"
+    assert "capacity" in event.groups
+
+
+def test_a_member_that_shares_nothing_is_not_read_and_not_on_its_record(cast):
+    now = timezone.now()
+    _over_the_red_line(cast, now)
+    f.unshare(f.collaborative_grant(cast.south, cast.collab))
+    before = AccessEvent.objects.count()
+    summaries.send(now=now)
+    assert AccessEvent.objects.count() == before
+    assert "South Hospitals" not in _summary_for(cast.people[Role.COORDINATOR])
+
+
+def test_the_summary_goes_once_a_day_however_often_the_job_runs(cast):
+    now = timezone.now()
+    _over_the_red_line(cast, now)
+    assert len(summaries.send(now=now)) == 1
+    assert summaries.send(now=now + timedelta(minutes=5)) == []
+    assert Summary.objects.count() == 1
+    assert Notification.objects.filter(recipient=cast.people[Role.COORDINATOR]).count() == 1
+
+
+def test_a_quiet_day_is_said_plainly(cast):
+    now = timezone.now()
+    f.report(cast.north, now - timedelta(minutes=30), ga_occupied=50, ga_open=100)
+    f.report(cast.south, now - timedelta(minutes=30), ga_occupied=50, ga_open=100)
+    summaries.send(now=now)
+    text = _summary_for(cast.people[Role.COORDINATOR])
+    assert text.endswith("no member at OPEL 4, over the red line or overdue.")
