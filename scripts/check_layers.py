@@ -46,7 +46,7 @@ APPS = (
 )
 
 #: Plain helpers below every app (no models, no app imports).
-FOUNDATION = ("flotilla.formatting", "flotilla.csvsafe")
+FOUNDATION = ("flotilla.formatting", "flotilla.csvsafe", "flotilla.catalogue")
 
 #: The project shell: settings, root URLs, the API root, the home page, the command line.
 SHELL = (

@@ -12,8 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flotilla.collaboratives.thresholds import STANDARD_THRESHOLDS  # noqa: E402
-from flotilla.reporting.catalogue import current  # noqa: E402
+from flotilla.catalogue import current  # noqa: E402
 
 TARGET = ROOT / "docs" / "data-dictionary.md"
 
@@ -23,7 +22,7 @@ def render() -> str:
     out = [
         "# Data dictionary",
         "",
-        f"Generated from `flotilla/reporting/catalogue/v1.toml` (catalogue version "
+        f"Generated from `flotilla/catalogue/v1.toml` (catalogue version "
         f"{cat.version}) by `scripts/data_dictionary.py`; do not edit by hand.",
         "",
         "Every value is stored with the time it was true (`as_of`), who reported it, how "
@@ -31,6 +30,14 @@ def render() -> str:
         "(narrative) or missing with a reason (`not_reported`, `not_applicable`, `unknown`, "
         "`invalid`): missing is never zero. Rates such as occupancy are never stored: they are "
         "derived from counts (occupied ÷ open) when shown.",
+        "",
+        "## Measure groups",
+        "",
+        "A sharing grant shares whole groups.",
+        "",
+        "| Group | Name | What it holds |",
+        "|---|---|---|",
+        *(f"| `{g.code}` | {g.label} | {g.description} |" for g in cat.groups),
         "",
         "## Measures",
         "",
@@ -61,15 +68,41 @@ def render() -> str:
         out.append(f"| `{r.code}` | `{r.left}` {op} `{r.right}` | {r.severity} | {r.message} |")
     out += [
         "",
-        "## Derived indicators",
+        "## Rated indicators",
         "",
-        "| Indicator | Derivation |",
-        "|---|---|",
-        "| G&A occupancy | `ga_occupied` ÷ `ga_open`, when both are present and open > 0 |",
-        "| Adult CC occupancy | `cc_adult_occupied` ÷ `cc_adult_open`, likewise |",
-        "| Collaborative totals | Each organisation's own figure, else the sum of its sites'; "
-        "only exact figures the viewer is shown are added; marked incomplete (n/m) when any "
-        "member's figure is missing, not shared, banded or status only |",
+        "Each is rated red at or above its red threshold, amber at or above amber, else green. "
+        "The thresholds below are Flotilla's standard ones: a new collaborative starts with "
+        "them and its coordinators may change its own.",
+        "",
+        "| Indicator | Name | Computed from | Standard amber | Standard red | Higher is |",
+        "|---|---|---|---|---|---|",
+    ]
+    for i in cat.indicators:
+        worse = "worse" if i.higher_is_worse else "better"
+        out.append(
+            f"| `{i.code}` | {i.label} | {i.derivation} | {i.amber:g} | {i.red:g} | {worse} |"
+        )
+    out += [
+        "",
+        "Collaborative totals: each count's total is each organisation's own figure, else the "
+        "sum of its sites'; only exact figures the viewer is shown are added; marked incomplete "
+        "(n/m) when any member's figure is missing, not shared, banded or status only. Levels "
+        "and texts have no total.",
+        "",
+        "## Dashboard columns",
+        "",
+        "After the organisation or site, in this order, then when it last reported. Narrowing "
+        "the table to a bed type hides the other bed types' columns.",
+        "",
+        "| Column | Shows | Bed type | Rated |",
+        "|---|---|---|---|",
+    ]
+    for c in cat.columns:
+        out.append(
+            f"| {c.heading} | `{c.key}` | {c.bed_type and f'`{c.bed_type}`'} "
+            f"| {'yes' if c.indicator else ''} |"
+        )
+    out += [
         "",
         "## How each kind of value is shared",
         "",
@@ -86,9 +119,7 @@ def render() -> str:
         "RAG rating only, against the standard thresholds |",
         "",
         "RAG ratings on exact figures use the collaborative's thresholds; on banded figures, the "
-        "figure as shown. The standard thresholds (amber, red) are: "
-        + ", ".join(f"{k} {a:g} / {r:g}" for k, (a, r) in STANDARD_THRESHOLDS.items())
-        + ".",
+        "figure as shown; on status only, the standard thresholds (see Rated indicators).",
         "",
         "File formats and the sitrep column map are in [import-formats.md](import-formats.md).",
         "",

@@ -17,9 +17,9 @@ from flotilla.collaboratives import actions as collaboratives_actions
 from flotilla.collaboratives.forms import CollaborativeForm, InviteForm, SettingsForm
 from flotilla.collaboratives.models import Collaborative, Invitation, InvitationStatus, InvitePolicy
 from flotilla.collaboratives.queries import collaboratives_of, find_collaborative, members_of
+from flotilla.collaboratives.thresholds import INDICATOR_LABELS
 from flotilla.formatting import error_summary
 from flotilla.organisations.models import Organisation
-from flotilla.picture.queries import INDICATORS
 from flotilla.sharing import policy
 
 
@@ -206,7 +206,7 @@ def collaborative_settings(request: HttpRequest, slug: str) -> HttpResponse:
     form = SettingsForm(
         request.POST or None,
         initial=initial,
-        labels=INDICATORS,
+        labels=INDICATOR_LABELS,
         with_invite_policy=may_set_policy,
     )
     error = ""
@@ -233,7 +233,7 @@ def collaborative_settings(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "collab": collab,
             "form": form,
-            "indicators": INDICATORS,
+            "indicators": INDICATOR_LABELS,
             "invite_policies": InvitePolicy.choices,
             "may_set_policy": may_set_policy,
             "errors": errors,

@@ -11,6 +11,7 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from pydantic import BeforeValidator
 
+from flotilla import catalogue as catalogue_module
 from flotilla import formatting
 from flotilla.authz.api_auth import (
     READ_ERRORS,
@@ -23,7 +24,6 @@ from flotilla.authz.api_auth import (
 from flotilla.authz.models import TokenScope
 from flotilla.collaboratives.queries import collaboratives_of, find_collaborative, members_of
 from flotilla.picture import queries
-from flotilla.reporting import catalogue as catalogue_module
 from flotilla.sharing import policy
 
 router = Router(tags=["picture"])

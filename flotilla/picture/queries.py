@@ -12,41 +12,87 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from flotilla import catalogue
+from flotilla.catalogue import Catalogue, ColumnSpec
 from flotilla.collaboratives.models import Collaborative, CollaborativeMembership
 from flotilla.collaboratives.queries import collaboratives_of, members_of
 from flotilla.organisations.models import Organisation, Site
 from flotilla.sharing import policy
 from flotilla.sharing.policy.rules import EXACT, rag_band
 
-#: The measures the dashboard shows, in column order.
-DASHBOARD_MEASURES = (
-    "ga_open",
-    "ga_occupied",
-    "cc_adult_open",
-    "cc_adult_occupied",
-    "handover_30_60",
-    "handover_over_60",
-    "nctr",
-    "opel_declared",
-)
-#: Occupancy is derived from counts (never taken from a published rate): bed type → label.
-OCCUPANCY = {"ga": "G&A", "cc_adult": "Adult CC"}
-#: Dashboard indicator → how to read it off a row.
-INDICATORS = {
-    "ga_occupancy": "G&A occupancy",
-    "cc_adult_occupancy": "Adult CC occupancy",
-    "handover_over_60": "Handovers over 60 min",
-    "nctr": "No criteria to reside",
-    "opel_declared": "Declared OPEL",
-}
+#: The declared OPEL level: the dashboard filters on it and counts those at its top.
+OPEL = "opel_declared"
+#: The columns around those the catalogue declares: the organisation or site, and when it
+#: last reported.
+NAME_COLUMN = ColumnSpec(key="name", heading="Organisation / site", measure="", indicator="")
+AS_OF_COLUMN = ColumnSpec(key="as_of", heading="As of", measure="", indicator="")
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """What the dashboard shows, as the metric catalogue declares it (see `dashboard_of`)."""
+
+    #: Every column in order, the name first and the as-of time last.
+    columns: tuple[ColumnSpec, ...]
+    #: The measures it reads: those its columns show, then those its indicators need.
+    measures: tuple[str, ...]
+    #: Rated indicator → label, in the catalogue's order.
+    indicators: dict[str, str]
+    #: Rated indicator → the bed type it concerns ("" for none).
+    indicator_beds: dict[str, str]
+    #: The bed types the table can be narrowed to (those of its columns) → label.
+    beds: dict[str, str]
+    #: The OPEL levels, lowest first: the declared level's valid range.
+    opel_levels: tuple[int, ...]
+
+    @property
+    def sorts(self) -> tuple[str, ...]:
+        return ("pressure", *(c.key for c in self.columns))
+
+    @property
+    def opel_top(self) -> int:
+        """The highest OPEL level, the one a summary of trouble counts."""
+        return self.opel_levels[-1]
+
+    @property
+    def pressure_bed(self) -> str:
+        """The bed type whose occupancy sorts by pressure when the table is not narrowed."""
+        return next(iter(self.beds), "")
+
+    def column(self, key: str) -> ColumnSpec:
+        return next(c for c in self.columns if c.key == key)
+
+
+def dashboard_of(cat: Catalogue) -> Dashboard:
+    """The dashboard a catalogue declares."""
+    measures: dict[str, None] = {}
+    for c in cat.columns:
+        if c.measure:
+            measures[c.measure] = None
+    for i in cat.indicators:
+        measures.update(dict.fromkeys(i.measures))
+    beds = {c.bed_type: cat.bed_types[c.bed_type].short_label for c in cat.columns if c.bed_type}
+    opel = cat.measure(OPEL)
+    assert opel.min_value is not None and opel.max_value is not None, "OPEL has a range"
+    return Dashboard(
+        columns=(NAME_COLUMN, *cat.columns, AS_OF_COLUMN),
+        measures=tuple(measures),
+        indicators=cat.indicator_labels,
+        indicator_beds={i.code: i.bed_type for i in cat.indicators},
+        beds=beds,
+        opel_levels=tuple(range(int(opel.min_value), int(opel.max_value) + 1)),
+    )
+
+
+#: The dashboard of the catalogue in force.
+DASHBOARD = dashboard_of(catalogue.current())
+DASHBOARD_MEASURES = DASHBOARD.measures
 #: Member kinds not expected to report (commissioners such as ICBs): left out of coverage,
 #: of "not reported" and of the table unless they do report something.
 NON_REPORTING_KINDS = frozenset({"commissioner"})
 #: RAG ratings, worst first.
 RAGS = ("red", "amber", "green", "none")
 RAG_RANK = {"red": 3, "amber": 2, "green": 1, "none": 0}
-#: The highest OPEL level, the one a summary of trouble counts.
-OPEL_TOP = 4
 
 
 @dataclass(frozen=True)
@@ -261,8 +307,9 @@ def _totals(
     for r in rows:
         by_org[r.organisation.pk].append(r)
     totals = {}
+    kind_of = catalogue.current().kind_of
     for code in measures:
-        if code in ("opel_declared",):
+        if kind_of(code) != "count":  # levels and texts do not add up
             continue
         total, included, expected = 0.0, 0, 0
         for m in members:
@@ -287,25 +334,15 @@ def _totals(
     return totals
 
 
-#: The dashboard's columns in order: (key, heading, bed type). The key is what `sort` takes.
-COLUMNS: tuple[tuple[str, str, str | None], ...] = (
-    ("name", "Organisation / site", None),
-    ("ga_occupancy", "G&A occupancy", "ga"),
-    ("ga_open", "G&A open", "ga"),
-    ("ga_occupied", "G&A occupied", "ga"),
-    ("cc_adult_occupancy", "Adult CC occupancy", "cc_adult"),
-    ("cc_adult_open", "Adult CC open", "cc_adult"),
-    ("cc_adult_occupied", "Adult CC occupied", "cc_adult"),
-    ("handover_30_60", "Handovers 30–60 min", None),
-    ("handover_over_60", "Handovers >60 min", None),
-    ("nctr", "No criteria to reside", None),
-    ("opel_declared", "Declared OPEL", None),
-    ("as_of", "As of", None),
-)
-SORTS = ("pressure", *(key for key, _, _ in COLUMNS))
-#: Bed types the table can be narrowed to.
-BEDS = {"ga": "G&A", "cc_adult": "Adult critical care"}
-OPEL_LEVELS = (1, 2, 3, 4)
+def _in_sentence(label: str) -> str:
+    """A label as it reads mid-sentence: "Adult critical care" → "adult critical care", while
+    an abbreviation ("G&A") stays as it is."""
+    return label if label.split(" ")[0].isupper() else label[:1].lower() + label[1:]
+
+
+def _either(choices: list[str]) -> str:
+    """ "a, b or c"."""
+    return " or ".join(filter(None, (", ".join(choices[:-1]), choices[-1])))
 
 
 @dataclass(frozen=True)
@@ -326,28 +363,36 @@ class TableView:
     rag_on: str = ""
     stale: str = ""
     opel: int | None = None
+    #: What the table can show: the catalogue's columns, indicators and bed types.
+    dashboard: Dashboard = field(default=DASHBOARD, compare=False, repr=False)
 
     @property
     def filtered(self) -> bool:
         return bool(self.bed or self.rag or self.stale or self.opel)
 
-    def columns(self) -> list[tuple[str, str, str | None]]:
-        return [c for c in COLUMNS if c[2] is None or not self.bed or c[2] == self.bed]
+    def columns(self) -> list[ColumnSpec]:
+        """The columns shown: all, or when narrowed to a bed type, none of another's."""
+        return [c for c in self.dashboard.columns if self._shows_bed(c.bed_type)]
 
     def indicators(self) -> list[str]:
-        """The rated measures shown: both bed types' occupancy, or the chosen one's."""
-        hidden = {f"{b}_occupancy" for b in BEDS if self.bed and b != self.bed}
-        return [i for i in INDICATORS if i not in hidden]
+        """The rated measures shown: every bed type's occupancy, or the chosen one's."""
+        beds = self.dashboard.indicator_beds
+        return [i for i in self.dashboard.indicators if self._shows_bed(beds[i])]
+
+    def _shows_bed(self, bed: str) -> bool:
+        return not bed or not self.bed or bed == self.bed
 
     def sort_phrase(self) -> str:
         """How the rows are sorted, in words."""
         if self.sort == "pressure":
-            bed = "adult critical care" if self.bed == "cc_adult" else "G&A"
+            worst = "Sorted by pressure: worst RAG rating first (red, amber, green, none)"
+            bed = self.bed or self.dashboard.pressure_bed
+            if not bed:
+                return worst + "."
             return (
-                "Sorted by pressure: worst RAG rating first (red, amber, green, none), "
-                f"then {bed} occupancy, highest first."
+                f"{worst}, then {_in_sentence(self.dashboard.beds[bed])} occupancy, highest first."
             )
-        heading = next(label for key, label, _ in COLUMNS if key == self.sort)
+        heading = self.dashboard.column(self.sort).heading
         if self.sort == "name":
             way = "Z to A" if self.descending else "A to Z"
         elif self.sort == "as_of":
@@ -393,11 +438,13 @@ def _descending_first(key: str) -> bool:
     return key != "name"
 
 
-def table_view(params: Mapping[str, str]) -> tuple[TableView, dict[str, str]]:
+def table_view(
+    params: Mapping[str, str], dashboard: Dashboard = DASHBOARD
+) -> tuple[TableView, dict[str, str]]:
     """The table view the query parameters ask for, and a message per parameter it could not
     use (that parameter is then left at its default, the rest still apply)."""
     errors: dict[str, str] = {}
-    found: dict[str, Any] = {}
+    found: dict[str, Any] = {"dashboard": dashboard}
 
     def choice(name: str, allowed: Iterable[str], message: str) -> str:
         raw = params.get(name, "").strip()
@@ -406,21 +453,22 @@ def table_view(params: Mapping[str, str]) -> tuple[TableView, dict[str, str]]:
             return ""
         return raw
 
-    sort = choice("sort", SORTS, "is not a column to sort by: use a column heading's link.")
+    sort = choice(
+        "sort", dashboard.sorts, "is not a column to sort by: use a column heading's link."
+    )
     found["sort"] = sort or "pressure"
     order = choice("order", ("asc", "desc"), "is not an order: choose asc or desc.")
     found["descending"] = order == "desc" if order else _descending_first(found["sort"])
-    found["bed"] = choice(
-        "bed", BEDS, "is not a bed type: choose ga (G&A) or cc_adult (adult critical care)."
-    )
+    beds = _either([f"{b} ({_in_sentence(label)})" for b, label in dashboard.beds.items()])
+    found["bed"] = choice("bed", dashboard.beds, f"is not a bed type: choose {beds}.")
     found["rag"] = choice("rag", RAGS, "is not a RAG rating: choose red, amber, green or none.")
+    rated = dashboard.indicators
     found["rag_on"] = choice(
-        "rag_on", INDICATORS, "is not a rated measure: choose " + ", ".join(INDICATORS) + "."
+        "rag_on", rated, "is not a rated measure: choose " + ", ".join(rated) + "."
     )
     found["stale"] = choice("stale", ("yes", "no"), "is not a choice for stale: choose yes or no.")
-    opel = choice(
-        "opel", [str(n) for n in OPEL_LEVELS], "is not an OPEL level: choose 1, 2, 3 or 4."
-    )
+    levels = [str(n) for n in dashboard.opel_levels]
+    opel = choice("opel", levels, f"is not an OPEL level: choose {_either(levels)}.")
     found["opel"] = int(opel) if opel else None
     return TableView(**found), errors
 
@@ -486,7 +534,7 @@ def _passes(group: list[Row], view: TableView) -> bool:
     if view.stale and _not_reported(group) != (view.stale == "yes"):
         return False
     if view.opel:
-        level = _level(group, "opel_declared")
+        level = _level(group, OPEL)
         if level is None or level < view.opel:
             return False
     return True
@@ -499,13 +547,14 @@ def _sort_value(row: Row, view: TableView) -> Any:
     if view.sort == "as_of":
         return row.latest_as_of
     if view.sort == "pressure":
-        bed = view.bed or "ga"
+        bed = view.bed or view.dashboard.pressure_bed
         occupancy = _shown_value(row.derived.get(f"{bed}_occupancy"))
         worst = _worst(row.rag(i) for i in view.indicators())
         return (RAG_RANK[worst], -1.0 if occupancy is None else occupancy)
-    if view.sort.endswith("_occupancy"):
-        return _shown_value(row.derived.get(view.sort))
-    return _shown_value(row.figures.get(view.sort))
+    column = view.dashboard.column(view.sort)
+    if not column.measure:  # an occupancy, derived by the policy
+        return _shown_value(row.derived.get(column.indicator))
+    return _shown_value(row.figures.get(column.measure))
 
 
 def _in_order(items: list[Any], value: Any, descending: bool) -> list[Any]:
@@ -551,24 +600,26 @@ class TroublePart:
 
 def trouble(picture: Picture, view: TableView) -> list[TroublePart]:
     """Who is in trouble, counted over what the viewer is shown: organisations at the top
-    OPEL level, at or over the red line of G&A occupancy, and not reported within the
-    staleness limit. Only parts with a count; the first says "organisation(s)"."""
+    OPEL level, at or over the red line of the first bed type's occupancy (G&A), and not
+    reported within the staleness limit. Only parts with a count; the first says
+    "organisation(s)"."""
     expected = {m.pk for m in picture.expected}
     groups = [g for g in _groups(picture.all_rows) if g[0].organisation.pk in expected]
     found: list[tuple[int, str, dict[str, str]]] = []
     # A level declared days ago is not a level now: that organisation is "not reported".
-    at_top = sum(
-        1 for g in groups if (_level(g, "opel_declared", current_only=True) or 0) >= OPEL_TOP
-    )
-    found.append((at_top, f"at OPEL {OPEL_TOP}", view.filter_params(opel=OPEL_TOP)))
-    red_line = picture.thresholds.get("ga_occupancy")
+    top = view.dashboard.opel_top
+    at_top = sum(1 for g in groups if (_level(g, OPEL, current_only=True) or 0) >= top)
+    found.append((at_top, f"at OPEL {top}", view.filter_params(opel=top)))
+    occupancy = f"{view.dashboard.pressure_bed}_occupancy"
+    red_line = picture.thresholds.get(occupancy)
     if red_line is not None:
-        red = sum(1 for g in groups if _worst(r.rag("ga_occupancy") for r in g) == "red")
+        red = sum(1 for g in groups if _worst(r.rag(occupancy) for r in g) == "red")
+        label = view.dashboard.indicators[occupancy]
         found.append(
             (
                 red,
-                f"at or over {round(red_line[1] * 100, 1):g}% G&A occupancy",
-                view.filter_params(rag="red", rag_on="ga_occupancy"),
+                f"at or over {round(red_line[1] * 100, 1):g}% {label}",
+                view.filter_params(rag="red", rag_on=occupancy),
             )
         )
     quiet = sum(1 for g in groups if _not_reported(g))
@@ -721,7 +772,7 @@ def recent_changes(
             changes.extend(Change(t, f"{name} {kind}", kind, c) for t, name, c in found)
     members = {o.pk for c in mine for o in members_of(c)}
     if members:
-        code = ("opel_declared",)
+        code = (OPEL,)
         before = {
             (v.organisation_id, v.site_id): v
             for v in policy.read_latest(viewer, since, members, code).values

@@ -14,35 +14,20 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from flotilla import catalogue
 from flotilla.authz.checks import can
 from flotilla.authz.permissions import Perm
 from flotilla.collaboratives.queries import collaboratives_of, find_collaborative
 from flotilla.formatting import when, why_missing
 from flotilla.picture import charts, export
-from flotilla.picture.queries import (
-    BEDS,
-    DASHBOARD_MEASURES,
-    INDICATORS,
-    OCCUPANCY,
-    collaborative_picture,
-    history,
-    table_view,
-    trouble,
-)
-from flotilla.reporting.models import Measure
+from flotilla.picture.queries import collaborative_picture, history, table_view, trouble
 from flotilla.sharing import policy
 
 RANGES = {"day": timedelta(days=1), "week": timedelta(days=7), "season": timedelta(days=120)}
-#: Shown as the latest status above the charts: the declared OPEL level and the narrative.
-STATUS_MEASURES = ("opel_declared", "situation")
-CHART_MEASURES = (
-    "ga_occupied",
-    "ga_open",
-    "cc_adult_occupied",
-    "cc_adult_open",
-    "handover_over_60",
-    "nctr",
-)
+#: Shown as the latest status above the charts (the declared OPEL level and the narrative),
+#: and charted: as the metric catalogue's entity page declares.
+STATUS_MEASURES = catalogue.current().entity_status
+CHART_MEASURES = catalogue.current().entity_charts
 
 
 def parse_at(request: HttpRequest) -> tuple[datetime | None, str, str]:
@@ -75,7 +60,7 @@ def _dashboard_context(request: HttpRequest, slug: str) -> dict:
     collab = find_collaborative(viewer.organisation_ids, slug)
     at, at_error, at_notice = parse_at(request)
     view, view_errors = table_view(request.GET)
-    picture = collaborative_picture(viewer, collab, at, view=view)
+    picture = collaborative_picture(viewer, collab, at, view.dashboard.measures, view)
     # A time that was moved to now is not carried into links: the page is live again.
     at_param = request.GET.get("at", "") if at else ""
     dashboard_url = reverse("picture:dashboard", args=[collab.slug])
@@ -89,15 +74,13 @@ def _dashboard_context(request: HttpRequest, slug: str) -> dict:
         "at_params": {"at": at_param} if at_param else {},
         "link": lambda params: dashboard_url + _query(at_param, params),
         "query": lambda params: _query(at_param, params),
-        "beds": BEDS,
+        "beds": view.dashboard.beds,
         # The dashboard is a wide table: let it use a wide screen.
         "containerClasses": "flotilla-wide",
         "can_manage": can(request.user, Perm.MANAGE_COLLABORATIVE, collab),
         "at_error": at_error,
         "at_param": at_param if not at_error else request.GET.get("at", ""),
-        "occupancy": OCCUPANCY,
-        "indicators": INDICATORS,
-        "measures": {m.code: m for m in Measure.objects.filter(code__in=DASHBOARD_MEASURES)},
+        "indicators": view.dashboard.indicators,
     }
 
 
@@ -149,13 +132,9 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
         .aggregate(h=Min("reporting_interval_hours"))["h"]
     )
     interval = timedelta(hours=hours or 24)
-    found = list(
-        Measure.objects.filter(code__in=CHART_MEASURES + STATUS_MEASURES).values_list(
-            "code", "label", "kind"
-        )
-    )
-    labels = {code: label for code, label, _ in found}
-    counts = {code for code, _, kind in found if kind == "count"}
+    cat = catalogue.current()
+    labels = {m.code: m.label for m in cat.measures}
+    counts = {m.code for m in cat.measures if m.kind == "count"}
     here = site.pk if site else None
     latest = policy.read_latest(viewer, until, {org.pk}, STATUS_MEASURES)
     shown = {v.measure: v for v in latest.values if v.site_id == here}

@@ -11,9 +11,9 @@ from typing import Any, NamedTuple
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from flotilla import catalogue as catalogue_module
 from flotilla.audit import actions as audit
 from flotilla.audit.principals import as_principal
-from flotilla.reporting import catalogue as catalogue_module
 from flotilla.reporting import reminders
 from flotilla.reporting.models import (
     IdempotencyRecord,

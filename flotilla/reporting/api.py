@@ -11,10 +11,10 @@ from ninja import Field, Header, Router, Schema, Status
 from ninja.errors import AuthorizationError, HttpError
 from pydantic import BaseModel
 
+from flotilla import catalogue as catalogue_module
 from flotilla.authz.api_auth import ERROR_RESPONSES, ApiTime, ErrorOut, SafeStr, require_scope
 from flotilla.authz.models import ApiToken, TokenScope
 from flotilla.organisations.models import Site
-from flotilla.reporting import catalogue as catalogue_module
 from flotilla.reporting.actions import KeyReused, record_report, record_report_once
 from flotilla.reporting.models import Measure, MissingReason, Source
 from flotilla.reporting.validation import CellIn, Problem, ReportRejected, check_cells

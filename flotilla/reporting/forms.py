@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flotilla.reporting.catalogue import Catalogue, MeasureSpec
+from flotilla.catalogue import Catalogue, MeasureSpec
 from flotilla.reporting.validation import CellIn, Problem
 
 #: The figures asked for first, by organisation kind; everything else is one click away.

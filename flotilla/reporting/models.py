@@ -6,13 +6,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from flotilla import catalogue
 
-class MeasureGroup(models.TextChoices):
-    CAPACITY = "capacity", "Capacity"
-    FLOW = "flow", "Flow"
-    WORKFORCE = "workforce", "Workforce"
-    ESCALATION = "escalation", "Escalation"
-    NARRATIVE = "narrative", "Narrative"
+#: The measure groups, as the metric catalogue declares them (adding one there changes these
+#: choices, which a migration then records).
+MEASURE_GROUPS = [(g.code, g.label) for g in catalogue.current().groups]
 
 
 class MeasureKind(models.TextChoices):
@@ -27,7 +25,7 @@ class Measure(models.Model):
     code = models.CharField(max_length=60, unique=True)
     label = models.CharField(max_length=200)
     description = models.TextField()
-    group = models.CharField(max_length=20, choices=MeasureGroup.choices)
+    group = models.CharField(max_length=20, choices=MEASURE_GROUPS)
     kind = models.CharField(max_length=10, choices=MeasureKind.choices)
     bed_type = models.CharField(max_length=40, blank=True)
     #: For bed measures: open, occupied, closed, void, admissible.

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from django.utils import timezone
 
-from flotilla.reporting.catalogue import Catalogue
+from flotilla.catalogue import Catalogue
 
 #: No report is dated before this: earlier dates are typing slips (and arithmetic on times far
 #: outside the span overflows).

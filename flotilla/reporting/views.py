@@ -9,11 +9,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from flotilla import catalogue
 from flotilla.authz.checks import organisations_where, require
 from flotilla.authz.permissions import Perm
 from flotilla.formatting import plural
 from flotilla.organisations.models import Organisation, Site
-from flotilla.reporting import actions, catalogue
+from flotilla.reporting import actions
 from flotilla.reporting.forms import cells_from_post, sections
 from flotilla.reporting.models import Source, Submission
 from flotilla.reporting.validation import ReportRejected, report_time

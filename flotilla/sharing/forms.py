@@ -13,9 +13,9 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from flotilla.catalogue import current as current_catalogue
 from flotilla.collaboratives.models import Collaborative
 from flotilla.organisations.models import Organisation
-from flotilla.reporting.catalogue import current as current_catalogue
 from flotilla.sharing.actions import MAX_DELAY_HOURS, Terms
 from flotilla.sharing.models import AudienceKind, Detail, Grant
 from flotilla.sharing.policy.rules import GROUPS
@@ -82,7 +82,7 @@ class GrantForm(forms.Form):
         error_messages={"max_length": "An ODS code has at most 10 characters, like RX1"},
     )
     groups = forms.MultipleChoiceField(
-        choices=[(g, g.capitalize()) for g in GROUPS],
+        choices=[(g.code, g.label) for g in current_catalogue().groups],
         error_messages={
             "required": "Choose at least one group of measures to share",
             "invalid_choice": "Choose the groups of measures to share from the list",

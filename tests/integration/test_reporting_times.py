@@ -13,9 +13,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from flotilla import catalogue
 from flotilla.authz import actions as authz_actions
 from flotilla.authz.models import Role
-from flotilla.reporting import catalogue
 from flotilla.reporting.actions import latest_observations, record_report
 from flotilla.reporting.forms import cells_from_post
 from flotilla.reporting.models import Observation, Source

@@ -33,7 +33,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from flotilla import formatting
+from flotilla import catalogue, formatting
 from flotilla.authz import actions as authz_actions
 from flotilla.authz.checks import can
 from flotilla.authz.models import Role
@@ -41,7 +41,6 @@ from flotilla.authz.permissions import Perm
 from flotilla.collaboratives import actions as collaboratives_actions
 from flotilla.picture.queries import DASHBOARD_MEASURES
 from flotilla.picture.views import CHART_MEASURES
-from flotilla.reporting import catalogue
 from flotilla.sharing.policy import rules
 from flotilla.sharing.policy.rules import BANDED, EXACT, GROUPS, STATUS
 from tests import factories as f

@@ -13,7 +13,7 @@ def test_the_data_dictionary_describes_the_current_catalogue():
 
 
 def test_the_measure_codes_the_api_and_exports_promise_exist():
-    from flotilla.reporting.catalogue import current
+    from flotilla.catalogue import current
 
     codes = {m.code for m in current().measures}
     assert {"ga_open", "ga_occupied", "cc_adult_open", "cc_adult_occupied"} <= codes

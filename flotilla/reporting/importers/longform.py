@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flotilla.reporting import catalogue as catalogue_module
+from flotilla import catalogue as catalogue_module
 from flotilla.reporting.importers import (
     NOT_REPORTED,
     Accumulator,

@@ -28,11 +28,10 @@ from django.db.models import Case, DateTimeField, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
+from flotilla.catalogue import current as current_catalogue
 from flotilla.collaboratives.models import CollaborativeMembership
 from flotilla.collaboratives.queries import active, collaboratives_of
-from flotilla.collaboratives.thresholds import STANDARD_THRESHOLDS
 from flotilla.organisations.models import Organisation, Site
-from flotilla.reporting.catalogue import current as current_catalogue
 from flotilla.reporting.models import Observation, Series
 from flotilla.reporting.queries import latest_as_at
 from flotilla.sharing import ledger
@@ -246,7 +245,7 @@ def _rag(
         return rules.rag_band(thresholds.get(code), exact)
     if detail == rules.BANDED:
         return rules.rag_band(thresholds.get(code), shown)
-    return rules.rag_band(STANDARD_THRESHOLDS.get(code), exact)
+    return rules.rag_band(current_catalogue().standard_thresholds.get(code), exact)
 
 
 def _catalogue() -> dict[str, Any]:

@@ -14,7 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-GROUPS = ("capacity", "flow", "workforce", "escalation", "narrative")
+from flotilla import catalogue
+
+#: The measure groups a grant may share, in order: data, in the metric catalogue.
+GROUPS: tuple[str, ...] = catalogue.current().group_codes
 EXACT, BANDED, STATUS = "exact", "banded", "status"
 #: Finer detail ranks higher.
 RANK = {STATUS: 1, BANDED: 2, EXACT: 3}
