@@ -221,6 +221,29 @@ CSRF_FAILURE_VIEW = "flotilla.errors.csrf_failure"
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# Notifications (see docs/configuration.md and ADR 0016).
+#: Flotilla's own address, for the links in emails and webhook bodies (which leave the site).
+SITE_URL = os.environ.get("FLOTILLA_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+#: Minutes to wait before each retry of a failed email or webhook delivery; after the last,
+#: the delivery is given up (a dead letter an organisation admin can replay).
+NOTIFICATION_RETRY_MINUTES = [
+    int(m)
+    for m in os.environ.get("FLOTILLA_NOTIFICATION_RETRY_MINUTES", "1,5,30,120,480,1440").split(",")
+    if m.strip()
+]
+#: How long a webhook receiver has to answer.
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("FLOTILLA_WEBHOOK_TIMEOUT_SECONDS", "5"))
+#: Networks a webhook may be sent to although they are not public (private, loopback,
+#: link-local). Empty in production, so that a webhook cannot reach inside our own network;
+#: loopback when debugging, for a receiver on the developer's machine.
+WEBHOOK_ALLOWED_NETWORKS = [
+    n.strip()
+    for n in os.environ.get(
+        "FLOTILLA_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128" if DEBUG else ""
+    ).split(",")
+    if n.strip()
+]
+
 #: Figures older than this many multiples of the expected reporting interval are stale.
 STALE_FACTOR = 2
 

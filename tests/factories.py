@@ -207,3 +207,76 @@ def unshare(old: Any) -> Any:
     from flotilla.sharing import actions as sharing_actions
 
     return sharing_actions.revoke_grant(by=SYSTEM, grant=old)
+
+
+def unused_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (bound and let go), for a receiver that is down."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def webhook(
+    organisation: Any,
+    *,
+    url: str = "",
+    kinds: tuple[str, ...] = ("collaborative.member_joined",),
+    name: str = "Bed bureau",
+    by: Any = SYSTEM,
+) -> tuple[Any, str]:
+    """Add a webhook (and return it with its secret) through the action. Without `url` it
+    points at a port where nothing answers. The test must allow 127.0.0.1
+    (settings.WEBHOOK_ALLOWED_NETWORKS)."""
+    from flotilla.notifications import actions as notification_actions
+
+    return notification_actions.add_webhook(
+        by=by,
+        organisation=organisation,
+        name=name,
+        url=url or f"http://127.0.0.1:{unused_port()}/flotilla",
+        kinds=kinds,
+    )
+
+
+def preferences(person: Any, *, email: bool = True, **choices: Any) -> Any:
+    """Set a person's notification preferences, as they would on their settings page."""
+    from flotilla.notifications import actions as notification_actions
+
+    return notification_actions.set_preferences(by=person, person=person, email=email, **choices)
+
+
+def event(organisation: Any, kind: str = "collaborative.member_joined", **kw: Any) -> list[Any]:
+    """Notify about an event of `organisation` (its webhooks only, unless `recipients`)."""
+    from flotilla.notifications import actions as notification_actions
+
+    return notification_actions.notify(
+        by=kw.pop("by", SYSTEM),
+        recipients=kw.pop("recipients", []),
+        text=kw.pop("text", f"Something happened at {organisation.name}."),
+        organisation=organisation,
+        kind=kind,
+        **kw,
+    )
+
+
+def dead_letter(hook: Any) -> Any:
+    """A delivery to `hook` that every attempt failed to deliver (so `hook` must not answer 2xx):
+    an event, then every attempt made, a day apart, by the real delivery code."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from flotilla.notifications import delivery
+    from flotilla.notifications.models import Delivery, DeliveryStatus
+
+    event(hook.organisation, hook.kinds[0])
+    d = Delivery.objects.filter(webhook=hook).latest("pk")
+    at = timezone.now()
+    for _ in range(d.attempt_limit):
+        delivery.deliver(d.pk, at)
+        at += timedelta(days=1)
+    d.refresh_from_db()
+    assert d.status == DeliveryStatus.DEAD, d.last_error
+    return d

@@ -21,6 +21,7 @@ class Perm(StrEnum):
     MANAGE_MEMBERS = "manage_members"
     VIEW_ACCESS_RECORD = "view_access_record"
     MANAGE_SHARING = "manage_sharing"
+    MANAGE_WEBHOOKS = "manage_webhooks"
 
 
 #: What each role grants, with the sentence that justifies it.

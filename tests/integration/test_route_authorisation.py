@@ -166,6 +166,25 @@ PAGES: dict[str, Page] = {
     "notifications:inbox": Page("GET", "/inbox", everyone(200)),
     "notifications:read": Page("POST", "/inbox/read", everyone(302)),
     "notifications:clear": Page("POST", "/inbox/clear", everyone(302)),
+    # Notification settings and the emails sent: everyone's own, nobody else's (no id to try).
+    "notifications:preferences": Page("GET", "/inbox/settings", everyone(200)),
+    "notifications:sent": Page("GET", "/inbox/sent", everyone(200)),
+    # An organisation's webhooks and their deliveries (dead letters included): its admins only.
+    "notifications:webhooks": Page("GET", "/o/RN1/webhooks", members_only(200, (Role.ORG_ADMIN,))),
+    "notifications:webhook_remove": Page(
+        "POST", "/o/RN1/webhooks/{webhook}/remove", members_only(302, (Role.ORG_ADMIN,))
+    ),
+    "notifications:webhook_test": Page(
+        "POST", "/o/RN1/webhooks/{webhook}/test", members_only(302, (Role.ORG_ADMIN,))
+    ),
+    "notifications:webhook_deliveries": Page(
+        "GET", "/o/RN1/webhooks/deliveries", members_only(200, (Role.ORG_ADMIN,))
+    ),
+    "notifications:replay": Page(
+        "POST",
+        "/o/RN1/webhooks/deliveries/{dead_letter}/replay",
+        members_only(302, (Role.ORG_ADMIN,)),
+    ),
 }
 
 #: API callers: no token, an outside organisation's tokens, a member's tokens of each scope,
@@ -380,7 +399,11 @@ SETTINGS: dict[str, Setting] = {
 
 
 @pytest.fixture
-def world(cast):
+def world(cast, settings):
+    # North's webhook points at a port on this machine where nothing answers.
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    hook, _secret = f.webhook(cast.north)
+    dead_letter = f.dead_letter(hook)
     site = f.SiteFactory(code="RS101", name="South General", organisation=cast.south)
     f.report(cast.south, datetime(2026, 1, 5, 8, tzinfo=UTC), site=site, ga_open=50)
     f.report(cast.south, datetime(2026, 1, 5, 8, tzinfo=UTC), ga_open=50, opel_declared=3)
@@ -423,6 +446,8 @@ def world(cast):
             "person_invitation": str(person_invitation.pk),
             "person_secret": person_secret,
             "access_request": str(access_request.pk),
+            "webhook": str(hook.pk),
+            "dead_letter": str(dead_letter.pk),
         },
     }
 
