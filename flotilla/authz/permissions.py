@@ -49,6 +49,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.MANAGE_MEMBERS,
             Perm.VIEW_ACCESS_RECORD,
             Perm.MANAGE_SHARING,
+            Perm.MANAGE_WEBHOOKS,
         }
     ),
 }

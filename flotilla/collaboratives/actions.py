@@ -70,27 +70,35 @@ def why_cannot_invite(*, by: Any, collaborative: Collaborative) -> str:
 
 
 def _tell_other_members(
-    *, by: Any, collaborative_id: int, about: Organisation, sentence: str
+    *, by: Any, collaborative: Collaborative, about: Organisation, kind: str, sentence: str
 ) -> None:
-    """Notify the admins of every other active member organisation, each with a link to their
-    organisation's "who can see our data" page. Runs inside the caller's transaction."""
-    others = CollaborativeMembership.objects.filter(
-        collaborative_id=collaborative_id, left_at__isnull=True
-    ).exclude(organisation=about)
+    """Tell every other active member organisation: its admins in the inbox (and by email),
+    each with a link to their organisation's "who can see our data" page, and its webhooks
+    subscribed to `kind`. Runs inside the caller's transaction."""
+    others = (
+        CollaborativeMembership.objects.filter(collaborative=collaborative, left_at__isnull=True)
+        .exclude(organisation=about)
+        .select_related("organisation")
+        .order_by("organisation__name")
+    )
     admins = Membership.objects.filter(
         organisation_id__in=others.values("organisation_id"), role=Role.ORG_ADMIN
-    ).select_related("user", "organisation")
+    ).select_related("user")
     actor = as_principal(by).user
-    people: dict[Organisation, list[Any]] = defaultdict(list)
-    for m in admins.order_by("organisation__name", "user__username"):
+    people: dict[int, list[Any]] = defaultdict(list)
+    for m in admins.order_by("user__username"):
         if actor is None or m.user_id != actor.pk:
-            people[m.organisation].append(m.user)
-    for org, users in people.items():
+            people[m.organisation_id].append(m.user)
+    for member in others:
+        org = member.organisation
         notifications.notify(
             by=by,
-            recipients=users,
+            recipients=people[org.pk],
             text=sentence,
             link=reverse("sharing:who_can_see", args=[org.code]),
+            organisation=org,
+            kind=kind,
+            data={"collaborative": collaborative.slug, "organisation": about.code},
         )
 
 
@@ -281,8 +289,9 @@ def respond(*, by: Any, invitation: Invitation, accept: bool) -> CollaborativeMe
             collab, org = inv.collaborative, inv.organisation
             _tell_other_members(
                 by=by,
-                collaborative_id=collab.pk,
+                collaborative=collab,
                 about=org,
+                kind="collaborative.member_joined",
                 sentence=f"{org.name} joined {collab.name}. It will see your data under your "
                 f"grant to {collab.name}.",
             )
@@ -350,8 +359,9 @@ def leave(*, by: Any, collaborative: Collaborative, organisation: Organisation) 
         events.member_left.send(sender=CollaborativeMembership, by=by, membership=m)
         _tell_other_members(
             by=by,
-            collaborative_id=collaborative.pk,
+            collaborative=collaborative,
             about=organisation,
+            kind="collaborative.member_left",
             sentence=f"{organisation.name} left {collaborative.name}. It no longer sees your "
             f"data through {collaborative.name}, and you no longer see its data there.",
         )

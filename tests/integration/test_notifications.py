@@ -163,3 +163,26 @@ def test_mark_all_read_touches_only_unread_and_writes_nothing_when_nothing_is_un
 def test_a_malformed_notification_id_is_not_found(client, cast):
     client.force_login(cast.people[Role.VIEWER])
     assert client.post("/inbox/read", {"notification": "x1"}).status_code == 404
+
+
+def test_joining_and_leaving_reach_the_other_members_webhooks_even_without_an_admin(cast, settings):
+    from flotilla.notifications.models import Channel, Delivery
+
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    hook, _ = f.webhook(
+        cast.south, kinds=("collaborative.member_joined", "collaborative.member_left")
+    )
+    inv = collaboratives_actions.invite(
+        by=cast.people[Role.COORDINATOR], collaborative=cast.collab, organisation=cast.outside
+    )
+    collaboratives_actions.respond(by=cast.people["outsider"], invitation=inv, accept=True)
+    collaboratives_actions.leave(
+        by=cast.people["outsider"], collaborative=cast.collab, organisation=cast.outside
+    )
+    sent = Delivery.objects.filter(channel=Channel.WEBHOOK, webhook=hook).order_by("pk")
+    assert [d.kind for d in sent] == [
+        "collaborative.member_joined",
+        "collaborative.member_left",
+    ]
+    assert all(d.organisation == cast.south for d in sent)
+    assert sent[0].payload["data"] == {"collaborative": cast.collab.slug, "organisation": "RX1"}
