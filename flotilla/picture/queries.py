@@ -159,6 +159,12 @@ class Row:
     def any_stale(self) -> bool:
         return any(f.stale for f in self.figures.values())
 
+    @property
+    def overdue(self) -> bool:
+        """Its owner has not reported within the staleness limit: every figure shown is
+        overdue even allowing for the delay it is shared with."""
+        return bool(self.figures) and all(f.overdue for f in self.figures.values())
+
 
 @dataclass(frozen=True)
 class Total:
