@@ -166,6 +166,9 @@ PAGES: dict[str, Page] = {
     "notifications:inbox": Page("GET", "/inbox", everyone(200)),
     "notifications:read": Page("POST", "/inbox/read", everyone(302)),
     "notifications:clear": Page("POST", "/inbox/clear", everyone(302)),
+    # Platform staff only (Django's is_staff, which no organisation role gives): every member
+    # and outsider gets 404 (test_jobs.py shows staff getting in).
+    "jobs:overview": Page("GET", "/platform/jobs", members_only(404, ())),
 }
 
 #: API callers: no token, an outside organisation's tokens, a member's tokens of each scope,
