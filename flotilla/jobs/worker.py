@@ -80,12 +80,12 @@ class FlotillaWorker(Worker):
         self.housekeeping = Housekeeping(worker_id=self.worker_id, schedule=schedule)
 
     def run(self) -> None:
-        # Once before the first claim, in this thread: the heartbeat exists before this worker
-        # holds any job, and a --batch run (tests, cron) needs no thread at all.
-        self.housekeeping.once()
-        if not self.batch:
-            self.housekeeping.start()
         try:
+            # Once before the first claim, in this thread: the heartbeat exists before this
+            # worker holds any job, and a --batch run (tests, cron) needs no thread at all.
+            self.housekeeping.once()
+            if not self.batch:
+                self.housekeeping.start()
             super().run()
         finally:
             self.housekeeping.stop()
