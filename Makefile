@@ -20,13 +20,21 @@ $(STAMP): requirements/base.txt requirements/dev.txt pyproject.toml
 
 setup: $(STAMP)
 
-## make run: install, migrate the SQLite database, load demo data once, serve on :8000
+## make run: install, migrate the SQLite database, load demo data once, serve on :8000 with a
+## background-job worker beside the web server (its lines start with [worker])
 run: $(STAMP)
 	$(BIN)/flotilla migrate --no-input -v0
 	$(BIN)/flotilla collectstatic --no-input -v0
 	$(BIN)/flotilla load-demo --if-empty
 	$(BIN)/flotilla demo-logins
-	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
+	@echo "Serving on http://$(HOST):$(PORT)/ with a background worker (Ctrl-C stops both)"
+	@# Ctrl-C reaches both (one process group): the worker finishes the job in hand and stops,
+	@# and the shell waits for it. If gunicorn stops by itself (say the port is taken) or the
+	@# shell is sent SIGTERM, the worker is stopped too. Either way no worker is left behind.
+	@$(BIN)/flotilla worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
+	trap 'trap "wait $$worker" EXIT; exit 130' INT; \
+	trap 'exit 143' TERM; \
 	$(BIN)/gunicorn flotilla.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
 
 ## make test: the whole suite (unit, integration, browser) with branch coverage

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "flotilla.picture",
     "flotilla.planning",
     "flotilla.demo",
+    "flotilla.jobs",
 ]
 
 MIDDLEWARE = [
@@ -220,6 +221,12 @@ X_FRAME_OPTIONS = "DENY"
 CSRF_FAILURE_VIEW = "flotilla.errors.csrf_failure"
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+#: A worker silent for this long is taken for dead and its running jobs are put back in the
+#: queue (it beats every sixth of it). Longer than any pause of a live worker's database
+#: connection; clocks of the machines running workers must agree to well within it.
+JOBS_WORKER_LOST_AFTER_SECONDS = float(os.environ.get("FLOTILLA_WORKER_LOST_AFTER", "60"))
+#: Finished background jobs (succeeded or failed) are deleted after this many days.
+JOBS_KEEP_DAYS = int(os.environ.get("FLOTILLA_JOBS_KEEP_DAYS", "14"))
 
 # Notifications (see docs/configuration.md and ADR 0016).
 #: Flotilla's own address, for the links in emails and webhook bodies (which leave the site).

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("flotilla.sharing.urls")),
     path("", include("flotilla.accounts.urls")),
     path("", include("flotilla.notifications.urls")),
+    path("", include("flotilla.jobs.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

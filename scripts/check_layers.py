@@ -32,6 +32,7 @@ from pathlib import Path
 #: The apps, bottom first. An app's domain imports only apps to its left.
 APPS = (
     "audit",
+    "jobs",
     "organisations",
     "notifications",
     "authz",
@@ -40,7 +41,6 @@ APPS = (
     "sharing",
     "picture",
     "accounts",
-    "jobs",
     "planning",
     "demo",
 )

@@ -185,6 +185,9 @@ PAGES: dict[str, Page] = {
         "/o/RN1/webhooks/deliveries/{dead_letter}/replay",
         members_only(302, (Role.ORG_ADMIN,)),
     ),
+    # Platform staff only (Django's is_staff, which no organisation role gives): every member
+    # and outsider gets 404 (test_jobs.py shows staff getting in).
+    "jobs:overview": Page("GET", "/platform/jobs", members_only(404, ())),
 }
 
 #: API callers: no token, an outside organisation's tokens, a member's tokens of each scope,

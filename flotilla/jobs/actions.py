@@ -1,0 +1,217 @@
+"""Every write the jobs app makes to the queue and its own tables.
+
+Queue bookkeeping (a heartbeat, a failed attempt put back, a slot enqueued) is not audited:
+the rows are themselves the record, and a job that runs every few minutes would bury the
+audit chain. What an operator would want to find afterwards is: a lost worker's jobs put back
+or given up on (`jobs.worker_lost`) and finished jobs deleted (`jobs.purged`). A job's own
+changes are audited by the actions it calls, as anywhere else.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+from flotilla.audit import actions as audit
+from flotilla.jobs.models import ScheduledRun, WorkerHeartbeat, lost_after
+from flotilla.jobs.retry import rule_for
+
+if TYPE_CHECKING:
+    from flotilla.jobs.schedule import Entry
+
+#: A job whose worker was lost is put back until it has been claimed this many times (or its
+#: own `max_attempts`, if more): a job that kills its worker every time must not loop forever.
+LOST_LIMIT = 3
+
+#: What a job that was stopped part-way by its worker's shutdown (a second Ctrl-C, or SIGTERM
+#: while it ran) failed with: the worker's fault, not the job's, so it is put back at once.
+STOPPED = {"builtins.SystemExit", "builtins.KeyboardInterrupt"}
+
+
+class WorkerLost(Exception):
+    """The worker running a job stopped without finishing it (killed, out of memory, gone)."""
+
+
+WORKER_LOST = f"{WorkerLost.__module__}.{WorkerLost.__qualname__}"
+
+
+def beat(*, worker_id: str, host: str, pid: int, now: datetime | None = None) -> None:
+    """Say that worker `worker_id` is alive (first call: register it)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        if not WorkerHeartbeat.objects.filter(pk=worker_id).update(beat_at=now):
+            WorkerHeartbeat.objects.create(
+                worker_id=worker_id, host=host[:255], pid=pid, started_at=now, beat_at=now
+            )
+
+
+def forget_worker(*, worker_id: str) -> None:
+    """A worker that stops cleanly leaves no running job behind: it is forgotten at once."""
+    with transaction.atomic():
+        WorkerHeartbeat.objects.filter(pk=worker_id).delete()
+
+
+def _requeue(row: DBTaskResult, *, run_after: datetime, **error: str) -> None:
+    # The last error stays on the row (django-tasks clears it on success), so the jobs page
+    # can say why a job waiting for its next attempt failed the last one.
+    DBTaskResult.objects.filter(pk=row.pk).update(
+        status=TaskResultStatus.READY, run_after=run_after, finished_at=None, **error
+    )
+
+
+def retry_failed(*, result_id: Any, now: datetime | None = None) -> bool:
+    """Put a job whose attempt just failed back in the queue, if its retry rule allows.
+
+    Exponential backoff from its `@job` rule; a job stopped by its worker's shutdown is put
+    back at once. Returns whether it was put back; if not, it stays failed with its error.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = (
+            DBTaskResult.objects.select_for_update()
+            .filter(pk=result_id, status=TaskResultStatus.FAILED)
+            .first()
+        )
+        if row is None:
+            return False
+        attempts = len(row.worker_ids)
+        rule = rule_for(row.task_path)
+        if row.exception_class_path in STOPPED:
+            if attempts >= max(rule.max_attempts, LOST_LIMIT):
+                return False
+            run_after = now
+        elif attempts < rule.max_attempts:
+            run_after = now + rule.delay_after(attempts)
+        else:
+            return False
+        _requeue(row, run_after=run_after)
+    return True
+
+
+def recover_lost(*, by: Any, now: datetime | None = None) -> dict[str, list[str]]:
+    """Put back the running jobs of workers that stopped beating; give up on those already
+    claimed too often. Returns the ids put back and given up on.
+
+    A job is lost when it has been running for longer than `lost_after()` and the worker that
+    claimed it has not beaten for that long (or is not registered at all). Every worker calls
+    this; rows are locked (skipping those another worker holds) so each is handled once.
+    """
+    now = now or timezone.now()
+    cutoff = now - lost_after()
+    put_back: list[str] = []
+    given_up: list[str] = []
+    with transaction.atomic():
+        alive = set(
+            WorkerHeartbeat.objects.filter(beat_at__gte=cutoff).values_list("pk", flat=True)
+        )
+        running = DBTaskResult.objects.select_for_update(skip_locked=True).filter(
+            status=TaskResultStatus.RUNNING, started_at__lt=cutoff
+        )
+        workers = set()
+        for row in running:
+            worker = row.worker_ids[-1] if row.worker_ids else ""
+            if worker in alive:
+                continue
+            workers.add(worker)
+            attempts = len(row.worker_ids)
+            text = (
+                f"{WORKER_LOST}: worker {worker} stopped without finishing attempt {attempts} "
+                f"(no heartbeat since before {cutoff.isoformat()})\n"
+            )
+            if attempts >= max(rule_for(row.task_path).max_attempts, LOST_LIMIT):
+                DBTaskResult.objects.filter(pk=row.pk).update(
+                    status=TaskResultStatus.FAILED,
+                    finished_at=now,
+                    exception_class_path=WORKER_LOST,
+                    traceback=text,
+                    return_value=None,
+                )
+                given_up.append(str(row.pk))
+            else:
+                _requeue(row, run_after=now, exception_class_path=WORKER_LOST, traceback=text)
+                put_back.append(str(row.pk))
+        if put_back or given_up:
+            audit.record(
+                by=by,
+                action="jobs.worker_lost",
+                object_type="django_tasks_database.dbtaskresult",
+                after={"workers": sorted(workers), "put_back": put_back, "failed": given_up},
+            )
+    return {"put_back": put_back, "failed": given_up}
+
+
+def enqueue_slot(*, entry: Entry, slot: datetime) -> ScheduledRun | None:
+    """Enqueue `entry`'s task for `slot`, unless that slot was enqueued already (None).
+
+    The (name, slot) row and the queue row are written in one transaction: a second
+    scheduler's insert waits for the first to commit and then fails on the unique
+    constraint, so two schedulers never enqueue the same slot, and a crash never leaves a
+    slot marked as enqueued with nothing in the queue.
+    """
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                run = ScheduledRun.objects.create(name=entry.name, slot=slot)
+        except IntegrityError:
+            return None
+        result = entry.resolve().enqueue(slot=slot.isoformat())
+        run.result_id = result.id
+        run.save(update_fields=["result"])
+    return run
+
+
+def enqueue_due(
+    *, now: datetime | None = None, entries: list[Entry] | None = None
+) -> list[ScheduledRun]:
+    """Enqueue the latest slot of every schedule entry not enqueued yet; returns the new runs."""
+    if entries is None:
+        from flotilla.jobs.schedule import SCHEDULE
+
+        entries = SCHEDULE
+    now = now or timezone.now()
+    made = []
+    for entry in entries:
+        slot = entry.latest_slot(now)
+        # Cheap look first: nearly every call finds the slot already enqueued.
+        if ScheduledRun.objects.filter(name=entry.name, slot=slot).exists():
+            continue
+        run = enqueue_slot(entry=entry, slot=slot)
+        if run is not None:
+            made.append(run)
+    return made
+
+
+def purge_finished(
+    *, by: Any, finished_before: datetime, workers_unseen_since: datetime
+) -> dict[str, Any]:
+    """Delete jobs finished before `finished_before` (their schedule rows too, except each
+    entry's latest, which keeps its slot from being enqueued again) and workers not seen
+    since `workers_unseen_since`. Audited when anything was deleted."""
+    with transaction.atomic():
+        names = ScheduledRun.objects.values_list("name", flat=True).distinct()
+        latest = [
+            ScheduledRun.objects.filter(name=n).order_by("-slot").values_list("pk", flat=True)[0]
+            for n in names
+        ]
+        runs, _ = (
+            ScheduledRun.objects.filter(slot__lt=finished_before).exclude(pk__in=latest).delete()
+        )
+        results, _ = DBTaskResult.objects.filter(
+            status__in=[TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED],
+            finished_at__lt=finished_before,
+        ).delete()
+        workers, _ = WorkerHeartbeat.objects.filter(beat_at__lt=workers_unseen_since).delete()
+        counts = {"jobs": results, "scheduled_runs": runs, "workers": workers}
+        if any(counts.values()):
+            audit.record(
+                by=by,
+                action="jobs.purged",
+                object_type="django_tasks_database.dbtaskresult",
+                after={**counts, "finished_before": finished_before.isoformat()},
+            )
+    return {**counts, "finished_before": finished_before.isoformat()}

@@ -1,0 +1,105 @@
+"""`@job`: a django-tasks task that is tried again, later and later, when it fails.
+
+A failed attempt is put back in the queue (the same row, so one job keeps one id, one
+attempt count and its last error) with `run_after` set `backoff × factor^(n-1)` after the
+n-th failure, capped at `max_delay`, until `max_attempts` attempts have failed; the last
+failure stays failed, with its error and traceback, on the jobs page. Attempts are counted by
+django-tasks itself: each time a worker claims the row it adds its id to `worker_ids`, so
+`context.attempt` (for a task with `takes_context=True`) is 1 on the first run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.utils.module_loading import import_string
+from django_tasks import DEFAULT_TASK_QUEUE_NAME, TaskResultStatus, task
+from django_tasks.base import DEFAULT_TASK_PRIORITY, Task
+
+logger = logging.getLogger("flotilla.jobs")
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How often and how soon a failed job is tried again."""
+
+    max_attempts: int = 5
+    backoff: timedelta = timedelta(seconds=30)
+    factor: float = 2.0
+    max_delay: timedelta = timedelta(hours=1)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("a job needs at least one attempt")
+        if self.backoff < timedelta(0) or self.factor < 1:
+            raise ValueError("backoff must not be negative, nor the factor below 1")
+
+    def delay_after(self, failed_attempts: int) -> timedelta:
+        """How long to wait before the next attempt, once `failed_attempts` have failed."""
+        delay = self.backoff * (self.factor ** max(failed_attempts - 1, 0))
+        return min(delay, self.max_delay)
+
+
+#: A plain `@task` is not retried when it raises; it is only put back after a lost worker.
+NO_RETRY = Retry(max_attempts=1)
+
+#: Retry rules by task path (module.function), filled in as `@job` modules are imported.
+_RULES: dict[str, Retry] = {}
+
+
+def job(
+    function: Callable[..., Any] | None = None,
+    *,
+    max_attempts: int = 5,
+    backoff: timedelta = timedelta(seconds=30),
+    factor: float = 2.0,
+    max_delay: timedelta = timedelta(hours=1),
+    priority: int = DEFAULT_TASK_PRIORITY,
+    queue_name: str = DEFAULT_TASK_QUEUE_NAME,
+    takes_context: bool = False,
+) -> Any:
+    """Make `function` a django-tasks `Task` that is retried with exponential backoff.
+
+    Use as `@job` or `@job(max_attempts=…, backoff=…)`; enqueue with `.enqueue(...)` as for
+    any task. The function must be idempotent: it may run again after a failure or after its
+    worker was lost part-way (see `flotilla.jobs`).
+    """
+    rule = Retry(max_attempts=max_attempts, backoff=backoff, factor=factor, max_delay=max_delay)
+
+    def wrap(f: Callable[..., Any]) -> Task:
+        made = task(priority=priority, queue_name=queue_name, takes_context=takes_context)(f)
+        _RULES[made.module_path] = rule
+        return made
+
+    return wrap(function) if function is not None else wrap
+
+
+def rule_for(task_path: str) -> Retry:
+    """The retry rule of the task at `task_path` (importing it, so that `@job` has run)."""
+    if task_path not in _RULES:
+        try:
+            import_string(task_path)
+        except ImportError:
+            return NO_RETRY
+    return _RULES.get(task_path, NO_RETRY)
+
+
+def after_attempt(sender: Any, task_result: Any, **kwargs: Any) -> None:
+    """django-tasks' `task_finished` receiver: put a failed attempt back if it may retry.
+
+    The worker sends the signal outside its own error handling, so nothing may escape from
+    here: an exception would stop the worker.
+    """
+    db_result = getattr(task_result, "db_result", None)
+    if db_result is None or task_result.status != TaskResultStatus.FAILED:
+        return
+    try:
+        from flotilla.jobs import actions
+
+        actions.retry_failed(result_id=db_result.pk)
+    except Exception:
+        logger.exception("could not put job %s back in the queue", db_result.pk)

@@ -1,0 +1,372 @@
+"""Background jobs: run by the worker, retried with backoff, scheduled once per slot, put back
+when their worker is lost, purged when old, and shown to platform staff only.
+
+The worker here is the real one (`FlotillaWorker`, django-tasks-db's loop plus our
+housekeeping) run in this process in batch mode: it runs every job that is due, then stops.
+Tests that run it use real transactions, because the worker commits as it goes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+from flotilla.audit.models import AuditEvent
+from flotilla.authz.models import Role
+from flotilla.jobs import actions
+from flotilla.jobs.models import ScheduledRun, WorkerHeartbeat
+from flotilla.jobs.retry import NO_RETRY, Retry, job, rule_for
+from flotilla.jobs.schedule import SCHEDULE, Entry
+from flotilla.jobs.tasks import purge_finished_jobs
+from flotilla.jobs.worker import FlotillaWorker
+from tests import factories as f
+
+
+@job
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@job
+def nightly(slot: str) -> str:
+    return f"done for {slot}"
+
+
+@job(max_attempts=3, backoff=timedelta(seconds=0.4), factor=2, takes_context=True)
+def fails_twice(context) -> str:
+    if context.attempt <= 2:
+        raise ConnectionError(f"the mail server hung up on attempt {context.attempt}")
+    return f"sent on attempt {context.attempt}"
+
+
+@job(max_attempts=2, backoff=timedelta(0))
+def always_fails(ward: str) -> None:
+    raise ValueError(f"the bed list for {ward} is unreadable")
+
+
+def run_worker(*, schedule: bool = False) -> FlotillaWorker:
+    """Run every job that is due with a real worker, as `flotilla worker --batch` does."""
+    worker = FlotillaWorker(
+        schedule=schedule,
+        queue_names=["default"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id=f"test-{time.monotonic_ns()}",
+        excluded_queue_names=[],
+    )
+    worker.run()
+    return worker
+
+
+def row(result) -> DBTaskResult:
+    return DBTaskResult.objects.get(pk=result.id)
+
+
+def staff_member():
+    """Platform staff are made with Django's own `createsuperuser`, as in production."""
+    call_command(
+        "createsuperuser", "--noinput", username="platform", email="platform@example.nhs.uk"
+    )
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.get(username="platform")
+
+
+def test_a_retry_rule_waits_longer_after_each_failure_up_to_its_cap():
+    rule = Retry(
+        max_attempts=6, backoff=timedelta(seconds=30), factor=2, max_delay=timedelta(minutes=3)
+    )
+    waits = [rule.delay_after(n).total_seconds() for n in range(1, 6)]
+    assert waits == [30, 60, 120, 180, 180]
+    with pytest.raises(ValueError):
+        Retry(max_attempts=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_enqueued_is_run_by_the_worker_and_succeeds():
+    result = add.enqueue(2, 3)
+    assert row(result).status == TaskResultStatus.READY
+
+    worker = run_worker()
+
+    done = row(result)
+    assert done.status == TaskResultStatus.SUCCESSFUL
+    assert done.return_value == 5
+    assert done.worker_ids == [worker.worker_id]
+    # A worker that stops cleanly leaves no heartbeat behind to be taken for a lost one.
+    assert not WorkerHeartbeat.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_that_fails_twice_is_retried_with_backoff_and_succeeds_on_the_third_attempt():
+    result = fails_twice.enqueue()
+
+    before = timezone.now()
+    run_worker()
+    first = row(result)
+    # Back in the queue, not failed, with the error kept and the next try 0.4 s away.
+    assert first.status == TaskResultStatus.READY
+    assert len(first.worker_ids) == 1
+    assert "the mail server hung up on attempt 1" in first.traceback
+    assert (
+        before + timedelta(seconds=0.4)
+        <= first.run_after
+        <= timezone.now() + timedelta(seconds=0.4)
+    )
+
+    # Before its time, the worker leaves it alone.
+    run_worker()
+    assert len(row(result).worker_ids) == 1
+
+    time.sleep(max((first.run_after - timezone.now()).total_seconds(), 0) + 0.05)
+    before = timezone.now()
+    run_worker()
+    second = row(result)
+    assert second.status == TaskResultStatus.READY
+    assert len(second.worker_ids) == 2
+    assert "attempt 2" in second.traceback
+    # Twice as long after the second failure.
+    assert (
+        before + timedelta(seconds=0.8)
+        <= second.run_after
+        <= timezone.now() + timedelta(seconds=0.8)
+    )
+
+    time.sleep(max((second.run_after - timezone.now()).total_seconds(), 0) + 0.05)
+    run_worker()
+    third = row(result)
+    assert third.status == TaskResultStatus.SUCCESSFUL
+    assert third.return_value == "sent on attempt 3"
+    assert len(third.worker_ids) == 3
+    assert third.traceback == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_that_always_fails_ends_failed_with_its_error_on_the_jobs_page(client):
+    result = always_fails.enqueue("Ward 7")
+    add.enqueue(1, 1)
+
+    run_worker()
+
+    failed = row(result)
+    assert failed.status == TaskResultStatus.FAILED
+    assert len(failed.worker_ids) == 2
+    assert failed.exception_class_path == "builtins.ValueError"
+
+    client.force_login(staff_member())
+    page = client.get("/platform/jobs")
+    assert page.status_code == 200
+    html = page.content.decode()
+    failed_section = html[html.index('id="failed"') : html.index('id="queued"')]
+    assert "always_fails" in failed_section
+    assert "ValueError: the bed list for Ward 7 is unreadable" in failed_section
+    assert "2 of 2" in failed_section
+    assert "Traceback (most recent call last)" in failed_section
+    succeeded = html[html.index('id="succeeded"') : html.index('id="workers"')]
+    assert "add" in succeeded and "always_fails" not in succeeded
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_schedule_enqueues_a_slot_once_even_when_asked_twice():
+    entry = Entry(name="test-nightly", task="flotilla.jobs.tasks.purge_finished_jobs", when="0 3 * * *", about="-")
+    night = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)  # 03:00 in London in winter
+
+    first = actions.enqueue_due(now=night + timedelta(minutes=1), entries=[entry])
+    again = actions.enqueue_due(now=night + timedelta(minutes=1), entries=[entry])
+    later_that_day = actions.enqueue_due(now=night + timedelta(hours=20), entries=[entry])
+    # Straight at the slot, without the cheap look-up first.
+    direct = actions.enqueue_slot(entry=entry, slot=night)
+
+    assert [r.slot for r in first] == [night]
+    assert again == later_that_day == [] and direct is None
+    run = ScheduledRun.objects.get(name="test-nightly")
+    assert run.result.args_kwargs == {"args": [], "kwargs": {"slot": night.isoformat()}}
+    assert DBTaskResult.objects.count() == 1
+
+    next_night = actions.enqueue_due(now=night + timedelta(days=1), entries=[entry])
+    assert [r.slot for r in next_night] == [night + timedelta(days=1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_schedulers_asking_at_the_same_moment_enqueue_the_slot_once():
+    entry = Entry(name="test-race", task="flotilla.jobs.tasks.purge_finished_jobs", when="*/5 * * * *", about="-")
+    now = timezone.now()
+    start = threading.Barrier(4)
+    made: list[int] = []
+
+    def scheduler() -> None:
+        try:
+            start.wait()
+            made.append(len(actions.enqueue_due(now=now, entries=[entry])))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=scheduler) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(made) == [0, 0, 0, 1]
+    assert ScheduledRun.objects.filter(name="test-race").count() == 1
+    assert DBTaskResult.objects.count() == 1
+
+
+def test_schedule_slots_are_read_in_local_time_across_the_clock_change():
+    entry = Entry(name="test-nine", task="flotilla.jobs.tasks.purge_finished_jobs", when="0 9 * * *", about="-")
+    # 09:00 in London is 09:00 UTC in winter and 08:00 UTC in summer.
+    assert entry.latest_slot(datetime(2026, 1, 5, 9, 0, tzinfo=UTC)) == datetime(
+        2026, 1, 5, 9, 0, tzinfo=UTC
+    )
+    assert entry.latest_slot(datetime(2026, 7, 1, 8, 30, tzinfo=UTC)) == datetime(
+        2026, 7, 1, 8, 0, tzinfo=UTC
+    )
+    assert entry.next_slot(datetime(2026, 3, 28, 9, 0, tzinfo=UTC)) == datetime(
+        2026, 3, 29, 8, 0, tzinfo=UTC
+    )
+    with pytest.raises(ValueError, match="test-bad"):
+        Entry(name="test-bad", task="flotilla.jobs.tasks.purge_finished_jobs", when="61 * * * *", about="-")
+
+
+def test_every_schedule_entry_has_a_unique_name_and_a_job_with_a_retry_rule():
+    names = [e.name for e in SCHEDULE]
+    assert len(names) == len(set(names))
+    assert "purge-finished-jobs" in names
+    # A scheduled job that fails once should not wait a whole slot for its next chance.
+    assert all(rule_for(e.task) is not NO_RETRY for e in SCHEDULE)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_runs_the_scheduled_purge_and_the_page_says_when_it_ran_and_runs_next(client):
+    run_worker(schedule=True)
+
+    run = ScheduledRun.objects.get(name="purge-finished-jobs")
+    assert run.result.status == TaskResultStatus.SUCCESSFUL
+    client.force_login(staff_member())
+    html = client.get("/platform/jobs").content.decode()
+    scheduled = html[html.index('id="schedule"') : html.index('id="succeeded"')]
+    assert "purge-finished-jobs" in scheduled
+    assert "At 03:17 every day" in scheduled
+    assert "Succeeded" in scheduled
+    assert "Never" not in scheduled
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_workers_job_is_put_back_and_given_up_after_three_claims(settings):
+    settings.JOBS_WORKER_LOST_AFTER_SECONDS = 60
+    # Two attempts allowed: a lost worker still gets the job back up to three claims.
+    result = always_fails.enqueue("Ward 1")
+    now = timezone.now()
+    for attempt in (1, 2, 3):
+        # A worker claims the job (as django-tasks-db's loop does) and is never heard of again.
+        claimed = row(result)
+        claimed.claim(f"vanished-{attempt}")
+        later = claimed.started_at + timedelta(seconds=61)
+        # Not while the worker may still be alive...
+        assert actions.recover_lost(
+            by=f.SYSTEM, now=claimed.started_at + timedelta(seconds=30)
+        ) == {
+            "put_back": [],
+            "failed": [],
+        }
+        # ...but once it has been silent for longer than the limit.
+        recovered = actions.recover_lost(by=f.SYSTEM, now=later)
+        if attempt < 3:
+            assert recovered == {"put_back": [result.id], "failed": []}
+            assert row(result).status == TaskResultStatus.READY
+        else:
+            assert recovered == {"put_back": [], "failed": [result.id]}
+    gone = row(result)
+    assert gone.status == TaskResultStatus.FAILED
+    assert gone.exception_class_path == "flotilla.jobs.actions.WorkerLost"
+    assert "vanished-3" in gone.traceback
+    events = AuditEvent.objects.filter(action="jobs.worker_lost").order_by("seq")
+    assert [e.after["workers"] for e in events] == [["vanished-1"], ["vanished-2"], ["vanished-3"]]
+    assert now < gone.finished_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_job_of_a_live_worker_is_left_alone():
+    result = add.enqueue(1, 2)
+    actions.beat(worker_id="alive", host="here", pid=1)
+    row(result).claim("alive")
+    started = row(result).started_at
+    actions.beat(worker_id="alive", host="here", pid=1, now=started + timedelta(seconds=90))
+
+    assert actions.recover_lost(by=f.SYSTEM, now=started + timedelta(seconds=100)) == {
+        "put_back": [],
+        "failed": [],
+    }
+    assert row(result).status == TaskResultStatus.RUNNING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_purge_deletes_old_finished_jobs_but_keeps_recent_ones_and_each_entrys_last_slot():
+    entry = Entry(name="test-daily", task=f"{__name__}.nightly", when="0 4 * * *", about="-")
+    old_slot = datetime(2026, 1, 1, 4, 0, tzinfo=UTC)
+    actions.enqueue_slot(entry=entry, slot=old_slot)
+    actions.enqueue_slot(entry=entry, slot=old_slot + timedelta(days=1))
+    recent = add.enqueue(1, 1)
+    queued = add.enqueue(2, 2)
+    run_worker()
+    add.enqueue(3, 3)  # queued, never purged
+    DBTaskResult.objects.exclude(pk__in=[recent.id, queued.id]).update(
+        finished_at=old_slot + timedelta(days=1, minutes=1)
+    )
+    DBTaskResult.objects.filter(pk=queued.id).update(status=TaskResultStatus.READY)
+    actions.beat(worker_id="long-gone", host="old", pid=1, now=old_slot)
+
+    counts = actions.purge_finished(
+        by=f.SYSTEM,
+        finished_before=old_slot + timedelta(days=30),
+        workers_unseen_since=old_slot + timedelta(days=29),
+    )
+
+    assert counts["jobs"] == 2 and counts["scheduled_runs"] == 1 and counts["workers"] == 1
+    assert set(DBTaskResult.objects.values_list("status", flat=True)) == {
+        TaskResultStatus.SUCCESSFUL,
+        TaskResultStatus.READY,
+    }
+    assert DBTaskResult.objects.count() == 3
+    # The entry's last slot stays, so it is not enqueued again.
+    assert list(ScheduledRun.objects.values_list("slot", flat=True)) == [
+        old_slot + timedelta(days=1)
+    ]
+    assert AuditEvent.objects.filter(action="jobs.purged").count() == 1
+    # A second purge finds nothing, and records nothing.
+    again = actions.purge_finished(
+        by=f.SYSTEM,
+        finished_before=old_slot + timedelta(days=30),
+        workers_unseen_since=old_slot + timedelta(days=29),
+    )
+    assert (again["jobs"], again["scheduled_runs"], again["workers"]) == (0, 0, 0)
+    assert AuditEvent.objects.filter(action="jobs.purged").count() == 1
+
+
+@pytest.mark.django_db
+def test_platform_staff_see_the_jobs_page_and_an_organisation_admin_gets_404(client, cast):
+    add.enqueue(1, 2)
+    client.force_login(staff_member())
+    page = client.get("/platform/jobs")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Background jobs" in html
+    assert 'href="/platform/jobs"' in html  # staff have it in the header
+    assert "No worker is running" in html
+    queued = html[html.index('id="queued"') : html.index('id="running"')]
+    assert "add" in queued and "(1, 2)" in queued
+
+    client.force_login(cast.people[Role.ORG_ADMIN])
+    assert client.get("/platform/jobs").status_code == 404
+    assert 'href="/platform/jobs"' not in client.get("/").content.decode()
