@@ -176,3 +176,39 @@ def test_the_latest_figures_are_read_in_one_query_whatever_the_grants(cast):
     assert len(_observation_reads(cast, viewer)) == 2
     reading = policy.read_latest(viewer, None, {cast.south.pk}, ["ga_open", "ga_closed"])
     assert reading.delayed == {(cast.south.pk, None, "ga_closed"): 24}
+
+
+def test_may_see_answers_for_one_value_as_the_grants_allow(cast):
+    from flotilla.organisations.models import Site
+    from flotilla.sharing.models import AccessEvent
+    from flotilla.sharing.policy.rules import BANDED
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    site = Site.objects.create(code="RS1AB", name="South General", organisation=cast.south)
+    f.report(cast.south, now - timedelta(hours=1), ga_open=93)
+    f.report(cast.south, now - timedelta(hours=1), site=site, ga_open=41)
+    viewer = policy.viewer_of(cast.people[Role.VIEWER])
+    before = AccessEvent.objects.count()
+    seen = policy.may_see(viewer, cast.south, "ga_open")
+    assert (seen.value, seen.detail, seen.site_id) == (93, "exact", None)
+    assert policy.may_see(viewer, cast.south, "ga_open", site=site).value == 41
+    assert AccessEvent.objects.count() == before + 2  # each read is on South's record
+    f.reshare(f.collaborative_grant(cast.south, cast.collab), detail=BANDED)
+    assert policy.may_see(viewer, cast.south, "ga_open").value == 95  # rounded to 5
+    assert policy.may_see(viewer, cast.south, "nctr") is None  # never reported
+    outsider = policy.viewer_of(cast.people["outsider"])
+    assert policy.may_see(outsider, cast.south, "ga_open") is None  # not shared
+
+
+def test_a_job_acting_for_an_organisation_sees_what_its_people_see_under_its_own_name(cast):
+    from flotilla.sharing.models import AccessEvent
+
+    f.report(cast.south, datetime.now(UTC) - timedelta(hours=1), ga_open=93)
+    viewer = policy.acting_for(cast.north, "test job")
+    assert viewer.organisation_ids == frozenset({cast.north.pk})
+    with policy.on_the_record("job test"):
+        assert policy.may_see(viewer, cast.south, "ga_open").value == 93
+        assert policy.may_see(viewer, cast.south, "ga_open").value == 93
+    event = AccessEvent.objects.latest("seq")
+    assert (event.reader_label, event.what) == ("job:test job for RN1", "job test")
+    assert AccessEvent.objects.filter(what="job test").count() == 1  # once, at the end
