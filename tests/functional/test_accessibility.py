@@ -4,7 +4,7 @@ Add a page with one line in `PAGES`: who visits (a role below, or None for a vis
 not signed in), the address (``{slug}`` and ``{grant}`` are filled in), and optionally the
 text of a button to press first (to see the page with its errors). Pages reached only by a
 one-time link (joining, a first-admin link, deciding an access request, a paused form) are
-checked where those links are made, in tests/functional/test_onboarding.py.
+checked where those links are made, in tests/functional/accounts/test_onboarding.py.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Every route, every kind of visitor, every kind of grant: who gets in, who is sent to sign
 in, who sees nothing.
 
-The matrix below has one entry per named route. A new route without an entry fails
-`test_every_route_has_an_entry_in_the_matrix`, so nobody can add a page or an API operation
-without saying who may use it. Outsiders get 404, never 403, so that they cannot even learn
-what exists.
+The matrix has one entry per named route, in parts: each app's `routes.py` (and
+`shell_routes.py`) says who may use its routes, in the words of `matrix.py`. A new route
+without an entry fails `test_every_route_has_an_entry_in_the_matrix`, so nobody can add a
+page or an API operation without saying who may use it. Outsiders get 404, never 403, so
+that they cannot even learn what exists.
 
 Three organisations take part: North (whose people and tokens visit, in every role), South
 (whose data is read; a fellow member of North's collaborative) and Outside (in no
@@ -30,11 +31,25 @@ from flotilla.collaboratives import actions as collaboratives_actions
 from flotilla.sharing import actions as sharing
 from flotilla.sharing.models import Grant
 from tests import factories as f
-
-ANON, OUTSIDER = "anonymous", "outsider"
-ROLES = [Role.VIEWER, Role.REPORTER, Role.COORDINATOR, Role.ORG_ADMIN]
-PEOPLE = [ANON, OUTSIDER, *ROLES]
-LOGIN = "login"  # a redirect to the sign-in page
+from tests.integration import shell_routes
+from tests.integration.accounts import routes as accounts_routes
+from tests.integration.authz import routes as authz_routes
+from tests.integration.collaboratives import routes as collaboratives_routes
+from tests.integration.jobs import routes as jobs_routes
+from tests.integration.matrix import (
+    ANON,
+    API_CALLERS,
+    LOGIN,
+    OUTSIDER,
+    PEOPLE,
+    ROLES,
+    Api,
+    Page,
+)
+from tests.integration.notifications import routes as notifications_routes
+from tests.integration.picture import routes as picture_routes
+from tests.integration.reporting import routes as reporting_routes
+from tests.integration.sharing import routes as sharing_routes
 
 #: Namespaces outside this matrix, each with the reason.
 EXEMPT = {
@@ -43,242 +58,32 @@ EXEMPT = {
 }
 
 
-@dataclass(frozen=True)
-class Page:
-    method: str
-    path: str
-    expect: dict[str, object]
-    data: dict[str, str] | None = None
-
-
-def everyone(status: object, anon: object = LOGIN) -> dict[str, object]:
-    return {ANON: anon, OUTSIDER: status, **{r: status for r in ROLES}}
-
-
-def members_only(status: object = 200, roles: tuple[str, ...] = tuple(ROLES)) -> dict[str, object]:
-    return {ANON: LOGIN, OUTSIDER: 404, **{r: status if r in roles else 404 for r in ROLES}}
-
-
-PAGES: dict[str, Page] = {
-    "home": Page("GET", "/", everyone(200)),
-    "login": Page("GET", "/signin/", {ANON: 200, OUTSIDER: 302, **{r: 302 for r in ROLES}}),
-    "logout": Page("GET", "/signout/", everyone(200, anon=200)),
-    "about": Page("GET", "/about/", everyone(200, anon=200)),
-    "collaboratives:collaboratives": Page("GET", "/collaboratives/", everyone(200)),
-    "collaboratives:collaborative_new": Page(
-        "GET",
-        "/collaboratives/new",
-        {ANON: LOGIN, OUTSIDER: 200, **{r: 200 if r == Role.ORG_ADMIN else 404 for r in ROLES}},
-    ),
-    "collaboratives:collaborative_members": Page("GET", "/c/{slug}/members", members_only()),
-    # RZ9 has nobody on Flotilla: the answer is a page with the link for its first admin.
-    "collaboratives:invite": Page(
-        "POST",
-        "/c/{slug}/invite",
-        members_only(200, (Role.COORDINATOR, Role.ORG_ADMIN)),
-        {"code": "RZ9"},
-    ),
-    "collaboratives:leave": Page(
-        "POST", "/c/{slug}/leave", members_only(302, (Role.ORG_ADMIN,)), {"organisation": "{north}"}
-    ),
-    "collaboratives:leave_confirm": Page(
-        "GET", "/c/{slug}/leave/RN1", members_only(200, (Role.ORG_ADMIN,))
-    ),
-    "collaboratives:collaborative_settings": Page(
-        "GET", "/c/{slug}/settings", members_only(200, (Role.COORDINATOR, Role.ORG_ADMIN))
-    ),
-    # The invitation is for the outsider's organisation: only its admin may answer.
-    "collaboratives:respond": Page(
-        "POST",
-        "/invitations/{invitation}/respond",
-        {ANON: LOGIN, OUTSIDER: 302, **{r: 404 for r in ROLES}},
-        {"answer": "decline"},
-    ),
-    "picture:dashboard": Page("GET", "/c/{slug}/", members_only()),
-    "picture:dashboard_table": Page("GET", "/c/{slug}/table", members_only()),
-    "picture:dashboard_csv": Page("GET", "/c/{slug}/export.csv", members_only()),
-    "picture:organisation": Page("GET", "/o/RS1/", members_only()),
-    "picture:site": Page("GET", "/o/RS1/s/RS101/", members_only()),
-    # Straight to the form when there is one place to report for; a viewer is told why not.
-    "reporting:start": Page("GET", "/report/", {**everyone(302), Role.VIEWER: 200}),
-    "reporting:form": Page(
-        "GET", "/o/RN1/report", members_only(200, (Role.REPORTER, Role.COORDINATOR, Role.ORG_ADMIN))
-    ),
-    "reporting:no_change": Page(
-        "POST",
-        "/o/RN1/report/no-change",
-        members_only(302, (Role.REPORTER, Role.COORDINATOR, Role.ORG_ADMIN)),
-    ),
-    "reporting:upload": Page(
-        "GET", "/o/RN1/import", members_only(200, (Role.REPORTER, Role.COORDINATOR, Role.ORG_ADMIN))
-    ),
-    "sharing:access_record": Page("GET", "/o/RN1/access", members_only(200, (Role.ORG_ADMIN,))),
-    "sharing:who_can_see": Page("GET", "/o/RN1/sharing", members_only(200, (Role.ORG_ADMIN,))),
-    "sharing:grant_new": Page("GET", "/o/RN1/sharing/new", members_only(200, (Role.ORG_ADMIN,))),
-    "sharing:grant_edit": Page(
-        "GET", "/o/RN1/sharing/{grant}", members_only(200, (Role.ORG_ADMIN,))
-    ),
-    "sharing:grant_revoke": Page(
-        "POST", "/o/RN1/sharing/{grant}/revoke", members_only(302, (Role.ORG_ADMIN,))
-    ),
-    "authz:tokens": Page("GET", "/o/RN1/tokens", members_only(200, (Role.ORG_ADMIN,))),
-    "authz:revoke": Page(
-        "POST", "/o/RN1/tokens/{token}/revoke", members_only(302, (Role.ORG_ADMIN,))
-    ),
-    # People: only an organisation's admins manage its people and decide its access requests.
-    "accounts:people": Page("GET", "/o/RN1/people", members_only(200, (Role.ORG_ADMIN,))),
-    "accounts:change_role": Page(
-        "POST",
-        "/o/RN1/people/{viewer_membership}/role",
-        members_only(302, (Role.ORG_ADMIN,)),
-        {"role": "reporter"},
-    ),
-    "accounts:remove": Page(
-        "POST", "/o/RN1/people/{viewer_membership}/remove", members_only(302, (Role.ORG_ADMIN,))
-    ),
-    "accounts:withdraw": Page(
-        "POST",
-        "/o/RN1/people/invitations/{person_invitation}/withdraw",
-        members_only(302, (Role.ORG_ADMIN,)),
-    ),
-    "accounts:decide": Page(
-        "GET", "/access-requests/{access_request}", members_only(200, (Role.ORG_ADMIN,))
-    ),
-    # The outsider's organisation has an admin, so no first-admin link: refused with a message.
-    "collaboratives:first_admin_link": Page(
-        "POST",
-        "/c/{slug}/invitations/{invitation}/first-admin-link",
-        members_only(302, (Role.COORDINATOR, Role.ORG_ADMIN)),
-    ),
-    # The link is the key: anyone may open it (the signed-in are told it is for someone else).
-    "accounts:accept": Page("GET", "/join/{person_secret}", everyone(200, anon=200)),
-    "accounts:find_organisation": Page("GET", "/request-access/", everyone(200, anon=200)),
-    "accounts:request_access": Page("GET", "/request-access/RN1", everyone(200, anon=200)),
-    "accounts:password_reset": Page("GET", "/password-reset/", everyone(200, anon=200)),
-    "accounts:password_reset_done": Page("GET", "/password-reset/sent", everyone(200, anon=200)),
-    "accounts:password_reset_confirm": Page(
-        "GET", "/password-reset/MQ/not-a-token/", everyone(200, anon=200)
-    ),
-    "accounts:password_reset_complete": Page(
-        "GET", "/password-reset/done", everyone(200, anon=200)
-    ),
-    # Everyone signed in has an inbox, and only ever reaches their own notifications.
-    "notifications:inbox": Page("GET", "/inbox", everyone(200)),
-    "notifications:read": Page("POST", "/inbox/read", everyone(302)),
-    "notifications:clear": Page("POST", "/inbox/clear", everyone(302)),
-    # Notification settings and the emails sent: everyone's own, nobody else's (no id to try).
-    "notifications:preferences": Page("GET", "/inbox/settings", everyone(200)),
-    "notifications:sent": Page("GET", "/inbox/sent", everyone(200)),
-    # An organisation's webhooks and their deliveries (dead letters included): its admins only.
-    "notifications:webhooks": Page("GET", "/o/RN1/webhooks", members_only(200, (Role.ORG_ADMIN,))),
-    "notifications:webhook_remove": Page(
-        "POST", "/o/RN1/webhooks/{webhook}/remove", members_only(302, (Role.ORG_ADMIN,))
-    ),
-    "notifications:webhook_test": Page(
-        "POST", "/o/RN1/webhooks/{webhook}/test", members_only(302, (Role.ORG_ADMIN,))
-    ),
-    "notifications:webhook_deliveries": Page(
-        "GET", "/o/RN1/webhooks/deliveries", members_only(200, (Role.ORG_ADMIN,))
-    ),
-    "notifications:replay": Page(
-        "POST",
-        "/o/RN1/webhooks/deliveries/{dead_letter}/replay",
-        members_only(302, (Role.ORG_ADMIN,)),
-    ),
-    # Platform staff only (Django's is_staff, which no organisation role gives): every member
-    # and outsider gets 404 (test_jobs.py shows staff getting in).
-    "jobs:overview": Page("GET", "/platform/jobs", members_only(404, ())),
-}
-
-#: API callers: no token, an outside organisation's tokens, a member's tokens of each scope,
-#: and a signed-in member with no token (the API does not accept sessions).
-API_CALLERS = [
-    "none",
-    "outsider_read",
-    "outsider_sharing",
-    "member_submit",
-    "member_read",
-    "member_sharing",
-    "session",
+#: Each app's part of the matrix, and the shell's.
+PARTS = [
+    shell_routes,
+    accounts_routes,
+    authz_routes,
+    collaboratives_routes,
+    jobs_routes,
+    notifications_routes,
+    picture_routes,
+    reporting_routes,
+    sharing_routes,
 ]
 
 
-@dataclass(frozen=True)
-class Api:
-    method: str
-    path: str
-    expect: dict[str, int]
-    body: dict | None = None
+def _combined(name: str) -> dict:
+    out: dict = {}
+    for part in PARTS:
+        entries = getattr(part, name)
+        clash = out.keys() & entries.keys()
+        assert not clash, f"{part.__name__} repeats {sorted(clash)}"
+        out.update(entries)
+    return out
 
 
-def api_read(member_read: int = 200, outsider: int = 404) -> dict[str, int]:
-    return {
-        "none": 401,
-        "outsider_read": outsider,
-        "outsider_sharing": 403,
-        "member_submit": 403,
-        "member_read": member_read,
-        "member_sharing": 403,
-        "session": 401,
-    }
-
-
-def api_sharing(member: int = 200, outsider: int = 404) -> dict[str, int]:
-    """Grants are managed with a sharing token of the organisation that owns them."""
-    return {
-        "none": 401,
-        "outsider_read": 403,
-        "outsider_sharing": outsider,
-        "member_submit": 403,
-        "member_read": 403,
-        "member_sharing": member,
-        "session": 401,
-    }
-
-
-GRANT = {
-    "audience": "everyone",
-    "groups": ["escalation"],
-    "detail": "status",
-    "purpose": "Our OPEL level, for every organisation",
-}
-REPORT = {"values": [{"measure": "ga_open", "as_of": "2026-01-05T08:00:00+00:00", "value": 10}]}
-
-APIS: dict[str, Api] = {
-    "api:openapi-json": Api("GET", "/api/openapi.json", {c: 200 for c in API_CALLERS}),
-    "api:openapi-view": Api("GET", "/api/docs", {c: 200 for c in API_CALLERS}),
-    "api:api-root": Api("GET", "/api/", {c: 404 for c in API_CALLERS}),
-    "api:submit_report": Api(
-        "POST",
-        "/api/reports",
-        {
-            "none": 401,
-            "outsider_read": 403,
-            "outsider_sharing": 403,
-            "member_submit": 201,
-            "member_read": 403,
-            "member_sharing": 403,
-            "session": 401,
-        },
-        REPORT,
-    ),
-    "api:list_measures": Api(
-        "GET",
-        "/api/measures",
-        {c: 401 if c in ("none", "session") else 200 for c in API_CALLERS},
-    ),
-    "api:list_collaboratives": Api("GET", "/api/collaboratives", api_read(200, 200)),
-    "api:collaborative_picture": Api("GET", "/api/collaboratives/{slug}/picture", api_read()),
-    "api:organisation_history": Api(
-        "GET", "/api/organisations/RS1/history?measure=ga_open", api_read()
-    ),
-    # Each organisation's sharing token manages its own grants; {grant} is North's.
-    "api:list_grants": Api("GET", "/api/sharing/grants", api_sharing(200, 200)),
-    "api:add_grant": Api("POST", "/api/sharing/grants", api_sharing(201, 201), GRANT),
-    "api:get_grant": Api("GET", "/api/sharing/grants/{grant}", api_sharing()),
-    "api:change_grant": Api("PUT", "/api/sharing/grants/{grant}", api_sharing(201), GRANT),
-    "api:revoke_grant": Api("DELETE", "/api/sharing/grants/{grant}", api_sharing()),
-}
+PAGES: dict[str, Page] = _combined("PAGES")
+APIS: dict[str, Api] = _combined("APIS")
 
 
 def named_routes() -> list[str]:

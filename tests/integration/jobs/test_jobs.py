@@ -25,7 +25,6 @@ from flotilla.jobs import actions
 from flotilla.jobs.models import ScheduledRun, WorkerHeartbeat
 from flotilla.jobs.retry import NO_RETRY, Retry, job, rule_for
 from flotilla.jobs.schedule import SCHEDULE, Entry
-from flotilla.jobs.tasks import purge_finished_jobs
 from flotilla.jobs.worker import FlotillaWorker
 from tests import factories as f
 
@@ -179,7 +178,12 @@ def test_a_job_that_always_fails_ends_failed_with_its_error_on_the_jobs_page(cli
 
 @pytest.mark.django_db(transaction=True)
 def test_the_schedule_enqueues_a_slot_once_even_when_asked_twice():
-    entry = Entry(name="test-nightly", task="flotilla.jobs.tasks.purge_finished_jobs", when="0 3 * * *", about="-")
+    entry = Entry(
+        name="test-nightly",
+        task="flotilla.jobs.tasks.purge_finished_jobs",
+        when="0 3 * * *",
+        about="-",
+    )
     night = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)  # 03:00 in London in winter
 
     first = actions.enqueue_due(now=night + timedelta(minutes=1), entries=[entry])
@@ -200,7 +204,12 @@ def test_the_schedule_enqueues_a_slot_once_even_when_asked_twice():
 
 @pytest.mark.django_db(transaction=True)
 def test_two_schedulers_asking_at_the_same_moment_enqueue_the_slot_once():
-    entry = Entry(name="test-race", task="flotilla.jobs.tasks.purge_finished_jobs", when="*/5 * * * *", about="-")
+    entry = Entry(
+        name="test-race",
+        task="flotilla.jobs.tasks.purge_finished_jobs",
+        when="*/5 * * * *",
+        about="-",
+    )
     now = timezone.now()
     start = threading.Barrier(4)
     made: list[int] = []
@@ -224,7 +233,12 @@ def test_two_schedulers_asking_at_the_same_moment_enqueue_the_slot_once():
 
 
 def test_schedule_slots_are_read_in_local_time_across_the_clock_change():
-    entry = Entry(name="test-nine", task="flotilla.jobs.tasks.purge_finished_jobs", when="0 9 * * *", about="-")
+    entry = Entry(
+        name="test-nine",
+        task="flotilla.jobs.tasks.purge_finished_jobs",
+        when="0 9 * * *",
+        about="-",
+    )
     # 09:00 in London is 09:00 UTC in winter and 08:00 UTC in summer.
     assert entry.latest_slot(datetime(2026, 1, 5, 9, 0, tzinfo=UTC)) == datetime(
         2026, 1, 5, 9, 0, tzinfo=UTC
@@ -236,7 +250,12 @@ def test_schedule_slots_are_read_in_local_time_across_the_clock_change():
         2026, 3, 29, 8, 0, tzinfo=UTC
     )
     with pytest.raises(ValueError, match="test-bad"):
-        Entry(name="test-bad", task="flotilla.jobs.tasks.purge_finished_jobs", when="61 * * * *", about="-")
+        Entry(
+            name="test-bad",
+            task="flotilla.jobs.tasks.purge_finished_jobs",
+            when="61 * * * *",
+            about="-",
+        )
 
 
 def test_every_schedule_entry_has_a_unique_name_and_a_job_with_a_retry_rule():

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from tests.functional.conftest import axe_violations, sign_in
-from tests.integration.test_jobs import add, always_fails, run_worker
+from tests.integration.jobs.test_jobs import add, always_fails, run_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -25,7 +25,7 @@ from flotilla.reporting.imports import ImportRejected, import_file
 from flotilla.reporting.models import Observation, Submission
 from tests import factories as f
 from tests.conftest import data_dir
-from tests.integration.test_load_reference import unload_reference
+from tests.integration.organisations.test_load_reference import unload_reference
 
 pytestmark = pytest.mark.django_db
 
