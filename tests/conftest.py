@@ -1,4 +1,5 @@
-"""Shared fixtures: a cast of organisations and people (owner, member, outsider)."""
+"""Shared fixtures: a cast of organisations and people (owner, member, outsider); and the
+Hypothesis profiles every property test runs under."""
 
 from __future__ import annotations
 
@@ -6,11 +7,36 @@ import os
 import shutil
 from pathlib import Path
 
+import hypothesis
 import pytest
 from django.conf import settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from flotilla.authz.models import Role
 from tests import factories as f
+
+# A red run must go red again on the next run and on anyone else's machine, so by default every
+# property test draws the same examples each time (derandomised: seeded from the test itself),
+# keeps no example database, and prints the `@reproduce_failure` blob when it fails. Nothing
+# may depend on the machine's speed either: no deadline, and no "too slow" health check.
+# HYPOTHESIS_PROFILE=dev explores instead: fresh examples each run, failures remembered under
+# var/ (not in git) and replayed first next time. See docs/adr/0014-derandomised-property-tests.md.
+hypothesis.settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow],
+)
+_EXAMPLES = Path(__file__).resolve().parents[1] / "var" / "hypothesis"
+hypothesis.settings.register_profile(
+    "dev",
+    derandomize=False,
+    database=DirectoryBasedExampleDatabase(_EXAMPLES),
+    print_blob=True,
+)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def data_dir() -> Path:

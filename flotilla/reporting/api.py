@@ -228,7 +228,9 @@ def submit_report(
     return Status(201, stored)
 
 
-@router.get("/measures", response={200: list[MeasureOut], 401: ErrorOut}, summary="Measures")
+@router.get(
+    "/measures", response={200: list[MeasureOut], 400: ErrorOut, 401: ErrorOut}, summary="Measures"
+)
 def list_measures(request: HttpRequest) -> list[dict[str, Any]]:
     """The catalogue of measures an organisation reports, with units and valid ranges."""
     return [

@@ -70,6 +70,7 @@ class HighsModel:
         threads: int = 1,
         time_limit: float | None = None,
         solver: str = "choose",
+        mip_rel_gap: float | None = None,
     ) -> None:
         self._h: Any = _new_highs()
         self._h.setOptionValue("output_flag", False)
@@ -77,6 +78,8 @@ class HighsModel:
         self._h.setOptionValue("solver", solver)
         if time_limit is not None:
             self._h.setOptionValue("time_limit", float(time_limit))
+        if mip_rel_gap is not None:
+            self._h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
         csc = sp.csc_array(a)
         csc.sum_duplicates()
         lp: Any = highspy.HighsLp()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from flotilla.planning.core.errors import InputError
 from flotilla.planning.core.static import (
+    SURGE_TIE_BREAK,
     Sites,
     TravelTimes,
     check_static_plan,
@@ -142,19 +143,60 @@ def instances(draw: st.DrawFn) -> Sites:
     return make_sites(occ, beds, lon=lon, bed_type=types, surge=surge, cost=cost, safe=safe)
 
 
+#: HiGHS's default absolute MIP gap (patient-km): with no relative gap, how far above the optimum
+#: either solver's answer may be, and so how far apart two optimal answers' distances may be.
+SOLVER_GAP = 1e-6
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sites=instances(), radius=st.sampled_from([20.0, 50.0, 200.0]))
+# The reference moved 0.999999 patients 34.229196 km (HiGHS takes that for a whole patient) and
+# reported 34.229162 patient-km, just under the plan's 34.229196.
+@example(
+    sites=make_sites(
+        [3, 2, 2, 6],
+        [3, 4, 1, 3],
+        lon=[1.0, 0.5, 0.5, 1.0],
+        surge=[2, 2, 0, 1],
+        cost=[2.5, 0.0, 1.0, 2.5],
+        safe=0.92,
+    ),
+    radius=50.0,
+)
+# The reference stopped at scipy's default 0.01% MIP gap, 0.0021 patient-km above the optimum.
+@example(
+    sites=make_sites(
+        [22, 11, 39, 6, 29, 6],
+        [18, 1, 20, 13, 30, 16],
+        lon=[1.0899776568073734, 0.3576447578835287, 0.9331531511578732,
+             0.01741676945596313, 0.6978955732607, 0.31825486021521554],
+        bed_type=["ga", "cc", "cc", "cc", "ga", "cc"],
+        surge=[2, 2, 0, 3, 4, 3],
+        cost=[2.5, 1.0, 0.0, 2.5, 0.0, 2.5],
+        safe=1.0,
+    ),
+    radius=200.0,
+)  # fmt: skip
 def test_fast_model_matches_dense_reference_on_random_instances(
     sites: Sites, radius: float
 ) -> None:
+    """The plan has the reference's overflow and surge cost, and its distance as far as the
+    solvers' stated tolerances and the core's surge tie-break allow.
+
+    Both models are solved with no relative MIP gap and both report a plan in whole patients,
+    so the distances can differ only by HiGHS's absolute gap (SOLVER_GAP) and by the core's
+    tie-break: its third stage charges SURGE_TIE_BREAK per surge bed opened, so it may travel up
+    to that much further for each free bed the reference opens and it leaves shut.
+    """
     graph = graph_by_radius(sites, radius)
     plan = solve_static(sites, graph)
     ref = reference_static(sites, graph)
     assert check_static_plan(sites, graph, plan) == []
     assert plan.overflow_after == pytest.approx(ref.overflow, abs=1e-6)
     assert plan.surge_cost == pytest.approx(ref.surge_cost, abs=1e-6)
-    distance = float((plan.patients * plan.distance_km).sum())
-    assert distance == pytest.approx(ref.distance, rel=1e-6, abs=1e-6)
+    beds_left_shut = float(ref.surge.sum() - plan.surge.sum())
+    longer = plan.total_distance_km - ref.distance
+    assert -SOLVER_GAP <= longer <= SURGE_TIE_BREAK * beds_left_shut + SOLVER_GAP
     assert plan.lower_bound <= plan.overflow_after <= plan.overflow_before
 
 
