@@ -33,8 +33,7 @@ from schemathesis.checks import (
 )
 
 from flotilla.authz import actions as authz_actions
-from flotilla.authz.models import TokenScope
-from flotilla.registry.models import Role
+from flotilla.authz.models import Role, TokenScope
 from flotilla.wsgi import application
 from tests import factories as f
 
