@@ -3,7 +3,8 @@
     .venv/bin/flotilla runserver 127.0.0.1:8000 &   # with the demo loaded
     .venv/bin/python scripts/screenshots.py http://127.0.0.1:8000
 
-Writes PNGs into docs/img/. Uses the machine's Chromium through Playwright.
+Writes PNGs into docs/img/. Uses the machine's Chromium through Playwright. A second
+argument, the password of a staff user named "platform", adds the jobs page.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ OUT = Path(__file__).resolve().parent.parent / "docs" / "img"
 PASSWORD = "flotilla-demo-2026"
 
 
-def main(base: str) -> None:
+def main(base: str, staff_password: str = "") -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(
@@ -96,6 +97,10 @@ def main(base: str) -> None:
         sign_in("demo-admin")
         page.goto(f"/o/{org_code}/sharing")
         page.screenshot(path=OUT / "sharing.png", full_page=True)
+        page.goto("/inbox/settings")
+        page.screenshot(path=OUT / "notification-settings.png", full_page=True)
+        page.goto(f"/o/{org_code}/webhooks")
+        page.screenshot(path=OUT / "webhooks.png", full_page=True)
         page.goto(f"/o/{org_code}/sharing/new")
         page.screenshot(path=OUT / "grant-new.png", full_page=True)
         page.click("text=Add the grant")
@@ -112,9 +117,22 @@ def main(base: str) -> None:
         banded.locator("th a").click()
         page.wait_for_load_state()
         page.screenshot(path=OUT / "organisation-banded.png", full_page=True)
+        # Platform staff (a superuser made with `flotilla createsuperuser`, named "platform").
+        if staff_password:
+            page.context.clear_cookies()
+            page.goto("/signin/")
+            page.fill("#id_username", "platform")
+            page.fill("#id_password", staff_password)
+            page.click("button[type=submit]")
+            page.wait_for_load_state()
+            page.goto("/platform/jobs")
+            page.screenshot(path=OUT / "jobs.png", full_page=True)
         browser.close()
     print(f"screenshots written to {OUT}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000")
+    main(
+        sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000",
+        sys.argv[2] if len(sys.argv) > 2 else "",
+    )

@@ -14,7 +14,6 @@ EVENT_KINDS: dict[str, str] = {
     "collaborative.member_joined": "An organisation joined one of your collaboratives",
     "collaborative.member_left": "An organisation left one of your collaboratives",
     "report.overdue": "Your organisation's report is overdue",
-    "picture.summary": "The morning summary of a collaborative's picture",
 }
 
 #: Sent by "Send a test event" to one webhook, whatever it subscribes to; never by `notify`.

@@ -113,9 +113,10 @@ def send(*, now: datetime | None = None, by: Any = SUMMARIES) -> list[Summary]:
                     by=by,
                     recipients=people,
                     text=text,
+                    # Inbox and email only, never a webhook: the sentence carries other
+                    # organisations' figures as this organisation may see them, and a webhook
+                    # would carry them out of Flotilla's sight (webhooks send codes, not data).
                     link=reverse("picture:dashboard", args=[m.collaborative.slug]),
-                    kind="picture.summary",
-                    organisation=m.organisation,
                 )
                 audit.record(
                     by=by,
