@@ -198,18 +198,17 @@ def invite_person(
 
 
 def _withdraw(by: Any, inv: PersonInvitation, now: datetime) -> None:
-    before = _invitation_snapshot(inv)
-    inv.status = PersonInvitationStatus.WITHDRAWN
-    inv.responded_by = as_principal(by).user
-    inv.responded_at = now
-    inv.save(update_fields=["status", "responded_by", "responded_at"])
-    audit.record(
+    audit.change(
         by=by,
-        action="accounts.invitation_withdrawn",
         obj=inv,
+        action="accounts.invitation_withdrawn",
+        snapshot=_invitation_snapshot,
+        changes={
+            "status": PersonInvitationStatus.WITHDRAWN,
+            "responded_by": as_principal(by).user,
+            "responded_at": now,
+        },
         organisation_id=inv.organisation_id,
-        before=before,
-        after=_invitation_snapshot(inv),
     )
 
 
@@ -334,18 +333,18 @@ def _join(by: Any, inv: PersonInvitation, user: Any) -> Membership:
     membership = authz_actions.set_membership(
         by=by, user=user, organisation=inv.organisation, role=inv.role
     )
-    before = _invitation_snapshot(inv)
-    inv.status = PersonInvitationStatus.ACCEPTED
-    inv.responded_by = user
-    inv.responded_at = timezone.now()
-    inv.save(update_fields=["status", "responded_by", "responded_at"])
-    audit.record(
+    audit.change(
         by=by,
-        action="accounts.invitation_accepted",
         obj=inv,
+        action="accounts.invitation_accepted",
+        snapshot=_invitation_snapshot,
+        changes={
+            "status": PersonInvitationStatus.ACCEPTED,
+            "responded_by": user,
+            "responded_at": timezone.now(),
+        },
         organisation_id=inv.organisation_id,
-        before=before,
-        after={**_invitation_snapshot(inv), "user": user.get_username()},
+        after_extra={"user": user.get_username()},
     )
     return membership
 
@@ -541,18 +540,18 @@ DECIDED = {
 def _decide(by: Any, req: AccessRequest, status: str, at: datetime, **fields: Any) -> None:
     """Record a decision on a locked, pending request (with any further fields), audited
     with the request before and after."""
-    before = _request_snapshot(req)
-    req.status, req.decided_by, req.decided_at = status, as_principal(by).user, at
-    for name, value in fields.items():
-        setattr(req, name, value)
-    req.save(update_fields=["status", "decided_by", "decided_at", *fields])
-    audit.record(
+    audit.change(
         by=by,
-        action=DECIDED[status],
         obj=req,
+        action=DECIDED[status],
+        snapshot=_request_snapshot,
+        changes={
+            "status": status,
+            "decided_by": as_principal(by).user,
+            "decided_at": at,
+            **fields,
+        },
         organisation_id=req.organisation_id,
-        before=before,
-        after=_request_snapshot(req),
     )
 
 

@@ -105,3 +105,30 @@ def register(
                 after=after,
             )
     return obj
+
+
+def change(
+    *,
+    by: Any,
+    obj: Model,
+    action: str,
+    snapshot: Callable[[Any], dict[str, Any]],
+    changes: dict[str, Any],
+    organisation_id: int | None = None,
+    after_extra: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Set `changes` on a row the caller has locked, save only those fields, and record
+    `action` with the row's `snapshot` before and after (plus `after_extra`), all in the
+    caller's transaction. The one shape for "snapshot, change, audit" in every app."""
+    before = snapshot(obj)
+    for field, value in changes.items():
+        setattr(obj, field, value)
+    obj.save(update_fields=list(changes))
+    return record(
+        by=by,
+        action=action,
+        obj=obj,
+        organisation_id=organisation_id,
+        before=before,
+        after={**snapshot(obj), **(after_extra or {})},
+    )

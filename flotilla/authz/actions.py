@@ -85,16 +85,13 @@ def revoke_token(*, by: Any, token: ApiToken) -> ApiToken:
         token = ApiToken.objects.select_for_update().get(pk=token.pk)
         if token.revoked_at is not None:
             return token
-        before = _snapshot(token)
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
-        audit.record(
+        audit.change(
             by=by,
-            action="authz.token_revoked",
             obj=token,
+            action="authz.token_revoked",
+            snapshot=_snapshot,
+            changes={"revoked_at": timezone.now()},
             organisation_id=token.organisation_id,
-            before=before,
-            after=_snapshot(token),
         )
     return token
 

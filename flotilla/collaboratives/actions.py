@@ -353,9 +353,14 @@ def leave(*, by: Any, collaborative: Collaborative, organisation: Organisation) 
         refusal = why_cannot_leave(collaborative=collaborative, organisation=organisation)
         if refusal:
             raise CollaborativeError(refusal)
-        before = _membership_snapshot(m)
-        m.left_at = timezone.now()
-        m.save(update_fields=["left_at"])
+        audit.change(
+            by=by,
+            obj=m,
+            action="collaboratives.left",
+            snapshot=_membership_snapshot,
+            changes={"left_at": timezone.now()},
+            organisation_id=organisation.pk,
+        )
         events.member_left.send(sender=CollaborativeMembership, by=by, membership=m)
         _tell_other_members(
             by=by,
@@ -364,12 +369,4 @@ def leave(*, by: Any, collaborative: Collaborative, organisation: Organisation) 
             kind="collaborative.member_left",
             sentence=f"{organisation.name} left {collaborative.name}. It no longer sees your "
             f"data through {collaborative.name}, and you no longer see its data there.",
-        )
-        audit.record(
-            by=by,
-            action="collaboratives.left",
-            obj=m,
-            organisation_id=organisation.pk,
-            before=before,
-            after=_membership_snapshot(m),
         )

@@ -382,21 +382,19 @@ def remove_webhook(*, by: Any, webhook: Webhook) -> Webhook:
         hook = Webhook.objects.select_for_update().get(pk=webhook.pk)
         if hook.removed_at is not None:
             return hook
-        before = _webhook_snapshot(hook)
-        hook.removed_at = timezone.now()
-        hook.save(update_fields=["removed_at"])
         cancelled = Delivery.objects.filter(webhook=hook, status=DeliveryStatus.PENDING).update(
             status=DeliveryStatus.CANCELLED,
             next_attempt_at=None,
             last_error="The webhook was removed before it was sent",
         )
-        audit.record(
+        audit.change(
             by=by,
-            action="notifications.webhook_removed",
             obj=hook,
+            action="notifications.webhook_removed",
+            snapshot=_webhook_snapshot,
+            changes={"removed_at": timezone.now()},
             organisation_id=hook.organisation_id,
-            before=before,
-            after={**_webhook_snapshot(hook), "cancelled_deliveries": cancelled},
+            after_extra={"cancelled_deliveries": cancelled},
         )
     return hook
 
@@ -455,19 +453,18 @@ def replay(*, by: Any, delivery: Delivery) -> Delivery:
             raise NotificationError("Only a webhook delivery that was given up can be replayed")
         if d.webhook.removed_at is not None:
             raise NotificationError("This delivery's webhook was removed; it cannot be replayed")
-        before = _delivery_snapshot(d)
-        d.status = DeliveryStatus.PENDING
-        d.attempt_limit = d.attempts + 1
-        d.next_attempt_at = timezone.now()
-        d.replays += 1
-        d.save(update_fields=["status", "attempt_limit", "next_attempt_at", "replays"])
-        audit.record(
+        audit.change(
             by=by,
-            action="notifications.delivery_replayed",
             obj=d,
+            action="notifications.delivery_replayed",
+            snapshot=_delivery_snapshot,
+            changes={
+                "status": DeliveryStatus.PENDING,
+                "attempt_limit": d.attempts + 1,
+                "next_attempt_at": timezone.now(),
+                "replays": d.replays + 1,
+            },
             organisation_id=d.organisation_id,
-            before=before,
-            after=_delivery_snapshot(d),
         )
         _enqueue_on_commit([d.pk])
     return d
