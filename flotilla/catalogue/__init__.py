@@ -139,6 +139,13 @@ class Catalogue:
     #: charted over time, in order.
     entity_status: tuple[str, ...] = ()
     entity_charts: tuple[str, ...] = ()
+    #: The reporting form: organisation kind → the measures shown first, in order ("" for
+    #: any kind not listed).
+    form_first: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def first_on_form(self, kind: str) -> tuple[str, ...]:
+        """The measures the reporting form shows first for this kind of organisation."""
+        return self.form_first.get(kind, self.form_first.get("", ()))
 
     def measure(self, code: str) -> MeasureSpec:
         for m in self.measures:
@@ -384,6 +391,15 @@ def parse(data: dict[str, Any]) -> Catalogue:
         unknown = [code for code in page[part] if code not in by_code]
         if unknown:
             _fail(f"entity_page.{part} names unknown measures {unknown}")
+    form = data.get("reporting_form", {})
+    form_first = {"": tuple(form.get("default", ()))}
+    for kind, part in form.items():
+        if kind != "default":
+            form_first[kind] = tuple(part["first"])
+    for kind, codes in form_first.items():
+        unknown = [code for code in codes if code not in by_code]
+        if unknown:
+            _fail(f"reporting_form.{kind or 'default'} names unknown measures {unknown}")
     return Catalogue(
         version=data["version"],
         measures=measures,
@@ -394,6 +410,7 @@ def parse(data: dict[str, Any]) -> Catalogue:
         columns=columns,
         entity_status=tuple(page["status"]),
         entity_charts=tuple(page["charts"]),
+        form_first=form_first,
     )
 
 

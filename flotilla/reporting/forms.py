@@ -9,39 +9,6 @@ from flotilla.catalogue import Catalogue, MeasureSpec
 from flotilla.reporting.validation import CellIn, Problem
 
 #: The figures asked for first, by organisation kind; everything else is one click away.
-PRIMARY: dict[str, tuple[str, ...]] = {
-    "acute": (
-        "ga_open",
-        "ga_occupied",
-        "ga_admissible",
-        "ga_closed",
-        "cc_adult_open",
-        "cc_adult_occupied",
-        "cc_adult_admissible",
-        "escalation_open",
-        "escalation_occupied",
-        "handover_30_60",
-        "handover_over_60",
-        "dta_waiting",
-        "nctr",
-        "staff_absent",
-        "opel_declared",
-        "situation",
-    ),
-    "mental_health": (
-        "mh_adult_open",
-        "mh_adult_occupied",
-        "mh_adult_admissible",
-        "mh_picu_open",
-        "mh_picu_occupied",
-        "mh_older_open",
-        "mh_older_occupied",
-        "staff_absent",
-        "opel_declared",
-        "situation",
-    ),
-}
-DEFAULT_PRIMARY = ("staff_absent", "opel_declared", "situation")
 
 
 @dataclass(frozen=True)
@@ -52,7 +19,7 @@ class Section:
 
 def sections(catalogue: Catalogue, kind: str) -> tuple[list[Section], list[Section]]:
     """(primary sections, further sections), each grouped by measure group, catalogue order."""
-    primary_codes = PRIMARY.get(kind, DEFAULT_PRIMARY)
+    primary_codes = catalogue.first_on_form(kind)
     titles = {
         "capacity": "Beds",
         "flow": "Flow",

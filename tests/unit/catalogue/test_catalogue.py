@@ -129,3 +129,21 @@ def test_an_entry_missing_a_field_is_refused_naming_the_entry_and_the_field():
     del entry(doc["indicators"], code="nctr")["red"]
     with pytest.raises(CatalogueError, match="indicator nctr has no red"):
         parse(doc)
+
+
+def test_the_reporting_form_shows_each_kinds_first_boxes_from_the_catalogue():
+    from flotilla import catalogue
+
+    current = catalogue.current()
+    assert current.first_on_form("acute")[:2] == ("ga_open", "ga_occupied")
+    assert current.first_on_form("mental_health")[0] == "mh_adult_open"
+    assert current.first_on_form("community") == ("staff_absent", "opel_declared", "situation")
+
+
+def test_a_reporting_form_naming_an_unknown_measure_is_refused():
+    doc = data()
+    doc["reporting_form"]["acute"]["first"].append("ga_opne")
+    with pytest.raises(
+        CatalogueError, match=r"reporting_form.acute names unknown measures \['ga_opne'\]"
+    ):
+        parse(doc)
