@@ -33,11 +33,11 @@ class ReferenceStatic:
 def reference_static(sites: Sites, graph: TransferGraph) -> ReferenceStatic:
     """Solve the static model densely: variables x[i, j] for every ordered pair, s_i, o_i.
 
-    Each stage is solved to proven optimality (``mip_rel_gap`` 0: scipy's default leaves HiGHS
-    free to stop 0.01% above the optimum, which the next stage would then hold). HiGHS accepts
-    a value within 1e-6 of a whole number as integral, so its answer is rounded to whole
-    patients and beds, and every stage value is that plan's, never the solver's near-integral
-    point: 0.999999 patients on a 34 km edge is not a plan, yet it reads as 1e-6 shorter.
+    Each stage is solved with no relative MIP gap (scipy's default lets HiGHS stop 0.01% above
+    the optimum, which the next stage would then hold). HiGHS takes a value within 1e-6 of a
+    whole number for integral, so its answer is rounded to whole patients and beds, and every
+    stage's value is that plan's, never the solver's near-integral point's: 0.999999 patients
+    moved 34.229196 km is no plan, yet it read as 34.229162 patient-km.
     """
     n = sites.n
     cap = [int(c) for c in sites.capacity]
