@@ -729,7 +729,6 @@ def north_reader(cast, client):
 
 @settings(
     max_examples=25,
-    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
