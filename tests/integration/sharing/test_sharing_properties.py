@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, event, given, settings
@@ -601,8 +602,15 @@ def check_dashboard_page(client, cast, model: Model) -> None:
             assert cell.late == (delay or None), (org, site, code, cell)
             if seen is not None and org != "RN1":
                 event(f"dashboard shows a {seen.detail} figure{' late' if delay else ''}")
-        times = [s.as_of for (o, p, _), s in figures.items() if (o, p) == (org, site)]
+        shown = [s for (o, p, _), s in figures.items() if (o, p) == (org, site)]
+        times = [s.as_of for s in shown]
         want = formatting.when(max(times)) if times else "no report"
+        # Overdue: every figure shown is past the staleness limit even allowing for its delay.
+        limit = model.moment - timedelta(
+            hours=cast.collab.reporting_interval_hours * django_settings.STALE_FACTOR
+        )
+        if shown and all(s.as_of < limit - timedelta(hours=s.delay_hours) for s in shown):
+            want += " Overdue"
         assert row["as of"].shown == want, (org, site)
         for bed in BEDS:
             cell = row[f"{bed}_occupancy"]
