@@ -75,3 +75,25 @@ def test_a_token_describes_itself_without_its_secret(cast):
     assert token.is_active
     assert token.as_principal().organisation_id == cast.north.pk
     assert ApiToken.objects.filter(secret_sha256=ApiToken.hash_secret(secret)).exists()
+
+
+def test_an_anonymous_visitor_holds_no_role_anywhere(cast):
+    assert roles_in(AnonymousUser(), cast.north.pk) == set()
+    assert roles_in(cast.people[Role.REPORTER], cast.north.pk) == {Role.REPORTER}
+
+
+def test_a_role_that_does_not_exist_is_refused_and_a_membership_says_who_is_what(cast):
+    from flotilla.authz import actions as authz_actions
+    from flotilla.authz.models import Membership
+
+    with pytest.raises(authz_actions.RoleError, match="Unknown role 'captain'"):
+        authz_actions.set_membership(
+            by=f.SYSTEM, user=cast.people[Role.VIEWER], organisation=cast.north, role="captain"
+        )
+    m = Membership.objects.get(user=cast.people[Role.VIEWER])
+    assert str(m) == "north_viewer — viewer at RN1"
+
+
+def test_an_empty_bearer_token_is_not_a_token(client, cast):
+    response = client.get("/api/measures", HTTP_AUTHORIZATION="Bearer ")
+    assert response.status_code == 401
