@@ -42,3 +42,10 @@ def test_the_morning_summary_job_sends_the_days_summaries_once(cast):
 def test_the_delivery_job_sends_what_is_due(cast):
     task = next(e for e in SCHEDULE if e.name == "deliver-notifications").resolve()
     assert isinstance(task.call(slot=timezone.now().isoformat()), dict)
+
+
+def test_a_morning_summary_slot_missed_by_hours_is_not_sent_late(cast):
+    f.report(cast.north, timezone.now() - timedelta(hours=30), ga_occupied=80, ga_open=100)
+    task = next(e for e in SCHEDULE if e.name == "morning-summary").resolve()
+    assert task.call(slot=(timezone.now() - timedelta(hours=17)).isoformat()) == 0
+    assert not Summary.objects.exists()
