@@ -112,6 +112,10 @@ def note_token_used(*, token: ApiToken, now: datetime | None = None) -> None:
     token.last_used_at = now
 
 
+def _membership_snapshot(m: Membership) -> dict[str, Any]:
+    return {"user": m.user.get_username(), "role": m.role}
+
+
 def set_membership(*, by: Any, user: Any, organisation: Organisation, role: str) -> Membership:
     """Give a person a role in an organisation (or change it)."""
     if role not in Role.values:
@@ -204,16 +208,13 @@ def change_role(*, by: Any, membership: Membership, role: str) -> Membership:
         m = _locked_membership(membership, role)
         if m.role == role:
             return m
-        before = {"user": m.user.get_username(), "role": m.role}
-        m.role = role
-        m.save(update_fields=["role"])
-        audit.record(
+        audit.change(
             by=by,
-            action="authz.membership_set",
             obj=m,
+            action="authz.membership_set",
+            snapshot=_membership_snapshot,
+            changes={"role": role},
             organisation_id=m.organisation_id,
-            before=before,
-            after={"user": m.user.get_username(), "role": role},
         )
     return m
 
