@@ -10,7 +10,8 @@ PORT ?= 8000
 
 $(STAMP): requirements/base.txt requirements/dev.txt pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is needed (set PY=/path/to/python3.11)"; exit 1; }
-	test -d $(VENV) || $(PY) -m venv $(VENV)
+	# A venv left half-made (an interrupted first run) is made again rather than used.
+	test -x $(BIN)/pip || $(PY) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/base.txt -r requirements/dev.txt
 	# The project itself: a .pth puts it on the path and bin/flotilla runs its commands.
 	$(BIN)/python -c 'import site,pathlib; pathlib.Path(site.getsitepackages()[0],"flotilla.pth").write_text(str(pathlib.Path.cwd())+"\n")'
