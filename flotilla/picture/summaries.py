@@ -91,10 +91,12 @@ def send(*, now: datetime | None = None, by: Any = SUMMARIES) -> list[Summary]:
         .select_related("collaborative", "organisation")
         .order_by("collaborative__name", "organisation__name")
     )
+    # One query for today's summaries already sent, not one per membership.
+    already = set(
+        Summary.objects.filter(day=day).values_list("collaborative_id", "organisation_id")
+    )
     for m in memberships:
-        if Summary.objects.filter(
-            collaborative=m.collaborative, organisation=m.organisation, day=day
-        ).exists():
+        if (m.collaborative_id, m.organisation_id) in already:
             continue
         people = people_with(Perm.MANAGE_COLLABORATIVE, m.organisation_id)
         if not people:

@@ -73,14 +73,17 @@ def send_due(*, now: datetime | None = None, by: Any = REMINDERS) -> list[Remind
         .order_by("collaborative__name", "organisation__name")
     )
     last = last_reports({m.organisation_id for m in memberships})
+    due = {m: _due(m, last.get(m.organisation_id)) for m in memberships}
+    due = {m: at for m, at in due.items() if at <= now}
+    # One query for the reminders already sent for these due times, not one per membership.
+    already = set(
+        Reminder.objects.filter(due_at__in=set(due.values())).values_list(
+            "organisation_id", "collaborative_id", "due_at"
+        )
+    )
     sent = []
-    for m in memberships:
-        due_at = _due(m, last.get(m.organisation_id))
-        if due_at > now:
-            continue
-        if Reminder.objects.filter(
-            organisation_id=m.organisation_id, collaborative_id=m.collaborative_id, due_at=due_at
-        ).exists():
+    for m, due_at in due.items():
+        if (m.organisation_id, m.collaborative_id, due_at) in already:
             continue
         try:
             sent.append(_remind(by, m, due_at, last.get(m.organisation_id), now))

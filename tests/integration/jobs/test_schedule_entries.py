@@ -40,8 +40,20 @@ def test_the_morning_summary_job_sends_the_days_summaries_once(cast):
 
 
 def test_the_delivery_job_sends_what_is_due(cast):
+    from django.core import mail
+
+    from flotilla.notifications import actions as notifications
+
+    person = cast.people["outsider"]
+    person.email = "admin@outside.example"
+    person.save()
+    notifications.notify(by=f.SYSTEM, recipients=[person], text="Something to know.")
+    mail.outbox.clear()
     task = next(e for e in SCHEDULE if e.name == "deliver-notifications").resolve()
-    assert isinstance(task.call(slot=timezone.now().isoformat()), dict)
+    task.call(slot=timezone.now().isoformat())
+    assert [m.to for m in mail.outbox] == [["admin@outside.example"]]
+    task.call(slot=timezone.now().isoformat())
+    assert len(mail.outbox) == 1  # sent once, however often the job runs
 
 
 def test_a_morning_summary_slot_missed_by_hours_is_not_sent_late(cast):
