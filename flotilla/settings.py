@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "flotilla.sharing",
     "flotilla.reporting",
     "flotilla.picture",
+    "flotilla.exchange",
     "flotilla.planning",
     "flotilla.demo",
     "flotilla.jobs",

@@ -40,6 +40,7 @@ APPS = (
     "reporting",
     "sharing",
     "picture",
+    "exchange",
     "accounts",
     "planning",
     "demo",
@@ -68,7 +69,7 @@ INTERFACE = frozenset({"views", "api", "urls", "forms", "admin", "management"})
 SHARED_INTERFACE = ("flotilla.authz.api_auth",)
 
 #: Read modules: they answer questions and never write.
-READS = frozenset({"queries", "policy", "rules", "engine"})
+READS = frozenset({"queries", "policy", "rules", "engine", "matching", "reciprocity"})
 
 #: The observation store's models, and who may import them.
 STORE_MODELS = frozenset({"Observation", "Series", "Submission"})

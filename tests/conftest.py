@@ -83,3 +83,17 @@ def cast(db):
 def _fast_password_hashing(settings):
     # The production hasher is slow on purpose; tests create many people.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def aid(cast):
+    """The cast, with a site each for North and South, and a coordinator at South (who
+    arranges aid there) and at the outsider."""
+    north_site = f.SiteFactory(code="RN101", name="North General Hospital", organisation=cast.north)
+    south_site = f.SiteFactory(code="RS101", name="South General Hospital", organisation=cast.south)
+    outside_site = f.SiteFactory(code="RX101", name="Outside Infirmary", organisation=cast.outside)
+    south_coordinator = f.UserFactory(username="south_coordinator")
+    f.member(south_coordinator, cast.south, Role.COORDINATOR)
+    cast.north_site, cast.south_site, cast.outside_site = north_site, south_site, outside_site
+    cast.people["south_coordinator"] = south_coordinator
+    return cast

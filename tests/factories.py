@@ -280,3 +280,77 @@ def dead_letter(hook: Any) -> Any:
     d.refresh_from_db()
     assert d.status == DeliveryStatus.DEAD, d.last_error
     return d
+
+
+# ------------------------------------------------------------------ mutual aid
+
+
+def aid_request(
+    *,
+    by: Any,
+    organisation: Any,
+    collaborative: Any,
+    site: Any,
+    kind: str = "transfer",
+    details: dict[str, Any] | None = None,
+    quantity: int = 2,
+    urgency: str = "within_4h",
+    needed_in_hours: float = 6,
+    **kw: Any,
+) -> Any:
+    """A request for aid, raised through the exchange's actions (a transfer by default)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from flotilla.exchange import actions as exchange_actions
+
+    return exchange_actions.raise_request(
+        by=by,
+        organisation=organisation,
+        collaborative=collaborative,
+        site=site,
+        kind=kind,
+        details=details
+        if details is not None
+        else {"level_of_care": "cc3", "bed_type": "cc_adult", "clinical_needs": ["ventilation"]},
+        quantity=quantity,
+        urgency=urgency,
+        needed_by=timezone.now() + timedelta(hours=needed_in_hours),
+        **kw,
+    )
+
+
+def offer(
+    *,
+    by: Any,
+    organisation: Any,
+    site: Any,
+    request: Any = None,
+    quantity: int = 2,
+    hours: float = 72,
+    **kw: Any,
+) -> Any:
+    """An offer of aid with terms: for `request`, or unsolicited (pass collaborative, kind and
+    details), open from now for `hours`."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from flotilla.exchange import actions as exchange_actions
+
+    now = timezone.now()
+    if request is not None:
+        kw.setdefault("details", request.details)
+    return exchange_actions.make_offer(
+        by=by,
+        organisation=organisation,
+        site=site,
+        request=request,
+        quantity=quantity,
+        available_from=now,
+        available_until=now + timedelta(hours=hours),
+        transport=kw.pop("transport", "offerer"),
+        cost_recovery=kw.pop("cost_recovery", "none"),
+        **kw,
+    )

@@ -52,6 +52,7 @@ class TokenScope(models.TextChoices):
     SUBMIT = "submit", "Submit reports only"
     READ = "read", "Read the picture"
     SHARING = "sharing", "Manage the organisation's sharing grants"
+    AID = "aid", "Ask for, offer and take up mutual aid"
 
 
 class ApiToken(models.Model):

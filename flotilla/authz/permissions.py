@@ -22,6 +22,7 @@ class Perm(StrEnum):
     VIEW_ACCESS_RECORD = "view_access_record"
     MANAGE_SHARING = "manage_sharing"
     MANAGE_WEBHOOKS = "manage_webhooks"
+    ARRANGE_AID = "arrange_aid"
 
 
 #: What each role grants, with the sentence that justifies it.
@@ -30,9 +31,16 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     Role.VIEWER: frozenset({Perm.VIEW_PICTURE}),
     # A reporter also reports their own organisation's position, by form or file.
     Role.REPORTER: frozenset({Perm.VIEW_PICTURE, Perm.SUBMIT_REPORT, Perm.IMPORT_REPORTS}),
-    # A coordinator reports too, and runs the collaborative day to day (thresholds, invites).
+    # A coordinator reports too, runs the collaborative day to day (thresholds, invites) and
+    # asks for, offers and takes up mutual aid for the organisation.
     Role.COORDINATOR: frozenset(
-        {Perm.VIEW_PICTURE, Perm.SUBMIT_REPORT, Perm.IMPORT_REPORTS, Perm.MANAGE_COLLABORATIVE}
+        {
+            Perm.VIEW_PICTURE,
+            Perm.SUBMIT_REPORT,
+            Perm.IMPORT_REPORTS,
+            Perm.MANAGE_COLLABORATIVE,
+            Perm.ARRANGE_AID,
+        }
     ),
     # An organisation admin speaks for the organisation: joins, leaves, issues tokens.
     # Listed one by one, so that a new permission is given to no one until someone decides.
@@ -50,6 +58,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.VIEW_ACCESS_RECORD,
             Perm.MANAGE_SHARING,
             Perm.MANAGE_WEBHOOKS,
+            Perm.ARRANGE_AID,
         }
     ),
 }
@@ -57,7 +66,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
 ROLE_SENTENCES: dict[str, str] = {
     Role.VIEWER: "Reads the shared picture of the collaboratives the organisation belongs to.",
     Role.REPORTER: "Also reports the organisation's position, by form or by file.",
-    Role.COORDINATOR: "Also runs collaboratives day to day: thresholds and invitations.",
+    Role.COORDINATOR: "Also runs collaboratives day to day (thresholds and invitations) and "
+    "asks for, offers and takes up mutual aid.",
     Role.ORG_ADMIN: "Speaks for the organisation: creates, joins and leaves collaboratives, "
     "manages people and API tokens, decides who sees the organisation's data (sharing "
     "grants), and sees who has read it.",

@@ -172,12 +172,15 @@ def update_collaborative(
     thresholds: dict[str, tuple[float, float]],
     reporting_interval_hours: int,
     invite_policy: str | None = None,
+    aid_widen_after_minutes: int | None = None,
 ) -> None:
-    """Change a collaborative's reporting interval, RAG thresholds and who may invite.
+    """Change a collaborative's reporting interval, RAG thresholds, who may invite and how
+    long an unmet request for aid waits before its audience widens.
 
-    `invite_policy` None leaves it as it is. While the founding organisation is a member,
-    only its coordinators and admins may change who may invite (otherwise a setting that
-    keeps inviting to the founder could be undone by anyone it keeps out).
+    `invite_policy` or `aid_widen_after_minutes` None leaves it as it is. While the founding
+    organisation is a member, only its coordinators and admins may change who may invite
+    (otherwise a setting that keeps inviting to the founder could be undone by anyone it
+    keeps out).
     """
     if invite_policy is not None and invite_policy not in InvitePolicy.values:
         raise CollaborativeError("Choose who may invite organisations")
@@ -188,13 +191,20 @@ def update_collaborative(
             raise CollaborativeError(f"{indicator}: red must be at or above amber")
     if not 1 <= reporting_interval_hours <= 168:
         raise CollaborativeError("The reporting interval must be between 1 and 168 hours")
+    if aid_widen_after_minutes is not None and not 15 <= aid_widen_after_minutes <= 1440:
+        raise CollaborativeError(
+            "An unmet request must wait between 15 and 1440 minutes before it is shown wider"
+        )
     with transaction.atomic():
         collab = Collaborative.objects.select_for_update().get(pk=collaborative.pk)
         before = {
             "reporting_interval_hours": collab.reporting_interval_hours,
             "invite_policy": collab.invite_policy,
+            "aid_widen_after_minutes": collab.aid_widen_after_minutes,
             "thresholds": {t.indicator: [t.amber, t.red] for t in collab.thresholds.all()},
         }
+        if aid_widen_after_minutes is not None:
+            collab.aid_widen_after_minutes = aid_widen_after_minutes
         if invite_policy is not None and invite_policy != collab.invite_policy:
             if not may_set_invite_policy(by=by, collaborative=collab):
                 raise CollaborativeError(
@@ -203,7 +213,9 @@ def update_collaborative(
                 )
             collab.invite_policy = invite_policy
         collab.reporting_interval_hours = reporting_interval_hours
-        collab.save(update_fields=["reporting_interval_hours", "invite_policy"])
+        collab.save(
+            update_fields=["reporting_interval_hours", "invite_policy", "aid_widen_after_minutes"]
+        )
         for indicator, (amber, red) in thresholds.items():
             RagThreshold.objects.update_or_create(
                 collaborative=collab, indicator=indicator, defaults={"amber": amber, "red": red}
@@ -211,6 +223,7 @@ def update_collaborative(
         after = {
             "reporting_interval_hours": reporting_interval_hours,
             "invite_policy": collab.invite_policy,
+            "aid_widen_after_minutes": collab.aid_widen_after_minutes,
             "thresholds": {t.indicator: [t.amber, t.red] for t in collab.thresholds.all()},
         }
         audit.record(

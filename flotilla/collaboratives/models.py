@@ -32,6 +32,8 @@ class Collaborative(models.Model):
     invite_policy = models.CharField(
         max_length=20, choices=InvitePolicy.choices, default=InvitePolicy.ANY_MEMBER
     )
+    #: How long a request for aid waits unmet before its audience widens by one step.
+    aid_widen_after_minutes = models.PositiveSmallIntegerField(default=60)
 
     class Meta:
         ordering = ["name"]
@@ -43,6 +45,10 @@ class Collaborative(models.Model):
             models.CheckConstraint(
                 condition=Q(invite_policy__in=["any_member", "founder_only"]),
                 name="collaborative_invite_policy_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(aid_widen_after_minutes__gte=15, aid_widen_after_minutes__lte=1440),
+                name="collaborative_aid_widen_range",
             ),
         ]
 

@@ -107,6 +107,25 @@ SCHEDULE: list[Entry] = [
             "read as that member through the sharing policy, once a day."
         ),
     ),
+    Entry(
+        name="widen-unmet-aid-requests",
+        task="flotilla.exchange.tasks.widen_unmet_requests",
+        when="*/5 * * * *",
+        about=(
+            "Shows a request for aid one step wider (the collaborative, the region, every "
+            "organisation) when it is still short of commitments after its collaborative's "
+            "set time, and tells the organisations it newly reaches."
+        ),
+    ),
+    Entry(
+        name="expire-aid",
+        task="flotilla.exchange.tasks.expire_aid",
+        when="*/5 * * * *",
+        about=(
+            "Expires offers of aid whose window has closed and requests past the time they "
+            "were needed by, saying how much was taken up, and tells those concerned."
+        ),
+    ),
 ]
 
 

@@ -14,6 +14,11 @@ EVENT_KINDS: dict[str, str] = {
     "collaborative.member_joined": "An organisation joined one of your collaboratives",
     "collaborative.member_left": "An organisation left one of your collaboratives",
     "report.overdue": "Your organisation's report is overdue",
+    "aid.request": "A request for help now reaches your organisation",
+    "aid.offer": "An offer of help: for your request, or open to your organisation",
+    "aid.commitment": "Part of your organisation's offer was taken up",
+    "aid.changed": "Aid your organisation asked for or gave changed state",
+    "aid.expired": "An offer or request your organisation is part of expired",
 }
 
 #: Sent by "Send a test event" to one webhook, whatever it subscribes to; never by `notify`.
