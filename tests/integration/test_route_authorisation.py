@@ -28,6 +28,7 @@ from flotilla.accounts import actions as accounts_actions
 from flotilla.authz import actions as authz_actions
 from flotilla.authz.models import Membership, Role
 from flotilla.collaboratives import actions as collaboratives_actions
+from flotilla.exchange import actions as exchange_actions
 from flotilla.sharing import actions as sharing
 from flotilla.sharing.models import Grant
 from tests import factories as f
@@ -242,6 +243,40 @@ def world(cast, settings):
     viewer_membership = Membership.objects.get(
         user=cast.people[Role.VIEWER], organisation=cast.north
     )
+    # Mutual aid: South asks; North asks and South offers for it, North takes up one; South
+    # also has a standing offer of beds to the collaborative.
+    south_coordinator = f.UserFactory(username="matrix_south_coordinator")
+    f.member(south_coordinator, cast.south, Role.COORDINATOR)
+    north_site = f.SiteFactory(code="RN101", name="North General", organisation=cast.north)
+    aid_request = f.aid_request(
+        by=south_coordinator, organisation=cast.south, collaborative=cast.collab, site=site
+    )
+    north_request = f.aid_request(
+        by=cast.people[Role.COORDINATOR],
+        organisation=cast.north,
+        collaborative=cast.collab,
+        site=north_site,
+        quantity=3,
+    )
+    aid_offer = f.offer(
+        by=south_coordinator,
+        organisation=cast.south,
+        site=site,
+        request=north_request,
+        quantity=3,
+    )
+    aid_commitment = exchange_actions.commit(
+        by=cast.people[Role.COORDINATOR], offer=aid_offer, quantity=1
+    )
+    standing_offer = f.offer(
+        by=south_coordinator,
+        organisation=cast.south,
+        site=site,
+        collaborative=cast.collab,
+        kind="beds",
+        details={"bed_type": "ga", "from_date": "2026-12-01", "until_date": "2026-12-31"},
+        quantity=4,
+    )
     return {
         "cast": cast,
         "fill": {
@@ -256,6 +291,11 @@ def world(cast, settings):
             "access_request": str(access_request.pk),
             "webhook": str(hook.pk),
             "dead_letter": str(dead_letter.pk),
+            "aid_request": str(aid_request.pk),
+            "north_request": str(north_request.pk),
+            "aid_offer": str(aid_offer.pk),
+            "aid_commitment": str(aid_commitment.pk),
+            "standing_offer": str(standing_offer.pk),
         },
     }
 

@@ -10,8 +10,8 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('authz', '0002_alter_apitoken_scope'),
-        ('collaboratives', '0002_collaborative_aid_widen_after_minutes_and_more'),
+        ('authz', '0002_aid_token_scope'),
+        ('collaboratives', '0002_aid_widening'),
         ('organisations', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

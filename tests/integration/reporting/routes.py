@@ -1,11 +1,20 @@
 """Who may use the reporting app's routes: its part of the route matrix."""
 
 from flotilla.authz.models import Role
-from tests.integration.matrix import API_CALLERS, REPORT, Api, Page, everyone, members_only
+from tests.integration.matrix import (
+    API_CALLERS,
+    OUTSIDER,
+    REPORT,
+    Api,
+    Page,
+    everyone,
+    members_only,
+)
 
 PAGES: dict[str, Page] = {
-    # Straight to the form when there is one place to report for; a viewer is told why not.
-    "reporting:start": Page("GET", "/report/", {**everyone(302), Role.VIEWER: 200}),
+    # Straight to the form when there is one place to report for (the outsider's trust); a
+    # viewer is told why not; North also has a site, so its reporters choose where.
+    "reporting:start": Page("GET", "/report/", {**everyone(200), OUTSIDER: 302}),
     "reporting:form": Page(
         "GET", "/o/RN1/report", members_only(200, (Role.REPORTER, Role.COORDINATOR, Role.ORG_ADMIN))
     ),
