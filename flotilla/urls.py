@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("flotilla.accounts.urls")),
     path("", include("flotilla.notifications.urls")),
     path("", include("flotilla.jobs.urls")),
+    path("", include("flotilla.exchange.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

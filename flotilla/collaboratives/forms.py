@@ -55,6 +55,18 @@ class SettingsForm(forms.Form):
             "invalid": "Enter the interval as a whole number of hours, like 4",
         },
     )
+    #: Left empty, it stays as it is (the action checks the range too).
+    aid_widen_after_minutes = forms.IntegerField(
+        min_value=15,
+        max_value=1440,
+        required=False,
+        error_messages={
+            "min_value": "An unmet request must wait at least 15 minutes before it is shown wider",
+            "max_value": "An unmet request must wait at most 1440 minutes (a day) before it is "
+            "shown wider",
+            "invalid": "Enter the wait as a whole number of minutes, like 60",
+        },
+    )
     #: Left out of a post, it stays as it is.
     invite_policy = forms.ChoiceField(
         choices=InvitePolicy.choices,

@@ -195,7 +195,10 @@ def collaborative_settings(request: HttpRequest, slug: str) -> HttpResponse:
     collab = find_collaborative(viewer.organisation_ids, slug)
     require(request.user, Perm.MANAGE_COLLABORATIVE, collab)
     current = {t.indicator: t for t in collab.thresholds.all()}
-    initial = {"reporting_interval_hours": collab.reporting_interval_hours}
+    initial = {
+        "reporting_interval_hours": collab.reporting_interval_hours,
+        "aid_widen_after_minutes": collab.aid_widen_after_minutes,
+    }
     for indicator, t in current.items():
         initial[f"{indicator}_amber"] = t.amber
         initial[f"{indicator}_red"] = t.red
@@ -218,6 +221,7 @@ def collaborative_settings(request: HttpRequest, slug: str) -> HttpResponse:
                 thresholds=form.thresholds(),
                 reporting_interval_hours=form.cleaned_data["reporting_interval_hours"],
                 invite_policy=form.cleaned_data.get("invite_policy") or None,
+                aid_widen_after_minutes=form.cleaned_data.get("aid_widen_after_minutes"),
             )
         except collaboratives_actions.CollaborativeError as exc:
             error = str(exc)

@@ -36,6 +36,7 @@ from tests.integration import shell_routes
 from tests.integration.accounts import routes as accounts_routes
 from tests.integration.authz import routes as authz_routes
 from tests.integration.collaboratives import routes as collaboratives_routes
+from tests.integration.exchange import routes as exchange_routes
 from tests.integration.jobs import routes as jobs_routes
 from tests.integration.matrix import (
     ANON,
@@ -65,6 +66,7 @@ PARTS = [
     accounts_routes,
     authz_routes,
     collaboratives_routes,
+    exchange_routes,
     jobs_routes,
     notifications_routes,
     picture_routes,
