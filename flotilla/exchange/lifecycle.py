@@ -108,8 +108,10 @@ def step(thing: str, state: str, to: str, parties: set[Party], reason: str) -> M
     else IllegalMove with the sentence to show."""
     move = MOVES.get((thing, state, to))
     if move is None:
+        article = "An" if thing[0] in "aeiou" else "A"
         raise IllegalMove(
-            f"A {thing} that is {LABELS[state].lower()} cannot become {LABELS.get(to, to).lower()}."
+            f"{article} {thing} that is {LABELS[state].lower()} cannot become "
+            f"{LABELS.get(to, to).lower()}."
         )
     allowed = {move.by} | ({Party.REQUESTER, Party.OFFERER} if move.by == Party.EITHER else set())
     if not parties & allowed:
