@@ -164,6 +164,18 @@ def _commitment_moves(user: Any, c: Commitment) -> list[MoveButton]:
     return _moves(user, "commitment", c, c.organisation_id, c.offer.organisation_id)
 
 
+def _reach_words(reach: int) -> str:
+    """A step of the ladder inside a sentence: 'every organisation on Flotilla'."""
+    label = str(Reach(reach).label)
+    return label[:1].lower() + label[1:]
+
+
+def _given(value: Any, stand_in: Any) -> Any:
+    """A field's value as read, or a valid stand-in when it could not be read (its own
+    error is already on the form, and the call is a dry run)."""
+    return stand_in if value is None else value
+
+
 def _capitalised(errors: dict[str, str]) -> list[str]:
     return [sentence(text) for text in errors.values()]
 
@@ -363,7 +375,7 @@ def _raise(request: HttpRequest, form: RequestForm, collab: Collaborative, *, dr
             site=site,
             kind=form.kind.code,
             details=form.details(),
-            quantity=d.get("quantity") or 1,
+            quantity=_given(d.get("quantity"), 1),
             urgency=d.get("urgency") or Urgency.PLANNED,
             needed_by=form.needed_by() or timezone.now() + timedelta(hours=1),
             max_distance_km=d.get("max_distance_km"),
@@ -419,7 +431,7 @@ def _make_offer(
             by=request.user,
             organisation=org,
             site=site,
-            quantity=d.get("quantity") or 1,
+            quantity=_given(d.get("quantity"), 1),
             available_from=form.available_from() or now,
             available_until=form.available_until() or now + timedelta(days=1),
             transport=d.get("transport") or "not_needed",
@@ -528,7 +540,7 @@ def _event_words(event: AuditEvent, offers: dict[int, Offer]) -> str:
     words = EVENT_WORDS.get(event.action, event.action)
     after = event.after or {}
     if event.action == "exchange.request_widened" and after.get("reach") in Reach.values:
-        words += f": now {Reach(after['reach']).label.lower()}"
+        words += f": now {_reach_words(after['reach'])}"
     elif event.action == "exchange.offer_made" and event.object_id.isdigit():
         offer = offers.get(int(event.object_id))
         if offer is not None:
@@ -611,7 +623,7 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
     matches = matching.match(viewer, aid_request) if ours and is_open else None
     widen_to = None
     if requester_side and is_open and aid_request.reach < Reach.PLATFORM:
-        widen_to = Reach(aid_request.reach + 1).label
+        widen_to = _reach_words(aid_request.reach + 1)
     next_widening = None
     committed = queries.committed_to(aid_request)
     if is_open and aid_request.reach < Reach.PLATFORM and committed < aid_request.quantity:
@@ -758,7 +770,7 @@ def widen(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            f"The request is now shown to {Reach(widened.reach).label.lower()}. "
+            f"The request is now shown to {_reach_words(widened.reach)}. "
             "The organisations it newly reaches have been told.",
         )
     return redirect("exchange:request", aid_request.pk)
