@@ -16,6 +16,7 @@ import pytest
 from django.urls import reverse
 
 from flotilla.authz.models import Role
+from flotilla.exchange import actions as exchange_actions
 from flotilla.notifications import actions as notifications
 from flotilla.notifications.models import Notification
 from flotilla.sharing.models import Grant
@@ -77,6 +78,19 @@ PAGES: dict[str, Visit] = {
     "inbox": Visit("admin", "/inbox"),
     "not found, signed in": Visit("admin", "/c/no-such-collaborative/"),
     "people": Visit("admin", route="accounts:people", args=("RN1",)),
+    "aid board": Visit("viewer", "/c/{slug}/aid"),
+    "ask for help": Visit("coordinator", "/c/{slug}/aid/ask?kind=transfer"),
+    "aid request, as the organisation that asked": Visit(
+        "coordinator", "/aid/requests/{aid_request}"
+    ),
+    "offer help": Visit("coordinator", "/aid/requests/{aid_request}/offer"),
+    "offer help, with errors": Visit(
+        "coordinator",
+        "/aid/requests/{aid_request}/offer",
+        "Make the offer",
+        (("#id_quantity", "lots"),),
+    ),
+    "aid ledger": Visit("viewer", "/c/{slug}/aid/ledger"),
 }
 
 PASSWORD = "correct horse battery staple"
@@ -87,7 +101,7 @@ def world(db):
     """Two trusts in a collaborative, a site each, figures, and a person in every role."""
     north = f.OrganisationFactory(code="RN1", name="North Hospitals NHS Trust")
     south = f.OrganisationFactory(code="RS1", name="South Hospitals NHS Trust")
-    f.SiteFactory(code="RN101", name="North General", organisation=north)
+    north_site = f.SiteFactory(code="RN101", name="North General", organisation=north)
     south_site = f.SiteFactory(code="RS101", name="South General", organisation=south)
     collab = f.CollaborativeFactory(name="River System", organisation=north)
     f.join(collab, south)
@@ -100,7 +114,8 @@ def world(db):
     ]:
         people[name] = f.UserFactory(username=name)
         f.member(people[name], north, role)
-    f.member(f.UserFactory(username="south_coordinator"), south, Role.COORDINATOR)
+    south_coordinator = f.UserFactory(username="south_coordinator")
+    f.member(south_coordinator, south, Role.COORDINATOR)
     east = f.OrganisationFactory(code="RE1", name="East Hospitals NHS Trust")
     f.join(collab, east)
     now = datetime.now(UTC)
@@ -124,7 +139,21 @@ def world(db):
         link="/o/RN1/sharing",
     )
     grant = Grant.objects.filter(owner=north, ended_at__isnull=True).first()
-    return {"slug": collab.slug, "grant": grant.pk}
+    # Mutual aid: North asks; South offers for it and North takes up one, which is given.
+    aid_request = f.aid_request(
+        by=people["coordinator"],
+        organisation=north,
+        collaborative=collab,
+        site=north_site,
+        quantity=3,
+    )
+    offer = f.offer(
+        by=south_coordinator, organisation=south, site=south_site, request=aid_request, quantity=2
+    )
+    taken = exchange_actions.commit(by=people["coordinator"], offer=offer, quantity=1)
+    for to in ("in_progress", "fulfilled"):
+        exchange_actions.move_commitment(by=south_coordinator, commitment=taken, to=to)
+    return {"slug": collab.slug, "grant": grant.pk, "aid_request": aid_request.pk}
 
 
 def _address(visit: Visit, world: dict) -> str:
