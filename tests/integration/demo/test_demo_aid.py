@@ -249,3 +249,64 @@ def test_the_real_demos_exchange_is_between_the_coordinators_trust_and_its_neigh
     for org in Organisation.objects.filter(pk__in=taking_part):
         d = distance_km((home.latitude, home.longitude), (org.latitude, org.longitude))
         assert d is not None and d < 60
+
+
+@pytest.mark.parametrize(
+    "local",
+    [
+        "2026-11-30T00:05",  # just after midnight: yesterday's evening is the recent past
+        "2026-12-01T23:50",
+        "2027-03-28T01:30",  # the night the clocks go forward
+    ],
+)
+def test_the_exchange_loads_whatever_the_time_of_day(local, tmp_path, monkeypatch):
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(local).replace(tzinfo=timezone.get_current_timezone())
+    monkeypatch.setattr(timezone, "now", lambda: moment)
+    call_command("load-demo", "--data-dir", str(tmp_path))
+    assert AidRequest.objects.filter(state="open", needed_by__gt=moment).count() == 4
+    for c in Commitment.objects.all():
+        times = [t for t in (c.created_at, c.started_at, c.fulfilled_at, c.ended_at) if t]
+        assert times == sorted(times) and times[-1] <= moment
+    assert not Offer.objects.filter(state="offered", available_until__lte=moment).exists()
+
+
+class _Again(Exception):
+    pass
+
+
+def _story() -> list[tuple]:
+    """The exchange as parties, states and times, without row ids."""
+    requests = [
+        ("request", r.organisation.code, r.kind, r.quantity, r.state, r.created_at, r.ended_at)
+        for r in AidRequest.objects.select_related("organisation")
+    ]
+    commitments = [
+        (c.offer.organisation.code, c.organisation.code, c.state, c.created_at, c.fulfilled_at)
+        for c in Commitment.objects.select_related("offer__organisation", "organisation")
+    ]
+    return sorted([*requests, *commitments], key=str)
+
+
+def _load_and_undo(tmp_path) -> list[tuple]:
+    from django.db import transaction
+
+    try:
+        with transaction.atomic():
+            call_command("load-demo", "--data-dir", str(tmp_path))
+            story = _story()
+            raise _Again
+    except _Again:
+        return story
+
+
+def test_loaded_at_the_same_moment_the_exchange_is_the_same(tmp_path, monkeypatch):
+    from datetime import datetime
+
+    moment = datetime(2026, 12, 2, 14, 30, tzinfo=timezone.get_current_timezone())
+    monkeypatch.setattr(timezone, "now", lambda: moment)
+    first = _load_and_undo(tmp_path)
+    assert len(first) > 30 and not AidRequest.objects.exists()
+    call_command("load-demo", "--data-dir", str(tmp_path))
+    assert _story() == first
