@@ -9,6 +9,9 @@ The published sitrep has no OPEL column, so the demo declares an OPEL level for 
 each day itself (`declared_opel`), from that day's figures, submitted as the trust through
 the ordinary reporting action. These levels are illustrative: derived by the demo, never
 declared or published by the trusts.
+
+The demo coordinator's trust and its five nearest neighbours also ask each other for help and
+give it: a month of mutual aid and what is open today (`flotilla.demo.aid`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from flotilla.authz import actions as authz_actions
 from flotilla.authz.models import Role
 from flotilla.collaboratives import actions as collaboratives_actions
 from flotilla.collaboratives.models import Collaborative
+from flotilla.demo import aid
 from flotilla.organisations import actions as organisations_actions
 from flotilla.organisations.models import Organisation, OrganisationKind
 from flotilla.reporting.actions import record_report
@@ -232,12 +236,14 @@ def _load_real(data_dir: Path, today: date) -> dict[str, Any]:
         _declare_opel(members, rows, shift)
         _users(collab, members[0], members[1], system_org)
         _grants(collab, members)
+        exchange = aid.load(collab, members[1], members, password=DEMO_PASSWORD, demo=DEMO)
     return {
         "kind": "real",
         "collaborative": collab.slug,
         "organisations": len(members),
         "shifted_days": shift.days,
         "values": getattr(outcome, "created", None),
+        "aid": exchange,
     }
 
 
@@ -390,9 +396,11 @@ def _load_synthetic(today: date, days: int = 120, seed: int = 20261126) -> dict[
             ).created
         _users(collab, members[0], members[1], system_org)
         _grants(collab, members)
+        exchange = aid.load(collab, members[1], members, password=DEMO_PASSWORD, demo=DEMO)
     return {
         "kind": "synthetic",
         "collaborative": collab.slug,
         "organisations": len(members),
         "values": total,
+        "aid": exchange,
     }

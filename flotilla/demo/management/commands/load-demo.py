@@ -29,3 +29,8 @@ class Command(BaseCommand):
                 f"Loaded {result['organisations']} trusts from the 2021-22 winter sitrep, "
                 f"shifted {result['shifted_days']} days so that the last day is today."
             )
+        aid = result["aid"]
+        self.stdout.write(
+            f"Mutual aid: {aid['requests']} requests, {aid['offers']} offers and "
+            f"{aid['commitments']} commitments over the last month, some open now."
+        )
