@@ -79,6 +79,9 @@ RequestFilter = Literal[(*lifecycle.REQUEST_STATES, "any")]  # type: ignore[vali
 OfferFilter = Literal[(*lifecycle.OFFER_STATES, "any")]  # type: ignore[valid-type]
 ReachName = Literal["organisation", "collaborative", "region", "platform"]
 
+#: The largest id the database holds (a 64-bit integer): larger ones would overflow a query.
+MAX_ID = 2**63 - 1
+
 REACH_HELP = (
     "Who sees it: organisation (the organisation's own other sites), collaborative (its "
     "members), region (every organisation in the region), platform (every organisation on "
@@ -189,7 +192,10 @@ class OfferIn(Schema):
     """Help offered by the token's organisation: in answer to a request, or unsolicited."""
 
     request: int | None = Field(
-        None, description="The request answered (one the organisation sees); null: unsolicited."
+        None,
+        ge=1,
+        le=MAX_ID,
+        description="The request answered (one the organisation sees); null: unsolicited.",
     )
     collaborative: SafeStr | None = Field(
         None,
@@ -886,7 +892,8 @@ def list_aid_offers(
     ] = None,
     kind: Annotated[KindCode | None, Query(description="Only this kind of aid.")] = None,
     answering: Annotated[
-        int | None, Query(description="Only those answering this request (id).")
+        int | None,
+        Query(ge=1, le=MAX_ID, description="Only those answering this request (id)."),
     ] = None,
     unsolicited: Annotated[
         bool | None,

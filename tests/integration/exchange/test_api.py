@@ -476,6 +476,7 @@ def test_an_offer_names_what_it_answers_or_where_it_is_made_correctly(aid, clien
     cases = [
         (offer_body(request=hidden.pk), {"request", "collaborative"}),
         (offer_body(request=999999, collaborative=None), {"request"}),
+        (offer_body(request=10**30, collaborative=None), {"request"}),
         (offer_body(collaborative="elsewhere", site="RN101"), {"collaborative", "site"}),
         (offer_body(collaborative=None), {"collaborative"}),
         (offer_body(kind=None, details=None), {"kind"}),
@@ -525,6 +526,10 @@ def test_the_list_of_offers_filters_and_pages(exchange, client):
     assert ids(state="any") == [ended.pk, standing.pk, aid.answer.pk]
     assert ids(collaborative="elsewhere") == []
     assert ids(limit=1, offset=1) == [aid.answer.pk]
+    # An id beyond any the database holds is refused, not sent to the database to overflow.
+    huge = call(client, "GET", secret, OFFERS, answering=10**30)
+    assert huge.status_code == 422
+    assert set(fields(huge)) == {"answering"}
 
 
 def test_an_offer_shows_its_terms_and_commitments_to_those_who_may_see_it(exchange, client):
