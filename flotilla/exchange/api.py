@@ -476,12 +476,14 @@ def _viewer(token: ApiToken) -> Viewer:
     return policy.viewer_of(token)
 
 
-def _moves(token: ApiToken, thing: str, state: str, requester: int | None, offerer: int | None):
+def _moves(
+    token: ApiToken, thing: str, state: str, requester: int | None, offerer: int | None
+) -> list[str]:
     """The states `token` may move a thing to from `state` (a reason may still be needed)."""
     if token.scope != TokenScope.AID:
         return []
     held = actions.parties(token, requester, offerer)
-    out = []
+    out: list[str] = []
     for to, move in lifecycle.moves_from(thing, state).items():
         allowed = {move.by}
         if move.by == lifecycle.Party.EITHER:
