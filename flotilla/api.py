@@ -17,6 +17,10 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from flotilla.authz.api_auth import TokenAuth
+from flotilla.exchange.actions import AidInvalid, NotAllowed
+from flotilla.exchange.api import api_field
+from flotilla.exchange.api import router as exchange_router
+from flotilla.exchange.lifecycle import IllegalMove
 from flotilla.picture.api import router as picture_router
 from flotilla.reporting.api import router as reporting_router
 from flotilla.reporting.validation import ReportRejected
@@ -27,9 +31,11 @@ api = NinjaAPI(
     version="1",
     description=(
         "Report an organisation's position, read the shared picture of its collaboratives "
-        "(as each owner's sharing grants allow), and manage its own sharing grants. "
+        "(as each owner's sharing grants allow), manage its own sharing grants, and ask for, "
+        "offer and take up mutual aid in the exchange. "
         "Authenticate with `Authorization: Bearer <token>`; an organisation admin issues "
-        "tokens with the `submit`, `read` or `sharing` scope."
+        "tokens with the `submit`, `read`, `sharing` or `aid` scope (the exchange: `read` or "
+        "`aid` to read, `aid` to act for the organisation)."
     ),
     urls_namespace="api",
     docs_url="/docs",
@@ -38,6 +44,7 @@ api = NinjaAPI(
 api.add_router("/", reporting_router)
 api.add_router("/", picture_router)
 api.add_router("/", sharing_router)
+api.add_router("/", exchange_router)
 
 #: Friendlier words for pydantic's error types that clients meet most.
 _MESSAGES = {
@@ -91,6 +98,27 @@ def _invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse
 def _report_rejected(request: HttpRequest, exc: ReportRejected) -> HttpResponse:
     errors = [{"index": p.row, "field": p.field, "message": p.message} for p in exc.problems]
     return _error(request, 422, "The report has errors; nothing was stored.", errors)
+
+
+@api.exception_handler(AidInvalid)
+def _aid_invalid(request: HttpRequest, exc: AidInvalid) -> HttpResponse:
+    # One error per field, named as the request body names it; nothing was stored.
+    errors = [
+        {"index": None, "field": api_field(name), "message": message}
+        for name, message in exc.errors.items()
+    ]
+    return _error(request, 422, "The request is not valid.", errors)
+
+
+@api.exception_handler(IllegalMove)
+def _illegal_move(request: HttpRequest, exc: IllegalMove) -> HttpResponse:
+    # A move the negotiation does not allow from where things stand: nothing changed.
+    return _error(request, 409, f"{exc} Nothing was changed.")
+
+
+@api.exception_handler(NotAllowed)
+def _not_allowed(request: HttpRequest, exc: NotAllowed) -> HttpResponse:
+    return _error(request, 403, str(exc))
 
 
 @api.exception_handler(AuthenticationError)

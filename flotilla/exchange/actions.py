@@ -13,6 +13,7 @@ below zero whatever the code above it does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +33,7 @@ from flotilla.exchange.models import (
     AidRequest,
     Commitment,
     CostRecovery,
+    IdempotencyRecord,
     Offer,
     Reach,
     Transport,
@@ -735,3 +737,63 @@ def expire_due(*, now: datetime | None = None) -> tuple[list[int], list[int]]:
             continue
         offers.append(offer.pk)
     return requests, offers
+
+
+# ------------------------------------------------------------------ API retries
+
+
+class KeyReused(Exception):
+    """An Idempotency-Key already used by this token for a different request."""
+
+
+#: How many times a creation is tried when a concurrent one with the same key wins.
+IDEMPOTENCY_ATTEMPTS = 3
+
+
+def _stored_answer(token: Any, key: str, body_sha256: str) -> tuple[int, dict[str, Any]] | None:
+    record = IdempotencyRecord.objects.filter(token=token, key=key).first()
+    if record is None:
+        return None
+    if record.body_sha256 != body_sha256:
+        raise KeyReused(
+            f"Idempotency-Key {key!r} was already used with a different request; nothing was "
+            "stored. Use a new key for a new request."
+        )
+    return record.status, record.response
+
+
+def create_once(
+    *, token: Any, key: str, body_sha256: str, create: Callable[[], tuple[int, dict[str, Any]]]
+) -> tuple[int, dict[str, Any], bool]:
+    """Make something for an API token unless this key was used before: returns (status,
+    answer, replayed). `create()` makes it (through the actions above) and returns the status
+    and the JSON answer, which is kept for retries. `body_sha256` fingerprints the whole
+    request (operation and body): the same key with another fingerprint is KeyReused.
+
+    As in `reporting.actions.record_report_once`, the key's record is created in the same
+    transaction as the thing, so of two concurrent requests with one key exactly one creates:
+    on SQLite the second waits for the write lock and then finds the record; on PostgreSQL its
+    insert waits on the unique index and fails once the first commits, and the next attempt
+    finds the record. A refused creation (AidInvalid, IllegalMove, NotAllowed) rolls the
+    record back too, so a corrected retry may reuse the key.
+    """
+    stored = _stored_answer(token, key, body_sha256)  # plain retries, without a write lock
+    if stored is not None:
+        return (*stored, True)
+    for _attempt in range(IDEMPOTENCY_ATTEMPTS):
+        with transaction.atomic():
+            stored = _stored_answer(token, key, body_sha256)
+            if stored is not None:
+                return (*stored, True)
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(
+                        token=token, key=key, body_sha256=body_sha256, status=0, response={}
+                    )
+            except IntegrityError:
+                continue  # a concurrent request with this key won: read its answer next time
+            status, answer = create()
+            record.status, record.response = status, answer
+            record.save(update_fields=["status", "response"])
+            return status, answer, False
+    raise KeyReused(f"Idempotency-Key {key!r} is being used by another request; try again.")

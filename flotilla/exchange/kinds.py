@@ -187,7 +187,7 @@ def _clean(f: Field, raw: Any) -> Any:
         raise ValueError("answer yes or no")
     if f.type == "choices":
         values = raw if isinstance(raw, list | tuple) else [raw]
-        unknown = [v for v in values if v not in (f.choices or {})]
+        unknown = [v for v in values if not isinstance(v, str) or v not in (f.choices or {})]
         if unknown:
             raise ValueError(f"choose from {', '.join(f.choices or {})}")
         return sorted(set(values))

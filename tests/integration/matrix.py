@@ -36,9 +36,11 @@ API_CALLERS = [
     "none",
     "outsider_read",
     "outsider_sharing",
+    "outsider_aid",
     "member_submit",
     "member_read",
     "member_sharing",
+    "member_aid",
     "session",
 ]
 
@@ -56,9 +58,11 @@ def api_read(member_read: int = 200, outsider: int = 404) -> dict[str, int]:
         "none": 401,
         "outsider_read": outsider,
         "outsider_sharing": 403,
+        "outsider_aid": 403,
         "member_submit": 403,
         "member_read": member_read,
         "member_sharing": 403,
+        "member_aid": 403,
         "session": 401,
     }
 
@@ -69,9 +73,41 @@ def api_sharing(member: int = 200, outsider: int = 404) -> dict[str, int]:
         "none": 401,
         "outsider_read": 403,
         "outsider_sharing": outsider,
+        "outsider_aid": 403,
         "member_submit": 403,
         "member_read": 403,
         "member_sharing": member,
+        "member_aid": 403,
+        "session": 401,
+    }
+
+
+def api_aid_read(member: int = 200, outsider: int = 404) -> dict[str, int]:
+    """The exchange is read with a read or an aid token: what the organisation sees."""
+    return {
+        "none": 401,
+        "outsider_read": outsider,
+        "outsider_sharing": 403,
+        "outsider_aid": outsider,
+        "member_submit": 403,
+        "member_read": member,
+        "member_sharing": 403,
+        "member_aid": member,
+        "session": 401,
+    }
+
+
+def api_aid(member: int = 200, outsider: int = 404) -> dict[str, int]:
+    """The exchange is changed with an aid token only, acting for its organisation."""
+    return {
+        "none": 401,
+        "outsider_read": 403,
+        "outsider_sharing": 403,
+        "outsider_aid": outsider,
+        "member_submit": 403,
+        "member_read": 403,
+        "member_sharing": 403,
+        "member_aid": member,
         "session": 401,
     }
 

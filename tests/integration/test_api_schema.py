@@ -7,8 +7,9 @@ inputs from the schema (valid and invalid ones). Each input is sent
 - with a token of each scope the operation does not take, which gets no data: 403, or the
   refusal of the input itself (400, 413, 422) that the operation gives its own scope too, as
   input is checked before the scope;
-- with a token of the scope the operation takes (`SCOPES`), which is never refused for its
-  scope: so every scope's operations are fuzzed past the door, not only the read ones.
+- with a token of each scope the operation takes (`SCOPES`: the exchange is read with a read
+  or an aid token), which is never refused for its scope: so every scope's operations are
+  fuzzed past the door, not only the read ones.
 Every answer must be a documented status, not a 5xx, with a body that matches the schema. The
 examples are derandomised (the Hypothesis profile in tests/conftest.py): each run sends the
 same requests, and a failure comes with the blob that replays it.
@@ -34,6 +35,7 @@ from schemathesis.checks import (
 
 from flotilla.authz import actions as authz_actions
 from flotilla.authz.models import Role, TokenScope
+from flotilla.exchange import actions as exchange_actions
 from flotilla.wsgi import application
 from tests import factories as f
 
@@ -42,9 +44,11 @@ schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
 # only repeat the tokenless call each case already makes.
 schema.config.generation.update(with_security_parameters=False)
 
-#: The scope each operation's view asks `require_scope` for (flotilla/<app>/api.py); None where
-#: any valid token will do (the measure catalogue belongs to no organisation).
-SCOPES: dict[str, TokenScope | None] = {
+#: The scope each operation's view asks `require_scope` for (flotilla/<app>/api.py), or the
+#: scopes it takes; None where any valid token will do (the measure catalogue belongs to no
+#: organisation).
+EXCHANGE_READERS = (TokenScope.READ, TokenScope.AID)
+SCOPES: dict[str, TokenScope | tuple[TokenScope, ...] | None] = {
     "POST /api/reports": TokenScope.SUBMIT,
     "GET /api/measures": None,
     "GET /api/collaboratives": TokenScope.READ,
@@ -55,7 +59,30 @@ SCOPES: dict[str, TokenScope | None] = {
     "GET /api/sharing/grants/{grant_id}": TokenScope.SHARING,
     "PUT /api/sharing/grants/{grant_id}": TokenScope.SHARING,
     "DELETE /api/sharing/grants/{grant_id}": TokenScope.SHARING,
+    "GET /api/aid/requests": EXCHANGE_READERS,
+    "POST /api/aid/requests": TokenScope.AID,
+    "GET /api/aid/requests/{request_id}": EXCHANGE_READERS,
+    "POST /api/aid/requests/{request_id}/widen": TokenScope.AID,
+    "POST /api/aid/requests/{request_id}/move": TokenScope.AID,
+    "GET /api/aid/requests/{request_id}/matches": EXCHANGE_READERS,
+    "GET /api/aid/offers": EXCHANGE_READERS,
+    "POST /api/aid/offers": TokenScope.AID,
+    "GET /api/aid/offers/{offer_id}": EXCHANGE_READERS,
+    "POST /api/aid/offers/{offer_id}/move": TokenScope.AID,
+    "POST /api/aid/offers/{offer_id}/commitments": TokenScope.AID,
+    "POST /api/aid/commitments/{commitment_id}/move": TokenScope.AID,
+    "GET /api/collaboratives/{slug}/aid/ledger": EXCHANGE_READERS,
+    "GET /api/collaboratives/{slug}/aid/ledger.csv": EXCHANGE_READERS,
 }
+
+
+def scopes_of(label: str) -> tuple[TokenScope, ...]:
+    """The scopes an operation takes; none for one any valid token may call."""
+    needs = SCOPES[label]
+    if needs is None:
+        return ()
+    return needs if isinstance(needs, tuple) else (needs,)
+
 
 CHECKS = [
     not_a_server_error,
@@ -70,6 +97,47 @@ GRANTS = [
     {"audience": "public", "groups": ["capacity"], "detail": "banded", "purpose": "Beds, banded"},
 ]
 GRANT_BODIES = {"POST /api/sharing/grants": GRANTS, "PUT /api/sharing/grants/{grant_id}": GRANTS}
+
+
+def aid_bodies() -> dict[str, list[dict]]:
+    """Bodies the exchange accepts from North (times made now: they must be in the future)."""
+    soon = (timezone.now() + timedelta(days=2)).isoformat()
+    staff = {"role": "registered_nurse", "grade": "Band 5", "shifts": "Nights"}
+    return {
+        "POST /api/aid/requests": [
+            {
+                "collaborative": "river-system",
+                "site": "RN101",
+                "kind": "staff",
+                "details": staff,
+                "quantity": 2,
+                "urgency": "planned",
+                "needed_by": soon,
+            }
+        ],
+        "POST /api/aid/offers": [
+            {
+                "collaborative": "river-system",
+                "site": "RN101",
+                "kind": "staff",
+                "details": staff,
+                "quantity": 3,
+                "available_until": soon,
+                "terms": {"transport": "not_needed", "cost_recovery": "none"},
+            }
+        ],
+        "POST /api/aid/offers/{offer_id}/commitments": [{"quantity": 1}],
+        "POST /api/aid/requests/{request_id}/move": [
+            {"to": "closed"},
+            {"to": "withdrawn", "reason": "Met"},
+        ],
+        "POST /api/aid/offers/{offer_id}/move": [{"to": "declined", "reason": "Not needed"}],
+        "POST /api/aid/commitments/{commitment_id}/move": [
+            {"to": "released", "reason": "Not needed"},
+            {"to": "in_progress"},
+        ],
+    }
+
 
 #: What `require_scope` says when a token has the wrong scope.
 WRONG_SCOPE = "this operation needs a token with the"
@@ -92,9 +160,12 @@ def keep_connection():
 
 
 @pytest.fixture
-def world(cast, keep_connection):
-    """North's tokens of every scope, figures South shares with North's collaborative, and
-    North's own grant: real things for the generated requests to name."""
+def world(aid, keep_connection):
+    """North's tokens of every scope, figures South shares with North's collaborative, North's
+    own grant, and mutual aid (a request of South's, one of North's with South's offer for it
+    and North's commitment, and South's standing offer): real things for the generated
+    requests to name."""
+    cast = aid
     now = timezone.now()
     f.report(cast.south, now - timedelta(hours=2), ga_open=120, ga_occupied=110)
     f.report(cast.north, now - timedelta(hours=1), ga_open=100)
@@ -105,11 +176,38 @@ def world(cast, keep_connection):
         )[1]
         for scope in TokenScope.values
     }
+    south = cast.people["south_coordinator"]
+    theirs = f.aid_request(
+        by=south, organisation=cast.south, collaborative=cast.collab, site=cast.south_site
+    )
+    ours = f.aid_request(
+        by=cast.people[Role.COORDINATOR],
+        organisation=cast.north,
+        collaborative=cast.collab,
+        site=cast.north_site,
+        quantity=3,
+    )
+    answer = f.offer(
+        by=south, organisation=cast.south, site=cast.south_site, request=ours, quantity=3
+    )
+    taken = exchange_actions.commit(by=cast.people[Role.COORDINATOR], offer=answer, quantity=1)
+    standing = f.offer(
+        by=south,
+        organisation=cast.south,
+        site=cast.south_site,
+        collaborative=cast.collab,
+        kind="staff",
+        details={"role": "registered_nurse", "grade": "Band 5", "shifts": "Nights"},
+        quantity=4,
+    )
     known = {
         "slug": [cast.collab.slug],
         "code": ["RN1", "RS1"],
         "grant_id": [grant.pk],
         "measure": [["ga_open"], ["ga_open", "ga_occupied"]],
+        "request_id": [theirs.pk, ours.pk],
+        "offer_id": [answer.pk, standing.pk],
+        "commitment_id": [taken.pk],
     }
     return tokens, known
 
@@ -133,27 +231,33 @@ def test_every_operation_answers_each_scope_as_documented(case, data, world):
         for name in [n for n in where or {} if n in known]:
             if data.draw(st.booleans(), label=f"real {name}"):
                 where[name] = data.draw(st.sampled_from(known[name]), label=name)
-    if case.operation.label in GRANT_BODIES and data.draw(st.booleans(), label="real grant"):
-        case.body = data.draw(st.sampled_from(GRANT_BODIES[case.operation.label]), label="grant")
+    bodies = {**GRANT_BODIES, **aid_bodies()}
+    if case.operation.label in bodies and data.draw(st.booleans(), label="real body"):
+        case.body = data.draw(st.sampled_from(bodies[case.operation.label]), label="body")
 
     anonymous = case.call_and_validate(checks=CHECKS)
-    needs = SCOPES[case.operation.label]
+    needs = scopes_of(case.operation.label)
     # Wrong scopes first: a refused call must change nothing the right one then sees.
     wrong = {
         scope: case.call_and_validate(headers=bearer(tokens[scope]), checks=CHECKS)
         for scope in TokenScope
-        if needs is not None and scope != needs
+        if needs and scope not in needs
     }
-    right = case.call_and_validate(headers=bearer(tokens[needs or TokenScope.READ]), checks=CHECKS)
+    rights = {
+        scope: case.call_and_validate(headers=bearer(tokens[scope]), checks=CHECKS)
+        for scope in needs or (TokenScope.READ,)
+    }
+    right = next(iter(rights.values()))
 
     # A NUL anywhere in the request is refused (400) before any token is looked at, and so
     # alike with every token.
     assert anonymous.status_code == 401 or (
         anonymous.status_code == 400 and right.status_code == 400
     ), f"no token got {anonymous.status_code}, a {needs} token {right.status_code}"
-    assert right.status_code != 401
-    if right.status_code == 403:
-        assert WRONG_SCOPE not in right.json()["detail"], "refused the scope SCOPES gives it"
+    for response in rights.values():
+        assert response.status_code != 401
+        if response.status_code == 403:
+            assert WRONG_SCOPE not in response.json()["detail"], "refused a scope SCOPES gives it"
     for scope, response in wrong.items():
         # No data, and no refusal but the scope's, except of a request refused before its scope
         # is looked at (as above, or the body's syntax, size or schema), alike to the right one.

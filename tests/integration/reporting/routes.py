@@ -39,6 +39,8 @@ APIS: dict[str, Api] = {
             "member_submit": 201,
             "member_read": 403,
             "member_sharing": 403,
+            "member_aid": 403,
+            "outsider_aid": 403,
             "session": 401,
         },
         REPORT,
