@@ -49,6 +49,11 @@ from flotilla.sharing import policy
 from flotilla.sharing.policy import Viewer
 
 KIND_CHOICES = [(code, k.label) for code, k in kinds.KINDS.items()]
+
+#: The terms an offer form starts with: neutral ones, which the offerer changes when they
+#: know better (one decision fewer for someone offering at 3 a.m.; the terms are shown on
+#: the offer either way).
+DEFAULT_TERMS = {"transport": "shared", "cost_recovery": "to_agree"}
 #: What each audited action of the exchange did, as a request's thread says it.
 EVENT_WORDS = {
     "exchange.request_raised": "Asked for help",
@@ -461,6 +466,7 @@ def new_offer(request: HttpRequest, slug: str) -> HttpResponse:
     initial = {
         "organisation": str(orgs[0].pk),
         "reach": Reach.COLLABORATIVE,
+        **DEFAULT_TERMS,
         **_initial_times(now, now + timedelta(days=1)),
     }
     form = OfferForm(
@@ -498,6 +504,7 @@ def offer_help(request: HttpRequest, pk: int) -> HttpResponse:
     initial: dict[str, Any] = {
         "organisation": str(orgs[0].pk),
         "quantity": needed,
+        **DEFAULT_TERMS,
         **_initial_times(now, max(aid_request.needed_by, now) + timedelta(days=1)),
     }
     for name, value in aid_request.details.items():
