@@ -525,8 +525,13 @@ def commit(
             action="exchange.committed",
             obj=commitment,
             organisation_id=taker.pk,
-            before={"offer": before},
-            after={"offer": _offer_snapshot(locked), **_commitment_snapshot(commitment)},
+            # The offer as it was and became, beside the commitment (whose own "offer" is
+            # only the offer's id, so it goes first and the offer's state wins the key).
+            before={"offer": {"id": locked.pk, **before}},
+            after={
+                **_commitment_snapshot(commitment),
+                "offer": {"id": locked.pk, **_offer_snapshot(locked)},
+            },
         )
         _tell(
             by=by,
