@@ -94,18 +94,6 @@ def speaks_for(by: Any) -> set[int] | None:
     return None
 
 
-def _viewer(by: Any) -> Viewer:
-    actor = as_principal(by)
-    orgs = speaks_for(by)
-    return Viewer(
-        label=actor.label,
-        organisation_ids=frozenset(orgs or ()),
-        user_id=actor.user.pk if actor.user is not None else None,
-        token_id=actor.token_id,
-        platform=orgs is None,
-    )
-
-
 def _require_for(by: Any, organisation: Organisation) -> None:
     orgs = speaks_for(by)
     if orgs is not None and organisation.pk not in orgs:
@@ -371,7 +359,12 @@ def make_offer(
     _require_for(by, organisation)
     errors: dict[str, str] = {}
     if request is not None:
-        if not requests_seen_by(_viewer(by)).filter(pk=request.pk).exists():
+        # The offering organisation must be in the audience, not just anyone the mover
+        # arranges aid for (a person may do so at several organisations).
+        offering = Viewer(
+            label=as_principal(by).label, organisation_ids=frozenset({organisation.pk})
+        )
+        if not requests_seen_by(offering).filter(pk=request.pk).exists():
             raise NotAllowed("This request is not open to your organisation.")
         kind, collaborative = kind or request.kind, request.collaborative
         if request.state != "open":
