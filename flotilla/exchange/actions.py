@@ -398,6 +398,11 @@ def make_offer(
         raise AidInvalid(errors)
     assert collaborative is not None
     with transaction.atomic():
+        if request is not None:
+            # As it is now, not as the caller read it: it may have ended meanwhile.
+            request = AidRequest.objects.select_for_update().get(pk=request.pk)
+            if request.state != "open":
+                raise AidInvalid({"request": "this request is no longer open"})
         offer = Offer.objects.create(
             collaborative=collaborative,
             request=request,
