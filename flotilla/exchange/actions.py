@@ -57,6 +57,9 @@ MAX_OFFER_DAYS = 90
 WIDENING = Principal.system("aid-widening")
 EXPIRING = Principal.system("aid-expiry")
 
+#: The longest sentence a notification takes (`notifications.models.Notification.text`).
+_TEXT_LIMIT = 500
+
 #: Moves that end a request's or an offer's life, with the timestamp they set.
 _ENDING = {"closed", "withdrawn", "expired", "declined"}
 
@@ -179,6 +182,10 @@ def _tell(
     """Tell the people who arrange aid at each organisation (never the mover) in the inbox
     and by email, and the organisation's webhooks subscribed to `kind`."""
     actor = as_principal(by).user
+    text = " ".join(text.split())
+    if len(text) > _TEXT_LIMIT:
+        # A long reason or summary is cut short rather than failing the change it tells of.
+        text = text[: _TEXT_LIMIT - 1].rstrip() + "…"
     for org in organisations:
         people = [p for p in people_with(Perm.ARRANGE_AID, org.pk) if p != actor]
         notifications.notify(

@@ -673,6 +673,7 @@ def test_a_long_reason_is_kept_whole_up_to_its_limit_and_the_move_is_still_told(
     assert withdrawn.reason == reason[:500].strip()
     (note,) = [t for t in inbox(helper(aid)) if "withdrawn" in t]
     assert len(note) <= 500 and note.startswith("North Hospitals NHS Trust's request")
+    assert note.endswith("…")
 
 
 def test_moves_are_told_to_the_other_party_never_the_mover(aid):
