@@ -603,13 +603,15 @@ def move_request(*, by: Any, request: AidRequest, to: str, reason: str = "") -> 
         helpers = Organisation.objects.filter(
             pk__in=locked.offers.values("organisation_id")
         ).exclude(pk=locked.organisation_id)
+        # An expiry is the platform's move: the requester hears of it too, as an expiry.
+        told = [locked.organisation] if to == "expired" else []
         _tell(
             by=by,
-            organisations=list(helpers),
+            organisations=told + list(helpers),
             text=f"{locked.organisation.name}'s request ({locked.summary}) is now "
             f"{lifecycle.LABELS[to].lower()}" + (f": {locked.reason}" if locked.reason else "."),
             link=request_path(locked.pk),
-            kind="aid.changed",
+            kind="aid.expired" if to == "expired" else "aid.changed",
             data={"request": locked.pk, "state": to},
         )
     return locked
