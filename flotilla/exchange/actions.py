@@ -315,8 +315,9 @@ def raise_request(
     return request
 
 
-def widen(*, by: Any, request: AidRequest) -> AidRequest:
-    """Show an open request one step further up the ladder, and tell the newly reached."""
+def widen(*, by: Any, request: AidRequest, now: datetime | None = None) -> AidRequest:
+    """Show an open request one step further up the ladder, and tell the newly reached.
+    The ladder's clock restarts at `now` (a scheduled job's moment; default: now)."""
     with transaction.atomic():
         locked = AidRequest.objects.select_for_update().get(pk=request.pk)
         held = parties(by, locked.organisation_id, None)
@@ -332,7 +333,7 @@ def widen(*, by: Any, request: AidRequest) -> AidRequest:
             obj=locked,
             action="exchange.request_widened",
             snapshot=_request_snapshot,
-            changes={"reach": locked.reach + 1, "reach_since": timezone.now()},
+            changes={"reach": locked.reach + 1, "reach_since": now or timezone.now()},
             organisation_id=locked.organisation_id,
         )
         _tell_audience(by=by, request=locked, already=already)
@@ -715,7 +716,9 @@ def widen_unmet(*, now: datetime | None = None) -> list[int]:
             fresh = AidRequest.objects.select_for_update().get(pk=request.pk)
             if fresh.reach != request.reach or fresh.state != "open":
                 continue  # moved by someone else meanwhile
-            widen(by=WIDENING, request=fresh)
+            # The clock restarts no earlier than the moment acted for, so a second run for
+            # the same moment finds the request not yet due again.
+            widen(by=WIDENING, request=fresh, now=max(now, timezone.now()))
             widened.append(fresh.pk)
     return widened
 
