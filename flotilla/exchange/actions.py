@@ -472,7 +472,9 @@ def commit(
     offer is locked, its `remaining` taken by a conditional update, and the database's
     check refuses a negative remainder even if two commits raced past the lock."""
     with transaction.atomic():
-        locked = Offer.objects.select_for_update().select_related("request").get(pk=offer.pk)
+        locked = (
+            Offer.objects.select_for_update(of=("self",)).select_related("request").get(pk=offer.pk)
+        )
         request = locked.request
         if request is not None:
             request = AidRequest.objects.select_for_update().get(pk=request.pk)
@@ -664,7 +666,9 @@ def move_commitment(*, by: Any, commitment: Commitment, to: str, reason: str = "
     quantity back on the offer, in the same transaction."""
     with transaction.atomic():
         offer = (
-            Offer.objects.select_for_update().select_related("request").get(pk=commitment.offer_id)
+            Offer.objects.select_for_update(of=("self",))
+            .select_related("request")
+            .get(pk=commitment.offer_id)
         )
         locked = Commitment.objects.select_for_update().get(pk=commitment.pk)
         # The side that asked is the taker (for an answered request, the requester).
