@@ -405,8 +405,15 @@ def test_an_offer_for_a_request_no_longer_open_is_refused(aid):
     request = ask(aid)
     f.move(request, "withdrawn", by=asker(aid), reason="Beds opened.")
     with pytest.raises(AidInvalid) as exc:
-        give(aid, request)
+        give(aid, request)  # as read before it was withdrawn
     assert exc.value.errors == {"request": "this request is no longer open"}
+    request.refresh_from_db()
+    with pytest.raises(AidInvalid) as exc:
+        give(aid, request, quantity=0)  # as it is now: said with everything else wrong
+    assert exc.value.errors == {
+        "request": "this request is no longer open",
+        "quantity": "give a whole number from 1 to 500",
+    }
 
 
 def test_an_offer_for_a_request_the_organisation_cannot_see_is_not_allowed(aid):
@@ -870,6 +877,7 @@ def test_an_offer_for_a_request_is_seen_by_the_two_parties_and_the_coordinators_
     assert not sees(viewer_of(aid.third))  # a token of a member: not a coordinator
     assert not sees(viewer_of(aid.outside, user=aid.people["outsider"]))
     assert not sees(viewer_of())
+    assert sees(Viewer(label="platform", organisation_ids=frozenset(), platform=True))
     from django.http import Http404
 
     with pytest.raises(Http404):
@@ -895,3 +903,15 @@ def test_an_unsolicited_offer_is_seen_by_its_audience_and_its_takers_keep_seeing
     assert queries.offers_seen_by(viewer_of(aid.third)).filter(pk=offer.pk).exists()
     assert queries.commitments_seen_by(viewer_of(aid.third)).count() == 1
     assert not queries.requests_seen_by(viewer_of(aid.third)).exists()
+
+
+def test_requests_offers_and_commitments_name_themselves_and_whose_people_act_for_them(aid):
+    request = ask(aid, quantity=2)
+    offer = give(aid, request, quantity=2)
+    c = f.commitment(by=asker(aid), offer=offer)
+    summary = "2 patients, critical care level 3, adult critical care, ventilation"
+    assert str(request) == f"Request {request.pk}: {summary}"
+    assert str(offer).startswith(f"Offer {offer.pk}: 2 patients, critical care level 3")
+    assert str(c) == f"Commitment {c.pk}: 1 of offer {offer.pk}"
+    assert request.acting_organisation_ids() == [aid.north.pk]
+    assert offer.acting_organisation_ids() == [aid.south.pk]

@@ -139,6 +139,13 @@ def test_distance_from_site_coordinates_ranks_the_nearer_and_a_maximum_leaves_ou
     # Left out: the far answer to this request (the other request's answers are not asked).
     assert limited.too_far == 1
     assert matching.distance_km(None, (1.0, 1.0)) is None
+    # An organisation with room but too far away is left out too, counted.
+    f.OrganisationFactory(code="RS1", name=aid.south.name, latitude=51.5, longitude=-0.12)
+    f.report(aid.south, _now() - timedelta(minutes=30), cc_adult_admissible=6)
+    room = ask(aid, max_distance_km=100)
+    found = matching.match(viewer(aid), room)
+    assert found.candidates == [] and found.too_far == 1
+    assert [c.organisation for c in matching.match(viewer(aid), ask(aid)).candidates] == [aid.south]
 
 
 def test_pressure_counts_only_when_the_opel_level_is_shared(aid):
