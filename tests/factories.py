@@ -354,3 +354,56 @@ def offer(
         cost_recovery=kw.pop("cost_recovery", "none"),
         **kw,
     )
+
+
+def region(code: str = "Y56", name: str = "London", *organisations: Any) -> Any:
+    """An NHS England region, registered as the reference loader does, with `organisations`
+    (already made) placed in it through `register_organisation`."""
+    from django.db import transaction
+
+    from flotilla.audit import actions as audit_actions
+    from flotilla.organisations.models import Region
+
+    with transaction.atomic():
+        made = audit_actions.register(
+            by=SYSTEM,
+            model=Region,
+            key={"code": code},
+            values={"name": name},
+            snapshot=lambda r: {"code": r.code, "name": r.name},
+            noun="organisations.region",
+        )
+    for org in organisations:
+        organisations_actions.register_organisation(
+            by=SYSTEM, code=org.code, name=org.name, kind=org.kind, region=made
+        )
+        org.region_id, org.region = made.pk, made
+    return made
+
+
+def aid_token(organisation: Any, by: Any, scope: str = "aid") -> Any:
+    """An API token of `organisation` (issued by `by`, who manages tokens there), as the
+    principal the API would act as."""
+    token, _secret = authz_actions.issue_token(
+        by=by, organisation=organisation, name=f"{organisation.code} bed bureau", scope=scope
+    )
+    return token
+
+
+def commitment(*, by: Any, offer: Any, quantity: int = 1, **kw: Any) -> Any:
+    """Part of an offer taken up, through the exchange's actions."""
+    from flotilla.exchange import actions as exchange_actions
+
+    return exchange_actions.commit(by=by, offer=offer, quantity=quantity, **kw)
+
+
+def move(thing: Any, to: str, *, by: Any, reason: str = "") -> Any:
+    """A request, offer or commitment moved to `to` through the exchange's actions."""
+    from flotilla.exchange import actions as exchange_actions
+    from flotilla.exchange.models import AidRequest, Offer
+
+    if isinstance(thing, AidRequest):
+        return exchange_actions.move_request(by=by, request=thing, to=to, reason=reason)
+    if isinstance(thing, Offer):
+        return exchange_actions.move_offer(by=by, offer=thing, to=to, reason=reason)
+    return exchange_actions.move_commitment(by=by, commitment=thing, to=to, reason=reason)

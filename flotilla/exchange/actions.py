@@ -59,6 +59,9 @@ MAX_OFFER_DAYS = 90
 WIDENING = Principal.system("aid-widening")
 EXPIRING = Principal.system("aid-expiry")
 
+#: The longest sentence a notification takes (`notifications.models.Notification.text`).
+_TEXT_LIMIT = 500
+
 #: Moves that end a request's or an offer's life, with the timestamp they set.
 _ENDING = {"closed", "withdrawn", "expired", "declined"}
 
@@ -94,18 +97,6 @@ def speaks_for(by: Any) -> set[int] | None:
     if actor.token_id is not None:
         return {actor.organisation_id} if actor.organisation_id is not None else set()
     return None
-
-
-def _viewer(by: Any) -> Viewer:
-    actor = as_principal(by)
-    orgs = speaks_for(by)
-    return Viewer(
-        label=actor.label,
-        organisation_ids=frozenset(orgs or ()),
-        user_id=actor.user.pk if actor.user is not None else None,
-        token_id=actor.token_id,
-        platform=orgs is None,
-    )
 
 
 def _require_for(by: Any, organisation: Organisation) -> None:
@@ -193,6 +184,10 @@ def _tell(
     """Tell the people who arrange aid at each organisation (never the mover) in the inbox
     and by email, and the organisation's webhooks subscribed to `kind`."""
     actor = as_principal(by).user
+    text = " ".join(text.split())
+    if len(text) > _TEXT_LIMIT:
+        # A long reason or summary is cut short rather than failing the change it tells of.
+        text = text[: _TEXT_LIMIT - 1].rstrip() + "…"
     for org in organisations:
         people = [p for p in people_with(Perm.ARRANGE_AID, org.pk) if p != actor]
         notifications.notify(
@@ -322,8 +317,9 @@ def raise_request(
     return request
 
 
-def widen(*, by: Any, request: AidRequest) -> AidRequest:
-    """Show an open request one step further up the ladder, and tell the newly reached."""
+def widen(*, by: Any, request: AidRequest, now: datetime | None = None) -> AidRequest:
+    """Show an open request one step further up the ladder, and tell the newly reached.
+    The ladder's clock restarts at `now` (a scheduled job's moment; default: now)."""
     with transaction.atomic():
         locked = AidRequest.objects.select_for_update().get(pk=request.pk)
         held = parties(by, locked.organisation_id, None)
@@ -339,7 +335,7 @@ def widen(*, by: Any, request: AidRequest) -> AidRequest:
             obj=locked,
             action="exchange.request_widened",
             snapshot=_request_snapshot,
-            changes={"reach": locked.reach + 1, "reach_since": timezone.now()},
+            changes={"reach": locked.reach + 1, "reach_since": now or timezone.now()},
             organisation_id=locked.organisation_id,
         )
         _tell_audience(by=by, request=locked, already=already)
@@ -373,7 +369,12 @@ def make_offer(
     _require_for(by, organisation)
     errors: dict[str, str] = {}
     if request is not None:
-        if not requests_seen_by(_viewer(by)).filter(pk=request.pk).exists():
+        # The offering organisation must be in the audience, not just anyone the mover
+        # arranges aid for (a person may do so at several organisations).
+        offering = Viewer(
+            label=as_principal(by).label, organisation_ids=frozenset({organisation.pk})
+        )
+        if not requests_seen_by(offering).filter(pk=request.pk).exists():
             raise NotAllowed("This request is not open to your organisation.")
         kind, collaborative = kind or request.kind, request.collaborative
         if request.state != "open":
@@ -407,6 +408,11 @@ def make_offer(
         raise AidInvalid(errors)
     assert collaborative is not None
     with transaction.atomic():
+        if request is not None:
+            # As it is now, not as the caller read it: it may have ended meanwhile.
+            request = AidRequest.objects.select_for_update().get(pk=request.pk)
+            if request.state != "open":
+                raise AidInvalid({"request": "this request is no longer open"})
         offer = Offer.objects.create(
             collaborative=collaborative,
             request=request,
@@ -468,7 +474,9 @@ def commit(
     offer is locked, its `remaining` taken by a conditional update, and the database's
     check refuses a negative remainder even if two commits raced past the lock."""
     with transaction.atomic():
-        locked = Offer.objects.select_for_update().select_related("request").get(pk=offer.pk)
+        locked = (
+            Offer.objects.select_for_update(of=("self",)).select_related("request").get(pk=offer.pk)
+        )
         request = locked.request
         if request is not None:
             request = AidRequest.objects.select_for_update().get(pk=request.pk)
@@ -527,8 +535,13 @@ def commit(
             action="exchange.committed",
             obj=commitment,
             organisation_id=taker.pk,
-            before={"offer": before},
-            after={"offer": _offer_snapshot(locked), **_commitment_snapshot(commitment)},
+            # The offer as it was and became, beside the commitment (whose own "offer" is
+            # only the offer's id, so it goes first and the offer's state wins the key).
+            before={"offer": {"id": locked.pk, **before}},
+            after={
+                **_commitment_snapshot(commitment),
+                "offer": {"id": locked.pk, **_offer_snapshot(locked)},
+            },
         )
         _tell(
             by=by,
@@ -595,13 +608,15 @@ def move_request(*, by: Any, request: AidRequest, to: str, reason: str = "") -> 
         helpers = Organisation.objects.filter(
             pk__in=locked.offers.values("organisation_id")
         ).exclude(pk=locked.organisation_id)
+        # An expiry is the platform's move: the requester hears of it too, as an expiry.
+        told = [locked.organisation] if to == "expired" else []
         _tell(
             by=by,
-            organisations=list(helpers),
+            organisations=told + list(helpers),
             text=f"{locked.organisation.name}'s request ({locked.summary}) is now "
             f"{lifecycle.LABELS[to].lower()}" + (f": {locked.reason}" if locked.reason else "."),
             link=request_path(locked.pk),
-            kind="aid.changed",
+            kind="aid.expired" if to == "expired" else "aid.changed",
             data={"request": locked.pk, "state": to},
         )
     return locked
@@ -653,7 +668,9 @@ def move_commitment(*, by: Any, commitment: Commitment, to: str, reason: str = "
     quantity back on the offer, in the same transaction."""
     with transaction.atomic():
         offer = (
-            Offer.objects.select_for_update().select_related("request").get(pk=commitment.offer_id)
+            Offer.objects.select_for_update(of=("self",))
+            .select_related("request")
+            .get(pk=commitment.offer_id)
         )
         locked = Commitment.objects.select_for_update().get(pk=commitment.pk)
         # The side that asked is the taker (for an answered request, the requester).
@@ -705,7 +722,9 @@ def widen_unmet(*, now: datetime | None = None) -> list[int]:
             fresh = AidRequest.objects.select_for_update().get(pk=request.pk)
             if fresh.reach != request.reach or fresh.state != "open":
                 continue  # moved by someone else meanwhile
-            widen(by=WIDENING, request=fresh)
+            # The clock restarts no earlier than the moment acted for, so a second run for
+            # the same moment finds the request not yet due again.
+            widen(by=WIDENING, request=fresh, now=max(now, timezone.now()))
             widened.append(fresh.pk)
     return widened
 

@@ -187,6 +187,7 @@ def _clean(f: Field, raw: Any) -> Any:
         raise ValueError("answer yes or no")
     if f.type == "choices":
         values = raw if isinstance(raw, list | tuple) else [raw]
+        # JSON may carry anything in the list: only a choice's code is one of its choices.
         unknown = [v for v in values if not isinstance(v, str) or v not in (f.choices or {})]
         if unknown:
             raise ValueError(f"choose from {', '.join(f.choices or {})}")
@@ -215,7 +216,8 @@ def _clean(f: Field, raw: Any) -> Any:
 
 
 def _missing(raw: Any) -> bool:
-    return raw is None or raw == "" or raw == []
+    # Only spaces is nothing: a required detail is not given by a blank.
+    return raw is None or (isinstance(raw, str) and not raw.strip()) or raw == []
 
 
 def validate(kind: str, details: dict[str, Any]) -> dict[str, Any]:
