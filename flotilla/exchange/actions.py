@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -61,9 +61,6 @@ EXPIRING = Principal.system("aid-expiry")
 
 #: The longest sentence a notification takes (`notifications.models.Notification.text`).
 _TEXT_LIMIT = 500
-
-#: Moves that end a request's or an offer's life, with the timestamp they set.
-_ENDING = {"closed", "withdrawn", "expired", "declined"}
 
 
 class AidInvalid(Exception):
@@ -509,13 +506,11 @@ def commit(
                     {"quantity": f"the request needs {max(still_needed, 0)} more, not {quantity}"}
                 )
         before = _offer_snapshot(locked)
-        try:
-            with transaction.atomic():
-                taken = Offer.objects.filter(pk=locked.pk, remaining__gte=quantity).update(
-                    remaining=F("remaining") - quantity
-                )
-        except IntegrityError:  # the database's own check: never reached while the lock holds
-            taken = 0
+        # The conditional update takes only what is left; the CHECK on `remaining` refuses a
+        # negative remainder even if this ever ran without the lock (an IntegrityError then).
+        taken = Offer.objects.filter(pk=locked.pk, remaining__gte=quantity).update(
+            remaining=F("remaining") - quantity
+        )
         if not taken:
             raise AidInvalid(
                 {"quantity": f"only {locked.remaining} left on this offer, not {quantity}"}
@@ -576,7 +571,7 @@ def _moved(
     if thing == "commitment":
         stamp = {"in_progress": "started_at", "fulfilled": "fulfilled_at"}.get(to, "ended_at")
         changes[stamp] = now
-    elif to in _ENDING:
+    else:  # every move of a request or an offer ends it (see lifecycle.MOVES)
         changes["ended_at"] = now
     audit.change(
         by=by,
@@ -707,55 +702,69 @@ def move_commitment(*, by: Any, commitment: Commitment, to: str, reason: str = "
 
 def widen_unmet(*, now: datetime | None = None) -> list[int]:
     """Widen every open request still short of commitments after its collaborative's set
-    time on its current step. Returns the requests widened. Safe to run twice: each
-    request's clock restarts when it widens."""
+    time on its current step. Returns the requests widened.
+
+    Each open request is looked at under its row lock, and only there is it decided whether
+    it is due: a request closed, widened or taken up by someone else since the list was
+    read is simply not due. Safe to run twice: each request's clock restarts when it widens,
+    no earlier than the moment acted for.
+    """
     now = now or timezone.now()
-    due = AidRequest.objects.filter(state="open", reach__lt=Reach.PLATFORM).select_related(
-        "collaborative"
-    )
     widened = []
-    for request in due.order_by("pk"):
-        wait = timedelta(minutes=request.collaborative.aid_widen_after_minutes)
-        if request.reach_since + wait > now or committed_to(request) >= request.quantity:
-            continue
+    for pk in AidRequest.objects.filter(state="open", reach__lt=Reach.PLATFORM).values_list(
+        "pk", flat=True
+    ):
         with transaction.atomic():
-            fresh = AidRequest.objects.select_for_update().get(pk=request.pk)
-            if fresh.reach != request.reach or fresh.state != "open":
-                continue  # moved by someone else meanwhile
-            # The clock restarts no earlier than the moment acted for, so a second run for
-            # the same moment finds the request not yet due again.
-            widen(by=WIDENING, request=fresh, now=max(now, timezone.now()))
-            widened.append(fresh.pk)
+            request = (
+                AidRequest.objects.select_for_update(of=("self",))
+                .select_related("collaborative")
+                .get(pk=pk)
+            )
+            wait = timedelta(minutes=request.collaborative.aid_widen_after_minutes)
+            if (
+                request.state != "open"
+                or request.reach >= Reach.PLATFORM
+                or request.reach_since + wait > now
+                or committed_to(request) >= request.quantity
+            ):
+                continue
+            widen(by=WIDENING, request=request, now=max(now, timezone.now()))
+            widened.append(pk)
     return widened
 
 
 def expire_due(*, now: datetime | None = None) -> tuple[list[int], list[int]]:
-    """Expire offers whose window has closed and open requests past their needed-by time.
-    Returns (requests expired, offers expired). Safe to run twice: only open ones move."""
+    """Expire open requests past their needed-by time and offers whose window has closed,
+    saying how much was taken up. Returns (requests expired, offers expired).
+
+    As with widening, each open request or offer is judged under its row lock, so one closed
+    or withdrawn by someone else meanwhile is left alone. Safe to run twice.
+    """
     now = now or timezone.now()
     requests, offers = [], []
-    for request in AidRequest.objects.filter(state="open", needed_by__lte=now).order_by("pk"):
-        got = committed_to(request)
-        reason = (
-            f"Needed by {timezone.localtime(request.needed_by):%d %b %H:%M}; "
-            f"{got} of {request.quantity} committed by then."
-        )
-        try:
+    for pk in AidRequest.objects.filter(state="open").values_list("pk", flat=True):
+        with transaction.atomic():
+            request = AidRequest.objects.select_for_update().get(pk=pk)
+            if request.state != "open" or request.needed_by > now:
+                continue
+            reason = (
+                f"Needed by {timezone.localtime(request.needed_by):%d %b %H:%M}; "
+                f"{committed_to(request)} of {request.quantity} committed by then."
+            )
             move_request(by=EXPIRING, request=request, to="expired", reason=reason)
-        except IllegalMove:
-            continue  # closed or expired by someone else since it was read
-        requests.append(request.pk)
-    for offer in Offer.objects.filter(state="offered", available_until__lte=now).order_by("pk"):
-        reason = (
-            f"Available until {timezone.localtime(offer.available_until):%d %b %H:%M}; "
-            f"{offer.quantity - offer.remaining} of {offer.quantity} taken up."
-        )
-        try:
+            requests.append(pk)
+    for pk in Offer.objects.filter(state="offered").values_list("pk", flat=True):
+        with transaction.atomic():
+            offer = Offer.objects.select_for_update().get(pk=pk)
+            if offer.state != "offered" or offer.available_until > now:
+                continue
+            reason = (
+                f"Available until {timezone.localtime(offer.available_until):%d %b %H:%M}; "
+                f"{offer.quantity - offer.remaining} of {offer.quantity} taken up."
+            )
             move_offer(by=EXPIRING, offer=offer, to="expired", reason=reason)
-        except IllegalMove:
-            continue
-        offers.append(offer.pk)
-    return requests, offers
+            offers.append(pk)
+    return sorted(requests), sorted(offers)
 
 
 # ------------------------------------------------------------------ API retries
@@ -765,14 +774,8 @@ class KeyReused(Exception):
     """An Idempotency-Key already used by this token for a different request."""
 
 
-#: How many times a creation is tried when a concurrent one with the same key wins.
-IDEMPOTENCY_ATTEMPTS = 3
-
-
-def _stored_answer(token: Any, key: str, body_sha256: str) -> tuple[int, dict[str, Any]] | None:
-    record = IdempotencyRecord.objects.filter(token=token, key=key).first()
-    if record is None:
-        return None
+def _judged(record: IdempotencyRecord, key: str, body_sha256: str) -> tuple[int, dict[str, Any]]:
+    """The stored answer for a key, if it was used for this very request."""
     if record.body_sha256 != body_sha256:
         raise KeyReused(
             f"Idempotency-Key {key!r} was already used with a different request; nothing was "
@@ -789,30 +792,24 @@ def create_once(
     and the JSON answer, which is kept for retries. `body_sha256` fingerprints the whole
     request (operation and body): the same key with another fingerprint is KeyReused.
 
-    As in `reporting.actions.record_report_once`, the key's record is created in the same
-    transaction as the thing, so of two concurrent requests with one key exactly one creates:
-    on SQLite the second waits for the write lock and then finds the record; on PostgreSQL its
-    insert waits on the unique index and fails once the first commits, and the next attempt
-    finds the record. A refused creation (AidInvalid, IllegalMove, NotAllowed) rolls the
-    record back too, so a corrected retry may reuse the key.
+    The key's record is created in the same transaction as the thing, so of two concurrent
+    requests with one key exactly one creates: on SQLite the second waits for the write lock
+    and then finds the record; on PostgreSQL its insert waits on the unique index, fails once
+    the first commits, and `get_or_create` reads the winner's record instead. A refused
+    creation (AidInvalid, IllegalMove, NotAllowed) rolls the record back too, so a corrected
+    retry may reuse the key.
     """
-    stored = _stored_answer(token, key, body_sha256)  # plain retries, without a write lock
-    if stored is not None:
-        return (*stored, True)
-    for _attempt in range(IDEMPOTENCY_ATTEMPTS):
-        with transaction.atomic():
-            stored = _stored_answer(token, key, body_sha256)
-            if stored is not None:
-                return (*stored, True)
-            try:
-                with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(
-                        token=token, key=key, body_sha256=body_sha256, status=0, response={}
-                    )
-            except IntegrityError:
-                continue  # a concurrent request with this key won: read its answer next time
-            status, answer = create()
-            record.status, record.response = status, answer
-            record.save(update_fields=["status", "response"])
-            return status, answer, False
-    raise KeyReused(f"Idempotency-Key {key!r} is being used by another request; try again.")
+    with transaction.atomic():
+        # get_or_create inserts the key's record, or, when a concurrent request with the key
+        # committed first (its insert waited on the unique index), reads that one's answer.
+        record, made = IdempotencyRecord.objects.get_or_create(
+            token=token,
+            key=key,
+            defaults={"body_sha256": body_sha256, "status": 0, "response": {}},
+        )
+        if not made:
+            return (*_judged(record, key, body_sha256), True)
+        status, answer = create()
+        record.status, record.response = status, answer
+        record.save(update_fields=["status", "response"])
+        return status, answer, False
