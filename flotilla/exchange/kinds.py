@@ -94,7 +94,8 @@ KINDS: dict[str, Kind] = {
             "patients",
             (
                 Field("level_of_care", "Level of care", "choice", choices=LEVELS_OF_CARE),
-                Field("bed_type", "Bed type", "choice", choices=BED_TYPES),
+                # Left out, the usual beds for the level of care (BED_TYPE_FOR_LEVEL).
+                Field("bed_type", "Bed type", "choice", required=False, choices=BED_TYPES),
                 Field(
                     "clinical_needs",
                     "Clinical needs",
@@ -151,8 +152,13 @@ KINDS: dict[str, Kind] = {
 
 #: Ten digits, alone or spaced 3-3-4, reads as an NHS number: refused in any free text.
 _NHS_NUMBER = re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)")
-#: A date of birth written out ("DOB", "d.o.b.", "born 1/2/1950").
-_BIRTH = re.compile(r"\b(d\.?o\.?b\.?|date of birth|born)\b", re.IGNORECASE)
+#: A date of birth written out ("DOB", "d.o.b.", "date of birth", "born 1/2/1950", "born on
+#: 3 March 1961"); "born at 28 weeks" says nothing about who the patient is.
+_BIRTH = re.compile(
+    r"\b(d\.?o\.?b\b\.?|date of birth|born\s+(on\s+)?\d{1,2}(st|nd|rd|th)?[\s/.-]+"
+    r"(\d{1,2}|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))",
+    re.IGNORECASE,
+)
 
 
 def looks_like_patient_identity(text: str) -> bool:
@@ -246,6 +252,8 @@ def validate(kind: str, details: dict[str, Any]) -> dict[str, Any]:
     window = (clean.get("from_date"), clean.get("until_date"))
     if kind == "beds" and None not in window and window[1] < window[0]:
         errors["until_date"] = "must be on or after the from date"
+    if kind == "transfer" and "bed_type" not in clean and "level_of_care" in clean:
+        clean["bed_type"] = BED_TYPE_FOR_LEVEL[clean["level_of_care"]]
     if kind == "equipment" and clean.get("consumable") is False and "return_by" not in clean:
         errors.setdefault("return_by", "say when equipment that is not consumable comes back")
     if errors:
@@ -253,11 +261,21 @@ def validate(kind: str, details: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+#: A unit's word for one of it.
+SINGULAR = {
+    "patients": "patient",
+    "beds": "bed",
+    "people": "person",
+    "items": "item",
+    "sessions": "session",
+}
+
+
 def describe(kind: str, quantity: int, details: dict[str, Any]) -> str:
     """A short phrase for lists and notifications: "2 patients, critical care level 3"."""
     spec = KINDS[kind]
     unit = spec.unit if kind != "elective" else details.get("unit", "sessions")
-    words = [f"{quantity} {unit}"]
+    words = [f"{quantity} {SINGULAR.get(unit, unit) if quantity == 1 else unit}"]
     for f in spec.fields:
         value = details.get(f.name)
         if f.type == "choice" and value:

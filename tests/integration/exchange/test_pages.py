@@ -287,13 +287,13 @@ def test_what_cannot_be_read_is_said_beside_the_actions_sentences_and_nothing_is
 ):
     client.force_login(_coordinator(aid))
     data = _request_form(
-        aid, quantity="lots", needed_by_date="soon", max_distance_km="far", detail_bed_type=""
+        aid, quantity="lots", needed_by_date="soon", max_distance_km="far", detail_level_of_care=""
     )
     page = client.post(f"/c/{aid.collab.slug}/aid/ask", data).content.decode()
     assert "Enter how many you need as a whole number, like 2" in page
     assert "Enter the date it is needed by as a date, like 2026-01-05" in page
     assert "Enter the furthest away help may come from, in km as a whole number" in page
-    assert "Bed type is needed." in page
+    assert "Level of care is needed." in page
     assert 'value="lots"' in page  # what was typed is kept
     assert not AidRequest.objects.exists()
     assert not AuditEvent.objects.filter(action="exchange.request_raised").exists()

@@ -58,6 +58,8 @@ def test_every_required_detail_is_needed_and_optional_ones_are_not(kind):
                 continue
             if f.required:
                 assert errors(kind, details) == {f.name: f"{f.label.lower()} is needed"}
+            elif (kind, f.name) == ("transfer", "bed_type"):
+                assert validate(kind, details)[f.name] == "cc_adult"  # the level's usual beds
             elif kind != "equipment":
                 assert f.name not in validate(kind, details)
         without = {k: v for k, v in GOOD[kind].items() if k != f.name}
@@ -180,9 +182,7 @@ def test_equipment_to_be_returned_must_say_when_and_consumables_need_not():
 @pytest.mark.parametrize("blank", [" ", "\t\n", "   "])
 def test_a_required_detail_given_only_as_spaces_is_needed_and_an_optional_one_is_left_out(blank):
     assert errors("staff", {**GOOD["staff"], "shifts": blank}) == {"shifts": "shifts is needed"}
-    assert errors("transfer", {**GOOD["transfer"], "bed_type": blank}) == {
-        "bed_type": "bed type is needed"
-    }
+    assert errors("beds", {**GOOD["beds"], "bed_type": blank}) == {"bed_type": "bed type is needed"}
     assert "skills" not in validate("staff", {**GOOD["staff"], "skills": blank})
 
 
@@ -274,13 +274,29 @@ def test_describe_says_how_many_of_what_in_a_short_phrase():
     assert kinds.describe("transfer", 1, both).endswith("bariatric and isolation")
     assert kinds.describe("beds", 4, GOOD["beds"]) == "4 beds, general & acute"
     assert kinds.describe("staff", 3, GOOD["staff"]) == "3 people, registered nurse"
-    assert kinds.describe("equipment", 1, GOOD["equipment"]) == "1 items, Ventilator"
+    assert kinds.describe("equipment", 1, GOOD["equipment"]) == "1 item, Ventilator"
+    assert kinds.describe("staff", 1, GOOD["staff"]) == "1 person, registered nurse"
     assert kinds.describe("elective", 6, GOOD["elective"]) == (
         "6 sessions, Orthopaedics, theatre or clinic sessions"
     )
     patients = {**GOOD["elective"], "unit": "patients"}
     assert kinds.describe("elective", 9, patients).startswith("9 patients, ")
-    assert kinds.describe("transfer", 1, {}) == "1 patients"
+    assert kinds.describe("transfer", 1, {}) == "1 patient"
+
+
+@pytest.mark.parametrize("level", list(kinds.LEVELS_OF_CARE))
+def test_a_transfer_without_a_bed_type_asks_for_the_usual_beds_of_its_level_of_care(level):
+    details = validate("transfer", {"level_of_care": level})
+    assert details["bed_type"] == kinds.BED_TYPE_FOR_LEVEL[level]
+    chosen = validate("transfer", {"level_of_care": level, "bed_type": "escalation"})
+    assert chosen["bed_type"] == "escalation"
+
+
+def test_a_birth_weight_or_gestation_is_not_taken_for_a_date_of_birth():
+    for text in ("Born at 28 weeks, CPAP", "born 28 weeks ago", "stubborn MRSA"):
+        assert not kinds.looks_like_patient_identity(text)
+    for text in ("born 3/4/2025", "Born on 3rd March 2025", "born 12 jan"):
+        assert kinds.looks_like_patient_identity(text)
 
 
 def test_every_level_of_care_names_a_bed_type_matching_can_read():
