@@ -112,6 +112,8 @@ class AidForm(forms.Form):
         )
         sites = Site.objects.filter(organisation__in=organisations).select_related("organisation")
         self.sites = list(sites.order_by("organisation__name", "name"))
+        if len(self.sites) == 1:  # nothing to choose: chosen already
+            self.initial.setdefault("site", str(self.sites[0].pk))
         self.fields["site"] = forms.ChoiceField(
             choices=[(str(s.pk), s.name) for s in self.sites],
             error_messages={

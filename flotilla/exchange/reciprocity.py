@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from django.db.models import Min, Q, QuerySet
 
 from flotilla.collaboratives.models import Collaborative
+from flotilla.exchange import kinds
 from flotilla.exchange.models import AidRequest, Commitment
 from flotilla.organisations.models import Organisation
 
@@ -104,7 +105,7 @@ def ledger_of(collaborative: Collaborative, since: datetime | None = None) -> Le
             given_by=c.offer.organisation,
             received_by=c.organisation,
             kind=c.offer.kind,
-            what=c.offer.summary,
+            what=kinds.describe(c.offer.kind, c.quantity, c.offer.details),
             quantity=c.quantity,
             committed_at=c.created_at,
             fulfilled_at=c.fulfilled_at,  # type: ignore[arg-type]

@@ -31,7 +31,7 @@ from flotilla.audit.models import AuditEvent
 from flotilla.authz.checks import organisations_where
 from flotilla.authz.permissions import Perm
 from flotilla.collaboratives.models import Collaborative
-from flotilla.collaboratives.queries import find_collaborative, members_of
+from flotilla.collaboratives.queries import collaboratives_of, find_collaborative, members_of
 from flotilla.exchange import actions, kinds, lifecycle, matching, queries, reciprocity
 from flotilla.exchange.forms import OfferForm, RequestForm, field_for, sentence
 from flotilla.exchange.lifecycle import IllegalMove, Party
@@ -670,6 +670,10 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
             "may_offer": may_offer,
             "audience": queries.audience_of(aid_request).count(),
             "labels": lifecycle.LABELS,
+            # The board and the ledger are the collaborative's members' pages.
+            "member": collaboratives_of(viewer.organisation_ids)
+            .filter(pk=aid_request.collaborative_id)
+            .exists(),
         },
     )
 

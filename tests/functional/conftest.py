@@ -40,10 +40,11 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-    # Any request leaving the test server fails the test: the platform must work offline.
-    outside: list[str] = []
+def open_page(browser, live_server):
+    """Opens a page in a browser context of its own (its own cookies: one person each), as
+    many as a test needs. Any request leaving the test server fails the test: the platform
+    must work offline."""
+    contexts, outside = [], []
 
     def guard(route):
         if route.request.url.startswith(live_server.url):
@@ -52,11 +53,23 @@ def page(browser, live_server):
             outside.append(route.request.url)
             route.abort()
 
-    context.route("**/*", guard)
-    pg = context.new_page()
-    yield pg
-    context.close()
+    def open_one(width: int = 1280, height: int = 900):
+        context = browser.new_context(
+            base_url=live_server.url, viewport={"width": width, "height": height}
+        )
+        context.route("**/*", guard)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_one
+    for context in contexts:
+        context.close()
     assert not outside, f"the page fetched from outside the server: {outside}"
+
+
+@pytest.fixture
+def page(open_page):
+    return open_page()
 
 
 def sign_in(page, username: str, password: str = "correct horse battery staple") -> None:
