@@ -117,6 +117,28 @@ def main(base: str, staff_password: str = "") -> None:
         banded.locator("th a").click()
         page.wait_for_load_state()
         page.screenshot(path=OUT / "organisation-banded.png", full_page=True)
+        # Mutual aid, as the coordinator whose trust asked for a critical care transfer.
+        page.goto(f"/c/{slug}/aid")
+        page.screenshot(path=OUT / "aid-board.png", full_page=True)
+        page.click("#aid-lists a:has-text('critical care level 3')")
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "aid-request.png", full_page=True)
+        page.goto(f"/c/{slug}/aid/ask?kind=transfer")
+        page.screenshot(path=OUT / "aid-ask.png", full_page=True)
+        page.goto(f"/c/{slug}/aid/ledger")
+        page.screenshot(path=OUT / "aid-ledger.png")
+        phone = browser.new_page(base_url=base, viewport={"width": 390, "height": 844})
+        phone.context.add_cookies(page.context.cookies())
+        phone.goto(f"/c/{slug}/aid")
+        phone.screenshot(path=OUT / "aid-board-phone.png")
+        phone.close()
+        sign_in("demo-coord-rhq")  # another trust, offering help
+        page.goto(f"/c/{slug}/aid")
+        page.click("#aid-lists a:has-text('registered nurse')")
+        page.wait_for_load_state()
+        page.click("text=Offer help")
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "aid-offer.png", full_page=True)
         # Platform staff (a superuser made with `flotilla createsuperuser`, named "platform").
         if staff_password:
             page.context.clear_cookies()

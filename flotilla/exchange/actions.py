@@ -565,7 +565,13 @@ def _moved(
     organisation_id: int,
 ) -> lifecycle.Move:
     """Check one move against the table and record it on the locked row."""
-    move = lifecycle.step(thing, obj.state, to, parties(by, requester_id, offerer_id), reason)
+    held = parties(by, requester_id, offerer_id)
+    move = lifecycle.step(thing, obj.state, to, held, reason)
+    # The event goes on the record of the side that moved (the owner's, for the platform).
+    if Party.REQUESTER in held and requester_id is not None:
+        organisation_id = requester_id
+    elif Party.OFFERER in held and offerer_id is not None:
+        organisation_id = offerer_id
     now = timezone.now()
     changes: dict[str, Any] = {"state": to, "reason": reason.strip()[:500]}
     if thing == "commitment":

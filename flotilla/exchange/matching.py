@@ -89,7 +89,9 @@ def _distance_reason(c: Candidate) -> None:
     if c.distance_km is None:
         c.reasons.append(Reason("distance unknown (no location on record)", 0))
     else:
-        c.reasons.append(Reason(f"{c.distance_km:.0f} km away", max(0.0, 2 - c.distance_km / 50)))
+        c.reasons.append(
+            Reason(f"{c.distance_km:.0f} km away", round(max(0.0, 2 - c.distance_km / 50), 1))
+        )
 
 
 def _pressure_reason(c: Candidate) -> None:
@@ -134,7 +136,7 @@ def _spare_reason(c: Candidate, bed_label: str) -> None:
         Reason(
             f"reports {about}{s.value:.0f} {bed_label} beds admissible now "
             f"({hours} h ago; shared {s.detail})",
-            min(3.0, s.value / 2),
+            round(min(3.0, s.value / 2), 1),
         )
     )
 
