@@ -37,11 +37,10 @@ def field_for(form: forms.Form, key: str) -> str | None:
 
 
 def sentence(text: str) -> str:
-    """An action's message as a sentence on the page: capital first, full stop last."""
+    """An action's message as a sentence on the page: capital first, full stop last (the
+    actions and kinds never give an empty one)."""
     text = text.strip()
-    if not text:
-        return text
-    text = text[0].upper() + text[1:]
+    text = text[:1].upper() + text[1:]
     return text if text.endswith((".", "?", "!")) else text + "."
 
 

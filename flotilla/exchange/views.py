@@ -190,7 +190,11 @@ def _try(form: Any, call: Callable[[], Any], *, dry: bool) -> Any:
 
     `dry`: the form already has fields it could not read, so the action is called with
     stand-ins for them only to gather its sentences about the rest, and is rolled back
-    whatever it does: nothing is stored while any field is in error."""
+    whatever it does: nothing is stored while any field is in error.
+
+    Only refusals of what was typed are caught: the forms offer only organisations the
+    person arranges aid for (and, answering a request, that it is open to), so the
+    actions' other refusals cannot come from them."""
     try:
         with transaction.atomic():
             result = call()
@@ -203,8 +207,6 @@ def _try(form: Any, call: Callable[[], Any], *, dry: bool) -> Any:
             name = field_for(form, key)
             if name is None or name not in form.errors:
                 form.add_error(name, sentence(text))
-    except (actions.NotAllowed, IllegalMove) as exc:
-        form.add_error(None, str(exc))
     return None
 
 
@@ -548,10 +550,10 @@ def _event_words(event: AuditEvent, offers: dict[int, Offer]) -> str:
     after = event.after or {}
     if event.action == "exchange.request_widened" and after.get("reach") in Reach.values:
         words += f": now {_reach_words(after['reach'])}"
-    elif event.action == "exchange.offer_made" and event.object_id.isdigit():
-        offer = offers.get(int(event.object_id))
-        if offer is not None:
-            words += f": {kinds.describe(offer.kind, offer.quantity, offer.details)}"
+    elif event.action == "exchange.offer_made":
+        # `_thread` reads only the events of the offers it is given.
+        offer = offers[int(event.object_id)]
+        words += f": {kinds.describe(offer.kind, offer.quantity, offer.details)}"
     elif event.action == "exchange.committed" and after.get("quantity"):
         words += f": {after['quantity']}"
     return words

@@ -840,3 +840,104 @@ def test_a_coordinator_sets_how_long_an_unmet_request_waits_before_it_widens(cli
     client.post(f"/c/{aid.collab.slug}/settings", data)
     aid.collab.refresh_from_db()
     assert aid.collab.aid_widen_after_minutes == 90
+
+
+# ------------------------------------------------------------------ paths less taken
+
+
+def test_offering_starts_with_the_kind_of_aid(client, aid):
+    client.force_login(aid.people["south_coordinator"])
+    page = client.get(f"/c/{aid.collab.slug}/aid/offer").content.decode()
+    assert "Offer help: what kind of aid?" in page and "There is a problem" not in page
+    assert "Patient transfer" in page and 'name="quantity"' not in page
+
+
+def _siteless_coordinator(aid):
+    """A coordinator at a member of the collaborative that has no site on Flotilla yet."""
+    east = f.OrganisationFactory(code="RE1", name="East Hospitals NHS Trust")
+    f.join(aid.collab, east)
+    coordinator = f.UserFactory(username="east_coordinator")
+    f.member(coordinator, east, Role.COORDINATOR)
+    return coordinator, east
+
+
+def test_an_organisation_with_no_sites_cannot_ask_for_help_yet(client, aid):
+    coordinator, east = _siteless_coordinator(aid)
+    client.force_login(coordinator)
+    data = _request_form(aid, organisation=str(east.pk), site="")
+    response = client.post(f"/c/{aid.collab.slug}/aid/ask", data)
+    page = response.content.decode()
+    assert response.status_code == 200 and "There is a problem" in page
+    assert (
+        "East Hospitals NHS Trust has no sites on Flotilla, so it cannot ask for help yet." in page
+    )
+    assert not AidRequest.objects.exists()
+
+
+def test_an_organisation_with_no_sites_cannot_offer_help_yet(client, aid):
+    coordinator, east = _siteless_coordinator(aid)
+    client.force_login(coordinator)
+    data = _offer_form(aid, kind="beds", organisation=str(east.pk), site="", reach="2")
+    data.update(detail_bed_type="ga", detail_from_date="2030-12-01", detail_until_date="2030-12-31")
+    response = client.post(f"/c/{aid.collab.slug}/aid/offer", data)
+    page = response.content.decode()
+    assert response.status_code == 200 and "There is a problem" in page
+    assert "East Hospitals NHS Trust has no sites on Flotilla, so it cannot offer help yet." in page
+    assert not Offer.objects.exists()
+
+
+def test_an_end_that_cannot_be_read_is_said_once_and_not_also_as_coming_before_the_start(
+    client, aid
+):
+    # The start is read (three days ahead); the end is not, so the dry run's stand-in end
+    # (a day from now) comes before the start. Only the form's own sentence is shown.
+    client.force_login(aid.people["south_coordinator"])
+    start = _in(72)
+    data = _offer_form(
+        aid,
+        kind="beds",
+        detail_bed_type="ga",
+        detail_from_date="2030-12-01",
+        detail_until_date="2030-12-31",
+        available_from_date=start["date"],
+        available_from_time=start["time"],
+        available_until_date="next week",
+        reach="2",
+    )
+    page = client.post(f"/c/{aid.collab.slug}/aid/offer", data).content.decode()
+    assert "Enter the date it is available until as a date, like 2026-01-05" in page
+    assert 'href="#id_available_until_date"' in page
+    assert "Must be after the start" not in page
+    assert not Offer.objects.exists()
+
+
+def test_the_request_page_lists_only_the_details_that_were_given(client, aid):
+    request = _north_asks(
+        aid, kind="equipment", details={"equipment_type": "Syringe drivers", "consumable": True}
+    )
+    client.force_login(aid.people[Role.VIEWER])
+    page = client.get(f"/aid/requests/{request.pk}").content.decode()
+    assert "Type of equipment" in page and "Syringe drivers" in page
+    assert "Consumable (not to be returned)" in page
+    assert "To be returned by" not in page
+
+
+def test_the_ledger_gives_long_medians_in_hours_and_days(client, aid):
+    commitment = _help_given(aid)
+    asked = timezone.now() - timedelta(hours=50, minutes=30)
+    AidRequest.objects.filter(pk=commitment.request_id).update(created_at=asked)
+    Offer.objects.filter(pk=commitment.offer_id).update(
+        created_at=asked + timedelta(hours=2, minutes=5)
+    )
+    Commitment.objects.filter(pk=commitment.pk).update(
+        created_at=asked + timedelta(hours=3), fulfilled_at=asked + timedelta(hours=50)
+    )
+    client.force_login(aid.people[Role.VIEWER])
+    page = client.get(f"/c/{aid.collab.slug}/aid/ledger").content.decode()
+    for label, span in [
+        ("From a request to its first offer", "2 h 5 min"),
+        ("From a request to its first commitment", "3 h"),
+        ("From a request to help given", "2 days 2 h"),
+    ]:
+        row = page[page.index(f"{label} (median)") :]
+        assert row[: row.index("</dd>")].endswith(f">{span}")
