@@ -26,7 +26,10 @@ def main(base: str, staff_password: str = "") -> None:
             executable_path=shutil.which("chromium"),
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
-        page = browser.new_page(base_url=base, viewport={"width": 1400, "height": 1000})
+        # A British browser, as its users have: dates on forms read day first.
+        page = browser.new_page(
+            base_url=base, viewport={"width": 1400, "height": 1000}, locale="en-GB"
+        )
 
         def sign_in(user: str) -> None:
             page.context.clear_cookies()
@@ -127,7 +130,9 @@ def main(base: str, staff_password: str = "") -> None:
         page.screenshot(path=OUT / "aid-ask.png", full_page=True)
         page.goto(f"/c/{slug}/aid/ledger")
         page.screenshot(path=OUT / "aid-ledger.png")
-        phone = browser.new_page(base_url=base, viewport={"width": 390, "height": 844})
+        phone = browser.new_page(
+            base_url=base, viewport={"width": 390, "height": 844}, locale="en-GB"
+        )
         phone.context.add_cookies(page.context.cookies())
         phone.goto(f"/c/{slug}/aid")
         phone.screenshot(path=OUT / "aid-board-phone.png")
