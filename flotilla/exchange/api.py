@@ -27,7 +27,6 @@ from ninja import Field, Header, Query, Router, Schema, Status
 from ninja.errors import AuthorizationError, HttpError
 from pydantic import AfterValidator
 
-from flotilla import csvsafe
 from flotilla.authz.api_auth import (
     READ_ERRORS,
     ApiTime,
@@ -1149,21 +1148,6 @@ def aid_ledger(request: HttpRequest, slug: str, since: Since = None) -> dict[str
     }
 
 
-LEDGER_COLUMNS = (
-    "given_by",
-    "given_by_name",
-    "received_by",
-    "received_by_name",
-    "kind",
-    "what",
-    "quantity",
-    "committed_at",
-    "fulfilled_at",
-    "state",
-    "request",
-)
-
-
 @router.get(
     "/collaboratives/{slug}/aid/ledger.csv",
     response=READ_ERRORS,
@@ -1172,7 +1156,7 @@ LEDGER_COLUMNS = (
         "responses": {
             "200": {
                 "description": "One row per piece of help that happened, newest first: "
-                + ", ".join(LEDGER_COLUMNS)
+                + ", ".join(reciprocity.CSV_COLUMNS)
                 + ".",
                 "content": {"text/csv": {"schema": {"type": "string"}}},
             }
@@ -1184,24 +1168,7 @@ def aid_ledger_csv(request: HttpRequest, slug: str, since: Since = None) -> Http
     formula are defused. 404 unless the token's organisation is a member."""
     name, ledger = _ledger(request, slug, since)
     out = io.StringIO()
-    writer = csvsafe.writer(out)
-    writer.writerow(LEDGER_COLUMNS)
-    for e in ledger.exchanges:
-        writer.writerow(
-            [
-                e.given_by.code,
-                e.given_by.name,
-                e.received_by.code,
-                e.received_by.name,
-                e.kind,
-                e.what,
-                e.quantity,
-                e.committed_at.isoformat(),
-                e.fulfilled_at.isoformat(),
-                e.state,
-                e.request_id,
-            ]
-        )
+    reciprocity.write_csv(ledger, out)
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}-aid-ledger.csv"'
     return response

@@ -18,9 +18,11 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Min, Q, QuerySet
 
+from flotilla import csvsafe
 from flotilla.collaboratives.models import Collaborative
 from flotilla.exchange import kinds
 from flotilla.exchange.models import AidRequest, Commitment
@@ -155,3 +157,42 @@ def ledger_of(collaborative: Collaborative, since: datetime | None = None) -> Le
         _median(spans["first_commitment"]),
         _median(spans["first_fulfilment"]),
     )
+
+
+#: The ledger's CSV columns, for pages and API alike: one row per piece of help given.
+CSV_COLUMNS = (
+    "given_by",
+    "given_by_name",
+    "received_by",
+    "received_by_name",
+    "kind",
+    "what",
+    "quantity",
+    "committed_at",
+    "fulfilled_at",
+    "state",
+    "request",
+)
+
+
+def write_csv(ledger: Ledger, out: Any) -> None:
+    """Write the ledger's exchanges to `out` (a file or a response) as CSV, through the one
+    CSV writer that defuses formulas."""
+    writer = csvsafe.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for e in ledger.exchanges:
+        writer.writerow(
+            (
+                e.given_by.code,
+                e.given_by.name,
+                e.received_by.code,
+                e.received_by.name,
+                e.kind,
+                e.what,
+                e.quantity,
+                e.committed_at.isoformat(),
+                e.fulfilled_at.isoformat(),
+                e.state,
+                e.request_id,
+            )
+        )

@@ -26,7 +26,6 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
-from flotilla import csvsafe
 from flotilla.audit.models import AuditEvent
 from flotilla.authz.checks import organisations_where
 from flotilla.authz.permissions import Perm
@@ -901,21 +900,6 @@ def ledger(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-LEDGER_HEADER = (
-    "fulfilled_at",
-    "committed_at",
-    "given_by_code",
-    "given_by",
-    "received_by_code",
-    "received_by",
-    "kind",
-    "what",
-    "quantity",
-    "state",
-    "request",
-)
-
-
 @login_required
 def ledger_csv(request: HttpRequest, slug: str) -> HttpResponse:
     """The ledger's exchanges, one row each, through the one CSV writer."""
@@ -924,22 +908,5 @@ def ledger_csv(request: HttpRequest, slug: str) -> HttpResponse:
     book = reciprocity.ledger_of(collab)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{collab.slug}-aid-ledger.csv"'
-    writer = csvsafe.writer(response)
-    writer.writerow(LEDGER_HEADER)
-    for e in book.exchanges:
-        writer.writerow(
-            (
-                e.fulfilled_at.isoformat(),
-                e.committed_at.isoformat(),
-                e.given_by.code,
-                e.given_by.name,
-                e.received_by.code,
-                e.received_by.name,
-                e.kind,
-                e.what,
-                e.quantity,
-                e.state,
-                e.request_id,
-            )
-        )
+    reciprocity.write_csv(book, response)
     return response

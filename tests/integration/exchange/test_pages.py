@@ -798,22 +798,22 @@ def test_the_ledger_csv_has_a_header_and_a_row_per_exchange_with_formulas_defuse
     assert "river-system-aid-ledger.csv" in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0] == [
-        "fulfilled_at",
-        "committed_at",
-        "given_by_code",
         "given_by",
-        "received_by_code",
+        "given_by_name",
         "received_by",
+        "received_by_name",
         "kind",
         "what",
         "quantity",
+        "committed_at",
+        "fulfilled_at",
         "state",
         "request",
     ]
     assert len(rows) == 2
     row = dict(zip(rows[0], rows[1], strict=True))
-    assert row["given_by"] == '\'=HYPERLINK("http://evil")'
-    assert (row["given_by_code"], row["received_by_code"]) == ("RS1", "RN1")
+    assert row["given_by_name"] == '\'=HYPERLINK("http://evil")'
+    assert (row["given_by"], row["received_by"]) == ("RS1", "RN1")
     assert (row["quantity"], row["state"]) == ("2", "fulfilled")
     assert row["request"] == str(commitment.request_id)
 
