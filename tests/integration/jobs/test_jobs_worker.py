@@ -17,16 +17,15 @@ import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from flotilla.jobs.models import WorkerHeartbeat
 from flotilla.jobs.retry import job
+from tests.integration.servers import environment
 
 JOBS = 12
 #: Seconds of silence after which the restarted worker takes the killed one for lost.
@@ -49,23 +48,8 @@ def deliver(key: str, outbox: str) -> str:
     return "delivered"
 
 
-def database_url() -> str:
-    """The test database, for the worker process to use."""
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    auth = quote(s["USER"]) + (f":{quote(s['PASSWORD'])}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 def start_worker(log: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "FLOTILLA_WORKER_LOST_AFTER": str(LOST_AFTER),
-        "FLOTILLA_VAR_DIR": str(settings.VAR_DIR),
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = environment(FLOTILLA_WORKER_LOST_AFTER=str(LOST_AFTER))
     cmd = [sys.executable, "-m", "flotilla.cli", "worker", "--no-schedule", "--interval", "0.1"]
     return subprocess.Popen(
         cmd, env=env, cwd=settings.PROJECT_DIR, stdout=log.open("a"), stderr=subprocess.STDOUT
