@@ -628,7 +628,10 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
     is_open = aid_request.state == "open"
     # The ranked matches are for the people of the organisation that asked.
     ours = aid_request.organisation_id in viewer.organisation_ids
-    matches = matching.match(viewer, aid_request) if ours and is_open else None
+    # htmx's polling asks only for the offers and what was taken up: no matching (whose
+    # reads of other organisations' figures would go on their access records every 30 s).
+    live = bool(request.htmx)
+    matches = matching.match(viewer, aid_request) if ours and is_open and not live else None
     widen_to = None
     if requester_side and is_open and aid_request.reach < Reach.PLATFORM:
         widen_to = _reach_words(aid_request.reach + 1)
@@ -641,9 +644,9 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
         queries.requests_seen_by(_alone(o)).filter(pk=aid_request.pk).exists()
         for o in _arranging(user)
     )
-    return render(
+    response = render(
         request,
-        "exchange/request.jinja",
+        "exchange/_request_live.jinja" if live else "exchange/request.jinja",
         {
             "r": aid_request,
             "kind": kinds.KINDS[aid_request.kind],
@@ -664,7 +667,7 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
             "request_moves": _moves(
                 user, "request", aid_request, aid_request.organisation_id, None
             ),
-            "thread": _thread(aid_request, offers, commitments),
+            "thread": [] if live else _thread(aid_request, offers, commitments),
             "matches": matches,
             "widen_to": widen_to,
             "next_widening": next_widening,
@@ -677,6 +680,8 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
             .exists(),
         },
     )
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _details(kind: str, details: dict[str, Any]) -> list[tuple[str, str]]:

@@ -941,3 +941,25 @@ def test_the_ledger_gives_long_medians_in_hours_and_days(client, aid):
     ]:
         row = page[page.index(f"{label} (median)") :]
         assert row[: row.index("</dd>")].endswith(f">{span}")
+
+
+def test_the_request_page_refreshes_only_its_offers_and_take_ups_for_htmx_without_matching(
+    client, aid
+):
+    asked = f.aid_request(
+        by=aid.people[Role.COORDINATOR],
+        organisation=aid.north,
+        collaborative=aid.collab,
+        site=aid.north_site,
+    )
+    f.offer(by=aid.people["south_coordinator"], organisation=aid.south, site=aid.south_site,
+            request=asked)  # fmt: skip
+    client.force_login(aid.people[Role.COORDINATOR])
+    whole = client.get(f"/aid/requests/{asked.pk}")
+    assert 'id="request-live"' in whole.content.decode()
+    assert "Who could help" in whole.content.decode()
+    live = client.get(f"/aid/requests/{asked.pk}", headers={"HX-Request": "true"})
+    page = live.content.decode()
+    assert "South Hospitals NHS Trust offers" in page and "Taken up" in page
+    assert "<html" not in page and "Who could help" not in page and "History" not in page
+    assert "HX-Request" in live["Vary"]
