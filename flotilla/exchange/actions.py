@@ -566,7 +566,8 @@ def _moved(
 ) -> lifecycle.Move:
     """Check one move against the table and record it on the locked row."""
     held = parties(by, requester_id, offerer_id)
-    move = lifecycle.step(thing, obj.state, to, held, reason)
+    answers = thing != "offer" or requester_id is not None
+    move = lifecycle.step(thing, obj.state, to, held, reason, answers_request=answers)
     # The event goes on the record of the side that moved (the owner's, for the platform).
     if Party.REQUESTER in held and requester_id is not None:
         organisation_id = requester_id
@@ -628,8 +629,6 @@ def move_offer(*, by: Any, offer: Offer, to: str, reason: str = "") -> Offer:
     with transaction.atomic():
         locked = Offer.objects.select_for_update().get(pk=offer.pk)
         request = locked.request
-        if to == "declined" and request is None:
-            raise IllegalMove("Only an offer made in answer to a request can be declined.")
         _moved(
             by=by,
             thing="offer",

@@ -482,16 +482,8 @@ def _moves(
     if token.scope != TokenScope.AID:
         return []
     held = actions.parties(token, requester, offerer)
-    out: list[str] = []
-    for to, move in lifecycle.moves_from(thing, state).items():
-        allowed = {move.by}
-        if move.by == lifecycle.Party.EITHER:
-            allowed |= {lifecycle.Party.REQUESTER, lifecycle.Party.OFFERER}
-        if thing == "offer" and to == "declined" and requester is None:
-            continue
-        if held & allowed:
-            out.append(to)
-    return out
+    answers = thing != "offer" or requester is not None
+    return list(lifecycle.open_to(thing, state, held, answers_request=answers))
 
 
 def _commitment_out(token: ApiToken, c: Commitment) -> dict[str, Any]:

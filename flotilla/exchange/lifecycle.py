@@ -42,6 +42,13 @@ class Move:
     #: Whether the committed quantity goes back on the offer (commitments only).
     gives_back: bool = False
 
+    def made_by(self, parties: set[Party]) -> bool:
+        """Whether a mover speaking for these sides may make this move."""
+        allowed = {self.by}
+        if self.by == Party.EITHER:
+            allowed |= {Party.REQUESTER, Party.OFFERER}
+        return bool(parties & allowed)
+
 
 REQUEST_STATES = ("open", "closed", "withdrawn", "expired")
 OFFER_STATES = ("offered", "withdrawn", "declined", "expired")
@@ -102,10 +109,36 @@ def moves_from(thing: str, state: str) -> dict[str, Move]:
     return {to: m for (t, s, to), m in MOVES.items() if t == thing and s == state}
 
 
-def step(thing: str, state: str, to: str, parties: set[Party], reason: str) -> Move:
+def _declinable(thing: str, to: str, answers_request: bool) -> bool:
+    """Only an offer made in answer to a request has someone to decline it."""
+    return not (thing == "offer" and to == "declined" and not answers_request)
+
+
+def open_to(
+    thing: str, state: str, parties: set[Party], *, answers_request: bool = True
+) -> dict[str, Move]:
+    """The moves from `state` a mover speaking for `parties` may make (`answers_request`:
+    whether the offer answers a request). What pages and the API offer as buttons."""
+    return {
+        to: m
+        for to, m in moves_from(thing, state).items()
+        if m.made_by(parties) and _declinable(thing, to, answers_request)
+    }
+
+
+def step(
+    thing: str,
+    state: str,
+    to: str,
+    parties: set[Party],
+    reason: str,
+    *,
+    answers_request: bool = True,
+) -> Move:
     """The move from `state` to `to`, if one of `parties` (the sides the mover speaks for:
     both, when an organisation helps itself across its sites) may make it with this reason;
-    else IllegalMove with the sentence to show."""
+    else IllegalMove with the sentence to show. `answers_request`: whether the offer moved
+    answers a request (an offer nobody asked for cannot be declined)."""
     move = MOVES.get((thing, state, to))
     if move is None:
         article = "An" if thing[0] in "aeiou" else "A"
@@ -113,8 +146,9 @@ def step(thing: str, state: str, to: str, parties: set[Party], reason: str) -> M
             f"{article} {thing} that is {LABELS[state].lower()} cannot become "
             f"{LABELS.get(to, to).lower()}."
         )
-    allowed = {move.by} | ({Party.REQUESTER, Party.OFFERER} if move.by == Party.EITHER else set())
-    if not parties & allowed:
+    if not _declinable(thing, to, answers_request):
+        raise IllegalMove("Only an offer made in answer to a request can be declined.")
+    if not move.made_by(parties):
         who = {
             Party.REQUESTER: "the organisation that asked",
             Party.OFFERER: "the organisation that offered",

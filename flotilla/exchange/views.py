@@ -150,18 +150,11 @@ def _moves(
 ) -> list[MoveButton]:
     """The moves of `lifecycle` from the thing's state that the person's side may make."""
     held = actions.parties(user, requester_id, offerer_id)
-    out = []
-    for to, move in lifecycle.moves_from(thing, obj.state).items():
-        if move.by == Party.PLATFORM:
-            continue
-        if thing == "offer" and to == "declined" and getattr(obj, "request_id", None) is None:
-            continue  # only an answer to a request can be declined
-        allowed = {move.by} | (
-            {Party.REQUESTER, Party.OFFERER} if move.by == Party.EITHER else set()
-        )
-        if held & allowed:
-            out.append(MoveButton(thing, obj.pk, to, move.verb, move.reason_required))
-    return out
+    answers = thing != "offer" or requester_id is not None
+    return [
+        MoveButton(thing, obj.pk, to, move.verb, move.reason_required)
+        for to, move in lifecycle.open_to(thing, obj.state, held, answers_request=answers).items()
+    ]
 
 
 def _commitment_moves(user: Any, c: Commitment) -> list[MoveButton]:
