@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Header, Query, Router, Schema, Status
@@ -540,19 +540,11 @@ def _offer_out(token: ApiToken, o: Offer) -> dict[str, Any]:
 
 def _totals(ids: Iterable[int]) -> tuple[dict[int, int], dict[int, int]]:
     """(committed, fulfilled) per request, in two queries for a whole page."""
-
     wanted = list(ids)
-
-    def summed(q: Q) -> dict[int, int]:
-        rows = (
-            Commitment.objects.filter(q, request_id__in=wanted)
-            .values("request_id")
-            .annotate(n=Sum("quantity"))
-            .values_list("request_id", "n")
-        )
-        return {r: int(n or 0) for r, n in rows}
-
-    return summed(queries.ACTIVE_COMMITMENTS), summed(reciprocity.HAPPENED)
+    return (
+        queries.totals(wanted, queries.ACTIVE_COMMITMENTS),
+        queries.totals(wanted, queries.HAPPENED),
+    )
 
 
 def _request_out(token: ApiToken, r: AidRequest, committed: int, fulfilled: int) -> dict[str, Any]:

@@ -17,6 +17,9 @@ all ask these functions; nothing else filters requests or offers by viewer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
 
@@ -33,10 +36,32 @@ ACTIVE_COMMITMENTS = Q(state__in=("committed", "in_progress", "fulfilled", "retu
 )
 
 
+#: Help that happened: fulfilled (and whatever became of it afterwards).
+HAPPENED = Q(fulfilled_at__isnull=False)
+
+
+def totals(request_ids: Iterable[int] | QuerySet[Any], which: Q) -> dict[int, int]:
+    """Request id → the quantity of its commitments matching `which` (ACTIVE_COMMITMENTS:
+    committed; HAPPENED: given), in one query for any number of requests. A request with
+    none is absent."""
+    ids = request_ids if isinstance(request_ids, QuerySet) else list(request_ids)
+    rows = (
+        Commitment.objects.filter(which, request_id__in=ids)
+        .values("request_id")
+        .annotate(n=Sum("quantity"))
+        .values_list("request_id", "n")
+    )
+    return {r: int(n or 0) for r, n in rows}
+
+
 def committed_to(request: AidRequest) -> int:
     """How much of a request is committed and not released before it happened."""
-    total = request.commitments.filter(ACTIVE_COMMITMENTS).aggregate(n=Sum("quantity"))
-    return int(total["n"] or 0)
+    return totals([request.pk], ACTIVE_COMMITMENTS).get(request.pk, 0)
+
+
+def given_to(request: AidRequest) -> int:
+    """How much of a request was given (fulfilled)."""
+    return totals([request.pk], HAPPENED).get(request.pk, 0)
 
 
 def _regions(viewer: Viewer) -> QuerySet[Organisation]:

@@ -20,16 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Min, Q, QuerySet
+from django.db.models import Min, QuerySet
 
 from flotilla import csvsafe
 from flotilla.collaboratives.models import Collaborative
-from flotilla.exchange import kinds
+from flotilla.exchange import kinds, queries
 from flotilla.exchange.models import AidRequest, Commitment
 from flotilla.organisations.models import Organisation
-
-#: Help that happened: fulfilled, and what became of it afterwards.
-HAPPENED = Q(fulfilled_at__isnull=False)
 
 
 @dataclass
@@ -88,7 +85,7 @@ def _median(spans: list[timedelta]) -> timedelta | None:
 def happened_in(collaborative: Collaborative) -> QuerySet[Commitment]:
     """The commitments of a collaborative's offers that were fulfilled, newest first."""
     return (
-        Commitment.objects.filter(HAPPENED, offer__collaborative=collaborative)
+        Commitment.objects.filter(queries.HAPPENED, offer__collaborative=collaborative)
         .select_related("offer", "offer__organisation", "organisation")
         .order_by("-fulfilled_at", "-pk")
     )
@@ -129,14 +126,12 @@ def ledger_of(collaborative: Collaborative, since: datetime | None = None) -> Le
         first_commitment=Min("commitments__created_at"),
         first_fulfilment=Min("commitments__fulfilled_at"),
     )
-    fulfilled: dict[int, int] = defaultdict(int)
-    for c in Commitment.objects.filter(HAPPENED, request__in=requests):
-        fulfilled[c.request_id] += c.quantity  # type: ignore[index]
+    fulfilled = queries.totals(requests.values("pk"), queries.HAPPENED)
     spans: dict[str, list[timedelta]] = defaultdict(list)
     for r in timed:
         t = tally(r.organisation)
         t.requests += 1
-        got = fulfilled[r.pk]
+        got = fulfilled.get(r.pk, 0)
         if got >= r.quantity:
             t.met_in_full += 1
         elif got:

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -93,21 +93,6 @@ def _alone(organisation: Organisation) -> Viewer:
 def _query(params: dict[str, str]) -> str:
     kept = {k: v for k, v in params.items() if v}
     return "?" + urlencode(kept) if kept else ""
-
-
-def _committed(request_ids: list[int]) -> dict[int, int]:
-    """How much of each request is committed (as `queries.committed_to`), in one query."""
-    rows = (
-        Commitment.objects.filter(queries.ACTIVE_COMMITMENTS, request_id__in=request_ids)
-        .values("request_id")
-        .annotate(n=Sum("quantity"))
-    )
-    return {r["request_id"]: int(r["n"] or 0) for r in rows}
-
-
-def _fulfilled(request: AidRequest) -> int:
-    total = request.commitments.filter(fulfilled_at__isnull=False).aggregate(n=Sum("quantity"))
-    return int(total["n"] or 0)
 
 
 def _request_page(pk: int | None) -> str:
@@ -258,7 +243,7 @@ def _board_context(request: HttpRequest, slug: str) -> dict[str, Any]:
     return {
         "collab": collab,
         "requests": request_list,
-        "committed": _committed([r.pk for r in request_list]),
+        "committed": queries.totals([r.pk for r in request_list], queries.ACTIVE_COMMITMENTS),
         "offers": list(offers.order_by("-created_at", "-pk")),
         "kind": kind,
         "urgency": urgency,
@@ -645,7 +630,7 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
             "kind": kinds.KINDS[aid_request.kind],
             "details": _details(aid_request.kind, aid_request.details),
             "committed": committed,
-            "fulfilled": _fulfilled(aid_request),
+            "fulfilled": queries.given_to(aid_request),
             "offers": [
                 {
                     "offer": o,
@@ -841,7 +826,7 @@ def mine(request: HttpRequest) -> HttpResponse:
         "exchange/mine.jinja",
         {
             "open_requests": open_requests,
-            "committed": _committed([r.pk for r in open_requests]),
+            "committed": queries.totals([r.pk for r in open_requests], queries.ACTIVE_COMMITMENTS),
             "past_requests": list(requests.exclude(state="open").order_by("-created_at")[:20]),
             "open_offers": list(offers.filter(state="offered").order_by("available_until", "pk")),
             "past_offers": list(offers.exclude(state="offered").order_by("-created_at")[:20]),
