@@ -106,7 +106,12 @@ def _require_for(by: Any, organisation: Organisation) -> None:
 
 def parties(by: Any, requester_id: int | None, offerer_id: int | None) -> set[Party]:
     """The sides the mover speaks for in one negotiation (both, within one organisation)."""
-    orgs = speaks_for(by)
+    return sides(speaks_for(by), requester_id, offerer_id)
+
+
+def sides(orgs: set[int] | None, requester_id: int | None, offerer_id: int | None) -> set[Party]:
+    """The sides a mover arranging aid for `orgs` (None: the platform) speaks for: for pages
+    that ask about many things at once and read `speaks_for` once."""
     if orgs is None:
         return {Party.PLATFORM}
     held = set()

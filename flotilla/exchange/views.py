@@ -79,10 +79,25 @@ THINGS = ("request", "offer", "commitment")
 
 def _arranging(user: Any, among: list[Organisation] | None = None) -> list[Organisation]:
     """The organisations the person arranges aid for (of `among`, if given), by name."""
-    ids = set(organisations_where(user, Perm.ARRANGE_AID))
+    ids = actions.speaks_for(user) or set()
     if among is not None:
         return [o for o in among if o.pk in ids]
     return list(Organisation.objects.filter(pk__in=ids).order_by("name"))
+
+
+@dataclass(frozen=True)
+class Arranger:
+    """Whom the person arranges aid for, read once per page and asked about every offer and
+    commitment on it (rather than a query for each)."""
+
+    organisations: list[Organisation]
+
+    def sides(self, requester_id: int | None, offerer_id: int | None) -> set[Party]:
+        return actions.sides({o.pk for o in self.organisations}, requester_id, offerer_id)
+
+
+def _arranger(user: Any) -> Arranger:
+    return Arranger(_arranging(user))
 
 
 def _alone(organisation: Organisation) -> Viewer:
@@ -127,14 +142,14 @@ class MoveButton:
 
 
 def _moves(
-    user: Any,
+    who: Arranger,
     thing: str,
     obj: AidRequest | Offer | Commitment,
     requester_id: int | None,
     offerer_id: int | None,
 ) -> list[MoveButton]:
     """The moves of `lifecycle` from the thing's state that the person's side may make."""
-    held = actions.parties(user, requester_id, offerer_id)
+    held = who.sides(requester_id, offerer_id)
     answers = thing != "offer" or requester_id is not None
     return [
         MoveButton(thing, obj.pk, to, move.verb, move.reason_required)
@@ -142,8 +157,8 @@ def _moves(
     ]
 
 
-def _commitment_moves(user: Any, c: Commitment) -> list[MoveButton]:
-    return _moves(user, "commitment", c, c.organisation_id, c.offer.organisation_id)
+def _commitment_moves(who: Arranger, c: Commitment) -> list[MoveButton]:
+    return _moves(who, "commitment", c, c.organisation_id, c.offer.organisation_id)
 
 
 def _reach_words(reach: int) -> str:
@@ -565,7 +580,7 @@ def _thread(
     ]
 
 
-def _take_up_orgs(user: Any, offer: Offer) -> list[Organisation]:
+def _take_up_orgs(who: Arranger, offer: Offer) -> list[Organisation]:
     """Who the person may take up an offer for: the requester, for an answer to a request;
     for a standing offer, each organisation they arrange aid for that the offer is open to."""
     if offer.state != "offered" or offer.remaining <= 0 or offer.available_until <= timezone.now():
@@ -573,13 +588,13 @@ def _take_up_orgs(user: Any, offer: Offer) -> list[Organisation]:
     if offer.request_id is not None:
         request = offer.request
         assert request is not None
-        held = actions.parties(user, request.organisation_id, offer.organisation_id)
+        held = who.sides(request.organisation_id, offer.organisation_id)
         if Party.REQUESTER not in held or request.state != "open":
             return []
         return [request.organisation]
     return [
         o
-        for o in _arranging(user)
+        for o in who.organisations
         if o.pk != offer.organisation_id
         and queries.offers_seen_by(_alone(o)).filter(pk=offer.pk).exists()
     ]
@@ -601,8 +616,8 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
         .select_related("offer", "offer__organisation", "organisation")
         .order_by("created_at", "pk")
     )
-    user = request.user
-    requester_side = Party.REQUESTER in actions.parties(user, aid_request.organisation_id, None)
+    who = _arranger(request.user)
+    requester_side = Party.REQUESTER in who.sides(aid_request.organisation_id, None)
     is_open = aid_request.state == "open"
     # The ranked matches are for the people of the organisation that asked.
     ours = aid_request.organisation_id in viewer.organisation_ids
@@ -620,7 +635,7 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
         next_widening = aid_request.reach_since + wait
     may_offer = is_open and any(
         queries.requests_seen_by(_alone(o)).filter(pk=aid_request.pk).exists()
-        for o in _arranging(user)
+        for o in who.organisations
     )
     response = render(
         request,
@@ -635,16 +650,14 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
                 {
                     "offer": o,
                     "moves": _moves(
-                        user, "offer", o, aid_request.organisation_id, o.organisation_id
+                        who, "offer", o, aid_request.organisation_id, o.organisation_id
                     ),
-                    "take_up": _take_up_orgs(user, o),
+                    "take_up": _take_up_orgs(who, o),
                 }
                 for o in offers
             ],
-            "commitments": [{"c": c, "moves": _commitment_moves(user, c)} for c in commitments],
-            "request_moves": _moves(
-                user, "request", aid_request, aid_request.organisation_id, None
-            ),
+            "commitments": [{"c": c, "moves": _commitment_moves(who, c)} for c in commitments],
+            "request_moves": _moves(who, "request", aid_request, aid_request.organisation_id, None),
             "thread": [] if live else _thread(aid_request, offers, commitments),
             "matches": matches,
             "widen_to": widen_to,
@@ -692,6 +705,7 @@ def offer_page(request: HttpRequest, pk: int) -> HttpResponse:
         offer.commitments.select_related("organisation", "offer").order_by("created_at", "pk")
     )
     requester_id = offer.request.organisation_id if offer.request is not None else None
+    who = _arranger(request.user)
     return render(
         request,
         "exchange/offer.jinja",
@@ -699,11 +713,9 @@ def offer_page(request: HttpRequest, pk: int) -> HttpResponse:
             "offer": offer,
             "kind": kinds.KINDS[offer.kind],
             "details": _details(offer.kind, offer.details),
-            "commitments": [
-                {"c": c, "moves": _commitment_moves(request.user, c)} for c in commitments
-            ],
-            "moves": _moves(request.user, "offer", offer, requester_id, offer.organisation_id),
-            "takers": _take_up_orgs(request.user, offer),
+            "commitments": [{"c": c, "moves": _commitment_moves(who, c)} for c in commitments],
+            "moves": _moves(who, "offer", offer, requester_id, offer.organisation_id),
+            "takers": _take_up_orgs(who, offer),
             "labels": lifecycle.LABELS,
         },
     )
