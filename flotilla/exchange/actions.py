@@ -203,19 +203,20 @@ def _tell(
         )
 
 
+def _told(thing: AidRequest | Offer, leaving_out: set[int]) -> list[Organisation]:
+    """The organisations a request or standing offer reaches that have people to tell (an
+    organisation nobody has joined Flotilla for has no inbox and no webhooks), by name."""
+    audience = audience_of(thing).exclude(pk__in=leaving_out)
+    return list(audience.filter(memberships__isnull=False).distinct().order_by("name"))
+
+
 def _tell_audience(*, by: Any, request: AidRequest, already: set[int]) -> None:
     """Tell the organisations a request now reaches that it did not reach before."""
-    reached = (
-        audience_of(request)
-        .exclude(pk__in=already | {request.organisation_id})
-        .filter(memberships__isnull=False)
-        .distinct()
-        .order_by("name")
-    )
+    reached = _told(request, already | {request.organisation_id})
     urgency = Urgency(request.urgency).label.lower()
     _tell(
         by=by,
-        organisations=list(reached),
+        organisations=reached,
         text=f"{request.organisation.name} asks for help ({urgency}): {request.summary}.",
         link=request_path(request.pk),
         kind="aid.request",
@@ -453,10 +454,9 @@ def make_offer(
                 data={**data, "request": request.pk},
             )
         else:
-            audience = audience_of(offer).exclude(pk=organisation.pk)
             _tell(
                 by=by,
-                organisations=list(audience.filter(memberships__isnull=False).distinct()),
+                organisations=_told(offer, {organisation.pk}),
                 text=f"{organisation.name} offers {offer.summary}.",
                 link=offer_path(offer.pk),
                 kind="aid.offer",
