@@ -43,7 +43,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/check_layers.py
-	$(BIN)/mypy --strict flotilla/planning/core
+	$(BIN)/mypy --strict flotilla/planning/core flotilla/opel
 	$(BIN)/pytest --cov --cov-branch --cov-report=term:skip-covered --cov-report=xml -p no:cacheprovider
 	$(BIN)/python scripts/coverage_floor.py coverage.xml
 
@@ -54,7 +54,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/check_layers.py
-	$(BIN)/mypy --strict flotilla/planning/core
+	$(BIN)/mypy --strict flotilla/planning/core flotilla/opel
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

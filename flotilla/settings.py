@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "flotilla.accounts",
     "flotilla.sharing",
     "flotilla.reporting",
+    "flotilla.escalation",
+    "flotilla.alerts",
     "flotilla.picture",
     "flotilla.exchange",
     "flotilla.planning",

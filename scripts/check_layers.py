@@ -17,7 +17,8 @@ Run by `make lint` and `make test`. The rules, in the order they are checked:
    import `Observation`, `Series` or `Submission`: everyone else reads values through the
    policy.
 5. **The planning core is plain Python**: `flotilla.planning.core` imports nothing of the
-   rest of Flotilla but the foundation, and nothing of Django.
+   rest of Flotilla but the foundation, and nothing of Django; nor does the escalation
+   scoring engine, `flotilla.opel` (a foundation package).
 
 Tests, benchmarks and scripts are not checked: they may reach anywhere.
 """
@@ -39,6 +40,8 @@ APPS = (
     "collaboratives",
     "reporting",
     "sharing",
+    "escalation",
+    "alerts",
     "picture",
     "exchange",
     "accounts",
@@ -47,7 +50,12 @@ APPS = (
 )
 
 #: Plain helpers below every app (no models, no app imports).
-FOUNDATION = ("flotilla.formatting", "flotilla.csvsafe", "flotilla.catalogue")
+FOUNDATION = (
+    "flotilla.formatting",
+    "flotilla.csvsafe",
+    "flotilla.catalogue",
+    "flotilla.opel",
+)
 
 #: The project shell: settings, root URLs, the API root, the home page, the command line.
 SHELL = (
@@ -76,6 +84,9 @@ STORE_MODELS = frozenset({"Observation", "Series", "Submission"})
 STORE_READERS = ("flotilla.reporting", "flotilla.sharing.policy")
 
 PLANNING_CORE = "flotilla.planning.core"
+
+#: Plain Python packages: they import nothing of Django.
+PLAIN = (PLANNING_CORE, "flotilla.opel")
 
 
 @dataclass(frozen=True)
@@ -111,7 +122,7 @@ def imports_of(root: Path, path: Path) -> list[Import]:
             names = tuple(a.name for a in node.names)
             # "from flotilla.x import y" may import the module flotilla.x.y
             found.append(Import(me, base, names, path, node.lineno))
-    keep = ("flotilla", "django") if me.startswith(PLANNING_CORE) else ("flotilla",)
+    keep = ("flotilla", "django") if within(me, PLAIN) else ("flotilla",)
     return [i for i in found if i.imported.split(".")[0] in keep]
 
 
@@ -146,7 +157,8 @@ def problems_with(imp: Import, target: str) -> list[str]:
     if (within(src, SHELL) or src == "flotilla") and not src_app:
         return out
     if dst.split(".")[0] == "django":
-        return ["the planning core imports nothing of Django"]
+        what = "the planning core" if within(src, (PLANNING_CORE,)) else src
+        return [f"{what} imports nothing of Django"]
     if within(src, (PLANNING_CORE,)):
         if not within(dst, (PLANNING_CORE, *FOUNDATION)):
             out.append("the planning core imports nothing of the rest of Flotilla")

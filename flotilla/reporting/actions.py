@@ -14,7 +14,7 @@ from django.utils import timezone
 from flotilla import catalogue as catalogue_module
 from flotilla.audit import actions as audit
 from flotilla.audit.principals import as_principal
-from flotilla.reporting import reminders
+from flotilla.reporting import events, reminders
 from flotilla.reporting.models import (
     IdempotencyRecord,
     Measure,
@@ -334,6 +334,9 @@ def record_report(
         for c in unique_cells:
             newest[c.organisation_id] = max(c.as_of, newest.get(c.organisation_id, c.as_of))
         reminders.clear_after_report(by=actor, newest=newest)
+        events.report_recorded.send(
+            sender=Submission, by=actor, submission=submission, newest=newest
+        )
     return result
 
 

@@ -1,0 +1,15 @@
+"""What happens in the observation store that apps above this one react to.
+
+Escalation recomputes an organisation's level and alerts are evaluated when new figures
+arrive, but this app sits below both and must not import them (ADR 0013's pattern). So
+`record_report` sends `report_recorded` inside its own transaction; receivers only enqueue
+their jobs there (a row in the same transaction), so a report rolled back enqueues nothing.
+
+Sent with `sender=Submission` and the keyword arguments `by` (the actor), `submission`, and
+`newest`: organisation id → the newest report time the submission filed for it.
+"""
+
+from django.dispatch import Signal
+
+#: A report stored at least one new or revised value (or confirmed "no change").
+report_recorded = Signal()
