@@ -126,6 +126,16 @@ SCHEDULE: list[Entry] = [
             "were needed by, saying how much was taken up, and tells those concerned."
         ),
     ),
+    Entry(
+        name="roll-up-system-levels",
+        task="flotilla.escalation.tasks.roll_up_system_levels",
+        when="*/15 * * * *",
+        about=(
+            "Rolls each collaborative's members' computed escalation levels up to its system "
+            "level again, so that a member whose figures have grown too old stops counting "
+            "(and is named as left out) even when nobody reports."
+        ),
+    ),
 ]
 
 

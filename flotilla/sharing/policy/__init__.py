@@ -22,12 +22,14 @@ from flotilla.organisations.models import Organisation, Site
 from flotilla.sharing.policy import rules
 from flotilla.sharing.policy.engine import (
     Audience,
+    Derived,
     History,
     Reading,
     Shared,
     access_map,
     acting_for,
     audiences,
+    collaborative_body,
     get_organisation,
     get_site,
     grants_in_force,
@@ -35,6 +37,7 @@ from flotilla.sharing.policy.engine import (
     on_the_record,
     organisation_views,
     platform_viewer,
+    read_derived,
     read_history,
     read_latest,
     viewer_of,
@@ -43,6 +46,7 @@ from flotilla.sharing.policy.rules import Viewer
 
 __all__ = [
     "Audience",
+    "Derived",
     "History",
     "Reading",
     "Shared",
@@ -50,6 +54,7 @@ __all__ = [
     "access_map",
     "acting_for",
     "audiences",
+    "collaborative_body",
     "get_organisation",
     "get_site",
     "grants_in_force",
@@ -58,6 +63,7 @@ __all__ = [
     "on_the_record",
     "organisation_views",
     "platform_viewer",
+    "read_derived",
     "read_history",
     "read_latest",
     "rules",

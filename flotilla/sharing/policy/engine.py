@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import operator
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import reduce
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from django.db.models import Case, DateTimeField, Q, QuerySet, Value, When
 from django.http import Http404
@@ -64,6 +64,10 @@ def grants_in_force() -> QuerySet[Grant]:
 def _reaching(viewer: Viewer) -> QuerySet[Grant]:
     """The grants in force whose audience includes the viewer (other organisations' only)."""
     reach = Q(audience=AudienceKind.PUBLIC)
+    if viewer.collaborative_id is not None:
+        reach |= Q(audience=AudienceKind.EVERYONE) | Q(
+            audience=AudienceKind.COLLABORATIVE, collaborative_id=viewer.collaborative_id
+        )
     if viewer.organisation_ids:
         reach |= (
             Q(audience=AudienceKind.EVERYONE)
@@ -165,6 +169,17 @@ def acting_for(organisation: Organisation, purpose: str) -> Viewer:
     return Viewer(
         label=f"job:{purpose} for {organisation.code}",
         organisation_ids=frozenset({organisation.pk}),
+    )
+
+
+def collaborative_body(collaborative: Any) -> Viewer:
+    """The viewer for a collaborative as a body: what is shared with all its members alike
+    (grants to the collaborative, to every organisation, to the public). Its system
+    escalation level is computed as this viewer, so any member may be shown it."""
+    return Viewer(
+        label=f"collaborative:{collaborative.slug}",
+        organisation_ids=frozenset(),
+        collaborative_id=collaborative.pk,
     )
 
 
@@ -563,3 +578,46 @@ def organisation_views(organisation: Organisation) -> dict[int, dict[str, Access
                 for group in grant.groups:
                     found[org_id][group].append(_as_access(grant))
     return _combined(found)
+
+
+class Derived(Protocol):
+    """A figure a higher app derived from one organisation's data and stored (a computed
+    escalation level, a forecast): whose it is, and as of when."""
+
+    organisation_id: int
+    as_of: datetime
+
+
+T = TypeVar("T", bound=Derived)
+
+
+def read_derived(
+    viewer: Viewer,
+    group: str,
+    organisation_ids: Iterable[int],
+    fetch: Callable[[dict[int, datetime]], Iterable[T]],
+    at: datetime | None = None,
+) -> list[tuple[T, Access]]:
+    """Derived figures of `group` the viewer may see, each with the access it is shown under.
+
+    A figure derived from an organisation's data is shared as the group it belongs to is
+    (a computed level as the owner's escalation grant says): at that grant's delay, to that
+    grant's audience. The policy decides, for each owner, the newest as-of the viewer may
+    see (`rules.cutoff` of its freshest access); `fetch` is given owner id → that cutoff and
+    returns the stored figures at or before it (owners absent from the map share nothing of
+    the group with the viewer and must not be fetched). Each figure returned is checked
+    again here, and the reads go on the owners' access records.
+    """
+    now = timezone.now()
+    moment = min(at, now) if at else now
+    access = access_map(viewer, organisation_ids)
+    held = {o: groups[group] for o, groups in access.items() if groups.get(group)}
+    cutoffs = {o: rules.cutoff(shows[-1], moment, now) for o, shows in held.items()}
+    out = []
+    for figure in fetch(cutoffs) if cutoffs else ():
+        shows = held.get(figure.organisation_id)
+        a = rules.shown_under(shows, figure.as_of, moment, now) if shows else None
+        if a is not None:
+            out.append((figure, a))
+    _note(viewer, ((f.organisation_id, group) for f, _ in out))
+    return out

@@ -141,3 +141,7 @@ class Viewer:
     token_id: int | None = None
     #: The platform operator reads every organisation's data and owns none of it.
     platform: bool = False
+    #: A collaborative as a body (its system escalation level, its alerts): reached only by
+    #: grants every member holds alike (to the collaborative, to everyone, to the public),
+    #: so what it sees any member may see. It owns no data, not even its members'.
+    collaborative_id: int | None = None

@@ -1,0 +1,444 @@
+"""Every write of the escalation app: profiles, adoptions, computed levels, system levels and
+the notes organisations write when their declared level differs from the computed one.
+
+Each runs in one transaction and records an audit event in it. Levels are computed by the
+`recompute_levels` job (`tasks.py`), enqueued inside the transaction of every report
+(`reporting.events.report_recorded`) and by a schedule, so they never lag the figures by
+more than a job's run; `recompute` is idempotent (one row per organisation, profile version
+and report time).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from flotilla import opel
+from flotilla.audit import actions as audit
+from flotilla.audit.principals import Principal
+from flotilla.authz.checks import can
+from flotilla.authz.permissions import Perm
+from flotilla.collaboratives.models import Collaborative, CollaborativeMembership
+from flotilla.collaboratives.queries import active, members_of
+from flotilla.escalation import events, queries
+from flotilla.escalation.models import (
+    Adoption,
+    ComputedLevel,
+    DifferenceNote,
+    ProfileVersion,
+    SystemLevel,
+)
+from flotilla.organisations.models import Organisation
+from flotilla.sharing import policy
+
+#: Who computes levels: the platform, on the owners' behalf, from their own figures.
+COMPUTER = Principal.system("escalation levels")
+
+
+class EscalationError(Exception):
+    """A change to escalation settings or notes that cannot be made, in a sentence."""
+
+
+# Profiles -----------------------------------------------------------------------------------
+
+
+def _profile_snapshot(v: ProfileVersion) -> dict[str, Any]:
+    return {
+        "code": v.code,
+        "version": v.version,
+        "label": v.label,
+        "based_on": v.based_on_id,
+        "collaborative": v.collaborative_id,
+    }
+
+
+def register_shipped(*, by: Any) -> list[ProfileVersion]:
+    """Store every shipped profile version not stored yet (run after every migrate). A
+    version's text never changes once stored: a shipped file edited without a new version
+    number is refused, so old levels keep the profile that produced them."""
+    out = []
+    for profile in opel.shipped().values():
+        text = opel.source_of(profile.code)
+        with transaction.atomic():
+            found = ProfileVersion.objects.filter(code=profile.code, version=profile.version)
+            existing = found.first()
+            if existing is not None:
+                if existing.text != text:
+                    raise EscalationError(
+                        f"The shipped profile {profile.code} {profile.version} changed without "
+                        "a new version number: give the file a new version"
+                    )
+                out.append(existing)
+                continue
+            v = ProfileVersion.objects.create(
+                code=profile.code,
+                version=profile.version,
+                label=profile.label,
+                text=text,
+                created_at=timezone.now(),
+            )
+            audit.record(
+                by=by, action="escalation.profile_registered", obj=v, after=_profile_snapshot(v)
+            )
+            out.append(v)
+    return out
+
+
+def _manages(by: Any, collaborative: Collaborative) -> None:
+    if not can(by, Perm.MANAGE_COLLABORATIVE, collaborative):
+        raise EscalationError("Only the collaborative's coordinators can change its profiles")
+
+
+def save_variant(*, by: Any, collaborative: Collaborative, text: str) -> ProfileVersion:
+    """Store a collaborative's local variant of a shipped profile (TOML text with `extends`),
+    after validating it; the errors name the line. Its code and version must be new."""
+    _manages(by, collaborative)
+    profile = opel.load(text, name="variant", bases=opel.shipped())
+    if profile.extends is None:
+        raise EscalationError(
+            'A local variant extends a shipped profile: start it with extends = "<code>"'
+        )
+    base = (
+        ProfileVersion.objects.filter(code=profile.extends, collaborative__isnull=True)
+        .order_by("-created_at")
+        .first()
+    )
+    if base is None:
+        raise EscalationError(f"There is no shipped profile {profile.extends!r} to vary")
+    try:
+        with transaction.atomic():
+            v = ProfileVersion.objects.create(
+                code=profile.code,
+                version=profile.version,
+                label=profile.label,
+                text=text,
+                based_on=base,
+                collaborative=collaborative,
+                created_at=timezone.now(),
+            )
+            audit.record(
+                by=by,
+                action="escalation.variant_saved",
+                obj=v,
+                after={**_profile_snapshot(v), "text": text},
+            )
+    except IntegrityError:
+        raise EscalationError(
+            f"A profile {profile.code} {profile.version} exists already: give the variant "
+            "a new version"
+        ) from None
+    return v
+
+
+def adopt(
+    *, by: Any, collaborative: Collaborative, organisation_kind: str, profile: ProfileVersion
+) -> Adoption:
+    """Score this kind of member with `profile` from now on; levels already computed keep
+    the profile that produced them. A collaborative may adopt only a shipped profile or a
+    variant of its own, and only for a kind the profile applies to."""
+    _manages(by, collaborative)
+    if profile.collaborative_id not in (None, collaborative.pk):
+        raise EscalationError("That profile is another collaborative's variant")
+    if organisation_kind not in queries.loaded(profile).applies_to:
+        raise EscalationError(f"{profile} does not score organisations of kind {organisation_kind}")
+    now = timezone.now()
+    with transaction.atomic():
+        current = (
+            Adoption.objects.select_for_update()
+            .filter(collaborative=collaborative, organisation_kind=organisation_kind, ended_at=None)
+            .first()
+        )
+        if current is not None and current.profile_id == profile.pk:
+            return current
+        if current is not None:
+            current.ended_at = now
+            current.save(update_fields=["ended_at"])
+        adoption = Adoption.objects.create(
+            collaborative=collaborative,
+            organisation_kind=organisation_kind,
+            profile=profile,
+            adopted_at=now,
+        )
+        audit.record(
+            by=by,
+            action="escalation.profile_adopted",
+            obj=collaborative,
+            before={"profile": current.profile_id} if current else None,
+            after={"kind": organisation_kind, "profile": profile.pk, "label": str(profile)},
+        )
+    transaction.on_commit(lambda: _enqueue([m.pk for m in members_of(collaborative)]), robust=True)
+    return adoption
+
+
+# Computing levels ---------------------------------------------------------------------------
+
+
+def _values(
+    organisation: Organisation, measures: list[str]
+) -> tuple[dict[str, float | None], datetime | None]:
+    """The organisation's own latest figures (exact; its own read), each measure's
+    organisation-wide figure or else the sum of its sites' (as the dashboard totals)."""
+    viewer = policy.acting_for(organisation, "escalation levels")
+    reading = policy.read_latest(viewer, None, {organisation.pk}, measures)
+    own: dict[str, float | None] = {}
+    sites: dict[str, list[float | None]] = {}
+    newest: datetime | None = None
+    for v in reading.values:
+        newest = v.as_of if newest is None or v.as_of > newest else newest
+        if v.site_id is None:
+            own[v.measure] = v.value
+        else:
+            sites.setdefault(v.measure, []).append(v.value)
+    for code, values in sites.items():
+        if code not in own:
+            own[code] = None if any(x is None for x in values) else sum(values)  # type: ignore[arg-type]
+    return own, newest
+
+
+def _profiles_of(organisation: Organisation) -> list[ProfileVersion]:
+    """Every profile version that scores this organisation: the one each of its
+    collaboratives uses for its kind (else the shipped default)."""
+    collabs = Collaborative.objects.filter(
+        pk__in=active(CollaborativeMembership.objects.filter(organisation=organisation)).values(
+            "collaborative_id"
+        )
+    )
+    found = {}
+    for c in collabs:
+        p = queries.profile_for(c, organisation.kind)
+        if p is not None:
+            found[p.pk] = p
+    if not collabs:
+        default = queries.default_for(organisation.kind)
+        if default is not None:
+            found[default.pk] = default
+    return list(found.values())
+
+
+def _explanation(result: opel.Result) -> dict[str, Any]:
+    return dataclasses.asdict(result)
+
+
+def recompute(*, organisation: Organisation, now: datetime | None = None) -> list[ComputedLevel]:
+    """Compute the organisation's level under each profile that scores it, from its newest
+    figures, and store any not stored yet. Idempotent: one row per organisation, profile
+    version and report time, so a retry or a second worker adds nothing."""
+    now = now or timezone.now()
+    stored = []
+    for version in _profiles_of(organisation):
+        profile = queries.loaded(version)
+        values, as_of = _values(organisation, sorted(opel.measures_needed(profile)))
+        if as_of is None:
+            continue  # nothing reported: no level, and nothing to say
+        result = opel.score(profile, values)
+        with transaction.atomic():
+            level, created = ComputedLevel.objects.get_or_create(
+                organisation=organisation,
+                profile=version,
+                as_of=as_of,
+                defaults={
+                    "computed_at": now,
+                    "level": result.level,
+                    "score": result.score,
+                    "explanation": _explanation(result),
+                },
+            )
+            if not created:
+                continue
+            before = queries.previous_level(level)
+            audit.record(
+                by=COMPUTER,
+                action="escalation.level_computed",
+                obj=level,
+                organisation_id=organisation.pk,
+                before={"level": before.level, "as_of": before.as_of.isoformat()}
+                if before
+                else None,
+                after={
+                    "level": level.level,
+                    "score": level.score,
+                    "profile": f"{version.code} {version.version}",
+                    "as_of": as_of.isoformat(),
+                },
+            )
+            stored.append(level)
+    return stored
+
+
+def _roll(
+    collaborative: Collaborative, now: datetime
+) -> tuple[int | None, str, list[Any], list[Any]]:
+    """The collaborative's level as a body sees its members', and who was left out, why."""
+    body = policy.collaborative_body(collaborative)
+    members = [m for m in members_of(collaborative) if m.kind != "commissioner"]
+    profiles = {m.pk: queries.profile_for(collaborative, m.kind) for m in members}
+    seen = queries.levels_seen_by(body, members, profiles)
+    shares = policy.access_map(body, [m.pk for m in members])
+    too_old = queries.stale_before(collaborative, now)
+    counted, left_out = [], []
+    for m in members:
+        s = seen.get(m.pk)
+        why = ""
+        if profiles[m.pk] is None:
+            why = "no profile scores its kind of organisation"
+        elif not shares.get(m.pk, {}).get(queries.GROUP):
+            why = "does not share its escalation level with the collaborative"
+        elif s is None:
+            why = "has no computed level yet"
+        elif s.computed.level is None:
+            why = "reported too few of the figures its profile scores"
+        elif s.computed.as_of < too_old:
+            why = f"its newest figures are from {s.computed.as_of:%d %b %H:%M}, too old to count"
+        if why:
+            left_out.append({"organisation": m.pk, "name": m.name, "why": why})
+        else:
+            assert s is not None
+            counted.append(
+                {
+                    "organisation": m.pk,
+                    "name": m.name,
+                    "level": s.computed.level,
+                    "profile": f"{s.computed.profile.code} {s.computed.profile.version}",
+                    "as_of": s.computed.as_of.isoformat(),
+                }
+            )
+    rule_profile = _rule_profile(collaborative, members)
+    rule = rule_profile.rollup if rule_profile is not None else opel.Rollup("highest", None)
+    level = opel.rollup(rule, [c["level"] for c in counted])
+    return level, rule.describe(), counted, left_out
+
+
+def _rule_profile(collaborative: Collaborative, members: list[Organisation]) -> opel.Profile | None:
+    """Whose roll-up rule the collaborative uses: its acute-trust profile's (the framework
+    rolls providers up from the acute pillar first), else the first profile in use."""
+    kinds = sorted({m.kind for m in members}, key=lambda k: (k != "acute", k))
+    for kind in kinds:
+        version = queries.profile_for(collaborative, kind)
+        if version is not None:
+            return queries.loaded(version)
+    return None
+
+
+def roll_up(*, collaborative: Collaborative, now: datetime | None = None) -> SystemLevel | None:
+    """Store the collaborative's system level when it (or who counts) has changed."""
+    now = now or timezone.now()
+    level, rule, counted, left_out = _roll(collaborative, now)
+    with transaction.atomic():
+        Collaborative.objects.select_for_update().filter(pk=collaborative.pk).first()
+        last = queries.system_level(collaborative)
+        same = last is not None and (last.level, last.counted, last.left_out, last.rule) == (
+            level,
+            counted,
+            left_out,
+            rule,
+        )
+        if same:
+            return None
+        row = SystemLevel.objects.create(
+            collaborative=collaborative,
+            computed_at=now,
+            level=level,
+            rule=rule,
+            counted=counted,
+            left_out=left_out,
+        )
+        audit.record(
+            by=COMPUTER,
+            action="escalation.system_level_computed",
+            obj=collaborative,
+            before={"level": last.level} if last else None,
+            after={
+                "level": level,
+                "rule": rule,
+                "counted": len(counted),
+                "left_out": [x["name"] for x in left_out],
+            },
+        )
+    return row
+
+
+def recompute_for(
+    *, organisation_ids: Iterable[int], now: datetime | None = None
+) -> dict[str, Any]:
+    """The job's body: each organisation's levels, then the system level of every
+    collaborative they belong to; then tell whoever listens (alerts)."""
+    now = now or timezone.now()
+    orgs = list(Organisation.objects.filter(pk__in=set(organisation_ids)))
+    computed = [lvl for org in orgs for lvl in recompute(organisation=org, now=now)]
+    collabs = Collaborative.objects.filter(
+        pk__in=active(
+            CollaborativeMembership.objects.filter(organisation_id__in=[o.pk for o in orgs])
+        ).values("collaborative_id")
+    )
+    systems = []
+    for c in collabs:
+        row = roll_up(collaborative=c, now=now)
+        if row is not None:
+            systems.append(row)
+    events.levels_computed.send(
+        sender=ComputedLevel,
+        organisation_ids=[o.pk for o in orgs],
+        computed=computed,
+        system_levels=systems,
+        collaborative_ids=[c.pk for c in collabs],
+    )
+    return {"computed": len(computed), "system_levels": len(systems)}
+
+
+def _enqueue(organisation_ids: list[int]) -> None:
+    from flotilla.escalation.tasks import recompute_levels
+
+    if organisation_ids:
+        recompute_levels.enqueue(organisation_ids=sorted(set(organisation_ids)))
+
+
+def after_report(*, newest: dict[int, datetime], **_: Any) -> None:
+    """Receiver of `reporting.events.report_recorded`: queue the recompute inside the
+    report's transaction, so a report rolled back queues nothing."""
+    _enqueue(list(newest))
+
+
+# Notes -------------------------------------------------------------------------------------
+
+
+def note_difference(
+    *, by: Any, computed: ComputedLevel, declared_level: int, reason: str
+) -> DifferenceNote:
+    """Record, for the organisation, why its declared level differs from the computed one.
+    Only its own reporters may; the note is kept with the computed level it answers."""
+    organisation = computed.organisation
+    if not can(by, Perm.SUBMIT_REPORT, organisation):
+        raise EscalationError("Only the organisation's own people can say why its level differs")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise EscalationError("Say why the declared level differs from the computed one")
+    if len(reason) > 1000:
+        raise EscalationError("Keep the reason to 1,000 characters or fewer")
+    if not 1 <= declared_level <= 4:
+        raise EscalationError("A declared level is 1 to 4")
+    with transaction.atomic():
+        note = DifferenceNote.objects.create(
+            organisation=organisation,
+            computed=computed,
+            declared_level=declared_level,
+            reason=reason,
+            written_by=by,
+            written_at=timezone.now(),
+        )
+        audit.record(
+            by=by,
+            action="escalation.difference_noted",
+            obj=note,
+            organisation_id=organisation.pk,
+            after={
+                "computed_level": computed.level,
+                "declared_level": declared_level,
+                "reason": reason,
+            },
+        )
+    return note

@@ -1,0 +1,246 @@
+"""Reading escalation levels: which profile scores whom, and what a viewer may see.
+
+Computed levels are figures derived from an organisation's data. Whoever is not one of its
+people sees them only through `policy.read_derived` under the owner's escalation grant (at its
+delay), and sees the figures behind a level (each parameter's value and score, the distance
+to the next threshold, what would bring it down) only where the owner shares those figures'
+groups with them exactly. Pages, API, alerts and jobs ask here and never filter by viewer
+themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache, reduce
+from operator import or_
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q, Subquery
+from django.utils import timezone
+
+from flotilla import catalogue, opel
+from flotilla.collaboratives.models import Collaborative
+from flotilla.escalation.models import Adoption, ComputedLevel, ProfileVersion, SystemLevel
+from flotilla.organisations.models import Organisation
+from flotilla.sharing import policy
+from flotilla.sharing.policy import rules
+
+#: The measure group computed levels are shared as.
+GROUP = "escalation"
+#: The declared level: a reported measure.
+DECLARED = "opel_declared"
+
+
+@lru_cache(maxsize=256)
+def _parsed(pk: int, text: str, base_text: str | None) -> opel.Profile:
+    bases = dict(opel.shipped())
+    if base_text is not None:
+        base = opel.load(base_text, name="base")
+        bases[base.code] = base
+    return opel.load(text, name=f"profile {pk}", bases=bases)
+
+
+def loaded(version: ProfileVersion) -> opel.Profile:
+    """The profile a stored version holds (parsed once per process)."""
+    base = version.based_on.text if version.based_on_id and version.based_on else None
+    return _parsed(version.pk, version.text, base)
+
+
+def shipped_versions() -> list[ProfileVersion]:
+    """The shipped profiles' versions, newest of each code last."""
+    return list(ProfileVersion.objects.filter(collaborative__isnull=True))
+
+
+def default_for(kind: str) -> ProfileVersion | None:
+    """The newest shipped profile that applies to this kind of organisation."""
+    found = None
+    for version in shipped_versions():
+        newer = found is None or version.created_at >= found.created_at
+        if newer and kind in loaded(version).applies_to:
+            found = version
+    return found
+
+
+def adopted(collaborative: Collaborative) -> dict[str, ProfileVersion]:
+    """Organisation kind → the profile the collaborative adopted for it (in force now)."""
+    rows = Adoption.objects.filter(collaborative=collaborative, ended_at__isnull=True)
+    return {a.organisation_kind: a.profile for a in rows.select_related("profile__based_on")}
+
+
+def profile_for(collaborative: Collaborative, kind: str) -> ProfileVersion | None:
+    """The profile this collaborative scores this kind of organisation with: the one it
+    adopted, else the newest shipped one for the kind; None when no profile applies."""
+    return adopted(collaborative).get(kind) or default_for(kind)
+
+
+def profiles_for_members(collaborative: Collaborative, kinds: Iterable[str]) -> dict[str, Any]:
+    chosen = adopted(collaborative)
+    return {k: chosen.get(k) or default_for(k) for k in set(kinds)}
+
+
+def stale_before(collaborative: Collaborative, now: datetime) -> datetime:
+    """Levels computed from figures older than this are too old to count (twice the
+    collaborative's reporting interval, as the dashboard judges figures)."""
+    hours = getattr(
+        collaborative, "effective_reporting_interval_hours", collaborative.reporting_interval_hours
+    )
+    return now - timedelta(hours=hours) * settings.STALE_FACTOR
+
+
+def _latest(pairs: Mapping[int, tuple[int, datetime]]) -> list[ComputedLevel]:
+    """The newest computed level of each owner under its profile at or before its cutoff:
+    owner → (profile id, cutoff). One query; each branch is an index seek."""
+    if not pairs:
+        return []
+    newest = [
+        Q(
+            pk=Subquery(
+                ComputedLevel.objects.filter(
+                    organisation_id=owner, profile_id=profile, as_of__lte=cutoff
+                )
+                .order_by("-as_of")
+                .values("pk")[:1]
+            )
+        )
+        for owner, (profile, cutoff) in pairs.items()
+    ]
+    return list(
+        ComputedLevel.objects.filter(reduce(or_, newest)).select_related("profile", "organisation")
+    )
+
+
+@dataclass
+class Seen:
+    """A computed level as one viewer may see it."""
+
+    computed: ComputedLevel
+    #: How the owner's escalation group is shared with the viewer (detail, delay).
+    access: rules.Access
+    #: The declared level the viewer may see (None: not declared or not shared).
+    declared: float | None = None
+    declared_as_of: datetime | None = None
+    #: The viewer may see every figure behind the level exactly (own organisation, or
+    #: an exact grant of each group the parameters come from).
+    figures_shown: bool = False
+
+    @property
+    def level(self) -> int | None:
+        return self.computed.level
+
+    @property
+    def disagrees(self) -> bool:
+        return (
+            self.declared is not None
+            and self.computed.level is not None
+            and int(self.declared) != self.computed.level
+        )
+
+
+def _groups_of(profile: opel.Profile) -> set[str]:
+    group_of = {m.code: m.group for m in catalogue.current().measures}
+    return {group_of[m] for m in opel.measures_needed(profile) if m in group_of}
+
+
+def _figures_shown(viewer: policy.Viewer, seen: list[Seen], at: datetime | None) -> None:
+    """Mark the levels whose figures the viewer may see exactly, as of the level's time."""
+    if not seen:
+        return
+    now = timezone.now()
+    moment = min(at, now) if at else now
+    access = policy.access_map(viewer, {s.computed.organisation_id for s in seen})
+    for s in seen:
+        groups = access.get(s.computed.organisation_id, {})
+        needed = _groups_of(loaded(s.computed.profile))
+        s.figures_shown = all(
+            (a := rules.shown_under(groups.get(g, ()), s.computed.as_of, moment, now)) is not None
+            and a.detail == rules.EXACT
+            for g in needed
+        )
+
+
+def levels_seen_by(
+    viewer: policy.Viewer,
+    organisations: Iterable[Organisation],
+    profiles: Mapping[int, ProfileVersion | None],
+    at: datetime | None = None,
+) -> dict[int, Seen]:
+    """Organisation id → its newest computed level under `profiles[id]` that the viewer may
+    see as at `at` (None: now), with the declared level beside it. Organisations whose
+    escalation group is not shared with the viewer, or with no level yet, are absent."""
+    orgs = {o.pk: o for o in organisations}
+    wanted = {pk: p for pk, p in profiles.items() if p is not None and pk in orgs}
+
+    def fetch(cutoffs: dict[int, datetime]) -> list[ComputedLevel]:
+        return _latest({o: (wanted[o].pk, c) for o, c in cutoffs.items() if o in wanted})
+
+    found = policy.read_derived(viewer, GROUP, wanted, fetch, at=at)
+    seen = {c.organisation_id: Seen(c, a) for c, a in found}
+    if seen:
+        reading = policy.read_latest(viewer, at, set(seen), [DECLARED])
+        for v in reading.values:
+            if v.site_id is None and v.organisation_id in seen and v.value is not None:
+                seen[v.organisation_id].declared = v.value
+                seen[v.organisation_id].declared_as_of = v.as_of
+    _figures_shown(viewer, list(seen.values()), at)
+    return seen
+
+
+def history_seen_by(
+    viewer: policy.Viewer,
+    organisation: Organisation,
+    since: datetime,
+    at: datetime | None = None,
+) -> list[tuple[ComputedLevel, rules.Access]]:
+    """Every computed level of the organisation since `since` the viewer may see, newest
+    first (under every profile that scored it)."""
+
+    def fetch(cutoffs: dict[int, datetime]) -> Any:
+        cutoff = cutoffs.get(organisation.pk)
+        if cutoff is None:
+            return []
+        return (
+            ComputedLevel.objects.filter(
+                organisation=organisation, as_of__gte=since, as_of__lte=cutoff
+            )
+            .select_related("profile")
+            .order_by("-as_of", "profile__code")
+        )
+
+    return policy.read_derived(viewer, GROUP, [organisation.pk], fetch, at=at)
+
+
+def declared_history_seen_by(
+    viewer: policy.Viewer, organisation: Organisation, since: datetime
+) -> list[tuple[datetime, float | None]]:
+    """The declared level's history the viewer may see: (as of, level), oldest first."""
+    history = policy.read_history(viewer, organisation, [DECLARED], since, timezone.now())
+    return [(t, v) for code, t, v in history.rows if code == DECLARED]
+
+
+def system_level(collaborative: Collaborative) -> SystemLevel | None:
+    """The collaborative's newest system level (what any member may see)."""
+    return SystemLevel.objects.filter(collaborative=collaborative).first()
+
+
+def system_history(collaborative: Collaborative, since: datetime) -> list[SystemLevel]:
+    return list(
+        SystemLevel.objects.filter(collaborative=collaborative, computed_at__gte=since).order_by(
+            "-computed_at", "-id"
+        )
+    )
+
+
+def previous_level(computed: ComputedLevel) -> ComputedLevel | None:
+    """The level computed before this one, under the same profile."""
+    return (
+        ComputedLevel.objects.filter(
+            organisation_id=computed.organisation_id,
+            profile_id=computed.profile_id,
+            as_of__lt=computed.as_of,
+        )
+        .order_by("-as_of")
+        .first()
+    )
