@@ -63,7 +63,7 @@ def register_shipped(*, by: Any) -> list[ProfileVersion]:
     number is refused, so old levels keep the profile that produced them."""
     out = []
     for profile in opel.shipped().values():
-        text = opel.source_of(profile.code)
+        text = queries.shipped_text(profile.code)
         with transaction.atomic():
             found = ProfileVersion.objects.filter(code=profile.code, version=profile.version)
             existing = found.first()
@@ -200,28 +200,12 @@ def _values(
     return own, newest
 
 
-def _profiles_of(organisation: Organisation) -> list[ProfileVersion]:
-    """Every profile version that scores this organisation: the one each of its
-    collaboratives uses for its kind (else the shipped default)."""
-    collabs = Collaborative.objects.filter(
-        pk__in=active(CollaborativeMembership.objects.filter(organisation=organisation)).values(
-            "collaborative_id"
-        )
-    )
-    found = {}
-    for c in collabs:
-        p = queries.profile_for(c, organisation.kind)
-        if p is not None:
-            found[p.pk] = p
-    if not collabs:
-        default = queries.default_for(organisation.kind)
-        if default is not None:
-            found[default.pk] = default
-    return list(found.values())
-
-
 def _explanation(result: opel.Result) -> dict[str, Any]:
-    return dataclasses.asdict(result)
+    """The stored explanation: everything the result says but the profile itself (the
+    level row points at the profile version that produced it)."""
+    out = dataclasses.asdict(result)
+    out.pop("profile", None)
+    return out
 
 
 def recompute(*, organisation: Organisation, now: datetime | None = None) -> list[ComputedLevel]:
@@ -230,9 +214,9 @@ def recompute(*, organisation: Organisation, now: datetime | None = None) -> lis
     version and report time, so a retry or a second worker adds nothing."""
     now = now or timezone.now()
     stored = []
-    for version in _profiles_of(organisation):
+    for version in queries.profiles_of(organisation):
         profile = queries.loaded(version)
-        values, as_of = _values(organisation, sorted(opel.measures_needed(profile)))
+        values, as_of = _values(organisation, sorted(queries.measures_of(profile)))
         if as_of is None:
             continue  # nothing reported: no level, and nothing to say
         result = opel.score(profile, values)
@@ -308,9 +292,9 @@ def _roll(
                 }
             )
     rule_profile = _rule_profile(collaborative, members)
-    rule = rule_profile.rollup if rule_profile is not None else opel.Rollup("highest", None)
+    rule = rule_profile.rollup if rule_profile is not None else opel.Rollup("highest")
     level = opel.rollup(rule, [c["level"] for c in counted])
-    return level, rule.describe(), counted, left_out
+    return level, queries.describe_rule(rule), counted, left_out
 
 
 def _rule_profile(collaborative: Collaborative, members: list[Organisation]) -> opel.Profile | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache, reduce
 from operator import or_
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -22,7 +23,8 @@ from django.db.models import Q, Subquery
 from django.utils import timezone
 
 from flotilla import catalogue, opel
-from flotilla.collaboratives.models import Collaborative
+from flotilla.collaboratives.models import Collaborative, CollaborativeMembership
+from flotilla.collaboratives.queries import active, members_of
 from flotilla.escalation.models import Adoption, ComputedLevel, ProfileVersion, SystemLevel
 from flotilla.organisations.models import Organisation
 from flotilla.sharing import policy
@@ -32,6 +34,29 @@ from flotilla.sharing.policy import rules
 GROUP = "escalation"
 #: The declared level: a reported measure.
 DECLARED = "opel_declared"
+
+
+#: Where the shipped profiles' files are.
+SHIPPED = Path(opel.__file__).resolve().parent / "profiles"
+
+
+def shipped_text(code: str) -> str:
+    """The text of a shipped profile's file, stored whole with its version."""
+    return (SHIPPED / f"{code}.toml").read_text(encoding="utf-8")
+
+
+def measures_of(profile: opel.Profile) -> set[str]:
+    """The catalogue measures a profile's parameters are computed from."""
+    return {m for p in profile.parameters for m in p.measures}
+
+
+def describe_rule(rule: opel.Rollup) -> str:
+    """A roll-up rule in words, as the system level's page says it."""
+    if rule.rule == "highest":
+        return "the highest member level"
+    if rule.rule == "mean":
+        return "the mean of the member levels, rounded half up"
+    return f"the highest level at least {rule.share:.0%} of members are at or above"
 
 
 @lru_cache(maxsize=256)
@@ -141,7 +166,7 @@ class Seen:
 
 def _groups_of(profile: opel.Profile) -> set[str]:
     group_of = {m.code: m.group for m in catalogue.current().measures}
-    return {group_of[m] for m in opel.measures_needed(profile) if m in group_of}
+    return {group_of[m] for m in measures_of(profile) if m in group_of}
 
 
 def _figures_shown(viewer: policy.Viewer, seen: list[Seen], at: datetime | None) -> None:
@@ -244,3 +269,45 @@ def previous_level(computed: ComputedLevel) -> ComputedLevel | None:
         .order_by("-as_of")
         .first()
     )
+
+
+def profiles_of(organisation: Organisation) -> list[ProfileVersion]:
+    """Every profile version that scores this organisation: the one each of its
+    collaboratives uses for its kind (else, in none, the shipped default for its kind)."""
+    collabs = Collaborative.objects.filter(
+        pk__in=active(CollaborativeMembership.objects.filter(organisation=organisation)).values(
+            "collaborative_id"
+        )
+    )
+    found = {}
+    for c in collabs:
+        p = profile_for(c, organisation.kind)
+        if p is not None:
+            found[p.pk] = p
+    if not collabs:
+        default = default_for(organisation.kind)
+        if default is not None:
+            found[default.pk] = default
+    return list(found.values())
+
+
+@dataclass
+class CollaborativeLevels:
+    """A collaborative's members' levels as one viewer may see them, and its system level."""
+
+    members: dict[int, Seen]
+    system: SystemLevel | None
+
+
+def collaborative_levels(
+    viewer: policy.Viewer, collaborative: Collaborative, at: datetime | None = None
+) -> CollaborativeLevels:
+    """Each member's computed level under the profile the collaborative uses for its kind,
+    as the viewer may see it (as at `at`), and the system level as at that moment."""
+    members = members_of(collaborative)
+    profiles = profiles_for_members(collaborative, {m.kind for m in members})
+    seen = levels_seen_by(viewer, members, {m.pk: profiles[m.kind] for m in members}, at)
+    system = SystemLevel.objects.filter(collaborative=collaborative)
+    if at is not None:
+        system = system.filter(computed_at__lte=at)
+    return CollaborativeLevels(seen, system.first())

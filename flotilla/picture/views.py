@@ -18,6 +18,7 @@ from flotilla import catalogue
 from flotilla.authz.checks import can
 from flotilla.authz.permissions import Perm
 from flotilla.collaboratives.queries import collaboratives_of, find_collaborative
+from flotilla.escalation import queries as escalation
 from flotilla.formatting import when, why_missing
 from flotilla.picture import charts, export
 from flotilla.picture.queries import collaborative_picture, history, table_view, trouble
@@ -61,12 +62,14 @@ def _dashboard_context(request: HttpRequest, slug: str) -> dict:
     at, at_error, at_notice = parse_at(request)
     view, view_errors = table_view(request.GET)
     picture = collaborative_picture(viewer, collab, at, view.dashboard.measures, view)
+    levels = escalation.collaborative_levels(viewer, collab, at)
     # A time that was moved to now is not carried into links: the page is live again.
     at_param = request.GET.get("at", "") if at else ""
     dashboard_url = reverse("picture:dashboard", args=[collab.slug])
     return {
         "collab": collab,
         "picture": picture,
+        "levels": levels,
         "view": view,
         "view_errors": view_errors,
         "trouble": trouble(picture, view),
