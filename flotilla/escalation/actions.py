@@ -34,6 +34,7 @@ from flotilla.escalation.models import (
     SystemLevel,
 )
 from flotilla.organisations.models import Organisation
+from flotilla.reporting.queries import report_times
 from flotilla.sharing import policy
 
 #: Who computes levels: the platform, on the owners' behalf, from their own figures.
@@ -99,7 +100,7 @@ def save_variant(*, by: Any, collaborative: Collaborative, text: str) -> Profile
     after validating it; the errors name the line. Its code and version must be new."""
     _manages(by, collaborative)
     profile = opel.load(text, name="variant", bases=opel.shipped())
-    if profile.extends is None:
+    if not profile.extends:
         raise EscalationError(
             'A local variant extends a shipped profile: start it with extends = "<code>"'
         )
@@ -179,12 +180,13 @@ def adopt(
 
 
 def _values(
-    organisation: Organisation, measures: list[str]
+    organisation: Organisation, measures: list[str], at: datetime | None = None
 ) -> tuple[dict[str, float | None], datetime | None]:
-    """The organisation's own latest figures (exact; its own read), each measure's
-    organisation-wide figure or else the sum of its sites' (as the dashboard totals)."""
+    """The organisation's own latest figures as at `at` (exact; its own read), each
+    measure's organisation-wide figure or else the sum of its sites' (as the dashboard
+    totals), and the report time of the newest."""
     viewer = policy.acting_for(organisation, "escalation levels")
-    reading = policy.read_latest(viewer, None, {organisation.pk}, measures)
+    reading = policy.read_latest(viewer, at, {organisation.pk}, measures)
     own: dict[str, float | None] = {}
     sites: dict[str, list[float | None]] = {}
     newest: datetime | None = None
@@ -208,15 +210,18 @@ def _explanation(result: opel.Result) -> dict[str, Any]:
     return out
 
 
-def recompute(*, organisation: Organisation, now: datetime | None = None) -> list[ComputedLevel]:
+def recompute(
+    *, organisation: Organisation, now: datetime | None = None, at: datetime | None = None
+) -> list[ComputedLevel]:
     """Compute the organisation's level under each profile that scores it, from its newest
-    figures, and store any not stored yet. Idempotent: one row per organisation, profile
-    version and report time, so a retry or a second worker adds nothing."""
+    figures (as at `at`: None for now), and store any not stored yet. Idempotent: one row
+    per organisation, profile version and report time, so a retry or a second worker adds
+    nothing."""
     now = now or timezone.now()
     stored = []
     for version in queries.profiles_of(organisation):
         profile = queries.loaded(version)
-        values, as_of = _values(organisation, sorted(queries.measures_of(profile)))
+        values, as_of = _values(organisation, sorted(queries.measures_of(profile)), at)
         if as_of is None:
             continue  # nothing reported: no level, and nothing to say
         result = opel.score(profile, values)
@@ -252,6 +257,22 @@ def recompute(*, organisation: Organisation, now: datetime | None = None) -> lis
             )
             stored.append(level)
     return stored
+
+
+def backfill(*, organisation: Organisation, since: datetime, until: datetime | None = None) -> int:
+    """Compute the organisation's levels as at each moment it reported between two times,
+    so that its history of computed levels starts with the history of its figures (after
+    loading history, or adopting a profile). Idempotent like `recompute`."""
+    until = until or timezone.now()
+    measures = sorted(
+        {
+            m
+            for v in queries.profiles_of(organisation)
+            for m in queries.measures_of(queries.loaded(v))
+        }
+    )
+    times = report_times(organisation.pk, measures, since, until)
+    return sum(len(recompute(organisation=organisation, at=t)) for t in times)
 
 
 def _roll(

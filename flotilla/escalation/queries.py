@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache, reduce
 from operator import or_
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -36,13 +35,9 @@ GROUP = "escalation"
 DECLARED = "opel_declared"
 
 
-#: Where the shipped profiles' files are.
-SHIPPED = Path(opel.__file__).resolve().parent / "profiles"
-
-
 def shipped_text(code: str) -> str:
     """The text of a shipped profile's file, stored whole with its version."""
-    return (SHIPPED / f"{code}.toml").read_text(encoding="utf-8")
+    return (opel.PROFILE_DIR / f"{code}.toml").read_text(encoding="utf-8")
 
 
 def measures_of(profile: opel.Profile) -> set[str]:
@@ -241,7 +236,7 @@ def declared_history_seen_by(
     viewer: policy.Viewer, organisation: Organisation, since: datetime
 ) -> list[tuple[datetime, float | None]]:
     """The declared level's history the viewer may see: (as of, level), oldest first."""
-    history = policy.read_history(viewer, organisation, [DECLARED], since, timezone.now())
+    history = policy.read_history(viewer, organisation, None, [DECLARED], since, timezone.now())
     return [(t, v) for code, t, v in history.rows if code == DECLARED]
 
 
