@@ -233,10 +233,14 @@ def history_seen_by(
 
 
 def declared_history_seen_by(
-    viewer: policy.Viewer, organisation: Organisation, since: datetime
+    viewer: policy.Viewer,
+    organisation: Organisation,
+    since: datetime,
+    until: datetime | None = None,
 ) -> list[tuple[datetime, float | None]]:
     """The declared level's history the viewer may see: (as of, level), oldest first."""
-    history = policy.read_history(viewer, organisation, None, [DECLARED], since, timezone.now())
+    until = until or timezone.now()
+    history = policy.read_history(viewer, organisation, None, [DECLARED], since, until)
     return [(t, v) for code, t, v in history.rows if code == DECLARED]
 
 
