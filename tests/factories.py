@@ -407,3 +407,35 @@ def move(thing: Any, to: str, *, by: Any, reason: str = "") -> Any:
     if isinstance(thing, Offer):
         return exchange_actions.move_offer(by=by, offer=thing, to=to, reason=reason)
     return exchange_actions.move_commitment(by=by, commitment=thing, to=to, reason=reason)
+
+
+#: Figures that score 1 on every parameter of the shipped acute profile, and 4 on every one.
+CALM = {
+    "ga_open": 100,
+    "ga_occupied": 80,
+    "cc_adult_open": 10,
+    "cc_adult_occupied": 5,
+    "nctr": 4,
+    "handover_over_60": 0,
+    "dta_waiting": 2,
+    "escalation_open": 0,
+    "long_stay_21": 5,
+}
+HOT = {
+    "ga_open": 100,
+    "ga_occupied": 99,
+    "cc_adult_open": 10,
+    "cc_adult_occupied": 10,
+    "nctr": 40,
+    "handover_over_60": 15,
+    "dta_waiting": 60,
+    "escalation_open": 30,
+    "long_stay_21": 40,
+}
+
+
+def levels(*organisations: Any) -> dict[str, Any]:
+    """Run the recompute job's work for these organisations now (as the worker would)."""
+    from flotilla.escalation import actions as escalation_actions
+
+    return escalation_actions.recompute_for(organisation_ids=[o.pk for o in organisations])

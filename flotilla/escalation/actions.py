@@ -104,11 +104,11 @@ def save_variant(*, by: Any, collaborative: Collaborative, text: str) -> Profile
         raise EscalationError(
             'A local variant extends a shipped profile: start it with extends = "<code>"'
         )
-    base = (
-        ProfileVersion.objects.filter(code=profile.extends, collaborative__isnull=True)
-        .order_by("-created_at")
-        .first()
-    )
+    # `extends` names the shipped version it was checked against ("acute 2026.1").
+    code, _, version = profile.extends.partition(" ")
+    base = ProfileVersion.objects.filter(
+        code=code, version=version, collaborative__isnull=True
+    ).first()
     if base is None:
         raise EscalationError(f"There is no shipped profile {profile.extends!r} to vary")
     try:
