@@ -299,7 +299,9 @@ def _rollup(doc: _Doc, value: object) -> Rollup:
     share = value.get("share")
     if rule == "share":
         if not _is_number(share) or not 0 < share <= 1:
-            doc.fail((*at, "share"), "rollup rule share needs a share above 0 and at most 1")
+            # With no share at all, the line to change is the rule's.
+            where = (*at, "share" if "share" in value else "rule")
+            doc.fail(where, "rollup rule share needs a share above 0 and at most 1")
         return Rollup(rule, float(share))
     if share is not None:
         doc.fail((*at, "share"), f"rollup share is only for rule share, not {rule}")
@@ -311,7 +313,8 @@ def _measures(
 ) -> tuple[str, tuple[str, ...]]:
     given = [k for k in ("measure", "ratio", "sum") if k in p]
     if len(given) != 1:
-        doc.fail(at, f'parameter "{code}" must give one of measure, ratio or sum, not {given}')
+        where = (*at, given[1]) if given else at
+        doc.fail(where, f'parameter "{code}" must give one of measure, ratio or sum, not {given}')
     kind = given[0]
     value = p[kind]
     if kind == "measure":
