@@ -251,7 +251,7 @@ def _is_number(value: object) -> TypeGuard[int | float]:
 def _three_rising(doc: _Doc, value: object, at: KeyPath, what: str) -> tuple[float, float, float]:
     key = at[-1]
     if not isinstance(value, list) or len(value) != 3 or not all(_is_number(v) for v in value):
-        doc.fail(at, f"{what}{key} must be three numbers, for levels 2, 3 and 4")
+        doc.fail(at, f"{what}{key} must be three numbers (where 2, 3 and 4 begin)")
     a, b, c = (float(v) for v in value)
     for low, high in ((a, b), (b, c)):
         if not high > low:

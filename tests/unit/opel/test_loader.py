@@ -283,3 +283,56 @@ def test_a_variant_dropping_below_its_bases_minimum_must_say_its_own():
 def test_the_error_message_format_is_file_line_and_what_is_wrong():
     message = refused(VARIANT.replace('"acute"', '"x"'), "river.toml")
     assert re.match(r"^river\.toml line \d+: \S", message)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "words"),
+    [
+        ("[0.92, 0.95, 0.98]", "[0.92, 0.95]", "[0.92, 0.95]", "must be three numbers"),
+        ("[5, 10, 20]", '[5, 10, "20"]', '"20"', "must be three numbers"),
+        ('code = "small"', 'code = "Small One"', "Small One", "lower case"),
+        ('"ga_occupied", "ga_open"]', '"ga_occupied", "ga_open", "nctr"]', "ratio", "two measures"),
+        ('"handover_30_60", "handover_over_60"]', '"nctr", "nctr"]', "sum", "a measure twice"),
+        ('ratio = ["ga_occupied", "ga_open"]', 'measure = ["nctr"]', "measure", "a measure's"),
+        ('rule = "highest"', 'rule = "highest"\nshare = 0.5', "share", "only for rule share"),
+        ("[rollup]\n", "[rollup]\nchance = 1\n", "chance", 'rollup: unknown key "chance"'),
+        ('label = "Small"', 'label = ""', 'label = ""', "must be some text"),
+        ('version = "1"', "version = 1", "version", "must be some text"),
+        ("min_parameters = 1", "min_parameters = 0", "min_parameters", "at least 1"),
+    ],
+)
+def test_a_value_of_the_wrong_shape_is_refused_at_its_line(old, new, needle, words):
+    text = SMALL.replace(old, new, 1)
+    message = refused(text)
+    assert message.startswith(f"small.toml line {line_of(text, needle)}: "), message
+    assert words in message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "words"),
+    [
+        ('drop = ["escalation_open"]', 'drop = "escalation_open"', "drop", "must list"),
+        (
+            '[[parameters]]\ncode = "ga',
+            '[[parameters]]\ncode = "escalation_open"\nweight = 1\n[[parameters]]\ncode = "ga',
+            'code = "escalation_open"',
+            "dropped and",
+        ),
+        ('code = "dta_waiting"', 'code = "ga_occupancy"', 'code = "ga_occupancy"\nweight', "twice"),
+        ("weight = 2", "weight = -2", "weight = -2", "above 0"),
+        ("extends", "colour = 1\nextends", "colour", 'unknown key "colour"'),
+    ],
+)
+def test_a_variants_mistakes_are_refused_at_their_lines(old, new, needle, words):
+    text = VARIANT.replace(old, new, 1)
+    message = refused(text, "river.toml")
+    assert message.startswith(f"river.toml line {line_of(text, needle)}: "), message
+    assert words in message
+
+
+def test_a_variant_may_not_drop_every_parameter():
+    every = ", ".join(f'"{p.code}"' for p in shipped()["acute"].parameters)
+    text = "\n".join(VARIANT.splitlines()[:6]).replace('["escalation_open"]', f"[{every}]")
+    assert refused(text, "river.toml") == (
+        "river.toml line 5: drop leaves the profile with no parameters"
+    )
