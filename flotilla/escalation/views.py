@@ -134,10 +134,7 @@ def organisation(request: HttpRequest, code: str) -> HttpResponse:
 def note(request: HttpRequest, pk: int) -> HttpResponse:
     """The organisation's own people say why their declared level differs from the computed."""
     level = ComputedLevel.objects.select_related("organisation").filter(pk=pk).first()
-    if (
-        level is None
-        or level.organisation_id not in policy.viewer_of(request.user).organisation_ids
-    ):
+    if level is None or not can(request.user, Perm.SUBMIT_REPORT, level.organisation):
         raise Http404("Not found")
     target = reverse("escalation:organisation", args=[level.organisation.code])
     try:

@@ -341,9 +341,7 @@ def test_adopting_the_profile_in_use_again_changes_nothing(cast):
 
 def test_another_collaboratives_variant_cannot_be_adopted(cast):
     other = f.CollaborativeFactory(name="Other System", organisation=cast.outside)
-    variant = actions.save_variant(
-        by=cast.people["outsider"], collaborative=other, text=VARIANT
-    )
+    variant = actions.save_variant(by=cast.people["outsider"], collaborative=other, text=VARIANT)
     with pytest.raises(actions.EscalationError, match="another collaborative's"):
         actions.adopt(
             by=cast.people["coordinator"],
