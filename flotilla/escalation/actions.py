@@ -281,9 +281,12 @@ def _roll(
     """The collaborative's level as a body sees its members', and who was left out, why."""
     body = policy.collaborative_body(collaborative)
     members = [m for m in members_of(collaborative) if m.kind != "commissioner"]
-    profiles = {m.pk: queries.profile_for(collaborative, m.kind) for m in members}
-    seen = queries.levels_seen_by(body, members, profiles)
-    shares = policy.access_map(body, [m.pk for m in members])
+    by_kind = queries.profiles_for_members(collaborative, {m.kind for m in members})
+    profiles = {m.pk: by_kind[m.kind] for m in members}
+    seen = queries.levels_seen_by(body, members, profiles, levels_only=True)
+    # Why a member has no level here is asked only when one has none (seldom).
+    unseen = [m.pk for m in members if m.pk not in seen]
+    shares = policy.access_map(body, unseen) if unseen else {}
     too_old = queries.stale_before(collaborative, now)
     counted, left_out = [], []
     for m in members:
@@ -309,21 +312,19 @@ def _roll(
                     "name": m.name,
                     "level": s.computed.level,
                     "profile": f"{s.computed.profile.code} {s.computed.profile.version}",
-                    "as_of": s.computed.as_of.isoformat(),
                 }
             )
-    rule_profile = _rule_profile(collaborative, members)
+    rule_profile = _rule_profile(by_kind)
     rule = rule_profile.rollup if rule_profile is not None else opel.Rollup("highest")
     level = opel.rollup(rule, [c["level"] for c in counted])
     return level, queries.describe_rule(rule), counted, left_out
 
 
-def _rule_profile(collaborative: Collaborative, members: list[Organisation]) -> opel.Profile | None:
+def _rule_profile(by_kind: dict[str, ProfileVersion | None]) -> opel.Profile | None:
     """Whose roll-up rule the collaborative uses: its acute-trust profile's (the framework
     rolls providers up from the acute pillar first), else the first profile in use."""
-    kinds = sorted({m.kind for m in members}, key=lambda k: (k != "acute", k))
-    for kind in kinds:
-        version = queries.profile_for(collaborative, kind)
+    for kind in sorted(by_kind, key=lambda k: (k != "acute", k)):
+        version = by_kind[kind]
         if version is not None:
             return queries.loaded(version)
     return None

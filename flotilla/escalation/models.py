@@ -143,7 +143,8 @@ class SystemLevel(models.Model):
     #: None when no member's level could be counted.
     level = models.PositiveSmallIntegerField(null=True)
     rule = models.CharField(max_length=40)
-    #: [{"organisation": id, "level": n, "profile": "acute 2026.1", "as_of": iso}, ...]
+    #: [{"organisation": id, "name": ..., "level": n, "profile": "acute 2026.1"}, ...]: a new
+    #: row is stored only when the level, a member's level or who counts changes.
     counted: Any = models.JSONField(default=list)
     #: [{"organisation": id, "why": "..."}, ...]: members whose level was not counted.
     left_out: Any = models.JSONField(default=list)
