@@ -21,22 +21,24 @@ BUSY_ACUTE = {
     "handover_over_60": 6,  # score 3, weight 2
     "dta_waiting": 12,  # score 2, weight 1
     "escalation_open": 0,  # score 1, weight 1
+    "long_stay_21": 150,  # 150 ÷ 1000 = 15.0%: score 2 (12% ≤ it < 18%), weight 1
 }
 
 
 def test_an_acute_trust_is_at_the_level_its_weighted_mean_score_falls_in():
-    # 2×3 + 1×3 + 2×3 + 2×3 + 1×2 + 1×1 = 24 over weights 9: 2.667, in [2.5, 3.25): OPEL 3.
+    # 2×3 + 1×3 + 2×3 + 2×3 + 1×2 + 1×1 + 1×2 = 26 over weights 10: 2.6, in [2.5, 3.25):
+    # OPEL 3.
     result = score(ACUTE, BUSY_ACUTE)
     assert result.level == 3
-    assert result.score == pytest.approx(24 / 9)
-    assert [p.score for p in result.parameters] == [3, 3, 3, 3, 2, 1]
+    assert result.score == pytest.approx(26 / 10)
+    assert [p.score for p in result.parameters] == [3, 3, 3, 3, 2, 1, 2]
     assert result.missing == ()
-    # OPEL 4 from 3.25: 3.25 − 2.667 = 0.583 to go.
-    assert result.to_next_level == pytest.approx(3.25 - 24 / 9)
+    # OPEL 4 from 3.25: 3.25 − 2.6 = 0.65 to go.
+    assert result.to_next_level == pytest.approx(0.65)
 
 
 def test_the_way_down_names_the_fewest_parameters_and_the_threshold_each_must_go_under():
-    # To fall under 2.5 the weighted sum must fall under 22.5, by more than 1.5. G&A
+    # To fall under 2.5 the weighted sum must fall under 25, by more than 1. G&A
     # occupancy (weight 2, 2 points above 1) could take off 4, the most of any, and first in
     # the profile among those that could: one point off it (2) is enough.
     result = score(ACUTE, BUSY_ACUTE)
@@ -46,10 +48,10 @@ def test_the_way_down_names_the_fewest_parameters_and_the_threshold_each_must_go
 
 
 def test_at_level_four_the_way_down_may_need_several_parameters_and_no_level_is_above():
-    # Every parameter at 4: 36 over 9 = 4.0. Under 3.25 needs the sum under 29.25, down by
-    # more than 6.75. The most any one can take off is 6 (weight 2 × 3 points), so two are
+    # Every parameter at 4: 40 over 10 = 4.0. Under 3.25 needs the sum under 32.5, down by
+    # more than 7.5. The most any one can take off is 6 (weight 2 × 3 points), so two are
     # needed: G&A occupancy (first of the weight-2 ones) one point (2), then the NCTR share
-    # the rest, more than 4.75: three points (6), to below its first threshold.
+    # the rest, more than 5.5: three points (6), to below its first threshold.
     worst = {
         "ga_open": 100,
         "ga_occupied": 99,
@@ -59,6 +61,7 @@ def test_at_level_four_the_way_down_may_need_several_parameters_and_no_level_is_
         "handover_over_60": 12,
         "dta_waiting": 50,
         "escalation_open": 30,
+        "long_stay_21": 25,  # 25 ÷ 100 = 25%
     }
     result = score(ACUTE, worst)
     assert (result.level, result.score, result.to_next_level) == (4, 4.0, None)
@@ -71,7 +74,7 @@ def test_at_level_four_the_way_down_may_need_several_parameters_and_no_level_is_
 
 def test_the_changes_suggested_do_bring_the_level_down():
     result = score(ACUTE, BUSY_ACUTE)
-    lowered = dict(BUSY_ACUTE, ga_occupied=949)  # just under 95%
+    lowered = dict(BUSY_ACUTE, ga_occupied=949)  # just under 95%: 24 over 10 = 2.4, OPEL 2
     assert score(ACUTE, lowered).level == result.level - 1
 
 
@@ -90,29 +93,33 @@ def test_missing_parameters_are_left_out_of_the_mean_not_scored_as_one():
         "nctr": 12,  # 12 ÷ 93 = 12.9%: score 2, weight 2
         "handover_over_60": 0,  # score 1, weight 2
         "dta_waiting": 30,  # score 3, weight 1
+        "long_stay_21": 14,  # 14 ÷ 100 = 14%: score 2, weight 1
         # critical care and escalation beds not reported
     }
-    # Present: 2×2 + 2×2 + 2×1 + 1×3 = 13 over weights 7: 1.857, OPEL 2. Had the two missing
-    # been scored 1 it would have been 15 over 9 = 1.667, OPEL 1.
+    # Present: 2×2 + 2×2 + 2×1 + 1×3 + 1×2 = 15 over weights 8: 1.875, OPEL 2. Had the two
+    # missing been scored 1 it would have been 17 over 10 = 1.7, OPEL 1.
     result = score(ACUTE, figures)
     assert result.missing == ("cc_adult_occupancy", "escalation_open")
     assert result.level == 2
-    assert result.score == pytest.approx(13 / 7)
+    assert result.score == pytest.approx(15 / 8)
     missing = {p.code: p for p in result.parameters}["escalation_open"]
     assert (missing.value, missing.score, missing.shown) == (None, None, "–")
 
 
 def test_with_fewer_parameters_than_the_profile_needs_there_is_no_level():
-    # Three of six, and the acute profile needs four.
-    result = score(ACUTE, {"ga_open": 100, "ga_occupied": 99, "handover_over_60": 20})
+    # Two of seven (G&A occupancy and handovers), and the acute profile needs three.
+    figures = {"ga_open": 100, "ga_occupied": 99, "handover_over_60": 20}
+    result = score(ACUTE, figures)
     assert result.level is None
     assert result.score is None
     assert result.to_next_level is None
     assert result.to_lower == ()
     assert [p.score for p in result.parameters if p.score is not None] == [4, 4]
     assert explain(result)[0] == (
-        "No level: 2 of 6 parameters have a value, and Acute trusts needs at least 4."
+        "No level: 2 of 7 parameters have a value, and Acute trusts needs at least 3."
     )
+    # A third is enough: 2×4 + 2×4 + 1×4 = 20 over weights 5: 4.0, OPEL 4.
+    assert score(ACUTE, dict(figures, dta_waiting=50)).level == 4
 
 
 def test_a_ratio_with_no_beds_open_or_no_count_is_missing_not_zero():
@@ -175,7 +182,7 @@ def test_a_weighted_mean_exactly_on_a_band_reaches_it():
 
 def test_each_parameter_says_how_far_it_is_from_its_next_threshold_and_which_it_must_go_under():
     result = score(ACUTE, BUSY_ACUTE)
-    occupancy, *_, handovers, dta, escalation = result.parameters
+    occupancy, *_, handovers, dta, escalation, long_stay = result.parameters
     assert (occupancy.next_threshold, occupancy.floor) == (0.98, 0.95)
     assert occupancy.to_next == pytest.approx(0.019)
     assert occupancy.shown == "96.1%"
@@ -183,14 +190,19 @@ def test_each_parameter_says_how_far_it_is_from_its_next_threshold_and_which_it_
     assert handovers.shown == "6 handovers"
     assert (dta.next_threshold, dta.floor) == (25, 10)
     assert (escalation.next_threshold, escalation.to_next, escalation.floor) == (1, 1, None)
+    # 15.0%: 3 from 18%, 0.03 off; back to 1 under 12%.
+    assert (long_stay.next_threshold, long_stay.floor) == (0.18, 0.12)
+    assert long_stay.to_next == pytest.approx(0.03)
+    assert long_stay.shown == "15.0%"
     top = score(ACUTE, dict(BUSY_ACUTE, ga_occupied=990)).parameters[0]
     assert (top.score, top.next_threshold, top.to_next, top.floor) == (4, None, None, 0.98)
 
 
 def test_explain_says_the_level_each_parameter_and_the_way_down_in_sentences():
+    # Without critical care: 23 over 9 = 2.556, and 3.25 − 2.556 = 0.694 to OPEL 4.
     lines = explain(score(ACUTE, dict(BUSY_ACUTE, cc_adult_occupied=None)))
     assert lines[0] == (
-        "OPEL 3: weighted mean score 2.62 (from 1 to 4); OPEL 4 from 3.25, 0.62 higher."
+        "OPEL 3: weighted mean score 2.56 (from 1 to 4); OPEL 4 from 3.25, 0.69 higher."
     )
     assert "G&A occupancy is 96.1%: scores 3 (4 from 98%)." in lines
     assert "Adult critical care occupancy: no value, so left out (not scored as 1)." in lines

@@ -80,7 +80,7 @@ def test_the_shipped_profiles_load_and_each_applies_to_its_own_kind_of_organisat
         assert for_kind(kind) is profiles[kind]
     assert for_kind("ambulance") is None
     acute = profiles["acute"]
-    assert (acute.version, acute.bands, acute.min_parameters) == ("2026.1", (1.75, 2.5, 3.25), 4)
+    assert (acute.version, acute.bands, acute.min_parameters) == ("2026.1", (1.75, 2.5, 3.25), 3)
     assert [p.code for p in acute.parameters] == [
         "ga_occupancy",
         "cc_adult_occupancy",
@@ -88,6 +88,7 @@ def test_the_shipped_profiles_load_and_each_applies_to_its_own_kind_of_organisat
         "handover_over_60",
         "dta_waiting",
         "escalation_open",
+        "long_stay_21_share",
     ]
     assert acute.parameter("nctr_share").measures == ("nctr", "ga_occupied")
 
@@ -271,10 +272,13 @@ def test_a_variants_own_numbers_are_checked_at_its_own_lines():
 
 
 def test_a_variant_dropping_below_its_bases_minimum_must_say_its_own():
-    every = '"cc_adult_occupancy", "nctr_share", "handover_over_60", "escalation_open"'
+    every = (
+        '"cc_adult_occupancy", "nctr_share", "handover_over_60", "escalation_open", '
+        '"long_stay_21_share"'
+    )
     text = VARIANT.replace('"escalation_open"', every)
     assert refused(text, "river.toml").startswith(
-        "river.toml line 5: drop leaves 2 parameters, fewer than acute's min_parameters (4)"
+        "river.toml line 5: drop leaves 2 parameters, fewer than acute's min_parameters (3)"
     )
     fixed = text.replace("bands =", "min_parameters = 2\nbands =")
     assert load(fixed, name="river.toml").min_parameters == 2

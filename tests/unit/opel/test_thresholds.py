@@ -75,6 +75,17 @@ CASES = [
     ("acute", "escalation_open", {"escalation_open": 19}, 3),
     ("acute", "escalation_open", {"escalation_open": 20}, 4),
     ("acute", "escalation_open", {"escalation_open": 21}, 4),
+    # Share of open G&A beds held by patients staying over 21 days = long_stay_21 ÷ ga_open:
+    # 2 from 12%, 3 from 18%, 4 from 24%.
+    ("acute", "long_stay_21_share", {"long_stay_21": 59, "ga_open": 500}, 1),
+    ("acute", "long_stay_21_share", {"long_stay_21": 60, "ga_open": 500}, 2),
+    ("acute", "long_stay_21_share", {"long_stay_21": 61, "ga_open": 500}, 2),
+    ("acute", "long_stay_21_share", {"long_stay_21": 89, "ga_open": 500}, 2),
+    ("acute", "long_stay_21_share", {"long_stay_21": 90, "ga_open": 500}, 3),
+    ("acute", "long_stay_21_share", {"long_stay_21": 91, "ga_open": 500}, 3),
+    ("acute", "long_stay_21_share", {"long_stay_21": 119, "ga_open": 500}, 3),
+    ("acute", "long_stay_21_share", {"long_stay_21": 120, "ga_open": 500}, 4),
+    ("acute", "long_stay_21_share", {"long_stay_21": 121, "ga_open": 500}, 4),
     # -- mental health ------------------------------------------------------------------------
     # Adult acute occupancy = mh_adult_occupied ÷ mh_adult_open: 2 from 85%, 3 from 90%,
     # 4 from 95%.
