@@ -481,7 +481,8 @@ def update_surge_settings(
                 f"In surge members must report at least as often as usual (every {usual} "
                 f"hours): enter {usual} hours or fewer"
             )
-        outside = [p for p in people if p.pk not in _member_people_ids(collab)]
+        allowed = _member_people_ids(collab)
+        outside = [p for p in people if p.pk not in allowed]
         if outside:
             names = ", ".join(sorted(p.get_username() for p in outside))
             errors["surge_notify"] = (
