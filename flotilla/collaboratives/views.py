@@ -314,8 +314,10 @@ def _surge_people(collab: Collaborative) -> list[tuple[int, str]]:
         where.append(f"{m.get_role_display().lower()} at {m.organisation.name}")
     out = []
     for user, where in people.values():
-        name = user.get_full_name() or user.get_username()
-        out.append((user.pk, f"{name} ({user.get_username()}), {'; '.join(where)}"))
+        name = user.get_username()
+        if user.get_full_name():
+            name = f"{user.get_full_name()} ({name})"
+        out.append((user.pk, f"{name}, {'; '.join(where)}"))
     return sorted(out, key=lambda choice: choice[1].lower())
 
 

@@ -7,11 +7,12 @@ import re
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
 
 from flotilla.audit.models import AuditEvent
 from flotilla.authz.models import Role
 from flotilla.collaboratives import actions as collaboratives_actions
-from flotilla.collaboratives.models import SurgeSwitch
+from flotilla.collaboratives.models import Collaborative, SurgeSwitch
 from flotilla.notifications.models import Delivery, Notification
 from tests import factories as f
 
@@ -265,3 +266,18 @@ def test_a_collaborative_in_surge_says_so_at_the_top_of_its_pages(client, cast):
         assert re.search(r'nhsuk-tag--red"\s*>\s*Surge\s*</strong>', page)
         assert "in surge since" in page
     assert "(surge)" in client.get("/collaboratives/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"surge_reporting_interval_hours": 5},  # longer than the usual 4
+        {"surge_reporting_interval_hours": 0},
+        {"surge_level": 1},
+        {"surge_aid_reach": 5},
+        {"surge_switched_automatically": True},  # while not in surge
+    ],
+)
+def test_the_database_refuses_surge_settings_out_of_range(cast, values):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Collaborative.objects.filter(pk=cast.collab.pk).update(**values)
