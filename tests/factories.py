@@ -439,3 +439,37 @@ def levels(*organisations: Any) -> dict[str, Any]:
     from flotilla.escalation import actions as escalation_actions
 
     return escalation_actions.recompute_for(organisation_ids=[o.pk for o in organisations])
+
+
+# ------------------------------------------------------------------ surge
+
+
+def surge_settings(
+    collaborative: Any,
+    *,
+    by: Any = SYSTEM,
+    level: int = 4,
+    automatic: bool = False,
+    reporting_interval_hours: int = 1,
+    aid_reach: int = 3,
+    notify: tuple[Any, ...] = (),
+) -> Any:
+    """A collaborative's surge settings, set through the collaboratives' actions."""
+    return collaboratives_actions.update_surge_settings(
+        by=by,
+        collaborative=collaborative,
+        level=level,
+        automatic=automatic,
+        reporting_interval_hours=reporting_interval_hours,
+        aid_reach=aid_reach,
+        notify=notify,
+    )
+
+
+def surge(
+    collaborative: Any, *, by: Any = SYSTEM, on: bool = True, reason: str = "Tests", **kw: Any
+) -> Any:
+    """Switch a collaborative into (or out of) surge through the collaboratives' actions."""
+    return collaboratives_actions.switch_surge(
+        by=by, collaborative=collaborative, on=on, reason=reason, **kw
+    )
