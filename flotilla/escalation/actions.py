@@ -23,6 +23,7 @@ from flotilla.audit import actions as audit
 from flotilla.audit.principals import Principal
 from flotilla.authz.checks import can
 from flotilla.authz.permissions import Perm
+from flotilla.collaboratives import actions as collaboratives_actions
 from flotilla.collaboratives.models import Collaborative, CollaborativeMembership
 from flotilla.collaboratives.queries import active, members_of
 from flotilla.escalation import events, queries
@@ -294,7 +295,7 @@ def _roll(
         why = ""
         if profiles[m.pk] is None:
             why = "no profile scores its kind of organisation"
-        elif not shares.get(m.pk, {}).get(queries.GROUP):
+        elif s is None and not shares.get(m.pk, {}).get(queries.GROUP):
             why = "does not share its escalation level with the collaborative"
         elif s is None:
             why = "has no computed level yet"
@@ -335,7 +336,8 @@ def roll_up(*, collaborative: Collaborative, now: datetime | None = None) -> Sys
     now = now or timezone.now()
     level, rule, counted, left_out = _roll(collaborative, now)
     with transaction.atomic():
-        Collaborative.objects.select_for_update().filter(pk=collaborative.pk).first()
+        locked = Collaborative.objects.select_for_update().get(pk=collaborative.pk)
+        _surge_if_due(locked, level)
         last = queries.system_level(collaborative)
         same = last is not None and (last.level, last.counted, last.left_out, last.rule) == (
             level,
@@ -366,6 +368,28 @@ def roll_up(*, collaborative: Collaborative, now: datetime | None = None) -> Sys
             },
         )
     return row
+
+
+def _surge_if_due(collaborative: Collaborative, level: int | None) -> None:
+    """Switch the collaborative's surge settings on or off when it chose automatic surge and
+    its system level says so (`collaboratives.actions.surge_due`); on the record like a
+    switch by hand, in the roll-up's transaction."""
+    due = collaboratives_actions.surge_due(collaborative=collaborative, system_level=level)
+    if due is None:
+        return
+    reason = (
+        f"The system level reached OPEL {level} (surge from OPEL {collaborative.surge_level})"
+        if due
+        else f"The system level fell to OPEL {level}, below OPEL {collaborative.surge_level}"
+    )
+    collaboratives_actions.switch_surge(
+        by=COMPUTER,
+        collaborative=collaborative,
+        on=due,
+        reason=reason,
+        level=level,
+        automatic=True,
+    )
 
 
 def recompute_for(

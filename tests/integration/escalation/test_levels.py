@@ -349,3 +349,35 @@ def test_another_collaboratives_variant_cannot_be_adopted(cast):
             organisation_kind="acute",
             profile=variant,
         )
+
+
+# Surge, switched by the system level ------------------------------------------------------
+
+
+def test_a_collaborative_that_chose_automatic_surge_enters_and_leaves_it_with_its_level(cast):
+    from flotilla.collaboratives.models import Collaborative, SurgeSwitch
+
+    f.surge_settings(cast.collab, level=3, automatic=True)
+    f.report(cast.north, hours_ago(2), **f.HOT)
+    f.report(cast.south, hours_ago(2), **f.HOT)
+    f.levels(cast.north, cast.south)
+    collab = Collaborative.objects.get(pk=cast.collab.pk)
+    assert collab.in_surge and collab.surge_switched_automatically
+    on = SurgeSwitch.objects.get(collaborative=collab)
+    assert on.automatic and on.level == 4 and "reached OPEL 4" in on.reason
+    f.report(cast.north, hours_ago(1), **f.CALM)
+    f.report(cast.south, hours_ago(1), **f.CALM)
+    f.levels(cast.north, cast.south)
+    collab.refresh_from_db()
+    assert not collab.in_surge
+    assert SurgeSwitch.objects.filter(collaborative=collab).count() == 2
+
+
+def test_a_surge_switched_on_by_hand_is_not_ended_by_a_calm_level(cast):
+    from flotilla.collaboratives.models import Collaborative
+
+    f.surge_settings(cast.collab, level=3, automatic=True)
+    f.surge(cast.collab, by=cast.people["coordinator"], reason="Major incident declared")
+    f.report(cast.north, hours_ago(1), **f.CALM)
+    f.levels(cast.north)
+    assert Collaborative.objects.get(pk=cast.collab.pk).in_surge
