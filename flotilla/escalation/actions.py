@@ -32,6 +32,7 @@ from flotilla.escalation.models import (
     ComputedLevel,
     DifferenceNote,
     ProfileVersion,
+    SystemDeclaration,
     SystemLevel,
 )
 from flotilla.organisations.models import Organisation
@@ -472,3 +473,34 @@ def note_difference(
             },
         )
     return note
+
+
+def declare_system_level(
+    *, by: Any, collaborative: Collaborative, level: int, reason: str = ""
+) -> SystemDeclaration:
+    """The collaborative's coordinators declare the system's level (with why, if it differs
+    from the computed one). Kept beside the computed level; the newest is in force."""
+    if not can(by, Perm.MANAGE_COLLABORATIVE, collaborative):
+        raise EscalationError("Only the collaborative's coordinators declare its level")
+    if not 1 <= level <= 4:
+        raise EscalationError("A declared level is 1 to 4")
+    reason = " ".join(reason.split())
+    if len(reason) > 1000:
+        raise EscalationError("Keep the reason to 1,000 characters or fewer")
+    with transaction.atomic():
+        before = queries.system_declaration(collaborative)
+        row = SystemDeclaration.objects.create(
+            collaborative=collaborative,
+            level=level,
+            reason=reason,
+            declared_by=by,
+            declared_at=timezone.now(),
+        )
+        audit.record(
+            by=by,
+            action="escalation.system_level_declared",
+            obj=collaborative,
+            before={"level": before.level} if before else None,
+            after={"level": level, "reason": reason},
+        )
+    return row

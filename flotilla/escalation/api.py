@@ -72,8 +72,15 @@ class LeftOutOut(Schema):
     why: str
 
 
+class DeclaredOut(Schema):
+    level: int
+    reason: str
+    declared_at: datetime
+
+
 class SystemOut(Schema):
     level: int | None
+    declared: DeclaredOut | None = Field(..., description="The level its coordinators declare.")
     rule: str
     computed_at: datetime
     counted: int
@@ -147,6 +154,13 @@ def _collaborative_levels(request: HttpRequest, slug: str) -> dict[str, Any]:
         "collaborative": collab.slug,
         "system": {
             "level": system.level,
+            "declared": {
+                "level": levels.declared.level,
+                "reason": levels.declared.reason,
+                "declared_at": levels.declared.declared_at,
+            }
+            if levels.declared
+            else None,
             "rule": system.rule,
             "computed_at": system.computed_at,
             "counted": len(system.counted),

@@ -158,3 +158,26 @@ class SystemLevel(models.Model):
                 name="system_level_range",
             ),
         ]
+
+
+class SystemDeclaration(models.Model):
+    """The level a collaborative's coordinators declare for the system, beside the computed
+    one (a system coordination centre's call), with why."""
+
+    collaborative = models.ForeignKey(
+        Collaborative, on_delete=models.CASCADE, related_name="system_declarations"
+    )
+    level = models.PositiveSmallIntegerField()
+    reason = models.TextField(max_length=1000, blank=True)
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    declared_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["collaborative", "-declared_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(level__gte=1, level__lte=4), name="system_declaration_range"
+            ),
+        ]

@@ -23,7 +23,13 @@ from django.utils import timezone
 from flotilla import catalogue, opel
 from flotilla.collaboratives.models import Collaborative, CollaborativeMembership
 from flotilla.collaboratives.queries import active, members_of
-from flotilla.escalation.models import Adoption, ComputedLevel, ProfileVersion, SystemLevel
+from flotilla.escalation.models import (
+    Adoption,
+    ComputedLevel,
+    ProfileVersion,
+    SystemDeclaration,
+    SystemLevel,
+)
 from flotilla.organisations.models import Organisation
 from flotilla.sharing import policy
 from flotilla.sharing.policy import rules
@@ -272,6 +278,17 @@ def system_level(collaborative: Collaborative) -> SystemLevel | None:
     return SystemLevel.objects.filter(collaborative=collaborative).first()
 
 
+def system_declaration(
+    collaborative: Collaborative, at: datetime | None = None
+) -> SystemDeclaration | None:
+    """The level the collaborative's coordinators declared for the system, in force at `at`
+    (None: now)."""
+    rows = SystemDeclaration.objects.filter(collaborative=collaborative)
+    if at is not None:
+        rows = rows.filter(declared_at__lte=at)
+    return rows.select_related("declared_by").first()
+
+
 def system_history(collaborative: Collaborative, since: datetime) -> list[SystemLevel]:
     return list(
         SystemLevel.objects.filter(collaborative=collaborative, computed_at__gte=since).order_by(
@@ -319,6 +336,17 @@ class CollaborativeLevels:
 
     members: dict[int, Seen]
     system: SystemLevel | None
+    #: The level the coordinators declare for the system, if any.
+    declared: SystemDeclaration | None = None
+
+    @property
+    def disagrees(self) -> bool:
+        return (
+            self.declared is not None
+            and self.system is not None
+            and self.system.level is not None
+            and self.declared.level != self.system.level
+        )
 
 
 def collaborative_levels(
@@ -332,4 +360,4 @@ def collaborative_levels(
     system = SystemLevel.objects.filter(collaborative=collaborative)
     if at is not None:
         system = system.filter(computed_at__lte=at)
-    return CollaborativeLevels(seen, system.first())
+    return CollaborativeLevels(seen, system.first(), system_declaration(collaborative, at))

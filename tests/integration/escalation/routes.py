@@ -11,6 +11,12 @@ from tests.integration.matrix import Api, Page, api_read, everyone, members_only
 PAGES: dict[str, Page] = {
     "escalation:collaborative": Page("GET", "/c/{slug}/escalation", members_only()),
     "escalation:profiles": Page("GET", "/c/{slug}/escalation/profiles", members_only()),
+    "escalation:declare": Page(
+        "POST",
+        "/c/{slug}/escalation/declare",
+        members_only(302, (Role.COORDINATOR, Role.ORG_ADMIN)),
+        {"level": "3", "reason": "Two trusts at OPEL 4"},
+    ),
     # A shipped profile is configuration, not anyone's data: anyone signed in reads it.
     "escalation:profile": Page("GET", "/escalation/profiles/{profile}", everyone(200)),
     "escalation:organisation": Page("GET", "/o/RS1/escalation", members_only()),

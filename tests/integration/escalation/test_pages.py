@@ -210,3 +210,39 @@ def test_nothing_here_is_written_by_reading(client, levels):
     before = AuditEvent.objects.count()
     signed_in(client, levels.people["viewer"]).get(f"/c/{levels.collab.slug}/escalation")
     assert AuditEvent.objects.count() == before
+
+
+def test_a_coordinator_declares_the_systems_level_beside_the_computed_one(client, levels):
+    from flotilla.escalation.models import SystemDeclaration
+
+    c = signed_in(client, levels.people["coordinator"])
+    url = f"/c/{levels.collab.slug}/escalation"
+    r = c.post(url + "/declare", {"level": "2", "reason": "Two trusts opening escalation wards"})
+    assert r.status_code == 302
+    html = c.get(url).content.decode()
+    assert "Declared: OPEL 2" in html and "differs from computed" in html
+    event = AuditEvent.objects.get(action="escalation.system_level_declared")
+    assert event.after == {"level": 2, "reason": "Two trusts opening escalation wards"}
+    assert "declared OPEL 2" in c.get(f"/c/{levels.collab.slug}/").content.decode()
+    auth = read_token(levels, levels.south)
+    body = client.get(f"/api/collaboratives/{levels.collab.slug}/escalation", **auth).json()
+    assert body["system"]["declared"]["level"] == 2
+    for bad in ({"level": "9"}, {"level": "x"}):
+        c.post(url + "/declare", bad)
+    assert SystemDeclaration.objects.count() == 1
+
+
+def test_only_coordinators_declare_the_systems_level(client, levels):
+    from flotilla.escalation import actions
+
+    c = signed_in(client, levels.people["reporter"])
+    r = c.post(f"/c/{levels.collab.slug}/escalation/declare", {"level": "2"})
+    assert r.status_code == 404
+    with pytest.raises(actions.EscalationError, match="coordinators"):
+        actions.declare_system_level(
+            by=levels.people["reporter"], collaborative=levels.collab, level=2
+        )
+    with pytest.raises(actions.EscalationError, match="1,000"):
+        actions.declare_system_level(
+            by=levels.people["coordinator"], collaborative=levels.collab, level=2, reason="x" * 1001
+        )
