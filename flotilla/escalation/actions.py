@@ -437,6 +437,16 @@ def after_report(*, newest: dict[int, datetime], **_: Any) -> None:
 # Notes -------------------------------------------------------------------------------------
 
 
+def _declared(level: int, reason: str) -> str:
+    """A declared level checked, and its reason tidied (whitespace) and checked."""
+    if not 1 <= level <= 4:
+        raise EscalationError("A declared level is 1 to 4")
+    reason = " ".join(reason.split())
+    if len(reason) > 1000:
+        raise EscalationError("Keep the reason to 1,000 characters or fewer")
+    return reason
+
+
 def note_difference(
     *, by: Any, computed: ComputedLevel, declared_level: int, reason: str
 ) -> DifferenceNote:
@@ -445,13 +455,9 @@ def note_difference(
     organisation = computed.organisation
     if not can(by, Perm.SUBMIT_REPORT, organisation):
         raise EscalationError("Only the organisation's own people can say why its level differs")
-    reason = " ".join(reason.split())
+    reason = _declared(declared_level, reason)
     if not reason:
         raise EscalationError("Say why the declared level differs from the computed one")
-    if len(reason) > 1000:
-        raise EscalationError("Keep the reason to 1,000 characters or fewer")
-    if not 1 <= declared_level <= 4:
-        raise EscalationError("A declared level is 1 to 4")
     with transaction.atomic():
         note = DifferenceNote.objects.create(
             organisation=organisation,
@@ -482,11 +488,7 @@ def declare_system_level(
     from the computed one). Kept beside the computed level; the newest is in force."""
     if not can(by, Perm.MANAGE_COLLABORATIVE, collaborative):
         raise EscalationError("Only the collaborative's coordinators declare its level")
-    if not 1 <= level <= 4:
-        raise EscalationError("A declared level is 1 to 4")
-    reason = " ".join(reason.split())
-    if len(reason) > 1000:
-        raise EscalationError("Keep the reason to 1,000 characters or fewer")
+    reason = _declared(level, reason)
     with transaction.atomic():
         before = queries.system_declaration(collaborative)
         row = SystemDeclaration.objects.create(
