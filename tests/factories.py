@@ -407,3 +407,63 @@ def move(thing: Any, to: str, *, by: Any, reason: str = "") -> Any:
     if isinstance(thing, Offer):
         return exchange_actions.move_offer(by=by, offer=thing, to=to, reason=reason)
     return exchange_actions.move_commitment(by=by, commitment=thing, to=to, reason=reason)
+
+
+# ------------------------------------------------------------------ alerts
+
+
+def alert_rule(
+    *,
+    by: Any,
+    collaborative: Any,
+    kind: str = "measure",
+    measure: str = "",
+    organisation: Any = None,
+    personal: bool = False,
+    **numbers: Any,
+) -> Any:
+    """An alert rule, added through the alerts' actions: the collaborative's (`by` must
+    coordinate it; they are subscribed) or, with `personal`, `by`'s own. `numbers` are
+    threshold, clear_at and min_interval_minutes."""
+    from flotilla.alerts import actions as alert_actions
+
+    return alert_actions.add_rule(
+        by=by,
+        collaborative=collaborative,
+        kind=kind,
+        measure=measure,
+        organisation=organisation,
+        personal=personal,
+        **numbers,
+    )
+
+
+def subscribe(person: Any, rule: Any) -> bool:
+    """Subscribe a person to a collaborative's alert rule, as on its page."""
+    from flotilla.alerts import actions as alert_actions
+
+    return alert_actions.subscribe(by=person, rule=rule)
+
+
+def acknowledge(person: Any, alert: Any) -> Any:
+    """Acknowledge an alert as `person`, as its page's button does."""
+    from flotilla.alerts import actions as alert_actions
+
+    return alert_actions.acknowledge(by=person, alert=alert)
+
+
+def run_alert_jobs() -> list[Any]:
+    """Run the alert evaluations queued so far (as a worker would), oldest first; returns
+    what each did."""
+    from django_tasks_db.models import DBTaskResult
+
+    from flotilla.alerts.tasks import evaluate_alerts
+
+    done = []
+    queued = DBTaskResult.objects.filter(
+        task_path=evaluate_alerts.module_path, status="READY"
+    ).order_by("enqueued_at", "id")
+    for row in queued:
+        done.append(evaluate_alerts.call(**row.args_kwargs["kwargs"]))
+        row.delete()
+    return done
