@@ -137,7 +137,15 @@ def _csv(rows: list[dict[str, Any]]) -> HttpResponse:
                 "description": "The alerts, newest first; with format=csv one row each: "
                 + ", ".join(CSV_COLUMNS)
                 + ".",
-                "content": {"text/csv": {"schema": {"type": "string"}}},
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/AlertOut"},
+                        }
+                    },
+                    "text/csv": {"schema": {"type": "string"}},
+                },
             }
         }
     },

@@ -138,7 +138,7 @@ def test_a_figure_bouncing_on_the_threshold_for_an_hour_is_one_alert_and_one_not
     assert len(notes(river.coordinator)) == 1
 
 
-def test_a_figure_falling_right_through_and_back_within_the_minimum_interval_re_opens_the_same_alert(
+def test_a_figure_falling_through_and_back_within_the_minimum_interval_re_opens_the_alert(
     river,
 ):
     start = timezone.now() - timedelta(hours=1, minutes=5)
@@ -324,9 +324,7 @@ def test_an_alert_about_a_figure_shared_late_is_not_seen_before_the_figure_is(ca
     assert [a.pk for a in queries.alerts_seen_by(policy.viewer_of(south))] == [alert.pk]
 
 
-def test_an_overdue_report_opens_an_alert_every_member_sees_and_a_report_resolves_it(
-    cast, client
-):
+def test_an_overdue_report_opens_an_alert_every_member_sees_and_a_report_resolves_it(cast, client):
     coordinator = cast.people[Role.COORDINATOR]
     f.report(cast.south, timezone.now() - timedelta(hours=7), ga_occupied=10)
     f.unshare(f.collaborative_grant(cast.south, cast.collab))  # South shares nothing now
@@ -416,9 +414,7 @@ def test_default_thresholds_and_clearing_points_follow_the_kind(cast):
     level = f.alert_rule(by=coordinator, collaborative=cast.collab, kind="system_level")
     overdue = f.alert_rule(by=coordinator, collaborative=cast.collab, kind="overdue")
     change = f.alert_rule(by=coordinator, collaborative=cast.collab, kind="level_change")
-    count = f.alert_rule(
-        by=coordinator, collaborative=cast.collab, measure="nctr", threshold=100
-    )
+    count = f.alert_rule(by=coordinator, collaborative=cast.collab, measure="nctr", threshold=100)
     assert (level.threshold, level.clear_at) == (3, 2.5)
     assert (overdue.threshold, overdue.clear_at) == (cast.collab.reporting_interval_hours, 2)
     assert (change.threshold, change.clear_at) == (None, None)
