@@ -453,17 +453,21 @@ def acknowledge(person: Any, alert: Any) -> Any:
 
 
 def run_alert_jobs() -> list[Any]:
-    """Run the alert evaluations queued so far (as a worker would), oldest first; returns
-    what each did."""
+    """Run the alert jobs queued so far (evaluations, then the telling they queue), oldest
+    first, as a worker would; returns what each did."""
     from django_tasks_db.models import DBTaskResult
 
-    from flotilla.alerts.tasks import evaluate_alerts
+    from flotilla.alerts.tasks import evaluate_alerts, tell_alerts
 
     done = []
-    queued = DBTaskResult.objects.filter(
-        task_path=evaluate_alerts.module_path, status="READY"
-    ).order_by("enqueued_at", "id")
-    for row in queued:
-        done.append(evaluate_alerts.call(**row.args_kwargs["kwargs"]))
+    tasks = {t.module_path: t for t in (evaluate_alerts, tell_alerts)}
+    while True:
+        row = (
+            DBTaskResult.objects.filter(task_path__in=list(tasks), status="READY")
+            .order_by("enqueued_at", "id")
+            .first()
+        )
+        if row is None:
+            return done
         row.delete()
-    return done
+        done.append(tasks[row.task_path].call(**row.args_kwargs["kwargs"]))

@@ -426,34 +426,33 @@ def _open(rule: AlertRule, org_id: int | None, r: Reading, now: datetime) -> Ale
     return a
 
 
-def _reopen(cur: Alert, r: Reading, now: datetime) -> bool:
-    with transaction.atomic():
-        a = Alert.objects.select_for_update().select_related("acknowledged_by").get(pk=cur.pk)
-        if a.state != logic.RESOLVED:
-            return False
-        try:
-            with transaction.atomic():
-                audit.change(
-                    by=EVALUATOR,
-                    obj=a,
-                    action="alerts.reopened",
-                    snapshot=_alert_snapshot,
-                    # Acknowledged before it resolved: still acknowledged, so a figure
-                    # bouncing on the line does not ask the team to acknowledge it again.
-                    changes={
-                        "state": logic.ACKNOWLEDGED if a.acknowledged_at else logic.OPEN,
-                        "resolved_at": None,
-                        "resolved_why": "",
-                        "resolved_as_of": None,
-                        "times_reopened": a.times_reopened + 1,
-                        "reopened_at": now,
-                        "last_value": r.value,
-                        "last_as_of": r.as_of,
-                    },
-                    organisation_id=a.organisation_id,
-                )
-        except IntegrityError:
-            return False  # a new alert of the same rule is open already
+def _reopen(a: Alert, r: Reading, now: datetime) -> bool:
+    """Re-open a resolved alert (locked by `_known`), without telling anyone again."""
+    if a.state != logic.RESOLVED:
+        return False
+    try:
+        with transaction.atomic():
+            audit.change(
+                by=EVALUATOR,
+                obj=a,
+                action="alerts.reopened",
+                snapshot=_alert_snapshot,
+                # Acknowledged before it resolved: still acknowledged, so a figure bouncing
+                # on the line does not ask the team to acknowledge it again.
+                changes={
+                    "state": logic.ACKNOWLEDGED if a.acknowledged_at else logic.OPEN,
+                    "resolved_at": None,
+                    "resolved_why": "",
+                    "resolved_as_of": None,
+                    "times_reopened": a.times_reopened + 1,
+                    "reopened_at": now,
+                    "last_value": r.value,
+                    "last_as_of": r.as_of,
+                },
+                organisation_id=a.organisation_id,
+            )
+    except IntegrityError:
+        return False  # a new alert of the same rule is open already
     return True
 
 
@@ -476,12 +475,11 @@ def _resolve(a: Alert, now: datetime, r: Reading | None, why: str, by: Any = EVA
     )
 
 
-def _resolve_locked(cur: Alert, r: Reading, now: datetime, why: str) -> bool:
-    with transaction.atomic():
-        a = Alert.objects.select_for_update().select_related("acknowledged_by").get(pk=cur.pk)
-        if a.state == logic.RESOLVED:
-            return False
-        _resolve(a, now, r, why)
+def _resolve_locked(a: Alert, r: Reading, now: datetime, why: str) -> bool:
+    """Resolve an alert `_known` locked, unless it has resolved already."""
+    if a.state == logic.RESOLVED:
+        return False
+    _resolve(a, now, r, why)
     return True
 
 
@@ -506,9 +504,9 @@ def _known(
         resolved_at__gte=now - timedelta(minutes=longest)
     )
     out: dict[tuple[int, int | None], Alert] = {}
-    rows = Alert.objects.filter(where, recent, rule_id__in=rule_ids).select_related(
-        "acknowledged_by"
-    )
+    # Locked for the evaluation's transaction: a second evaluation at once waits, then
+    # finds them as this one left them.
+    rows = Alert.objects.select_for_update().filter(where, recent, rule_id__in=rule_ids)
     for a in rows.order_by("resolved_at", "pk"):
         key = (a.rule_id, a.organisation_id)
         held = out.get(key)
@@ -549,9 +547,9 @@ def _apply(
 def evaluate(*, organisation_ids: Iterable[int], now: datetime | None = None) -> Outcome:
     """Judge every rule in force about these organisations (measure, level, level change and
     overdue rules of the collaboratives they are active members of) on their newest figures,
-    then tell whoever may see what opened. In a few reads: the rules (one query), the alerts
-    they have (one), and each organisation's figures (one read for every measure its rules
-    need)."""
+    then queue the telling of what opened (`tell`, in the `tell_alerts` job). In a few
+    reads: the rules (one query), the alerts they have (one), and each organisation's
+    figures (one read for every measure its rules need)."""
     now = now or timezone.now()
     ids = sorted(set(organisation_ids))
     outcome = Outcome()
@@ -567,16 +565,21 @@ def evaluate(*, organisation_ids: Iterable[int], now: datetime | None = None) ->
     for o, c, at in memberships:
         collabs_of[o].add(c)
         joined[(o, c)] = at
+    collab_ids = {c for cs in collabs_of.values() for c in cs}
     all_rules = list(
         AlertRule.objects.filter(
             Q(organisation__isnull=True) | Q(organisation_id__in=ids),
             active=True,
             kind__in=logic.PER_ORGANISATION,
-            collaborative_id__in={c for cs in collabs_of.values() for c in cs},
-        ).select_related("collaborative")
+            collaborative_id__in=collab_ids,
+        )
     )
     if not all_rules:
         return outcome
+    # A few collaboratives among many rules: read once, not joined to every rule.
+    collabs = Collaborative.objects.in_bulk(collab_ids)
+    for rule in all_rules:
+        rule.collaborative = collabs[rule.collaborative_id]
     orgs = {o.pk: o for o in Organisation.objects.filter(pk__in=list(collabs_of))}
     concerned: dict[int, list[AlertRule]] = defaultdict(list)
     for rule in all_rules:
@@ -592,9 +595,7 @@ def evaluate(*, organisation_ids: Iterable[int], now: datetime | None = None) ->
     overdue_orgs = [o for o, rs in concerned.items() if any(r.kind == logic.OVERDUE for r in rs)]
     last = last_reports(overdue_orgs) if overdue_orgs else {}
     levels = _Levels()
-    longest = max(r.min_interval_minutes for r in all_rules)
-    known = _known([r.pk for r in all_rules], list(concerned), now, longest)
-    updates: list[Alert] = []
+    judged: list[tuple[AlertRule, int | None, Reading]] = []
     for org_id, rs in concerned.items():
         org = orgs[org_id]
         for rule in rs:
@@ -607,13 +608,44 @@ def evaluate(*, organisation_ids: Iterable[int], now: datetime | None = None) ->
                     continue
                 since = last.get(org_id) or joined[(org_id, rule.collaborative_id)]
                 r = Reading((now - since).total_seconds() / 3600, since)
+            judged.append((rule, org_id, r))
+    return _judge(judged, list(concerned), now)
+
+
+def _judge(
+    judged: list[tuple[AlertRule, int | None, Reading]],
+    organisation_ids: list[int | None],
+    now: datetime,
+) -> Outcome:
+    """Apply the figures read to the rules' alerts, in one transaction (each change audited
+    in it), then tell of those opened."""
+    outcome = Outcome()
+    if not judged:
+        return outcome
+    longest = max(rule.min_interval_minutes for rule, _, _ in judged)
+    with transaction.atomic():
+        known = _known(sorted({rule.pk for rule, _, _ in judged}), organisation_ids, now, longest)
+        updates: list[Alert] = []
+        for rule, org_id, r in judged:
             _apply(rule, org_id, known.get((rule.pk, org_id)), r, now, outcome, updates)
-    if updates:
-        Alert.objects.bulk_update(updates, ["last_value", "last_as_of"])
-    outcome.updated = len(updates)
-    if outcome.opened:
-        outcome.told = tell(alert_ids=outcome.opened, now=now)
+        _save_latest(updates)
+        outcome.updated = len(updates)
+        if outcome.opened:
+            # Telling reads each recipient's grants and puts what they are shown on the
+            # owners' access records: a job of its own, queued in this transaction, so that
+            # judging stays quick and an alert is never told before it is stored.
+            _enqueue_telling(outcome.opened)
     return outcome
+
+
+def _save_latest(updates: list[Alert]) -> None:
+    """Keep the newest figure of the alerts still open: one UPDATE per figure (alerts of
+    many rules on one measure share it), not one per alert."""
+    alike: dict[tuple[float | None, datetime], list[int]] = defaultdict(list)
+    for a in updates:
+        alike[(a.last_value, a.last_as_of)].append(a.pk)
+    for (value, as_of), ids in alike.items():
+        Alert.objects.filter(pk__in=ids).update(last_value=value, last_as_of=as_of)
 
 
 def evaluate_collaboratives(
@@ -631,24 +663,16 @@ def evaluate_collaboratives(
     )
     if not all_rules:
         return outcome
-    longest = max(r.min_interval_minutes for r in all_rules)
-    known = _known([r.pk for r in all_rules], [None], now, longest)
     levels: dict[int, Reading] = {}
-    updates: list[Alert] = []
+    judged: list[tuple[AlertRule, int | None, Reading]] = []
     for rule in all_rules:
         if rule.collaborative_id not in levels:
             s = escalation.system_level(rule.collaborative)
             levels[rule.collaborative_id] = (
                 Reading(s.level, s.computed_at) if s is not None else Reading(None, None)
             )
-        r = levels[rule.collaborative_id]
-        _apply(rule, None, known.get((rule.pk, None)), r, now, outcome, updates)
-    if updates:
-        Alert.objects.bulk_update(updates, ["last_value", "last_as_of"])
-    outcome.updated = len(updates)
-    if outcome.opened:
-        outcome.told = tell(alert_ids=outcome.opened, now=now)
-    return outcome
+        judged.append((rule, None, levels[rule.collaborative_id]))
+    return _judge(judged, [None], now)
 
 
 # ------------------------------------------------------------------ telling
@@ -773,6 +797,12 @@ def _enqueue(organisation_ids: list[int], collaborative_ids: list[int] | None = 
             organisation_ids=sorted(set(organisation_ids)),
             collaborative_ids=sorted(set(collaborative_ids or [])),
         )
+
+
+def _enqueue_telling(alert_ids: list[int]) -> None:
+    from flotilla.alerts.tasks import tell_alerts
+
+    tell_alerts.enqueue(alert_ids=sorted(alert_ids))
 
 
 def after_report(*, newest: dict[int, datetime], **_: Any) -> None:

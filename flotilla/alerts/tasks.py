@@ -17,13 +17,20 @@ def evaluate_alerts(
     organisation_ids: list[int], collaborative_ids: list[int] | None = None
 ) -> dict[str, Any]:
     """Judge the rules about these organisations (and the system-level rules of these
-    collaboratives) on their newest figures, and tell whoever may see what opened.
+    collaboratives) on their newest figures, and queue the telling of what opened.
     Idempotent: one unresolved alert per rule and organisation, each told once."""
     out = actions.evaluate(organisation_ids=organisation_ids).as_dict()
     if collaborative_ids:
         system = actions.evaluate_collaboratives(collaborative_ids=collaborative_ids)
         out = {k: v + system.as_dict()[k] for k, v in out.items()}
     return out
+
+
+@job(max_attempts=5, backoff=timedelta(seconds=10))
+def tell_alerts(alert_ids: list[int]) -> int:
+    """Tell the people who may see them of these alerts just opened. Idempotent: an alert is
+    told once (`told_at`, set in the same transaction), one notice per alert and person."""
+    return actions.tell(alert_ids=alert_ids)
 
 
 @job(max_attempts=3, backoff=timedelta(minutes=1))
