@@ -18,6 +18,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from flotilla.alerts.api import router as alerts_router
 from flotilla.authz.api_auth import TokenAuth
+from flotilla.escalation.api import router as escalation_router
 from flotilla.exchange.actions import AidInvalid, NotAllowed
 from flotilla.exchange.api import api_field
 from flotilla.exchange.api import router as exchange_router
@@ -46,6 +47,7 @@ api.add_router("/", reporting_router)
 api.add_router("/", picture_router)
 api.add_router("/", sharing_router)
 api.add_router("/", exchange_router)
+api.add_router("/", escalation_router)
 api.add_router("/", alerts_router)
 
 #: Friendlier words for pydantic's error types that clients meet most.

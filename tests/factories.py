@@ -409,6 +409,72 @@ def move(thing: Any, to: str, *, by: Any, reason: str = "") -> Any:
     return exchange_actions.move_commitment(by=by, commitment=thing, to=to, reason=reason)
 
 
+#: Figures that score 1 on every parameter of the shipped acute profile, and 4 on every one.
+CALM = {
+    "ga_open": 100,
+    "ga_occupied": 80,
+    "cc_adult_open": 10,
+    "cc_adult_occupied": 5,
+    "nctr": 4,
+    "handover_over_60": 0,
+    "dta_waiting": 2,
+    "escalation_open": 0,
+    "long_stay_21": 5,
+}
+HOT = {
+    "ga_open": 100,
+    "ga_occupied": 99,
+    "cc_adult_open": 10,
+    "cc_adult_occupied": 10,
+    "nctr": 40,
+    "handover_over_60": 15,
+    "dta_waiting": 60,
+    "escalation_open": 30,
+    "long_stay_21": 40,
+}
+
+
+def levels(*organisations: Any) -> dict[str, Any]:
+    """Run the recompute job's work for these organisations now (as the worker would)."""
+    from flotilla.escalation import actions as escalation_actions
+
+    return escalation_actions.recompute_for(organisation_ids=[o.pk for o in organisations])
+
+
+# ------------------------------------------------------------------ surge
+
+
+def surge_settings(
+    collaborative: Any,
+    *,
+    by: Any = SYSTEM,
+    level: int = 4,
+    automatic: bool = False,
+    reporting_interval_hours: int = 1,
+    aid_reach: int = 3,
+    notify: tuple[Any, ...] = (),
+) -> Any:
+    """A collaborative's surge settings, set through the collaboratives' actions."""
+    return collaboratives_actions.update_surge_settings(
+        by=by,
+        collaborative=collaborative,
+        level=level,
+        automatic=automatic,
+        reporting_interval_hours=reporting_interval_hours,
+        aid_reach=aid_reach,
+        notify=notify,
+    )
+
+
+def surge(
+    collaborative: Any, *, by: Any = SYSTEM, on: bool = True, reason: str = "Tests", **kw: Any
+) -> Any:
+    """Switch a collaborative into (or out of) surge through the collaboratives' actions."""
+    return collaboratives_actions.switch_surge(
+        by=by, collaborative=collaborative, on=on, reason=reason, **kw
+    )
+
+
 # ------------------------------------------------------------------ alerts
 
 

@@ -2,7 +2,7 @@ from typing import Any
 
 from django import forms
 
-from flotilla.collaboratives.models import InvitePolicy
+from flotilla.collaboratives.models import SURGE_LEVELS, AidReach, InvitePolicy
 from flotilla.collaboratives.thresholds import STANDARD_THRESHOLDS
 
 
@@ -111,3 +111,80 @@ class SettingsForm(forms.Form):
     def thresholds(self) -> dict[str, tuple[float, float]]:
         d = self.cleaned_data
         return {i: (d[f"{i}_amber"], d[f"{i}_red"]) for i in STANDARD_THRESHOLDS}
+
+
+class SurgeSettingsForm(forms.Form):
+    """How a collaborative works in surge. The field names are the actions' error keys
+    (`SurgeInvalid.errors`), so the action's sentences land against the right field;
+    `people` are the choices for who is told (people of member organisations)."""
+
+    surge_level = forms.TypedChoiceField(
+        choices=[(level, f"Level {level}") for level in SURGE_LEVELS],
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose the system level at which surge applies",
+            "invalid_choice": "Choose the system level at which surge applies: 2, 3 or 4",
+        },
+    )
+    surge_automatic = forms.TypedChoiceField(
+        choices=[("yes", "Yes"), ("no", "No")],
+        coerce=lambda v: v == "yes",
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose whether surge switches on and off by itself",
+            "invalid_choice": "Choose whether surge switches on and off by itself",
+        },
+    )
+    surge_reporting_interval_hours = forms.IntegerField(
+        min_value=1,
+        max_value=168,
+        error_messages={
+            "required": "Enter how often members report in surge, in hours",
+            "min_value": "The surge reporting interval must be at least 1 hour",
+            "max_value": "The surge reporting interval must be at most 168 hours (a week)",
+            "invalid": "Enter the surge interval as a whole number of hours, like 1",
+        },
+    )
+    surge_aid_reach = forms.TypedChoiceField(
+        choices=AidReach.choices,
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose who new requests for aid are shown to first in surge",
+            "invalid_choice": "Choose who new requests for aid are shown to first in surge",
+        },
+    )
+    surge_notify = forms.TypedMultipleChoiceField(
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "invalid_choice": "Choose people of the member organisations only",
+        },
+    )
+
+    def __init__(self, *args: Any, people: list[tuple[int, str]], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["surge_notify"].choices = people
+
+
+class SurgeSwitchForm(forms.Form):
+    """Switching surge on or off by hand, with the reason."""
+
+    on = forms.TypedChoiceField(
+        choices=[("1", "On"), ("0", "Off")],
+        coerce=lambda v: v == "1",
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "Choose whether to switch surge on or off",
+            "invalid_choice": "Choose whether to switch surge on or off",
+        },
+    )
+    reason = forms.CharField(
+        max_length=500,
+        error_messages={
+            "required": "Say why you are switching surge on or off",
+            "max_length": "Keep the reason to 500 characters or fewer",
+        },
+    )

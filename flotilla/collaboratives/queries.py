@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from django.db.models import QuerySet
 from django.http import Http404
 
-from flotilla.collaboratives.models import Collaborative, CollaborativeMembership
+from flotilla.authz.models import Membership
+from flotilla.collaboratives.models import Collaborative, CollaborativeMembership, SurgeSwitch
 from flotilla.organisations.models import Organisation
 
 
@@ -51,3 +52,20 @@ def co_members(organisation_ids: Iterable[int]) -> set[int]:
             "organisation_id", flat=True
         )
     )
+
+
+def people_of_members(collaborative: Collaborative) -> QuerySet[Membership]:
+    """The roles people hold in the collaborative's active member organisations (a person
+    in two members appears twice), by organisation and username: who may be listed to hear
+    of surge."""
+    ids = active(collaborative.memberships.all()).values("organisation_id")
+    return (
+        Membership.objects.filter(organisation_id__in=ids)
+        .select_related("user", "organisation")
+        .order_by("organisation__name", "user__username")
+    )
+
+
+def surge_switches(collaborative: Collaborative, limit: int = 50) -> list[SurgeSwitch]:
+    """The collaborative's switches into and out of surge, newest first."""
+    return list(collaborative.surge_switches.select_related("by")[:limit])

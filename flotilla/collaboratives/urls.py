@@ -11,6 +11,9 @@ urlpatterns = [
     path("c/<slug:slug>/leave", views.leave, name="leave"),
     path("c/<slug:slug>/leave/<str:code>", views.leave_confirm, name="leave_confirm"),
     path("c/<slug:slug>/settings", views.collaborative_settings, name="collaborative_settings"),
+    path("c/<slug:slug>/surge", views.surge, name="surge"),
+    path("c/<slug:slug>/surge/settings", views.surge_settings, name="surge_settings"),
+    path("c/<slug:slug>/surge/switch", views.surge_switch, name="surge_switch"),
     path(
         "c/<slug:slug>/invitations/<int:pk>/first-admin-link",
         views.first_admin_link,

@@ -1,10 +1,11 @@
-"""Collaboratives: start one, invite, accept in one step, leave, set thresholds."""
+"""Collaboratives: start one, invite, accept in one step, leave, set thresholds, run surge."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,9 +15,28 @@ from flotilla.accounts import actions as accounts
 from flotilla.authz.checks import can, organisations_where, require
 from flotilla.authz.permissions import Perm
 from flotilla.collaboratives import actions as collaboratives_actions
-from flotilla.collaboratives.forms import CollaborativeForm, InviteForm, SettingsForm
-from flotilla.collaboratives.models import Collaborative, Invitation, InvitationStatus, InvitePolicy
-from flotilla.collaboratives.queries import collaboratives_of, find_collaborative, members_of
+from flotilla.collaboratives.forms import (
+    CollaborativeForm,
+    InviteForm,
+    SettingsForm,
+    SurgeSettingsForm,
+    SurgeSwitchForm,
+)
+from flotilla.collaboratives.models import (
+    SURGE_LEVELS,
+    AidReach,
+    Collaborative,
+    Invitation,
+    InvitationStatus,
+    InvitePolicy,
+)
+from flotilla.collaboratives.queries import (
+    collaboratives_of,
+    find_collaborative,
+    members_of,
+    people_of_members,
+    surge_switches,
+)
 from flotilla.collaboratives.thresholds import INDICATOR_LABELS
 from flotilla.formatting import error_summary
 from flotilla.organisations.models import Organisation
@@ -280,3 +300,138 @@ def show_first_admin_link(
             "invited_now": invited_now,
         },
     )
+
+
+# ------------------------------------------------------------------ surge
+
+
+def _surge_people(collab: Collaborative) -> list[tuple[int, str]]:
+    """Who may be listed to hear of surge: each person of a member organisation once, with
+    their organisations and roles."""
+    people: dict[int, tuple[Any, list[str]]] = {}
+    for m in people_of_members(collab):
+        _user, where = people.setdefault(m.user_id, (m.user, []))
+        where.append(f"{m.get_role_display().lower()} at {m.organisation.name}")
+    out = []
+    for user, where in people.values():
+        name = user.get_username()
+        if user.get_full_name():
+            name = f"{user.get_full_name()} ({name})"
+        out.append((user.pk, f"{name}, {'; '.join(where)}"))
+    return sorted(out, key=lambda choice: choice[1].lower())
+
+
+def _surge_page(
+    request: HttpRequest,
+    collab: Collaborative,
+    *,
+    settings_form: SurgeSettingsForm | None = None,
+    switch_form: SurgeSwitchForm | None = None,
+) -> HttpResponse:
+    people = _surge_people(collab)
+    if settings_form is None:
+        settings_form = SurgeSettingsForm(
+            initial={
+                "surge_level": collab.surge_level,
+                "surge_automatic": "yes" if collab.surge_automatic else "no",
+                "surge_reporting_interval_hours": collab.surge_reporting_interval_hours,
+                "surge_aid_reach": collab.surge_aid_reach,
+                "surge_notify": list(collab.surge_notify.values_list("pk", flat=True)),
+            },
+            people=people,
+        )
+    switch_form = switch_form or SurgeSwitchForm()
+    errors = []
+    for form in (settings_form, switch_form):
+        if form.is_bound:
+            errors += error_summary(form)
+    history = surge_switches(collab)
+    listed = {pk for pk, _label in people} & set(collab.surge_notify.values_list("pk", flat=True))
+    return render(
+        request,
+        "collaboratives/surge.jinja",
+        {
+            "collab": collab,
+            "settings_form": settings_form,
+            "switch_form": switch_form,
+            "errors": errors,
+            "history": history,
+            "current": history[0] if collab.in_surge and history else None,
+            "may_manage": can(request.user, Perm.MANAGE_COLLABORATIVE, collab),
+            "levels": [(level, f"Level {level}") for level in SURGE_LEVELS],
+            "reaches": AidReach.choices,
+            "people": people,
+            "listed": [label for pk, label in people if pk in listed],
+        },
+    )
+
+
+@login_required
+def surge(request: HttpRequest, slug: str) -> HttpResponse:
+    """Surge mode: whether the collaborative is in surge, its settings and its history, for
+    every member; the settings form and the switch for those who run the collaborative."""
+    collab = find_collaborative(policy.viewer_of(request.user).organisation_ids, slug)
+    return _surge_page(request, collab)
+
+
+@login_required
+@require_POST
+def surge_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    collab = find_collaborative(policy.viewer_of(request.user).organisation_ids, slug)
+    require(request.user, Perm.MANAGE_COLLABORATIVE, collab)
+    form = SurgeSettingsForm(request.POST, people=_surge_people(collab))
+    if form.is_valid():
+        d = form.cleaned_data
+        User = get_user_model()
+        try:
+            collaboratives_actions.update_surge_settings(
+                by=request.user,
+                collaborative=collab,
+                level=d["surge_level"],
+                automatic=d["surge_automatic"],
+                reporting_interval_hours=d["surge_reporting_interval_hours"],
+                aid_reach=d["surge_aid_reach"],
+                notify=User.objects.filter(pk__in=d["surge_notify"]),
+            )
+        except collaboratives_actions.SurgeInvalid as exc:
+            for field, sentence in exc.errors.items():
+                form.add_error(field if field in form.fields else None, sentence)
+        else:
+            messages.success(request, "Surge settings saved.")
+            return redirect("collaboratives:surge", collab.slug)
+    return _surge_page(request, collab, settings_form=form)
+
+
+@login_required
+@require_POST
+def surge_switch(request: HttpRequest, slug: str) -> HttpResponse:
+    collab = find_collaborative(policy.viewer_of(request.user).organisation_ids, slug)
+    require(request.user, Perm.MANAGE_COLLABORATIVE, collab)
+    form = SurgeSwitchForm(request.POST)
+    if form.is_valid():
+        on = form.cleaned_data["on"]
+        try:
+            switch = collaboratives_actions.switch_surge(
+                by=request.user, collaborative=collab, on=on, reason=form.cleaned_data["reason"]
+            )
+        except collaboratives_actions.SurgeInvalid as exc:
+            for sentence in exc.errors.values():
+                form.add_error("reason", sentence)
+        else:
+            if switch is None:
+                state = "already in surge" if on else "not in surge"
+                messages.info(request, f"{collab.name} is {state}: nothing was changed.")
+            elif on:
+                messages.success(
+                    request,
+                    f"{collab.name} is in surge. Coordinators and the listed people "
+                    "have been told.",
+                )
+            else:
+                messages.success(
+                    request,
+                    f"{collab.name} is out of surge. Coordinators and the listed "
+                    "people have been told.",
+                )
+            return redirect("collaboratives:surge", collab.slug)
+    return _surge_page(request, collab, switch_form=form)

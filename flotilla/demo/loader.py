@@ -35,6 +35,7 @@ from flotilla.authz.models import Role
 from flotilla.collaboratives import actions as collaboratives_actions
 from flotilla.collaboratives.models import Collaborative
 from flotilla.demo import aid
+from flotilla.escalation import actions as escalation
 from flotilla.organisations import actions as organisations_actions
 from flotilla.organisations.models import Organisation, OrganisationKind
 from flotilla.reporting.actions import record_report
@@ -43,6 +44,8 @@ from flotilla.reporting.models import Source
 from flotilla.reporting.validation import CellIn
 
 DEMO = Principal.system("demo")
+#: How many days of computed escalation levels the demo starts with.
+LEVEL_HISTORY_DAYS = 14
 
 #: The demo's OPEL rule: (level, G&A occupancy at or above, or handovers over 60 minutes at
 #: or above), checked from the highest level down; a day with neither figure declares nothing.
@@ -237,14 +240,26 @@ def _load_real(data_dir: Path, today: date) -> dict[str, Any]:
         _users(collab, members[0], members[1], system_org)
         _grants(collab, members)
         exchange = aid.load(collab, members[1], members, password=DEMO_PASSWORD, demo=DEMO)
+    levels = _levels(collab, members)
     return {
         "kind": "real",
+        "levels": levels,
         "collaborative": collab.slug,
         "organisations": len(members),
         "shifted_days": shift.days,
         "values": getattr(outcome, "created", None),
         "aid": exchange,
     }
+
+
+def _levels(collab: Collaborative, members: list[Organisation]) -> int:
+    """Compute every member's escalation level at each report of the last fortnight (what an
+    organisation's page shows), then the collaborative's system level, as the recompute job
+    would have had it run all along."""
+    since = timezone.now() - timedelta(days=LEVEL_HISTORY_DAYS)
+    computed = sum(escalation.backfill(organisation=m, since=since) for m in members)
+    escalation.roll_up(collaborative=collab)
+    return computed
 
 
 def _figure(text: str | None) -> float | None:
@@ -397,8 +412,10 @@ def _load_synthetic(today: date, days: int = 120, seed: int = 20261126) -> dict[
         _users(collab, members[0], members[1], system_org)
         _grants(collab, members)
         exchange = aid.load(collab, members[1], members, password=DEMO_PASSWORD, demo=DEMO)
+    levels = _levels(collab, members)
     return {
         "kind": "synthetic",
+        "levels": levels,
         "collaborative": collab.slug,
         "organisations": len(members),
         "values": total,

@@ -23,6 +23,7 @@ from flotilla.audit import actions as audit
 from flotilla.audit.principals import Principal
 from flotilla.authz.checks import can
 from flotilla.authz.permissions import Perm
+from flotilla.collaboratives import actions as collaboratives_actions
 from flotilla.collaboratives.models import Collaborative, CollaborativeMembership
 from flotilla.collaboratives.queries import active, members_of
 from flotilla.escalation import events, queries
@@ -31,9 +32,11 @@ from flotilla.escalation.models import (
     ComputedLevel,
     DifferenceNote,
     ProfileVersion,
+    SystemDeclaration,
     SystemLevel,
 )
 from flotilla.organisations.models import Organisation
+from flotilla.reporting.queries import report_times
 from flotilla.sharing import policy
 
 #: Who computes levels: the platform, on the owners' behalf, from their own figures.
@@ -99,15 +102,15 @@ def save_variant(*, by: Any, collaborative: Collaborative, text: str) -> Profile
     after validating it; the errors name the line. Its code and version must be new."""
     _manages(by, collaborative)
     profile = opel.load(text, name="variant", bases=opel.shipped())
-    if profile.extends is None:
+    if not profile.extends:
         raise EscalationError(
             'A local variant extends a shipped profile: start it with extends = "<code>"'
         )
-    base = (
-        ProfileVersion.objects.filter(code=profile.extends, collaborative__isnull=True)
-        .order_by("-created_at")
-        .first()
-    )
+    # `extends` names the shipped version it was checked against ("acute 2026.1").
+    code, _, version = profile.extends.partition(" ")
+    base = ProfileVersion.objects.filter(
+        code=code, version=version, collaborative__isnull=True
+    ).first()
     if base is None:
         raise EscalationError(f"There is no shipped profile {profile.extends!r} to vary")
     try:
@@ -179,12 +182,13 @@ def adopt(
 
 
 def _values(
-    organisation: Organisation, measures: list[str]
+    organisation: Organisation, measures: list[str], at: datetime | None = None
 ) -> tuple[dict[str, float | None], datetime | None]:
-    """The organisation's own latest figures (exact; its own read), each measure's
-    organisation-wide figure or else the sum of its sites' (as the dashboard totals)."""
+    """The organisation's own latest figures as at `at` (exact; its own read), each
+    measure's organisation-wide figure or else the sum of its sites' (as the dashboard
+    totals), and the report time of the newest."""
     viewer = policy.acting_for(organisation, "escalation levels")
-    reading = policy.read_latest(viewer, None, {organisation.pk}, measures)
+    reading = policy.read_latest(viewer, at, {organisation.pk}, measures)
     own: dict[str, float | None] = {}
     sites: dict[str, list[float | None]] = {}
     newest: datetime | None = None
@@ -208,15 +212,18 @@ def _explanation(result: opel.Result) -> dict[str, Any]:
     return out
 
 
-def recompute(*, organisation: Organisation, now: datetime | None = None) -> list[ComputedLevel]:
+def recompute(
+    *, organisation: Organisation, now: datetime | None = None, at: datetime | None = None
+) -> list[ComputedLevel]:
     """Compute the organisation's level under each profile that scores it, from its newest
-    figures, and store any not stored yet. Idempotent: one row per organisation, profile
-    version and report time, so a retry or a second worker adds nothing."""
+    figures (as at `at`: None for now), and store any not stored yet. Idempotent: one row
+    per organisation, profile version and report time, so a retry or a second worker adds
+    nothing."""
     now = now or timezone.now()
     stored = []
     for version in queries.profiles_of(organisation):
         profile = queries.loaded(version)
-        values, as_of = _values(organisation, sorted(queries.measures_of(profile)))
+        values, as_of = _values(organisation, sorted(queries.measures_of(profile)), at)
         if as_of is None:
             continue  # nothing reported: no level, and nothing to say
         result = opel.score(profile, values)
@@ -254,15 +261,34 @@ def recompute(*, organisation: Organisation, now: datetime | None = None) -> lis
     return stored
 
 
+def backfill(*, organisation: Organisation, since: datetime, until: datetime | None = None) -> int:
+    """Compute the organisation's levels as at each moment it reported between two times,
+    so that its history of computed levels starts with the history of its figures (after
+    loading history, or adopting a profile). Idempotent like `recompute`."""
+    until = until or timezone.now()
+    measures = sorted(
+        {
+            m
+            for v in queries.profiles_of(organisation)
+            for m in queries.measures_of(queries.loaded(v))
+        }
+    )
+    times = report_times(organisation.pk, measures, since, until)
+    return sum(len(recompute(organisation=organisation, at=t)) for t in times)
+
+
 def _roll(
     collaborative: Collaborative, now: datetime
 ) -> tuple[int | None, str, list[Any], list[Any]]:
     """The collaborative's level as a body sees its members', and who was left out, why."""
     body = policy.collaborative_body(collaborative)
     members = [m for m in members_of(collaborative) if m.kind != "commissioner"]
-    profiles = {m.pk: queries.profile_for(collaborative, m.kind) for m in members}
-    seen = queries.levels_seen_by(body, members, profiles)
-    shares = policy.access_map(body, [m.pk for m in members])
+    by_kind = queries.profiles_for_members(collaborative, {m.kind for m in members})
+    profiles = {m.pk: by_kind[m.kind] for m in members}
+    seen = queries.levels_seen_by(body, members, profiles, levels_only=True)
+    # Why a member has no level here is asked only when one has none (seldom).
+    unseen = [m.pk for m in members if m.pk not in seen]
+    shares = policy.access_map(body, unseen) if unseen else {}
     too_old = queries.stale_before(collaborative, now)
     counted, left_out = [], []
     for m in members:
@@ -270,7 +296,7 @@ def _roll(
         why = ""
         if profiles[m.pk] is None:
             why = "no profile scores its kind of organisation"
-        elif not shares.get(m.pk, {}).get(queries.GROUP):
+        elif s is None and not shares.get(m.pk, {}).get(queries.GROUP):
             why = "does not share its escalation level with the collaborative"
         elif s is None:
             why = "has no computed level yet"
@@ -288,21 +314,19 @@ def _roll(
                     "name": m.name,
                     "level": s.computed.level,
                     "profile": f"{s.computed.profile.code} {s.computed.profile.version}",
-                    "as_of": s.computed.as_of.isoformat(),
                 }
             )
-    rule_profile = _rule_profile(collaborative, members)
+    rule_profile = _rule_profile(by_kind)
     rule = rule_profile.rollup if rule_profile is not None else opel.Rollup("highest")
     level = opel.rollup(rule, [c["level"] for c in counted])
     return level, queries.describe_rule(rule), counted, left_out
 
 
-def _rule_profile(collaborative: Collaborative, members: list[Organisation]) -> opel.Profile | None:
+def _rule_profile(by_kind: dict[str, ProfileVersion | None]) -> opel.Profile | None:
     """Whose roll-up rule the collaborative uses: its acute-trust profile's (the framework
     rolls providers up from the acute pillar first), else the first profile in use."""
-    kinds = sorted({m.kind for m in members}, key=lambda k: (k != "acute", k))
-    for kind in kinds:
-        version = queries.profile_for(collaborative, kind)
+    for kind in sorted(by_kind, key=lambda k: (k != "acute", k)):
+        version = by_kind[kind]
         if version is not None:
             return queries.loaded(version)
     return None
@@ -313,7 +337,8 @@ def roll_up(*, collaborative: Collaborative, now: datetime | None = None) -> Sys
     now = now or timezone.now()
     level, rule, counted, left_out = _roll(collaborative, now)
     with transaction.atomic():
-        Collaborative.objects.select_for_update().filter(pk=collaborative.pk).first()
+        locked = Collaborative.objects.select_for_update().get(pk=collaborative.pk)
+        _surge_if_due(locked, level)
         last = queries.system_level(collaborative)
         same = last is not None and (last.level, last.counted, last.left_out, last.rule) == (
             level,
@@ -344,6 +369,28 @@ def roll_up(*, collaborative: Collaborative, now: datetime | None = None) -> Sys
             },
         )
     return row
+
+
+def _surge_if_due(collaborative: Collaborative, level: int | None) -> None:
+    """Switch the collaborative's surge settings on or off when it chose automatic surge and
+    its system level says so (`collaboratives.actions.surge_due`); on the record like a
+    switch by hand, in the roll-up's transaction."""
+    due = collaboratives_actions.surge_due(collaborative=collaborative, system_level=level)
+    if due is None:
+        return
+    reason = (
+        f"The system level reached OPEL {level} (surge from OPEL {collaborative.surge_level})"
+        if due
+        else f"The system level fell to OPEL {level}, below OPEL {collaborative.surge_level}"
+    )
+    collaboratives_actions.switch_surge(
+        by=COMPUTER,
+        collaborative=collaborative,
+        on=due,
+        reason=reason,
+        level=level,
+        automatic=True,
+    )
 
 
 def recompute_for(
@@ -390,6 +437,16 @@ def after_report(*, newest: dict[int, datetime], **_: Any) -> None:
 # Notes -------------------------------------------------------------------------------------
 
 
+def _declared(level: int, reason: str) -> str:
+    """A declared level checked, and its reason tidied (whitespace) and checked."""
+    if not 1 <= level <= 4:
+        raise EscalationError("A declared level is 1 to 4")
+    reason = " ".join(reason.split())
+    if len(reason) > 1000:
+        raise EscalationError("Keep the reason to 1,000 characters or fewer")
+    return reason
+
+
 def note_difference(
     *, by: Any, computed: ComputedLevel, declared_level: int, reason: str
 ) -> DifferenceNote:
@@ -398,13 +455,9 @@ def note_difference(
     organisation = computed.organisation
     if not can(by, Perm.SUBMIT_REPORT, organisation):
         raise EscalationError("Only the organisation's own people can say why its level differs")
-    reason = " ".join(reason.split())
+    reason = _declared(declared_level, reason)
     if not reason:
         raise EscalationError("Say why the declared level differs from the computed one")
-    if len(reason) > 1000:
-        raise EscalationError("Keep the reason to 1,000 characters or fewer")
-    if not 1 <= declared_level <= 4:
-        raise EscalationError("A declared level is 1 to 4")
     with transaction.atomic():
         note = DifferenceNote.objects.create(
             organisation=organisation,
@@ -426,3 +479,30 @@ def note_difference(
             },
         )
     return note
+
+
+def declare_system_level(
+    *, by: Any, collaborative: Collaborative, level: int, reason: str = ""
+) -> SystemDeclaration:
+    """The collaborative's coordinators declare the system's level (with why, if it differs
+    from the computed one). Kept beside the computed level; the newest is in force."""
+    if not can(by, Perm.MANAGE_COLLABORATIVE, collaborative):
+        raise EscalationError("Only the collaborative's coordinators declare its level")
+    reason = _declared(level, reason)
+    with transaction.atomic():
+        before = queries.system_declaration(collaborative)
+        row = SystemDeclaration.objects.create(
+            collaborative=collaborative,
+            level=level,
+            reason=reason,
+            declared_by=by,
+            declared_at=timezone.now(),
+        )
+        audit.record(
+            by=by,
+            action="escalation.system_level_declared",
+            obj=collaborative,
+            before={"level": before.level} if before else None,
+            after={"level": level, "reason": reason},
+        )
+    return row

@@ -143,7 +143,8 @@ class SystemLevel(models.Model):
     #: None when no member's level could be counted.
     level = models.PositiveSmallIntegerField(null=True)
     rule = models.CharField(max_length=40)
-    #: [{"organisation": id, "level": n, "profile": "acute 2026.1", "as_of": iso}, ...]
+    #: [{"organisation": id, "name": ..., "level": n, "profile": "acute 2026.1"}, ...]: a new
+    #: row is stored only when the level, a member's level or who counts changes.
     counted: Any = models.JSONField(default=list)
     #: [{"organisation": id, "why": "..."}, ...]: members whose level was not counted.
     left_out: Any = models.JSONField(default=list)
@@ -155,5 +156,28 @@ class SystemLevel(models.Model):
             models.CheckConstraint(
                 condition=Q(level__isnull=True) | Q(level__gte=1, level__lte=4),
                 name="system_level_range",
+            ),
+        ]
+
+
+class SystemDeclaration(models.Model):
+    """The level a collaborative's coordinators declare for the system, beside the computed
+    one (a system coordination centre's call), with why."""
+
+    collaborative = models.ForeignKey(
+        Collaborative, on_delete=models.CASCADE, related_name="system_declarations"
+    )
+    level = models.PositiveSmallIntegerField()
+    reason = models.TextField(max_length=1000, blank=True)
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    declared_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["collaborative", "-declared_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(level__gte=1, level__lte=4), name="system_declaration_range"
             ),
         ]

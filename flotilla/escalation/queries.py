@@ -13,19 +13,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache, reduce
-from operator import or_
-from pathlib import Path
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, Subquery
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from flotilla import catalogue, opel
 from flotilla.collaboratives.models import Collaborative, CollaborativeMembership
 from flotilla.collaboratives.queries import active, members_of
-from flotilla.escalation.models import Adoption, ComputedLevel, ProfileVersion, SystemLevel
+from flotilla.escalation.models import (
+    Adoption,
+    ComputedLevel,
+    ProfileVersion,
+    SystemDeclaration,
+    SystemLevel,
+)
 from flotilla.organisations.models import Organisation
 from flotilla.sharing import policy
 from flotilla.sharing.policy import rules
@@ -36,13 +40,9 @@ GROUP = "escalation"
 DECLARED = "opel_declared"
 
 
-#: Where the shipped profiles' files are.
-SHIPPED = Path(opel.__file__).resolve().parent / "profiles"
-
-
 def shipped_text(code: str) -> str:
     """The text of a shipped profile's file, stored whole with its version."""
-    return (SHIPPED / f"{code}.toml").read_text(encoding="utf-8")
+    return (opel.PROFILE_DIR / f"{code}.toml").read_text(encoding="utf-8")
 
 
 def measures_of(profile: opel.Profile) -> set[str]:
@@ -75,18 +75,25 @@ def loaded(version: ProfileVersion) -> opel.Profile:
 
 
 def shipped_versions() -> list[ProfileVersion]:
-    """The shipped profiles' versions, newest of each code last."""
-    return list(ProfileVersion.objects.filter(collaborative__isnull=True))
+    """The shipped profiles' versions, oldest first."""
+    return list(ProfileVersion.objects.filter(collaborative__isnull=True).order_by("created_at"))
+
+
+def defaults(kinds: Iterable[str]) -> dict[str, ProfileVersion | None]:
+    """Kind → the newest shipped profile that applies to it (None: no profile does)."""
+    versions = shipped_versions()
+    out: dict[str, ProfileVersion | None] = {}
+    for kind in kinds:
+        out[kind] = None
+        for version in versions:  # oldest first: the newest that applies wins
+            if kind in loaded(version).applies_to:
+                out[kind] = version
+    return out
 
 
 def default_for(kind: str) -> ProfileVersion | None:
     """The newest shipped profile that applies to this kind of organisation."""
-    found = None
-    for version in shipped_versions():
-        newer = found is None or version.created_at >= found.created_at
-        if newer and kind in loaded(version).applies_to:
-            found = version
-    return found
+    return defaults([kind])[kind]
 
 
 def adopted(collaborative: Collaborative) -> dict[str, ProfileVersion]:
@@ -98,12 +105,18 @@ def adopted(collaborative: Collaborative) -> dict[str, ProfileVersion]:
 def profile_for(collaborative: Collaborative, kind: str) -> ProfileVersion | None:
     """The profile this collaborative scores this kind of organisation with: the one it
     adopted, else the newest shipped one for the kind; None when no profile applies."""
-    return adopted(collaborative).get(kind) or default_for(kind)
+    return profiles_for_members(collaborative, [kind])[kind]
 
 
-def profiles_for_members(collaborative: Collaborative, kinds: Iterable[str]) -> dict[str, Any]:
+def profiles_for_members(
+    collaborative: Collaborative, kinds: Iterable[str]
+) -> dict[str, ProfileVersion | None]:
+    """Kind → the profile the collaborative scores it with (see `profile_for`), for many
+    kinds in two queries."""
+    kinds = set(kinds)
     chosen = adopted(collaborative)
-    return {k: chosen.get(k) or default_for(k) for k in set(kinds)}
+    fallback = defaults(kinds - set(chosen))
+    return {k: chosen.get(k) or fallback.get(k) for k in kinds}
 
 
 def stale_before(collaborative: Collaborative, now: datetime) -> datetime:
@@ -117,24 +130,29 @@ def stale_before(collaborative: Collaborative, now: datetime) -> datetime:
 
 def _latest(pairs: Mapping[int, tuple[int, datetime]]) -> list[ComputedLevel]:
     """The newest computed level of each owner under its profile at or before its cutoff:
-    owner → (profile id, cutoff). One query; each branch is an index seek."""
-    if not pairs:
-        return []
-    newest = [
-        Q(
-            pk=Subquery(
-                ComputedLevel.objects.filter(
-                    organisation_id=owner, profile_id=profile, as_of__lte=cutoff
-                )
-                .order_by("-as_of")
-                .values("pk")[:1]
+    owner → (profile id, cutoff). Owners alike in profile and cutoff (most are) share one
+    correlated sub-query, answered by the (organisation, profile, as_of) index."""
+    groups: dict[tuple[int, datetime], list[int]] = {}
+    for owner, key in pairs.items():
+        groups.setdefault(key, []).append(owner)
+    ids = []
+    for (profile, cutoff), owners in groups.items():
+        newest = (
+            ComputedLevel.objects.filter(
+                organisation_id=OuterRef("pk"), profile_id=profile, as_of__lte=cutoff
             )
+            .order_by("-as_of")
+            .values("pk")[:1]
         )
-        for owner, (profile, cutoff) in pairs.items()
-    ]
-    return list(
-        ComputedLevel.objects.filter(reduce(or_, newest)).select_related("profile", "organisation")
-    )
+        ids += (
+            Organisation.objects.filter(pk__in=owners)
+            .annotate(level_id=Subquery(newest))
+            .exclude(level_id=None)
+            .values_list("level_id", flat=True)
+        )
+    if not ids:
+        return []
+    return list(ComputedLevel.objects.filter(pk__in=ids).select_related("profile", "organisation"))
 
 
 @dataclass
@@ -191,10 +209,14 @@ def levels_seen_by(
     organisations: Iterable[Organisation],
     profiles: Mapping[int, ProfileVersion | None],
     at: datetime | None = None,
+    *,
+    levels_only: bool = False,
 ) -> dict[int, Seen]:
     """Organisation id → its newest computed level under `profiles[id]` that the viewer may
     see as at `at` (None: now), with the declared level beside it. Organisations whose
-    escalation group is not shared with the viewer, or with no level yet, are absent."""
+    escalation group is not shared with the viewer, or with no level yet, are absent.
+    `levels_only`: without the declared level and what the viewer may see of the figures
+    (a roll-up needs only the levels)."""
     orgs = {o.pk: o for o in organisations}
     wanted = {pk: p for pk, p in profiles.items() if p is not None and pk in orgs}
 
@@ -203,6 +225,8 @@ def levels_seen_by(
 
     found = policy.read_derived(viewer, GROUP, wanted, fetch, at=at)
     seen = {c.organisation_id: Seen(c, a) for c, a in found}
+    if levels_only:
+        return seen
     if seen:
         reading = policy.read_latest(viewer, at, set(seen), [DECLARED])
         for v in reading.values:
@@ -238,16 +262,31 @@ def history_seen_by(
 
 
 def declared_history_seen_by(
-    viewer: policy.Viewer, organisation: Organisation, since: datetime
+    viewer: policy.Viewer,
+    organisation: Organisation,
+    since: datetime,
+    until: datetime | None = None,
 ) -> list[tuple[datetime, float | None]]:
     """The declared level's history the viewer may see: (as of, level), oldest first."""
-    history = policy.read_history(viewer, organisation, [DECLARED], since, timezone.now())
+    until = until or timezone.now()
+    history = policy.read_history(viewer, organisation, None, [DECLARED], since, until)
     return [(t, v) for code, t, v in history.rows if code == DECLARED]
 
 
 def system_level(collaborative: Collaborative) -> SystemLevel | None:
     """The collaborative's newest system level (what any member may see)."""
     return SystemLevel.objects.filter(collaborative=collaborative).first()
+
+
+def system_declaration(
+    collaborative: Collaborative, at: datetime | None = None
+) -> SystemDeclaration | None:
+    """The level the collaborative's coordinators declared for the system, in force at `at`
+    (None: now)."""
+    rows = SystemDeclaration.objects.filter(collaborative=collaborative)
+    if at is not None:
+        rows = rows.filter(declared_at__lte=at)
+    return rows.select_related("declared_by").first()
 
 
 def system_history(collaborative: Collaborative, since: datetime) -> list[SystemLevel]:
@@ -297,6 +336,17 @@ class CollaborativeLevels:
 
     members: dict[int, Seen]
     system: SystemLevel | None
+    #: The level the coordinators declare for the system, if any.
+    declared: SystemDeclaration | None = None
+
+    @property
+    def disagrees(self) -> bool:
+        return (
+            self.declared is not None
+            and self.system is not None
+            and self.system.level is not None
+            and self.declared.level != self.system.level
+        )
 
 
 def collaborative_levels(
@@ -310,4 +360,4 @@ def collaborative_levels(
     system = SystemLevel.objects.filter(collaborative=collaborative)
     if at is not None:
         system = system.filter(computed_at__lte=at)
-    return CollaborativeLevels(seen, system.first())
+    return CollaborativeLevels(seen, system.first(), system_declaration(collaborative, at))

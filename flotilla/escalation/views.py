@@ -67,6 +67,32 @@ def shown(value: float | None, unit: str) -> str:
     return f"{value:,.0f} {unit}" if float(value).is_integer() else f"{value:,.1f} {unit}"
 
 
+@login_required
+@require_POST
+def declare(request: HttpRequest, slug: str) -> HttpResponse:
+    """A coordinator declares the system's level, with why."""
+    collab, can_manage = _collab_for_manager(request, slug)
+    if not can_manage:
+        raise Http404("Not found")
+    target = reverse("escalation:collaborative", args=[collab.slug])
+    try:
+        level = int(request.POST.get("level", ""))
+        actions.declare_system_level(
+            by=request.user,
+            collaborative=collab,
+            level=level,
+            reason=request.POST.get("reason", ""),
+        )
+    except ValueError:
+        messages.error(request, "Choose the level you declare for the system, 1 to 4.")
+        return redirect(target + "#declare")
+    except actions.EscalationError as e:
+        messages.error(request, str(e))
+        return redirect(target + "#declare")
+    messages.success(request, f"{collab.name} is declared at OPEL {level}.")
+    return redirect(target)
+
+
 def _parameter_rows(level: ComputedLevel) -> list[dict[str, Any]]:
     """The stored explanation's parameters, with their thresholds written out."""
     rows = []
@@ -134,10 +160,7 @@ def organisation(request: HttpRequest, code: str) -> HttpResponse:
 def note(request: HttpRequest, pk: int) -> HttpResponse:
     """The organisation's own people say why their declared level differs from the computed."""
     level = ComputedLevel.objects.select_related("organisation").filter(pk=pk).first()
-    if (
-        level is None
-        or level.organisation_id not in policy.viewer_of(request.user).organisation_ids
-    ):
+    if level is None or not can(request.user, Perm.SUBMIT_REPORT, level.organisation):
         raise Http404("Not found")
     target = reverse("escalation:organisation", args=[level.organisation.code])
     try:

@@ -268,11 +268,15 @@ def raise_request(
     needed_by: datetime,
     max_distance_km: int | None = None,
     note: str = "",
-    reach: int = Reach.COLLABORATIVE,
+    reach: int | None = None,
 ) -> AidRequest:
     """Ask for help. Every problem is found before anything is stored (AidInvalid names each
-    field); the audience is told in the same transaction."""
+    field); the audience is told in the same transaction. `reach` None shows it first to the
+    collaborative's default audience (`Collaborative.default_aid_reach`: its members, or
+    wider while it is in surge)."""
     _require_for(by, organisation)
+    if reach is None:
+        reach = collaborative.default_aid_reach
     errors: dict[str, str] = {}
     if not _member(organisation, collaborative):
         errors["collaborative"] = f"{organisation.name} is not a member of {collaborative.name}"

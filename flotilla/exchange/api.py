@@ -167,7 +167,11 @@ class RequestIn(Schema):
         description=f"Farthest helper worth asking, 1 to {actions.MAX_DISTANCE_KM} km; null: any.",
     )
     note: SafeStr = Field("", description="Anything else helpers should know (≤ 1000).")
-    reach: ReachName = Field("collaborative", description=REACH_HELP)
+    reach: ReachName | None = Field(
+        None,
+        description=REACH_HELP + " Default (null): the collaborative's default, its members, "
+        "or wider while the collaborative is in surge.",
+    )
 
 
 class TermsIn(Schema):
@@ -778,7 +782,7 @@ def raise_aid_request(
             needed_by=payload.needed_by,
             max_distance_km=payload.max_distance_km,
             note=payload.note,
-            reach=Reach[payload.reach.upper()].value,
+            reach=Reach[payload.reach.upper()].value if payload.reach else None,
         )
         return _request_detail(token, _request(token, made.pk))
 

@@ -324,7 +324,8 @@ def new_request(request: HttpRequest, slug: str) -> HttpResponse:
     default_by = timezone.localtime(timezone.now() + timedelta(hours=4))
     initial = {
         "organisation": str(orgs[0].pk),
-        "reach": Reach.COLLABORATIVE,
+        # The collaborative's default audience: wider while it is in surge.
+        "reach": collab.default_aid_reach,
         "needed_by_date": default_by.strftime("%Y-%m-%d"),
         "needed_by_time": default_by.strftime("%H:%M"),
     }
@@ -379,7 +380,7 @@ def _raise(request: HttpRequest, form: RequestForm, collab: Collaborative, *, dr
             needed_by=form.needed_by() or timezone.now() + timedelta(hours=1),
             max_distance_km=d.get("max_distance_km"),
             note=d.get("note") or "",
-            reach=d.get("reach") or Reach.COLLABORATIVE,
+            reach=d.get("reach"),
         ),
         dry=dry,
     )

@@ -13,6 +13,8 @@ import re
 EVENT_KINDS: dict[str, str] = {
     "collaborative.member_joined": "An organisation joined one of your collaboratives",
     "collaborative.member_left": "An organisation left one of your collaboratives",
+    "collaborative.surge_on": "One of your collaboratives went into surge",
+    "collaborative.surge_off": "One of your collaboratives came out of surge",
     "report.overdue": "Your organisation's report is overdue",
     "aid.request": "A request for help now reaches your organisation",
     "aid.offer": "An offer of help: for your request, or open to your organisation",

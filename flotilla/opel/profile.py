@@ -251,7 +251,7 @@ def _is_number(value: object) -> TypeGuard[int | float]:
 def _three_rising(doc: _Doc, value: object, at: KeyPath, what: str) -> tuple[float, float, float]:
     key = at[-1]
     if not isinstance(value, list) or len(value) != 3 or not all(_is_number(v) for v in value):
-        doc.fail(at, f"{what}{key} must be three numbers, for levels 2, 3 and 4")
+        doc.fail(at, f"{what}{key} must be three numbers (where 2, 3 and 4 begin)")
     a, b, c = (float(v) for v in value)
     for low, high in ((a, b), (b, c)):
         if not high > low:
@@ -299,7 +299,9 @@ def _rollup(doc: _Doc, value: object) -> Rollup:
     share = value.get("share")
     if rule == "share":
         if not _is_number(share) or not 0 < share <= 1:
-            doc.fail((*at, "share"), "rollup rule share needs a share above 0 and at most 1")
+            # With no share at all, the line to change is the rule's.
+            where = (*at, "share" if "share" in value else "rule")
+            doc.fail(where, "rollup rule share needs a share above 0 and at most 1")
         return Rollup(rule, float(share))
     if share is not None:
         doc.fail((*at, "share"), f"rollup share is only for rule share, not {rule}")
@@ -311,7 +313,8 @@ def _measures(
 ) -> tuple[str, tuple[str, ...]]:
     given = [k for k in ("measure", "ratio", "sum") if k in p]
     if len(given) != 1:
-        doc.fail(at, f'parameter "{code}" must give one of measure, ratio or sum, not {given}')
+        where = (*at, given[1]) if given else at
+        doc.fail(where, f'parameter "{code}" must give one of measure, ratio or sum, not {given}')
     kind = given[0]
     value = p[kind]
     if kind == "measure":

@@ -14,6 +14,7 @@ as, so 95 occupied of 100 open beds is at a threshold of 0.95, not a rounding er
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -98,8 +99,12 @@ def value_of(parameter: Parameter, values: Mapping[str, float | None]) -> float 
     known = [f for f in figures if f is not None]
     if parameter.kind == "ratio":
         numerator, denominator = known
-        return numerator / denominator if denominator > 0 else None
-    return float(sum(known))
+        if not denominator > 0:
+            return None
+        # A denominator near zero (not a real bed count) may overflow: as large as a float
+        # goes, which is at the top of any scale.
+        return min(numerator / denominator, sys.float_info.max)
+    return min(float(sum(known)), sys.float_info.max)
 
 
 def parameter_values(
@@ -150,6 +155,9 @@ def score(profile: Profile, values: Mapping[str, float | None]) -> Result:
 
 def score_parameters(profile: Profile, values: Mapping[str, float | None]) -> Result:
     """The level from the parameters' values (parameter code → value; see `parameter_values`)."""
+    for code, value in values.items():
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"{code} is {value}: give a number or None")
     scores = tuple(_parameter_score(p, values.get(p.code)) for p in profile.parameters)
     missing = tuple(s.code for s in scores if s.score is None)
     present = [

@@ -23,6 +23,7 @@ from flotilla.authz.api_auth import (
 )
 from flotilla.authz.models import TokenScope
 from flotilla.collaboratives.queries import collaboratives_of, find_collaborative, members_of
+from flotilla.escalation import queries as escalation
 from flotilla.picture import queries
 from flotilla.sharing import policy
 
@@ -301,3 +302,73 @@ def organisation_history(
             for m, points in series.items()
         ],
     }
+
+
+class LevelStatusOut(Schema):
+    level: int | None = Field(..., description="OPEL 1 to 4; null when not known.")
+    as_of: datetime = Field(..., description="When it was true (the report time).")
+    source: str = Field(..., description="declared, or the profile code and version computed by.")
+
+
+class EscalationStatusOut(Schema):
+    declared: LevelStatusOut | None = Field(..., description="Null unless shared with you.")
+    computed: LevelStatusOut | None = Field(..., description="Null unless shared with you.")
+
+
+class OrganisationIdOut(Schema):
+    id: str = Field(..., description="The ODS code.")
+    name: str
+
+
+class HospitalStatusOut(Schema):
+    organisation: OrganisationIdOut
+    last_update_time: datetime | None = Field(
+        ..., description="The newest of the two levels' times (EDXL-HAVE's LastUpdateTime)."
+    )
+    escalation: EscalationStatusOut
+
+
+@router.get(
+    "/collaboratives/{slug}/status",
+    response={200: list[HospitalStatusOut], **READ_ERRORS},
+    summary="Members' status (EDXL-HAVE style)",
+)
+def collaborative_status(request: HttpRequest, slug: str) -> list[dict[str, Any]]:
+    """Each member's escalation status in the shape of an OASIS EDXL-HAVE hospital status:
+    the organisation, its last update time, and its declared and computed levels with their
+    times, each null where the member does not share it with you. 404 unless the token's
+    organisation is a member."""
+    viewer = policy.viewer_of(require_scope(request, TokenScope.READ))
+    if has_nul(slug):
+        raise Http404
+    collab = find_collaborative(viewer.organisation_ids, slug)
+    levels = escalation.collaborative_levels(viewer, collab)
+    members = members_of(collab)
+    declared = policy.read_latest(viewer, None, {m.pk for m in members}, [escalation.DECLARED])
+    said = {v.organisation_id: v for v in declared.values if v.site_id is None}
+    out = []
+    for m in members:
+        d, s = said.get(m.pk), levels.members.get(m.pk)
+        dec = {"level": _as_level(d.value), "as_of": d.as_of, "source": "declared"} if d else None
+        comp = (
+            {
+                "level": s.computed.level,
+                "as_of": s.computed.as_of,
+                "source": f"{s.computed.profile.code} {s.computed.profile.version}",
+            }
+            if s
+            else None
+        )
+        times = [x["as_of"] for x in (dec, comp) if x]
+        out.append(
+            {
+                "organisation": {"id": m.code, "name": m.name},
+                "last_update_time": max(times) if times else None,
+                "escalation": {"declared": dec, "computed": comp},
+            }
+        )
+    return out
+
+
+def _as_level(value: float | None) -> int | None:
+    return int(value) if value is not None else None

@@ -195,7 +195,7 @@ class Picture:
 
     @property
     def coverage_hours(self) -> int:
-        return self.collaborative.reporting_interval_hours
+        return self.collaborative.effective_reporting_interval_hours
 
     def total_occupancy(self, bed: str) -> float | None:
         occ, opn = self.totals.get(f"{bed}_occupied"), self.totals.get(f"{bed}_open")
@@ -245,7 +245,8 @@ def collaborative_picture(
     measures = tuple(measures)
     now = timezone.now()
     moment = min(at, now) if at else now
-    interval = timedelta(hours=collaborative.reporting_interval_hours)
+    # In surge figures go stale sooner: members are expected to report more often.
+    interval = timedelta(hours=collaborative.effective_reporting_interval_hours)
     stale_before = moment - interval * settings.STALE_FACTOR
     members = members_of(collaborative)
     member_ids = {m.pk for m in members}

@@ -61,3 +61,22 @@ def latest_as_at(series: QuerySet[Series], at: datetime | Expression | None) -> 
         "submission__source",
     )
     return [LatestValue(*row) for row in rows]
+
+
+def report_times(
+    organisation_id: int, measures: list[str], since: datetime, until: datetime
+) -> list[datetime]:
+    """The distinct report times (as-of) at which the organisation reported any of these
+    measures between two moments, oldest first: the moments its derived figures (a computed
+    escalation level) changed. Its own data: the caller reads on the owner's behalf."""
+    return sorted(
+        set(
+            Observation.objects.filter(
+                series__organisation_id=organisation_id,
+                series__measure__code__in=measures,
+                is_current=True,
+                as_of__gte=since,
+                as_of__lte=until,
+            ).values_list("as_of", flat=True)
+        )
+    )

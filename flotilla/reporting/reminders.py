@@ -1,12 +1,13 @@
 """Reminders that a report is due, and taking them down when the report comes.
 
 Every member of a collaborative is expected to report at least every
-`reporting_interval_hours`. When that much time has passed since an organisation's newest
-report (or since it joined, if it never reported), the people who can report for it get one
-reminder for that due time, in the inbox and by email (their preferences permitting). Run
-every few minutes by the worker (`flotilla.jobs.schedule`); running it twice, or on two
-workers at once, sends one reminder per due time (a unique row per organisation,
-collaborative and due time).
+`reporting_interval_hours`, or every `surge_reporting_interval_hours` while the collaborative
+is in surge (`Collaborative.effective_reporting_interval_hours`). When that much time has
+passed since an organisation's newest report (or since it joined, if it never reported), the
+people who can report for it get one reminder for that due time, in the inbox and by email
+(their preferences permitting). Run every few minutes by the worker (`flotilla.jobs.schedule`);
+running it twice, or on two workers at once, sends one reminder per due time (a unique row per
+organisation, collaborative and due time).
 
 The reminder concerns the organisation's own reporting, so it reads only the organisation's
 own report times: no other organisation's data is read here.
@@ -32,7 +33,7 @@ from flotilla.audit.principals import Principal
 from flotilla.authz.checks import people_with
 from flotilla.authz.permissions import Perm
 from flotilla.collaboratives.models import CollaborativeMembership
-from flotilla.formatting import when
+from flotilla.formatting import plural, when
 from flotilla.notifications import actions as notifications
 from flotilla.notifications.models import Notification
 from flotilla.organisations.models import OrganisationKind
@@ -58,7 +59,7 @@ def last_reports(organisation_ids: Iterable[int]) -> dict[int, datetime]:
 
 
 def _due(membership: CollaborativeMembership, last: datetime | None) -> datetime:
-    interval = timedelta(hours=membership.collaborative.reporting_interval_hours)
+    interval = timedelta(hours=membership.collaborative.effective_reporting_interval_hours)
     return (last or membership.joined_at) + interval
 
 
@@ -105,12 +106,14 @@ def _remind(
             sent_at=now,
         )
         since = f"last reported {when(last, now)}" if last else "has not reported yet"
+        every = f"expected every {plural(collab.effective_reporting_interval_hours, 'hour')}"
+        if collab.in_surge:
+            every += f" while {collab.name} is in surge"
         notes = notifications.notify(
             by=by,
             recipients=people_with(Perm.SUBMIT_REPORT, org.pk),
             text=f"{org.name}'s report to {collab.name} was due at {when(due_at, now)} "
-            f"({since}; expected every {collab.reporting_interval_hours} hours). Report now, "
-            "or confirm nothing has changed.",
+            f"({since}; {every}). Report now, or confirm nothing has changed.",
             link=reverse("reporting:form", args=[org.code]),
             kind="report.overdue",
             organisation=org,
@@ -126,6 +129,8 @@ def _remind(
                 "collaborative": collab.slug,
                 "due_at": due_at.isoformat(),
                 "last_report_at": last.isoformat() if last else None,
+                "interval_hours": collab.effective_reporting_interval_hours,
+                "surge": collab.in_surge,
                 "recipients": len(notes),
             },
         )

@@ -28,6 +28,7 @@ from flotilla.accounts import actions as accounts_actions
 from flotilla.authz import actions as authz_actions
 from flotilla.authz.models import Membership, Role
 from flotilla.collaboratives import actions as collaboratives_actions
+from flotilla.escalation.models import ComputedLevel, ProfileVersion
 from flotilla.exchange import actions as exchange_actions
 from flotilla.sharing import actions as sharing
 from flotilla.sharing.models import Grant
@@ -38,6 +39,7 @@ from tests.integration.alerts import api_routes as alerts_api_routes
 from tests.integration.alerts import routes as alerts_routes
 from tests.integration.authz import routes as authz_routes
 from tests.integration.collaboratives import routes as collaboratives_routes
+from tests.integration.escalation import routes as escalation_routes
 from tests.integration.exchange import api_routes as exchange_api_routes
 from tests.integration.exchange import routes as exchange_routes
 from tests.integration.jobs import routes as jobs_routes
@@ -71,6 +73,7 @@ PARTS = [
     alerts_api_routes,
     authz_routes,
     collaboratives_routes,
+    escalation_routes,
     exchange_routes,
     exchange_api_routes,
     jobs_routes,
@@ -168,8 +171,12 @@ def _expired(cast) -> None:
 
 
 #: The routes that read South's own data (the others do not depend on South's grants).
-SOUTH_PAGES = ("picture:organisation", "picture:site")
-SOUTH_APIS = ("api:organisation_history",)
+SOUTH_PAGES = ("picture:organisation", "picture:site", "escalation:organisation")
+SOUTH_APIS = (
+    "api:organisation_history",
+    "api:organisation_levels",
+    "api:organisation_level_history",
+)
 
 
 @dataclass(frozen=True)
@@ -285,6 +292,9 @@ def world(cast, settings):
         details={"bed_type": "ga", "from_date": "2026-12-01", "until_date": "2026-12-31"},
         quantity=4,
     )
+    # Escalation: both trusts' levels computed from those reports.
+    f.levels(cast.north, cast.south)
+    north_level = ComputedLevel.objects.filter(organisation=cast.north).first()
     # Alerts: the collaborative's rule that South's report is overdue (it last reported in
     # January 2026), judged at once; its alert is shown to every member's people.
     alert_rule = f.alert_rule(
@@ -299,6 +309,8 @@ def world(cast, settings):
     return {
         "cast": cast,
         "fill": {
+            "north_level": str(north_level.pk),
+            "profile": str(ProfileVersion.objects.get(code="acute").pk),
             "slug": cast.collab.slug,
             "north": str(cast.north.pk),
             "invitation": str(invitation.pk),

@@ -27,6 +27,25 @@ PAGES: dict[str, Page] = {
     "collaboratives:collaborative_settings": Page(
         "GET", "/c/{slug}/settings", members_only(200, (Role.COORDINATOR, Role.ORG_ADMIN))
     ),
+    # Every member may read surge mode; only those who run the collaborative change it.
+    "collaboratives:surge": Page("GET", "/c/{slug}/surge", members_only()),
+    "collaboratives:surge_settings": Page(
+        "POST",
+        "/c/{slug}/surge/settings",
+        members_only(302, (Role.COORDINATOR, Role.ORG_ADMIN)),
+        {
+            "surge_level": "3",
+            "surge_automatic": "no",
+            "surge_reporting_interval_hours": "2",
+            "surge_aid_reach": "3",
+        },
+    ),
+    "collaboratives:surge_switch": Page(
+        "POST",
+        "/c/{slug}/surge/switch",
+        members_only(302, (Role.COORDINATOR, Role.ORG_ADMIN)),
+        {"on": "1", "reason": "Route matrix"},
+    ),
     # The invitation is for the outsider's organisation: only its admin may answer.
     "collaboratives:respond": Page(
         "POST",

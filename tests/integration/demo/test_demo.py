@@ -12,6 +12,7 @@ from django.utils import timezone
 from flotilla.authz.models import Membership
 from flotilla.collaboratives.models import Collaborative
 from flotilla.demo import loader
+from flotilla.escalation.models import ComputedLevel, SystemLevel
 from flotilla.reporting.models import Observation, Submission
 
 pytestmark = pytest.mark.django_db
@@ -92,6 +93,10 @@ def test_the_synthetic_demo_has_a_commissioner_and_declares_opel_by_the_rule(tmp
     assert sample.value == loader.declared_opel(
         at["ga_occupied"] / at["ga_open"], at.get("handover_over_60")
     )
+    # Every trust has a computed level beside the one it declares, and the system has one.
+    levelled = ComputedLevel.objects.exclude(level=None).values("organisation").distinct()
+    assert levelled.count() == len(loader.SYNTHETIC_TRUSTS)
+    assert SystemLevel.objects.get(collaborative=collab).level is not None
 
 
 def test_the_real_demo_declares_opel_levels_for_its_trusts_from_the_days_figures(shared_data):
@@ -110,6 +115,11 @@ def test_the_real_demo_declares_opel_levels_for_its_trusts_from_the_days_figures
     newest_level = opel.order_by("-as_of")[0].as_of
     newest_beds = Observation.objects.filter(series__measure__code="ga_occupied").latest("as_of")
     assert newest_level == newest_beds.as_of
+    # Every trust that reports has a computed level for each report of the last fortnight.
+    levels = ComputedLevel.objects.exclude(level=None)
+    assert levels.values("organisation").distinct().count() == result["organisations"]
+    assert result["levels"] == ComputedLevel.objects.count()
+    assert len(set(levels.values_list("level", flat=True))) >= 3  # they vary too
 
 
 def test_the_demo_ends_on_yesterday_when_loaded_before_todays_snapshot_time():

@@ -13,6 +13,7 @@ PAGES: dict[str, Page] = {
 APIS: dict[str, Api] = {
     "api:list_collaboratives": Api("GET", "/api/collaboratives", api_read(200, 200)),
     "api:collaborative_picture": Api("GET", "/api/collaboratives/{slug}/picture", api_read()),
+    "api:collaborative_status": Api("GET", "/api/collaboratives/{slug}/status", api_read()),
     "api:organisation_history": Api(
         "GET", "/api/organisations/RS1/history?measure=ga_open", api_read()
     ),

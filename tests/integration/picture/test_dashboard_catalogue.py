@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from flotilla.authz.models import Role
 from flotilla.catalogue import CATALOGUE_FILE, Catalogue, current, load
+from flotilla.escalation import queries as escalation
 from flotilla.picture.queries import collaborative_picture, dashboard_of, table_view, trouble
 from flotilla.sharing import policy
 from tests import factories as f
@@ -33,12 +34,19 @@ def table(cast, cat: Catalogue, params: dict[str, str] | None = None) -> str:
     assert not errors
     viewer = policy.viewer_of(cast.people[Role.VIEWER])
     picture = collaborative_picture(viewer, cast.collab, None, view.dashboard.measures, view)
+    levels = escalation.collaborative_levels(viewer, cast.collab)
     context = {"picture": picture, "view": view, "trouble": trouble(picture, view)}
+    context["levels"] = levels
     return render_to_string("picture/_table.jinja", context | {"link": lambda params: "?"})
 
 
 def headings(html: str) -> list[str]:
     return re.findall(r'<th scope="col"[^>]*data-sort="([^"]+)"', html)
+
+
+def header_cells(html: str) -> int:
+    """How many columns the table has (the computed level's included)."""
+    return len(re.findall(r'<th scope="col"', html.split("</thead>")[0]))
 
 
 def cells_per_row(html: str) -> set[int]:
@@ -65,7 +73,9 @@ def reported(cast):
 def test_the_dashboard_shows_the_catalogues_columns_between_the_name_and_the_time(cast, reported):
     html = table(cast, current())
     assert headings(html) == ["name", *(c.key for c in current().columns), "as_of"]
-    assert cells_per_row(html) == {len(current().columns) + 2}
+    # The computed level sits beside the declared one (a column of its own, not the
+    # catalogue's: it is not a reported measure).
+    assert cells_per_row(html) == {len(current().columns) + 3} == {header_cells(html)}
 
 
 def test_a_column_left_out_of_the_catalogue_leaves_the_table_rows_and_totals(
@@ -80,7 +90,7 @@ def test_a_column_left_out_of_the_catalogue_leaves_the_table_rows_and_totals(
     assert 'data-measure="handover_30_60"' not in html
     assert 'data-total="handover_30_60"' not in html
     # Every row still lines up with the headings.
-    assert cells_per_row(html) == {len(headings(html))}
+    assert cells_per_row(html) == {header_cells(html)} == {len(headings(html)) + 1}
 
 
 def test_a_heading_is_the_one_the_catalogue_gives(cast, reported, tmp_path):
@@ -103,7 +113,7 @@ def test_narrowing_to_a_bed_type_keeps_only_its_columns_among_those_with_one(cas
     beds = {c.key: c.bed_type for c in current().columns}
     shown = headings(html)[1:-1]
     assert shown == [k for k, bed in beds.items() if bed in ("", "cc_adult")]
-    assert cells_per_row(html) == {len(shown) + 2}
+    assert cells_per_row(html) == {header_cells(html)} == {len(shown) + 3}
 
 
 def test_the_bed_types_the_table_can_be_narrowed_to_are_those_of_its_columns(tmp_path):

@@ -202,3 +202,13 @@ def test_a_moment_in_another_year_is_shown_with_its_year(client, cast):
     client.force_login(cast.people[Role.VIEWER])
     page = client.get(f"/c/{cast.collab.slug}/?at=2024-01-05T08:00").content.decode()
     assert "As at 5 Jan 2024 08:00." in page
+
+
+def test_in_surge_figures_go_stale_after_twice_the_surge_interval(cast, now):
+    f.report(cast.north, now - timedelta(hours=3), ga_open=100)  # stale after 8 h as usual
+    assert not row(picture(cast), "RN1").figures["ga_open"].stale
+    f.surge_settings(cast.collab, reporting_interval_hours=1)
+    f.surge(cast.collab)
+    pic = picture(cast)
+    assert row(pic, "RN1").figures["ga_open"].stale  # stale after 2 h in surge
+    assert pic.coverage_hours == 1

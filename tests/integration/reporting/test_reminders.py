@@ -96,3 +96,20 @@ def test_a_reminder_is_also_emailed_to_people_who_have_an_address(cast):
 
     deliver_due(now=now + timedelta(minutes=1))
     assert any("reporter@north.example" in m.to and "was due at" in m.body for m in mail.outbox)
+
+
+def test_in_surge_reminders_come_after_the_surge_interval_and_say_it_is_surge(cast):
+    now = timezone.now().replace(second=0, microsecond=0)  # reports are filed by the minute
+    f.report(cast.north, now - timedelta(hours=2), ga_open=100)  # usually due after 4 hours
+    f.report(cast.south, now - timedelta(minutes=30), ga_open=50)
+    assert reminders.send_due(now=now) == []
+    f.surge_settings(cast.collab, reporting_interval_hours=1)
+    f.surge(cast.collab)
+    [sent] = reminders.send_due(now=now)
+    assert (sent.organisation, sent.due_at) == (cast.north, now - timedelta(hours=1))
+    [note] = _unread(cast.people[Role.REPORTER])
+    assert "expected every 1 hour while River System is in surge" in note.text
+    event = AuditEvent.objects.get(action="reporting.reminder_sent")
+    assert (event.after["interval_hours"], event.after["surge"]) == (1, True)
+    f.surge(cast.collab, on=False)
+    assert reminders.send_due(now=now + timedelta(minutes=5)) == []

@@ -1,0 +1,156 @@
+"""How long recomputing a collaborative's escalation levels takes after one report.
+
+    .venv/bin/python bench/escalation.py [--members 40] [--runs 30] [--profile]
+
+Builds a throwaway database (SQLite in a temporary FLOTILLA_VAR_DIR, or a test database on the
+server named by DATABASE_URL), a collaborative of 40 acute trusts that share openly, each with
+a report and a computed level, and a week of history. Then, for each run, one trust reports
+new figures and the recompute job's work is timed (`escalation.actions.recompute_for`: that
+trust's level, its explanation and audit event, and the collaborative's system level rolled
+up as the collaborative sees its members). Server time only: the report itself is not timed.
+Target: p95 at most 50 ms. `--profile` prints where the time of one run goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+TARGET_MS = 50.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=40)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+
+    scratch = tempfile.TemporaryDirectory(prefix="flotilla-bench-")
+    os.environ["FLOTILLA_VAR_DIR"] = scratch.name
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flotilla.settings")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        return run(args)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        scratch.cleanup()
+
+
+def figures(i: int, k: int) -> dict[str, float]:
+    """Plausible figures that move from one report to the next."""
+    return {
+        "ga_open": 400 + 10 * (i % 7),
+        "ga_occupied": 360 + ((i * 7 + k * 13) % 45),
+        "cc_adult_open": 20,
+        "cc_adult_occupied": 14 + (i + k) % 7,
+        "nctr": 30 + (i * 3 + k) % 40,
+        "handover_over_60": (i + 2 * k) % 12,
+        "dta_waiting": (i * 5 + k) % 45,
+        "escalation_open": (i + k) % 25,
+        "long_stay_21": 40 + (i + k) % 60,
+        "opel_declared": 1 + (i + k) % 4,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from django.db import connection
+    from django.utils import timezone
+
+    from flotilla.audit.principals import Principal
+    from flotilla.authz import actions as authz_actions
+    from flotilla.collaboratives import actions as collaboratives_actions
+    from flotilla.collaboratives.models import CollaborativeMembership
+    from flotilla.escalation import actions
+    from flotilla.escalation.models import ComputedLevel, SystemLevel
+    from flotilla.organisations import actions as organisations_actions
+    from flotilla.reporting.actions import record_report
+    from flotilla.reporting.models import Source
+    from flotilla.reporting.validation import CellIn
+
+    system = Principal.system("bench")
+    orgs = [
+        organisations_actions.register_organisation(
+            by=system, code=f"B{i:03d}", name=f"Bench Trust {i}", kind="acute"
+        )
+        for i in range(args.members)
+    ]
+    collab = collaboratives_actions.create_collaborative(
+        by=system,
+        name="Bench System",
+        purpose="Benchmarks",
+        organisation=orgs[0],
+    )
+    inviter = authz_actions.create_user(
+        by=system, username="bench", password="bench-bench-bench", email="bench@example.nhs.uk"
+    )
+    for org in orgs[1:]:
+        invitation = collaboratives_actions.invite(
+            by=inviter, collaborative=collab, organisation=org
+        )
+        collaboratives_actions.respond(by=inviter, invitation=invitation, accept=True)
+    assert CollaborativeMembership.objects.filter(collaborative=collab).count() == args.members
+
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+
+    def report(org, i: int, k: int, at) -> None:
+        cells = [CellIn(org.pk, None, m, at, value=float(v)) for m, v in figures(i, k).items()]
+        record_report(by=system, organisation_id=org.pk, source=Source.API, cells=cells)
+
+    # A week of four-hourly history, every level computed.
+    for k in range(42, 0, -1):
+        for i, org in enumerate(orgs):
+            report(org, i, k, now - timedelta(hours=4 * k))
+    for org in orgs:
+        actions.backfill(organisation=org, since=now - timedelta(days=8))
+    actions.roll_up(collaborative=collab)
+    print(
+        f"{args.members} trusts, {ComputedLevel.objects.count()} levels of history, "
+        f"{connection.vendor}"
+    )
+
+    times = []
+    for r in range(args.runs):
+        org = orgs[r % len(orgs)]
+        at = now - timedelta(minutes=args.runs - r)
+        report(org, r, 1000 + r, at)
+        started = time.perf_counter()
+        if args.profile and r == args.runs - 1:
+            profiler = cProfile.Profile()
+            profiler.enable()
+        done = actions.recompute_for(organisation_ids=[org.pk])
+        if args.profile and r == args.runs - 1:
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        times.append((time.perf_counter() - started) * 1000)
+        assert done["computed"] == 1, done
+    times.sort()
+    p95 = times[max(0, round(0.95 * len(times)) - 1)]
+    print(
+        f"recompute after one report ({args.runs} runs): median {statistics.median(times):.1f} ms, "
+        f"p95 {p95:.1f} ms, max {times[-1]:.1f} ms (target p95 <= {TARGET_MS:.0f} ms); "
+        f"{SystemLevel.objects.filter(collaborative=collab).count()} system levels stored"
+    )
+    return 0 if p95 <= TARGET_MS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
