@@ -171,7 +171,11 @@ def end_rule(*, by: Any, rule: AlertRule, now: datetime | None = None) -> AlertR
         raise AlertError("Only the collaborative's coordinators can end its alert rules")
     now = now or timezone.now()
     with transaction.atomic():
-        rule = AlertRule.objects.select_for_update().select_related("collaborative").get(pk=rule.pk)
+        rule = (
+            AlertRule.objects.select_for_update(of=("self",))
+            .select_related("collaborative")
+            .get(pk=rule.pk)
+        )
         if not rule.active:
             return rule
         audit.change(
@@ -181,7 +185,11 @@ def end_rule(*, by: Any, rule: AlertRule, now: datetime | None = None) -> AlertR
             snapshot=_rule_snapshot,
             changes={"active": False, "ended_at": now, "ended_by": by},
         )
-        for a in Alert.objects.select_for_update().filter(rule=rule).exclude(state=logic.RESOLVED):
+        for a in (
+            Alert.objects.select_for_update(of=("self",))
+            .filter(rule=rule)
+            .exclude(state=logic.RESOLVED)
+        ):
             _resolve(a, now, None, "the rule was ended", by=by)
     return rule
 
@@ -254,7 +262,11 @@ def acknowledge(*, by: Any, alert: Alert, now: datetime | None = None) -> Alert:
     if not seen or not queries.may_acknowledge(by, alert):
         raise AlertError("Only the people told of this alert can acknowledge it")
     with transaction.atomic():
-        a = Alert.objects.select_for_update().select_related("acknowledged_by").get(pk=alert.pk)
+        a = (
+            Alert.objects.select_for_update(of=("self",))
+            .select_related("acknowledged_by")
+            .get(pk=alert.pk)
+        )
         if a.state == logic.ACKNOWLEDGED:
             return a
         if a.state == logic.RESOLVED:
@@ -506,7 +518,7 @@ def _known(
     out: dict[tuple[int, int | None], Alert] = {}
     # Locked for the evaluation's transaction: a second evaluation at once waits, then
     # finds them as this one left them.
-    rows = Alert.objects.select_for_update().filter(where, recent, rule_id__in=rule_ids)
+    rows = Alert.objects.select_for_update(of=("self",)).filter(where, recent, rule_id__in=rule_ids)
     for a in rows.order_by("resolved_at", "pk"):
         key = (a.rule_id, a.organisation_id)
         held = out.get(key)
@@ -736,7 +748,7 @@ def tell(*, alert_ids: Iterable[int] | None = None, now: datetime | None = None)
     alert is told once (`told_at`), and one notice per alert and person is kept."""
     now = now or timezone.now()
     with transaction.atomic():
-        found = Alert.objects.select_for_update().filter(
+        found = Alert.objects.select_for_update(of=("self",)).filter(
             told_at__isnull=True, state__in=[logic.OPEN, logic.ACKNOWLEDGED]
         )
         if alert_ids is not None:
