@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from flotilla.alerts.api import router as alerts_router
 from flotilla.authz.api_auth import TokenAuth
 from flotilla.escalation.api import router as escalation_router
 from flotilla.exchange.actions import AidInvalid, NotAllowed
@@ -47,6 +48,7 @@ api.add_router("/", picture_router)
 api.add_router("/", sharing_router)
 api.add_router("/", exchange_router)
 api.add_router("/", escalation_router)
+api.add_router("/", alerts_router)
 
 #: Friendlier words for pydantic's error types that clients meet most.
 _MESSAGES = {

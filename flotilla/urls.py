@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("flotilla.notifications.urls")),
     path("", include("flotilla.jobs.urls")),
     path("", include("flotilla.exchange.urls")),
+    path("", include("flotilla.alerts.urls")),
     path("", include("flotilla.escalation.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),

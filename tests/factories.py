@@ -473,3 +473,67 @@ def surge(
     return collaboratives_actions.switch_surge(
         by=by, collaborative=collaborative, on=on, reason=reason, **kw
     )
+
+
+# ------------------------------------------------------------------ alerts
+
+
+def alert_rule(
+    *,
+    by: Any,
+    collaborative: Any,
+    kind: str = "measure",
+    measure: str = "",
+    organisation: Any = None,
+    personal: bool = False,
+    **numbers: Any,
+) -> Any:
+    """An alert rule, added through the alerts' actions: the collaborative's (`by` must
+    coordinate it; they are subscribed) or, with `personal`, `by`'s own. `numbers` are
+    threshold, clear_at and min_interval_minutes."""
+    from flotilla.alerts import actions as alert_actions
+
+    return alert_actions.add_rule(
+        by=by,
+        collaborative=collaborative,
+        kind=kind,
+        measure=measure,
+        organisation=organisation,
+        personal=personal,
+        **numbers,
+    )
+
+
+def subscribe(person: Any, rule: Any) -> bool:
+    """Subscribe a person to a collaborative's alert rule, as on its page."""
+    from flotilla.alerts import actions as alert_actions
+
+    return alert_actions.subscribe(by=person, rule=rule)
+
+
+def acknowledge(person: Any, alert: Any) -> Any:
+    """Acknowledge an alert as `person`, as its page's button does."""
+    from flotilla.alerts import actions as alert_actions
+
+    return alert_actions.acknowledge(by=person, alert=alert)
+
+
+def run_alert_jobs() -> list[Any]:
+    """Run the alert jobs queued so far (evaluations, then the telling they queue), oldest
+    first, as a worker would; returns what each did."""
+    from django_tasks_db.models import DBTaskResult
+
+    from flotilla.alerts.tasks import evaluate_alerts, tell_alerts
+
+    done = []
+    tasks = {t.module_path: t for t in (evaluate_alerts, tell_alerts)}
+    while True:
+        row = (
+            DBTaskResult.objects.filter(task_path__in=list(tasks), status="READY")
+            .order_by("enqueued_at", "id")
+            .first()
+        )
+        if row is None:
+            return done
+        row.delete()
+        done.append(tasks[row.task_path].call(**row.args_kwargs["kwargs"]))

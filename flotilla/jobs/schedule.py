@@ -136,6 +136,16 @@ SCHEDULE: list[Entry] = [
             "(and is named as left out) even when nobody reports."
         ),
     ),
+    Entry(
+        name="evaluate-alerts",
+        task="flotilla.alerts.tasks.evaluate_all",
+        when="*/5 * * * *",
+        about=(
+            "Judges every alert rule in force on the newest figures (a report grows overdue "
+            "with no report at all; a failed evaluation is caught up) and tells the people "
+            "who may see them of alerts opened and not yet told."
+        ),
+    ),
 ]
 
 

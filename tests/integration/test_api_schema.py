@@ -78,6 +78,9 @@ SCOPES: dict[str, TokenScope | tuple[TokenScope, ...] | None] = {
     "POST /api/aid/commitments/{commitment_id}/move": TokenScope.AID,
     "GET /api/collaboratives/{slug}/aid/ledger": EXCHANGE_READERS,
     "GET /api/collaboratives/{slug}/aid/ledger.csv": EXCHANGE_READERS,
+    "GET /api/alerts": TokenScope.READ,
+    "GET /api/alerts/{alert_id}": TokenScope.READ,
+    "GET /api/collaboratives/{slug}/alert-rules": TokenScope.READ,
 }
 
 

@@ -35,6 +35,8 @@ from flotilla.sharing.models import Grant
 from tests import factories as f
 from tests.integration import shell_routes
 from tests.integration.accounts import routes as accounts_routes
+from tests.integration.alerts import api_routes as alerts_api_routes
+from tests.integration.alerts import routes as alerts_routes
 from tests.integration.authz import routes as authz_routes
 from tests.integration.collaboratives import routes as collaboratives_routes
 from tests.integration.escalation import routes as escalation_routes
@@ -67,6 +69,8 @@ EXEMPT = {
 PARTS = [
     shell_routes,
     accounts_routes,
+    alerts_routes,
+    alerts_api_routes,
     authz_routes,
     collaboratives_routes,
     escalation_routes,
@@ -291,6 +295,17 @@ def world(cast, settings):
     # Escalation: both trusts' levels computed from those reports.
     f.levels(cast.north, cast.south)
     north_level = ComputedLevel.objects.filter(organisation=cast.north).first()
+    # Alerts: the collaborative's rule that South's report is overdue (it last reported in
+    # January 2026), judged at once; its alert is shown to every member's people.
+    alert_rule = f.alert_rule(
+        by=cast.people[Role.COORDINATOR],
+        collaborative=cast.collab,
+        kind="overdue",
+        organisation=cast.south,
+        threshold=1,
+    )
+    f.run_alert_jobs()
+    alert = alert_rule.alerts.get()
     return {
         "cast": cast,
         "fill": {
@@ -312,6 +327,8 @@ def world(cast, settings):
             "aid_offer": str(aid_offer.pk),
             "aid_commitment": str(aid_commitment.pk),
             "standing_offer": str(standing_offer.pk),
+            "alert_rule": str(alert_rule.pk),
+            "alert": str(alert.pk),
         },
     }
 

@@ -248,9 +248,7 @@ def test_only_coordinators_declare_the_systems_level(client, levels):
         )
 
 
-def test_an_organisations_figures_page_links_its_computed_level_to_the_explanation(
-    client, levels
-):
+def test_an_organisations_figures_page_links_its_computed_level_to_the_explanation(client, levels):
     html = signed_in(client, levels.people["south_reporter"]).get("/o/RN1/").content.decode()
     row = html.split('id="computed-level"')[1].split("</div>")[0]
     assert "OPEL 4" in row and "/o/RN1/escalation" in row
