@@ -142,7 +142,8 @@ class SystemLevel(models.Model):
     computed_at = models.DateTimeField()
     #: None when no member's level could be counted.
     level = models.PositiveSmallIntegerField(null=True)
-    rule = models.CharField(max_length=40)
+    #: The roll-up rule, in words ("the highest member level").
+    rule = models.CharField(max_length=200)
     #: [{"organisation": id, "name": ..., "level": n, "profile": "acute 2026.1"}, ...]: a new
     #: row is stored only when the level, a member's level or who counts changes.
     counted: Any = models.JSONField(default=list)

@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('computed_at', models.DateTimeField()),
                 ('level', models.PositiveSmallIntegerField(null=True)),
-                ('rule', models.CharField(max_length=40)),
+                ('rule', models.CharField(max_length=200)),
                 ('counted', models.JSONField(default=list)),
                 ('left_out', models.JSONField(default=list)),
                 ('collaborative', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='system_levels', to='collaboratives.collaborative')),
