@@ -36,6 +36,7 @@ from flotilla.authz.checks import can
 from flotilla.authz.permissions import Perm
 from flotilla.collaboratives.models import Collaborative, CollaborativeMembership
 from flotilla.collaboratives.queries import active
+from flotilla.escalation import queries as escalation
 from flotilla.formatting import when
 from flotilla.notifications import actions as notifications
 from flotilla.organisations.models import Organisation
@@ -356,12 +357,12 @@ class _Levels:
 
     def __init__(self) -> None:
         self.profiles: dict[tuple[int, str], Any] = {}
-        self.seen: dict[tuple[int, int], Reading] = {}
+        self.seen: dict[tuple[int, int, bool], Reading] = {}
 
     def reading(self, org: Organisation, collaborative: Collaborative, change: bool) -> Reading:
-        from flotilla.escalation import queries as escalation
-
-        key = (org.pk, collaborative.pk)
+        """The level (and, for a change rule, the level before it). The organisation's own
+        level, read as itself: the levels only, not the explanation's grants."""
+        key = (org.pk, collaborative.pk, change)
         if key not in self.seen:
             pkey = (collaborative.pk, org.kind)
             if pkey not in self.profiles:
@@ -370,7 +371,9 @@ class _Levels:
             found = None
             if profile is not None:
                 viewer = policy.acting_for(org, "alerts")
-                found = escalation.levels_seen_by(viewer, [org], {org.pk: profile}).get(org.pk)
+                found = escalation.levels_seen_by(
+                    viewer, [org], {org.pk: profile}, levels_only=True
+                ).get(org.pk)
             if found is None:
                 self.seen[key] = Reading(None, None)
             else:
@@ -438,6 +441,35 @@ def _open(rule: AlertRule, org_id: int | None, r: Reading, now: datetime) -> Ale
     return a
 
 
+def _reopening(a: Alert, r: Reading, now: datetime) -> dict[str, Any]:
+    """What re-opening a resolved alert changes. Acknowledged before it resolved: still
+    acknowledged, so a figure bouncing on the line does not ask the team to acknowledge it
+    again."""
+    return {
+        "state": logic.ACKNOWLEDGED if a.acknowledged_at else logic.OPEN,
+        "resolved_at": None,
+        "resolved_why": "",
+        "resolved_as_of": None,
+        "times_reopened": a.times_reopened + 1,
+        "reopened_at": now,
+        "last_value": r.value,
+        "last_as_of": r.as_of,
+    }
+
+
+def _resolving(now: datetime, r: Reading | None, why: str) -> dict[str, Any]:
+    """What resolving an alert changes (the figure that resolved it, when there is one)."""
+    changes: dict[str, Any] = {
+        "state": logic.RESOLVED,
+        "resolved_at": now,
+        "resolved_why": why[:200],
+        "resolved_as_of": r.as_of if r is not None else None,
+    }
+    if r is not None and r.as_of is not None:
+        changes.update(last_value=r.value, last_as_of=r.as_of)
+    return changes
+
+
 def _reopen(a: Alert, r: Reading, now: datetime) -> bool:
     """Re-open a resolved alert (locked by `_known`), without telling anyone again."""
     if a.state != logic.RESOLVED:
@@ -449,18 +481,7 @@ def _reopen(a: Alert, r: Reading, now: datetime) -> bool:
                 obj=a,
                 action="alerts.reopened",
                 snapshot=_alert_snapshot,
-                # Acknowledged before it resolved: still acknowledged, so a figure bouncing
-                # on the line does not ask the team to acknowledge it again.
-                changes={
-                    "state": logic.ACKNOWLEDGED if a.acknowledged_at else logic.OPEN,
-                    "resolved_at": None,
-                    "resolved_why": "",
-                    "resolved_as_of": None,
-                    "times_reopened": a.times_reopened + 1,
-                    "reopened_at": now,
-                    "last_value": r.value,
-                    "last_as_of": r.as_of,
-                },
+                changes=_reopening(a, r, now),
                 organisation_id=a.organisation_id,
             )
     except IntegrityError:
@@ -469,14 +490,7 @@ def _reopen(a: Alert, r: Reading, now: datetime) -> bool:
 
 
 def _resolve(a: Alert, now: datetime, r: Reading | None, why: str, by: Any = EVALUATOR) -> None:
-    changes: dict[str, Any] = {
-        "state": logic.RESOLVED,
-        "resolved_at": now,
-        "resolved_why": why[:200],
-        "resolved_as_of": r.as_of if r is not None else None,
-    }
-    if r is not None and r.as_of is not None:
-        changes.update(last_value=r.value, last_as_of=r.as_of)
+    changes = _resolving(now, r, why)
     audit.change(
         by=by,
         obj=a,
@@ -554,6 +568,83 @@ def _apply(
         if r.as_of is not None and (cur.last_value, cur.last_as_of) != (r.value, r.as_of):
             cur.last_value, cur.last_as_of = r.value, r.as_of
             updates.append(cur)
+
+
+def _apply_together(
+    judged: list[tuple[AlertRule, int | None, Reading]],
+    known: dict[tuple[int, int | None], Alert],
+    now: datetime,
+    outcome: Outcome,
+    updates: list[Alert],
+) -> None:
+    """`_apply` for every judged rule at once: the alerts opened in one INSERT, those
+    re-opened or resolved in one UPDATE, and every change's audit event in one append to the
+    chain (a storm of crossings costs a few statements, not a few per crossing). Raises
+    IntegrityError, changing nothing, when another evaluation got there first."""
+    opened: list[tuple[AlertRule, Alert]] = []
+    changed: list[tuple[str, Alert, dict[str, Any]]] = []
+    newer: list[tuple[Alert, Reading]] = []
+    for rule, org_id, r in judged:
+        cur = known.get((rule.pk, org_id))
+        step = _step(rule, cur, r, now)
+        if step is logic.Step.OPEN:
+            assert r.as_of is not None
+            new = Alert(
+                rule=rule,
+                organisation_id=org_id,
+                state=logic.OPEN,
+                opened_at=now,
+                measure=rule.figure.code,
+                value=r.value,
+                as_of=r.as_of,
+                last_value=r.value,
+                last_as_of=r.as_of,
+            )
+            opened.append((rule, new))
+        elif step is logic.Step.REOPEN:
+            assert cur is not None
+            if cur.state == logic.RESOLVED:
+                changed.append(("alerts.reopened", cur, _reopening(cur, r, now)))
+        elif step is logic.Step.RESOLVE:
+            assert cur is not None
+            if cur.state != logic.RESOLVED:
+                changed.append(("alerts.resolved", cur, _resolving(now, r, _why_resolved(rule, r))))
+        elif step is logic.Step.UPDATE:
+            assert cur is not None
+            if r.as_of is not None and (cur.last_value, cur.last_as_of) != (r.value, r.as_of):
+                newer.append((cur, r))
+    events = []
+    Alert.objects.bulk_create([a for _, a in opened])
+    for rule, a in opened:
+        after = {**_alert_snapshot(a), "rule": rule.describe()}
+        events.append(
+            audit.Event("alerts.opened", a, organisation_id=a.organisation_id, after=after)
+        )
+        outcome.opened.append(a.pk)
+    fields: set[str] = set()
+    for action, a, changes in changed:
+        before = _alert_snapshot(a)
+        for name, value in changes.items():
+            setattr(a, name, value)
+        fields |= set(changes)
+        events.append(
+            audit.Event(
+                action,
+                a,
+                organisation_id=a.organisation_id,
+                before=before,
+                after=_alert_snapshot(a),
+            )
+        )
+        (outcome.reopened if action == "alerts.reopened" else outcome.resolved).append(a.pk)
+    if changed:
+        Alert.objects.bulk_update([a for _, a, _ in changed], sorted(fields))
+    audit.record_many(by=EVALUATOR, events=events)
+    # The newest figure of the alerts still open (saved by the caller), now that nothing
+    # above can fail.
+    for cur, r in newer:
+        cur.last_value, cur.last_as_of = r.value, r.as_of
+        updates.append(cur)
 
 
 def evaluate(*, organisation_ids: Iterable[int], now: datetime | None = None) -> Outcome:
@@ -635,11 +726,20 @@ def _judge(
     if not judged:
         return outcome
     longest = max(rule.min_interval_minutes for rule, _, _ in judged)
+    rule_ids = sorted({rule.pk for rule, _, _ in judged})
     with transaction.atomic():
-        known = _known(sorted({rule.pk for rule, _, _ in judged}), organisation_ids, now, longest)
+        known = _known(rule_ids, organisation_ids, now, longest)
         updates: list[Alert] = []
-        for rule, org_id, r in judged:
-            _apply(rule, org_id, known.get((rule.pk, org_id)), r, now, outcome, updates)
+        try:
+            with transaction.atomic():
+                _apply_together(judged, known, now, outcome, updates)
+        except IntegrityError:
+            # Another evaluation opened an alert of one of these rules a moment ago (rows
+            # not yet there could not be locked): judge again, one alert at a time.
+            outcome, updates = Outcome(), []
+            known = _known(rule_ids, organisation_ids, now, longest)
+            for rule, org_id, r in judged:
+                _apply(rule, org_id, known.get((rule.pk, org_id)), r, now, outcome, updates)
         _save_latest(updates)
         outcome.updated = len(updates)
         if outcome.opened:
@@ -664,7 +764,6 @@ def evaluate_collaboratives(
     *, collaborative_ids: Iterable[int], now: datetime | None = None
 ) -> Outcome:
     """Judge the system-level rules of these collaboratives on their newest system level."""
-    from flotilla.escalation import queries as escalation
 
     now = now or timezone.now()
     outcome = Outcome()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
@@ -14,6 +15,19 @@ from flotilla.audit.principals import as_principal
 
 class AuditOutsideTransaction(RuntimeError):
     """An audit event must commit or roll back with the change it describes."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change of state to record (see `record`)."""
+
+    action: str
+    obj: Any = None
+    object_type: str = ""
+    object_id: str = ""
+    organisation_id: int | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
 
 
 def record(
@@ -33,29 +47,42 @@ def record(
     transaction ends, so concurrent actions append one after the other and never fork the
     chain; a rolled-back action takes its event and the head's move back with it.
     """
+    event = Event(action, obj, object_type, object_id, organisation_id, before, after)
+    (recorded,) = record_many(by=by, events=[event])
+    return recorded
+
+
+def record_many(*, by: Any, events: Sequence[Event]) -> list[AuditEvent]:
+    """Record several changes of state by one actor as consecutive links of the chain, in
+    one INSERT (for work that changes many rows at once, such as evaluating alerts). As
+    `record`: inside the caller's transaction only, under the chain head's lock."""
     if not connection.in_atomic_block:
-        raise AuditOutsideTransaction(f"audit of {action} must run inside the action's transaction")
+        actions = ", ".join(sorted({e.action for e in events}))
+        raise AuditOutsideTransaction(
+            f"audit of {actions} must run inside the action's transaction"
+        )
+    if not events:
+        return []
     actor = as_principal(by)
-    if obj is not None:
-        object_type = object_type or obj._meta.label_lower
-        object_id = object_id or str(obj.pk)
-    (event,) = AuditEvent.append(
-        lambda now: [
+
+    def build(now: Any) -> list[AuditEvent]:
+        return [
             AuditEvent(
                 at=now,
                 actor_user=actor.user,
                 actor_token_id=actor.token_id,
                 actor_label=actor.label,
-                action=action,
-                object_type=object_type,
-                object_id=object_id,
-                organisation_id=organisation_id,
-                before=before,
-                after=after,
+                action=e.action,
+                object_type=e.object_type or (e.obj._meta.label_lower if e.obj is not None else ""),
+                object_id=e.object_id or (str(e.obj.pk) if e.obj is not None else ""),
+                organisation_id=e.organisation_id,
+                before=e.before,
+                after=e.after,
             )
+            for e in events
         ]
-    )
-    return event
+
+    return AuditEvent.append(build)
 
 
 def register(
