@@ -137,6 +137,11 @@ def main(base: str, staff_password: str = "") -> None:
         page.screenshot(path=OUT / "aid-ask.png", full_page=True)
         page.goto(f"/c/{slug}/aid/ledger")
         page.screenshot(path=OUT / "aid-ledger.png")
+        # Alerts: the coordinator subscribed to the system's occupancy rule.
+        page.goto("/alerts/")
+        page.screenshot(path=OUT / "alerts.png", full_page=True)
+        page.goto(f"/c/{slug}/alerts/")
+        page.screenshot(path=OUT / "alert-rules.png", full_page=True)
         phone = browser.new_page(
             base_url=base, viewport={"width": 390, "height": 844}, locale="en-GB"
         )

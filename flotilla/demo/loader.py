@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from flotilla.alerts import actions as alerts
 from flotilla.audit.principals import Principal
 from flotilla.authz import actions as authz_actions
 from flotilla.authz.models import Role
@@ -259,7 +260,34 @@ def _levels(collab: Collaborative, members: list[Organisation]) -> int:
     since = timezone.now() - timedelta(days=LEVEL_HISTORY_DAYS)
     computed = sum(escalation.backfill(organisation=m, since=since) for m in members)
     escalation.roll_up(collaborative=collab)
+    _alert_rules(collab, members)
     return computed
+
+
+def _alert_rules(collab: Collaborative, members: list[Organisation]) -> None:
+    """The system coordination centre's alert rules, judged once on today's figures so that
+    the demo opens with the alerts they raise (told in the inbox, as the jobs would)."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects
+    system, coordinator = users.get(username="demo-system"), users.get(username="demo-coordinator")
+    rules = [
+        alerts.add_rule(
+            by=system,
+            collaborative=collab,
+            kind="measure",
+            measure="ga_occupancy",
+            threshold=0.97,
+            clear_at=0.95,
+        ),
+        alerts.add_rule(by=system, collaborative=collab, kind="level", threshold=4),
+        alerts.add_rule(by=system, collaborative=collab, kind="system_level", threshold=3),
+        alerts.add_rule(by=system, collaborative=collab, kind="overdue"),
+    ]
+    alerts.subscribe(by=coordinator, rule=rules[0])
+    opened = alerts.evaluate(organisation_ids=[m.pk for m in members]).opened
+    opened += alerts.evaluate_collaboratives(collaborative_ids=[collab.pk]).opened
+    alerts.tell(alert_ids=opened)
 
 
 def _figure(text: str | None) -> float | None:

@@ -58,15 +58,6 @@ def collaborative(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-def shown(value: float | None, unit: str) -> str:
-    """A threshold or a distance as people read it: a ratio as a percentage."""
-    if value is None:
-        return "–"
-    if unit == "%":
-        return f"{value * 100:.1f}%".replace(".0%", "%")
-    return f"{value:,.0f} {unit}" if float(value).is_integer() else f"{value:,.1f} {unit}"
-
-
 @login_required
 @require_POST
 def declare(request: HttpRequest, slug: str) -> HttpResponse:
@@ -94,18 +85,32 @@ def declare(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _parameter_rows(level: ComputedLevel) -> list[dict[str, Any]]:
-    """The stored explanation's parameters, with their thresholds written out."""
+    """The stored explanation's parameters, with their next threshold and its distance
+    written as the profile writes its values ("95%", "10 handovers", "1 handover")."""
+    profile = queries.loaded(level.profile)
     rows = []
     for p in level.explanation.get("parameters", []):
-        unit = p.get("unit", "")
+        param = profile.parameter(p["code"])
         rows.append(
             {
                 **p,
-                "next_shown": shown(p.get("next_threshold"), unit),
-                "to_next_shown": shown(p.get("to_next"), unit),
+                "next_shown": _written(param, p.get("next_threshold"), threshold=True),
+                "to_next_shown": _written(param, p.get("to_next")),
             }
         )
     return rows
+
+
+def _written(param: opel.Parameter, value: float | None, threshold: bool = False) -> str:
+    """A value as the profile writes it; a ratio's threshold as written in it ("95%")."""
+    if value is None:
+        return "–"
+    return param.show_threshold(value) if threshold and param.unit == "%" else param.show(value)
+
+
+def _missing_labels(level: ComputedLevel) -> list[str]:
+    labels = {p["code"]: p["label"] for p in level.explanation.get("parameters", [])}
+    return [labels.get(code, code) for code in level.explanation.get("missing", [])]
 
 
 def organisation(request: HttpRequest, code: str) -> HttpResponse:
@@ -132,12 +137,21 @@ def organisation(request: HttpRequest, code: str) -> HttpResponse:
                 "version": version,
                 "seen": seen,
                 "parameters": _parameter_rows(seen.computed),
+                "missing": _missing_labels(seen.computed),
                 "notes": notes,
             }
         )
     since = timezone.now() - timedelta(days=HISTORY_DAYS)
     history = queries.history_seen_by(viewer, org, since)
     declared = queries.declared_history_seen_by(viewer, org, since)
+    # One row per moment: the levels computed from that moment's figures (one per profile)
+    # beside the level declared then, newest first.
+    moments: dict[Any, dict[str, Any]] = {}
+    for c, _access in history:
+        moments.setdefault(c.as_of, {"computed": [], "declared": None})["computed"].append(c)
+    for t, v in declared:
+        moments.setdefault(t, {"computed": [], "declared": None})["declared"] = v
+    timeline = [(t, moments[t]) for t in sorted(moments, reverse=True)][:60]
     own = org.pk in viewer.organisation_ids
     return render(
         request,
@@ -146,7 +160,7 @@ def organisation(request: HttpRequest, code: str) -> HttpResponse:
             "org": org,
             "sections": sections,
             "history": history,
-            "declared": list(reversed(declared)),
+            "timeline": timeline,
             "may_note": own and can(request.user, Perm.SUBMIT_REPORT, org),
             "shares_level": bool(history) or bool(sections),
             "days": HISTORY_DAYS,
@@ -265,5 +279,5 @@ def profile_text(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "escalation/profile_text.jinja",
-        {"version": version, "profile": queries.loaded(version), "shown": shown},
+        {"version": version, "profile": queries.loaded(version)},
     )

@@ -86,7 +86,10 @@ class Parameter:
         count with its unit ("12 patients", "2.5 patients")."""
         if self.unit == "%":
             return f"{value * 100:.1f}%"
-        return f"{_trimmed(value, 1)} {self.unit}"
+        shown = _trimmed(value, 1)
+        # One handover, one bed: a plural unit reads singular for exactly one.
+        unit = self.unit[:-1] if shown == "1" and self.unit.endswith("s") else self.unit
+        return f"{shown} {unit}"
 
     def show_threshold(self, threshold: float) -> str:
         """A threshold without its unit, as written: "95%", "92.5%", "10"."""
