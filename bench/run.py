@@ -17,6 +17,7 @@ SCRIPTS = [
     ["import_sitrep.py"],
     ["api_ingest.py"],
     ["dashboard.py"],
+    ["escalation.py"],
     ["alerts.py"],
     ["planning/forecast_backtest.py"],
     ["planning/england_static.py"],
