@@ -226,22 +226,32 @@ def recompute(
         values, as_of = _values(organisation, sorted(queries.measures_of(profile)), at)
         if as_of is None:
             continue  # nothing reported: no level, and nothing to say
-        result = opel.score(profile, values)
-        with transaction.atomic():
-            level, created = ComputedLevel.objects.get_or_create(
-                organisation=organisation,
-                profile=version,
-                as_of=as_of,
-                defaults={
-                    "computed_at": now,
-                    "level": result.level,
-                    "score": result.score,
-                    "explanation": _explanation(result),
-                },
+        # The newest level stored up to this report time: this one (nothing to do), or the
+        # one before it (what the audit event says it was).
+        before = (
+            ComputedLevel.objects.filter(
+                organisation=organisation, profile=version, as_of__lte=as_of
             )
-            if not created:
-                continue
-            before = queries.previous_level(level)
+            .order_by("-as_of")
+            .first()
+        )
+        if before is not None and before.as_of == as_of:
+            continue
+        result = opel.score(profile, values)
+        try:
+            with transaction.atomic():
+                level = ComputedLevel.objects.create(
+                    organisation=organisation,
+                    profile=version,
+                    as_of=as_of,
+                    computed_at=now,
+                    level=result.level,
+                    score=result.score,
+                    explanation=_explanation(result),
+                )
+        except IntegrityError:
+            continue  # another worker stored it a moment ago
+        with transaction.atomic():
             audit.record(
                 by=COMPUTER,
                 action="escalation.level_computed",
@@ -399,6 +409,11 @@ def recompute_for(
     """The job's body: each organisation's levels, then the system level of every
     collaborative they belong to; then tell whoever listens (alerts)."""
     now = now or timezone.now()
+    with transaction.atomic():  # one commit for the whole job, not one per row
+        return _recompute_for(organisation_ids, now)
+
+
+def _recompute_for(organisation_ids: Iterable[int], now: datetime) -> dict[str, Any]:
     orgs = list(Organisation.objects.filter(pk__in=set(organisation_ids)))
     computed = [lvl for org in orgs for lvl in recompute(organisation=org, now=now)]
     collabs = Collaborative.objects.filter(

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from flotilla import catalogue, opel
@@ -135,7 +135,9 @@ def _latest(pairs: Mapping[int, tuple[int, datetime]]) -> list[ComputedLevel]:
     groups: dict[tuple[int, datetime], list[int]] = {}
     for owner, key in pairs.items():
         groups.setdefault(key, []).append(owner)
-    ids = []
+    if not groups:
+        return []
+    wanted = Q(pk__in=[])
     for (profile, cutoff), owners in groups.items():
         newest = (
             ComputedLevel.objects.filter(
@@ -144,15 +146,13 @@ def _latest(pairs: Mapping[int, tuple[int, datetime]]) -> list[ComputedLevel]:
             .order_by("-as_of")
             .values("pk")[:1]
         )
-        ids += (
-            Organisation.objects.filter(pk__in=owners)
+        wanted |= Q(
+            pk__in=Organisation.objects.filter(pk__in=owners)
             .annotate(level_id=Subquery(newest))
             .exclude(level_id=None)
-            .values_list("level_id", flat=True)
+            .values("level_id")
         )
-    if not ids:
-        return []
-    return list(ComputedLevel.objects.filter(pk__in=ids).select_related("profile", "organisation"))
+    return list(ComputedLevel.objects.filter(wanted).select_related("profile", "organisation"))
 
 
 @dataclass

@@ -108,12 +108,14 @@ def access_map(
         owners = wanted if wanted is not None else Organisation.objects.values_list("id", flat=True)
         return {o: dict.fromkeys(rules.GROUPS, OWN) for o in owners}
     found: dict[int, dict[str, list[Access]]] = defaultdict(lambda: defaultdict(list))
-    grants = _reaching(viewer)  # never the viewer's own organisations
-    if wanted is not None:
-        grants = grants.filter(owner_id__in=wanted)
-    for grant in grants:
-        for group in grant.groups:
-            found[grant.owner_id][group].append(_as_access(grant))
+    # Reading only one's own organisations (a job acting for one) needs no grant.
+    if wanted is None or not wanted <= viewer.organisation_ids:
+        grants = _reaching(viewer)  # never the viewer's own organisations
+        if wanted is not None:
+            grants = grants.filter(owner_id__in=wanted)
+        for grant in grants:
+            for group in grant.groups:
+                found[grant.owner_id][group].append(_as_access(grant))
     out = _combined(found)
     own = viewer.organisation_ids if wanted is None else viewer.organisation_ids & wanted
     out.update({o: dict.fromkeys(rules.GROUPS, OWN) for o in own})
