@@ -381,3 +381,67 @@ def test_a_surge_switched_on_by_hand_is_not_ended_by_a_calm_level(cast):
     f.report(cast.north, hours_ago(1), **f.CALM)
     f.levels(cast.north)
     assert Collaborative.objects.get(pk=cast.collab.pk).in_surge
+
+
+# The jobs -----------------------------------------------------------------------------------
+
+
+def test_the_recompute_job_a_report_queues_computes_the_level(cast):
+    from flotilla.escalation import tasks
+
+    f.report(cast.north, hours_ago(1), **f.HOT)
+    done = tasks.recompute_levels.call(organisation_ids=[cast.north.pk])
+    assert done == {"computed": 1, "system_levels": 1}
+    assert tasks.recompute_levels.call(organisation_ids=[cast.north.pk])["computed"] == 0
+
+
+def test_the_scheduled_roll_up_leaves_out_a_member_whose_figures_grew_old(cast):
+    from flotilla.escalation import tasks
+
+    f.report(cast.north, hours_ago(1), **f.HOT)
+    f.report(cast.south, hours_ago(1), **f.CALM)
+    f.levels(cast.north, cast.south)
+    later = timezone.now() + timedelta(hours=9)  # past twice the 4-hour interval
+    assert tasks.roll_up_system_levels.call(slot=later.isoformat()) == 1
+    system = SystemLevel.objects.filter(collaborative=cast.collab).first()
+    assert system.level is None and len(system.left_out) == 2
+    assert tasks.roll_up_system_levels.call(slot=later.isoformat()) == 0  # nothing changed
+
+
+def test_an_organisation_that_has_reported_nothing_has_no_level(cast):
+    assert f.levels(cast.north)["computed"] == 0
+    assert not ComputedLevel.objects.exists()
+
+
+def test_a_member_with_too_few_figures_is_left_out_of_the_system_level(cast):
+    f.report(cast.north, hours_ago(1), **f.HOT)
+    f.report(cast.south, hours_ago(1), ga_open=100, ga_occupied=90)
+    f.levels(cast.north, cast.south)
+    system = SystemLevel.objects.filter(collaborative=cast.collab).first()
+    (out,) = system.left_out
+    assert out["why"] == "reported too few of the figures its profile scores"
+
+
+def test_adopting_another_profile_ends_the_one_before_with_its_history_kept(cast):
+    from flotilla.escalation.models import Adoption
+
+    by = cast.people["coordinator"]
+    actions.adopt(by=by, collaborative=cast.collab, organisation_kind="acute", profile=acute())
+    variant = actions.save_variant(by=by, collaborative=cast.collab, text=VARIANT)
+    actions.adopt(by=by, collaborative=cast.collab, organisation_kind="acute", profile=variant)
+    old, new = Adoption.objects.filter(collaborative=cast.collab).order_by("adopted_at")
+    assert old.ended_at is not None and new.ended_at is None
+    assert queries.profile_for(cast.collab, "acute") == variant
+
+
+def test_the_system_level_as_at_a_past_moment_is_the_one_stored_then(cast):
+    f.report(cast.north, hours_ago(3), **f.HOT)
+    f.levels(cast.north)
+    first = SystemLevel.objects.get(collaborative=cast.collab)
+    SystemLevel.objects.filter(pk=first.pk).update(computed_at=hours_ago(3))
+    f.report(cast.north, hours_ago(1), **f.CALM)
+    f.levels(cast.north)
+    viewer = policy.viewer_of(cast.people["viewer"])
+    then = queries.collaborative_levels(viewer, cast.collab, at=hours_ago(2))
+    now = queries.collaborative_levels(viewer, cast.collab)
+    assert (then.system.level, now.system.level) == (4, 1)
