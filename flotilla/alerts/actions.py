@@ -330,25 +330,11 @@ def _measures_read(codes: set[str]) -> tuple[list[str], bool]:
 
 
 def _own_figures(org: Organisation, codes: set[str]) -> dict[str, Reading]:
-    """The organisation's own latest figures (exact: its own read): each measure's
-    organisation-wide figure, or else for a count the sum of its sites' (as the dashboard
-    totals them; reported as of the newest of them). Occupancy only organisation-wide."""
+    """The organisation's own latest figures for these rule figures (exact: its own read;
+    see `escalation.queries.own_figures`). Occupancy only organisation-wide."""
     measures, occupancy = _measures_read(codes)
-    viewer = policy.acting_for(org, "alerts")
-    reading = policy.read_latest(viewer, None, {org.pk}, measures, occupancy=occupancy)
-    own: dict[str, Reading] = {}
-    sites: dict[str, list[Any]] = defaultdict(list)
-    for v in reading.values:
-        if v.measure not in codes:
-            continue
-        if v.site_id is None:
-            own[v.measure] = Reading(v.value, v.as_of)
-        elif v.kind == "count":
-            sites[v.measure].append(v)
-    for code, values in sites.items():
-        if code not in own and all(v.value is not None for v in values):
-            own[code] = Reading(sum(v.value for v in values), max(v.as_of for v in values))
-    return own
+    own = escalation.own_figures(org, measures, purpose="alerts", occupancy=occupancy)
+    return {code: Reading(value, as_of) for code, (value, as_of) in own.items() if code in codes}
 
 
 class _Levels:

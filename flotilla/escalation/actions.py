@@ -174,7 +174,9 @@ def adopt(
             before={"profile": current.profile_id} if current else None,
             after={"kind": organisation_kind, "profile": profile.pk, "label": str(profile)},
         )
-    transaction.on_commit(lambda: _enqueue([m.pk for m in members_of(collaborative)]), robust=True)
+        # The members' next levels use it: queued in the adoption's transaction, as a
+        # report queues its recompute.
+        _enqueue([m.pk for m in members_of(collaborative) if m.kind == organisation_kind])
     return adoption
 
 
@@ -184,24 +186,10 @@ def adopt(
 def _values(
     organisation: Organisation, measures: list[str], at: datetime | None = None
 ) -> tuple[dict[str, float | None], datetime | None]:
-    """The organisation's own latest figures as at `at` (exact; its own read), each
-    measure's organisation-wide figure or else the sum of its sites' (as the dashboard
-    totals), and the report time of the newest."""
-    viewer = policy.acting_for(organisation, "escalation levels")
-    reading = policy.read_latest(viewer, at, {organisation.pk}, measures)
-    own: dict[str, float | None] = {}
-    sites: dict[str, list[float | None]] = {}
-    newest: datetime | None = None
-    for v in reading.values:
-        newest = v.as_of if newest is None or v.as_of > newest else newest
-        if v.site_id is None:
-            own[v.measure] = v.value
-        else:
-            sites.setdefault(v.measure, []).append(v.value)
-    for code, values in sites.items():
-        if code not in own:
-            own[code] = None if any(x is None for x in values) else sum(values)  # type: ignore[arg-type]
-    return own, newest
+    """The organisation's own figures a profile scores, and the report time of the newest."""
+    own = queries.own_figures(organisation, measures, purpose="escalation levels", at=at)
+    newest = max((as_of for _, as_of in own.values()), default=None)
+    return {code: value for code, (value, _) in own.items()}, newest
 
 
 def _explanation(result: opel.Result) -> dict[str, Any]:

@@ -256,11 +256,7 @@ def organisation_levels(request: HttpRequest, code: str) -> list[dict[str, Any]]
     if has_nul(code):
         raise Http404
     org = policy.get_organisation(viewer, code)
-    seen = []
-    for version in queries.profiles_of(org):
-        s = queries.levels_seen_by(viewer, [org], {org.pk: version}).get(org.pk)
-        if s is not None:
-            seen.append(s)
+    seen = queries.levels_of(viewer, org)
     notes = _notes([s.computed for s in seen])
     return [_level(s, notes) for s in seen]
 

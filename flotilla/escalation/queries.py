@@ -121,10 +121,9 @@ def profiles_for_members(
 
 def stale_before(collaborative: Collaborative, now: datetime) -> datetime:
     """Levels computed from figures older than this are too old to count (twice the
-    collaborative's reporting interval, as the dashboard judges figures)."""
-    hours = getattr(
-        collaborative, "effective_reporting_interval_hours", collaborative.reporting_interval_hours
-    )
+    collaborative's reporting interval in force, surge included, as the dashboard judges
+    figures)."""
+    hours = collaborative.effective_reporting_interval_hours
     return now - timedelta(hours=hours) * settings.STALE_FACTOR
 
 
@@ -312,22 +311,68 @@ def previous_level(computed: ComputedLevel) -> ComputedLevel | None:
 
 def profiles_of(organisation: Organisation) -> list[ProfileVersion]:
     """Every profile version that scores this organisation: the one each of its
-    collaboratives uses for its kind (else, in none, the shipped default for its kind)."""
-    collabs = Collaborative.objects.filter(
-        pk__in=active(CollaborativeMembership.objects.filter(organisation=organisation)).values(
-            "collaborative_id"
+    collaboratives adopted for its kind, else (for one that adopted none, or when it is in
+    none) the newest shipped one for its kind. Three queries, however many collaboratives."""
+    collabs = list(
+        active(CollaborativeMembership.objects.filter(organisation=organisation)).values_list(
+            "collaborative_id", flat=True
         )
     )
-    found = {}
-    for c in collabs:
-        p = profile_for(c, organisation.kind)
-        if p is not None:
-            found[p.pk] = p
-    if not collabs:
+    chosen = Adoption.objects.filter(
+        collaborative_id__in=collabs, organisation_kind=organisation.kind, ended_at__isnull=True
+    ).select_related("profile__based_on")
+    found = {a.collaborative_id: a.profile for a in chosen}
+    if len(found) < len(collabs) or not collabs:
         default = default_for(organisation.kind)
         if default is not None:
-            found[default.pk] = default
-    return list(found.values())
+            found[0] = default
+    return list({v.pk: v for v in found.values()}.values())
+
+
+def levels_of(
+    viewer: policy.Viewer, organisation: Organisation, *, levels_only: bool = False
+) -> list[Seen]:
+    """The organisation's newest computed level under each profile that scores it, as the
+    viewer may see it (see `levels_seen_by`); none where it shares no level with them."""
+    found = []
+    for version in profiles_of(organisation):
+        seen = levels_seen_by(
+            viewer, [organisation], {organisation.pk: version}, levels_only=levels_only
+        )
+        found.extend(seen.values())
+    return found
+
+
+def own_figures(
+    organisation: Organisation,
+    measures: Iterable[str],
+    *,
+    purpose: str,
+    at: datetime | None = None,
+    occupancy: bool = False,
+) -> dict[str, tuple[float | None, datetime]]:
+    """The organisation's own latest figures as at `at` (None: now), read exactly as itself
+    through the policy (its own read, under `purpose`): measure → (value, as of). Each is the
+    organisation-wide figure, or else the sum of its sites' counts (as the dashboard totals
+    them: missing if any site's is, as of the newest); with `occupancy`, the derived
+    occupancies too. Value None: reported as missing."""
+    viewer = policy.acting_for(organisation, purpose)
+    reading = policy.read_latest(viewer, at, {organisation.pk}, list(measures), occupancy=occupancy)
+    own: dict[str, tuple[float | None, datetime]] = {}
+    sites: dict[str, list[policy.Shared]] = {}
+    for v in reading.values:
+        if v.site_id is None:
+            own[v.measure] = (v.value, v.as_of)
+        elif v.kind == "count":
+            sites.setdefault(v.measure, []).append(v)
+    for code, values in sites.items():
+        if code not in own:
+            parts = [v.value for v in values]
+            total = (
+                None if any(x is None for x in parts) else sum(x for x in parts if x is not None)
+            )
+            own[code] = (total, max(v.as_of for v in values))
+    return own
 
 
 @dataclass

@@ -123,12 +123,9 @@ def organisation(request: HttpRequest, code: str) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         raise
-    profiles = queries.profiles_of(org)
     sections = []
-    for version in profiles:
-        seen = queries.levels_seen_by(viewer, [org], {org.pk: version}).get(org.pk)
-        if seen is None:
-            continue
+    for seen in queries.levels_of(viewer, org):
+        version = seen.computed.profile
         notes = list(
             DifferenceNote.objects.filter(computed=seen.computed).select_related("written_by")
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -176,7 +175,7 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
             "sites": org.sites.all(),
             "charts": chart_list,
             "grants": policy.grants_to(viewer, org),
-            "computed": _computed_levels(viewer, org) if site is None else [],
+            "computed": escalation.levels_of(viewer, org, levels_only=True) if site is None else [],
             "status": status,
             "range_name": range_name,
             "ranges": list(RANGES),
@@ -187,16 +186,6 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
             "at_param": request.GET.get("at", "") if at or at_error else "",
         },
     )
-
-
-def _computed_levels(viewer: policy.Viewer, org: Any) -> list[escalation.Seen]:
-    """The organisation's newest computed level under each profile, as the viewer may see
-    it (the organisation's escalation page explains them)."""
-    found = []
-    for version in escalation.profiles_of(org):
-        seen = escalation.levels_seen_by(viewer, [org], {org.pk: version}, levels_only=True)
-        found.extend(seen.values())
-    return found
 
 
 def _history_csv(org, site, data, range_name: str, shared: policy.History) -> HttpResponse:
