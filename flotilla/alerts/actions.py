@@ -400,33 +400,6 @@ def _step(rule: AlertRule, cur: Alert | None, r: Reading, now: datetime) -> logi
     )
 
 
-def _open(rule: AlertRule, org_id: int | None, r: Reading, now: datetime) -> Alert | None:
-    assert r.as_of is not None
-    try:
-        with transaction.atomic():
-            a = Alert.objects.create(
-                rule=rule,
-                organisation_id=org_id,
-                state=logic.OPEN,
-                opened_at=now,
-                measure=rule.figure.code,
-                value=r.value,
-                as_of=r.as_of,
-                last_value=r.value,
-                last_as_of=r.as_of,
-            )
-            audit.record(
-                by=EVALUATOR,
-                action="alerts.opened",
-                obj=a,
-                organisation_id=org_id,
-                after={**_alert_snapshot(a), "rule": rule.describe()},
-            )
-    except IntegrityError:
-        return None  # another evaluation opened it a moment ago
-    return a
-
-
 def _reopening(a: Alert, r: Reading, now: datetime) -> dict[str, Any]:
     """What re-opening a resolved alert changes. Acknowledged before it resolved: still
     acknowledged, so a figure bouncing on the line does not ask the team to acknowledge it
@@ -456,25 +429,6 @@ def _resolving(now: datetime, r: Reading | None, why: str) -> dict[str, Any]:
     return changes
 
 
-def _reopen(a: Alert, r: Reading, now: datetime) -> bool:
-    """Re-open a resolved alert (locked by `_known`), without telling anyone again."""
-    if a.state != logic.RESOLVED:
-        return False
-    try:
-        with transaction.atomic():
-            audit.change(
-                by=EVALUATOR,
-                obj=a,
-                action="alerts.reopened",
-                snapshot=_alert_snapshot,
-                changes=_reopening(a, r, now),
-                organisation_id=a.organisation_id,
-            )
-    except IntegrityError:
-        return False  # a new alert of the same rule is open already
-    return True
-
-
 def _resolve(a: Alert, now: datetime, r: Reading | None, why: str, by: Any = EVALUATOR) -> None:
     changes = _resolving(now, r, why)
     audit.change(
@@ -485,14 +439,6 @@ def _resolve(a: Alert, now: datetime, r: Reading | None, why: str, by: Any = EVA
         changes=changes,
         organisation_id=a.organisation_id,
     )
-
-
-def _resolve_locked(a: Alert, r: Reading, now: datetime, why: str) -> bool:
-    """Resolve an alert `_known` locked, unless it has resolved already."""
-    if a.state == logic.RESOLVED:
-        return False
-    _resolve(a, now, r, why)
-    return True
 
 
 def _why_resolved(rule: AlertRule, r: Reading) -> str:
@@ -525,35 +471,6 @@ def _known(
         if held is None or held.state == logic.RESOLVED:
             out[key] = a
     return out
-
-
-def _apply(
-    rule: AlertRule,
-    org_id: int | None,
-    cur: Alert | None,
-    r: Reading,
-    now: datetime,
-    outcome: Outcome,
-    updates: list[Alert],
-) -> None:
-    step = _step(rule, cur, r, now)
-    if step is logic.Step.OPEN:
-        made = _open(rule, org_id, r, now)
-        if made is not None:
-            outcome.opened.append(made.pk)
-    elif step is logic.Step.REOPEN:
-        assert cur is not None
-        if _reopen(cur, r, now):
-            outcome.reopened.append(cur.pk)
-    elif step is logic.Step.RESOLVE:
-        assert cur is not None
-        if _resolve_locked(cur, r, now, _why_resolved(rule, r)):
-            outcome.resolved.append(cur.pk)
-    elif step is logic.Step.UPDATE:
-        assert cur is not None
-        if r.as_of is not None and (cur.last_value, cur.last_as_of) != (r.value, r.as_of):
-            cur.last_value, cur.last_as_of = r.value, r.as_of
-            updates.append(cur)
 
 
 def _apply_together(
@@ -721,11 +638,11 @@ def _judge(
                 _apply_together(judged, known, now, outcome, updates)
         except IntegrityError:
             # Another evaluation opened an alert of one of these rules a moment ago (rows
-            # not yet there could not be locked): judge again, one alert at a time.
+            # not yet there could not be locked). Its alerts are there now: lock them and
+            # judge again. A second clash fails the job, which is retried.
             outcome, updates = Outcome(), []
             known = _known(rule_ids, organisation_ids, now, longest)
-            for rule, org_id, r in judged:
-                _apply(rule, org_id, known.get((rule.pk, org_id)), r, now, outcome, updates)
+            _apply_together(judged, known, now, outcome, updates)
         _save_latest(updates)
         outcome.updated = len(updates)
         if outcome.opened:
