@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+
+from scratch import in_scratch_database
 
 TARGET = 5_000
 MEASURES = (
@@ -44,25 +43,7 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
 
-    scratch = tempfile.TemporaryDirectory(prefix="flotilla-bench-")
-    os.environ["FLOTILLA_VAR_DIR"] = scratch.name
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flotilla.settings")
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-    import django
-
-    django.setup()
-    from django.db import connection
-    from django.test.utils import setup_test_environment
-
-    setup_test_environment()
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
-        return run(args)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-        scratch.cleanup()
+    return in_scratch_database(lambda: run(args))
 
 
 def run(args: argparse.Namespace) -> int:
