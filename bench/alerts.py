@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/alerts.py            # SQLite, in a fresh temporary file
     DATABASE_URL=postgres://... .venv/bin/python bench/alerts.py
+    ... bench/alerts.py --each      # each run's time, statements and changes
+    ... bench/alerts.py --profile   # where the time of all runs goes
 
 Builds, through the actions, a collaborative of 40 acute trusts with 1,000 rules in a mix of
 kinds, thresholds and scopes (three quarters about every member, a quarter about one member
@@ -19,7 +21,9 @@ Target: p95 ≤ 200 ms. On PostgreSQL the database named in DATABASE_URL is used
 
 from __future__ import annotations
 
+import cProfile
 import os
+import pstats
 import random
 import statistics
 import sys
@@ -175,6 +179,7 @@ def main() -> int:
     concerning = AlertRule.objects.filter(organisation__isnull=True).count()
     concerning += AlertRule.objects.filter(organisation=reporter).count()
     times, queries, changed, telling = [], [], [], []
+    profiler = cProfile.Profile() if "--profile" in sys.argv else None
     base = timezone.now() - timedelta(minutes=RUNS)
     for n in range(RUNS):
         at = base + timedelta(minutes=n)
@@ -189,15 +194,24 @@ def main() -> int:
             return execute(sql, params, many, context)
 
         with connection.execute_wrapper(count):
+            if profiler is not None:
+                profiler.enable()
             t = time.perf_counter()
             outcome = alerts.evaluate(organisation_ids=[reporter.pk])
             times.append((time.perf_counter() - t) * 1000)
+            if profiler is not None:
+                profiler.disable()
+        if "--each" in sys.argv:
+            print(f"  run {n}: {times[-1]:.1f} ms, {counted[0]} queries, {outcome.as_dict()}")
         queries.append(counted[0])
         changed.append(outcome.as_dict())
         if outcome.opened:  # the job evaluation queued, timed apart
             t = time.perf_counter()
             alerts.tell(alert_ids=outcome.opened)
             telling.append((time.perf_counter() - t) * 1000)
+    if profiler is not None:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     times.sort()
     p95 = times[max(0, int(len(times) * 0.95) - 1)]
     median = statistics.median(times)

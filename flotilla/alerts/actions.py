@@ -524,12 +524,10 @@ def _apply_together(
             audit.Event("alerts.opened", a, organisation_id=a.organisation_id, after=after)
         )
         outcome.opened.append(a.pk)
-    fields: set[str] = set()
     for action, a, changes in changed:
         before = _alert_snapshot(a)
         for name, value in changes.items():
             setattr(a, name, value)
-        fields |= set(changes)
         events.append(
             audit.Event(
                 action,
@@ -540,8 +538,7 @@ def _apply_together(
             )
         )
         (outcome.reopened if action == "alerts.reopened" else outcome.resolved).append(a.pk)
-    if changed:
-        Alert.objects.bulk_update([a for _, a, _ in changed], sorted(fields))
+    _update_alike([(a.pk, changes) for _, a, changes in changed])
     audit.record_many(by=EVALUATOR, events=events)
     # The newest figure of the alerts still open (saved by the caller), now that nothing
     # above can fail.
@@ -643,7 +640,10 @@ def _judge(
             outcome, updates = Outcome(), []
             known = _known(rule_ids, organisation_ids, now, longest)
             _apply_together(judged, known, now, outcome, updates)
-        _save_latest(updates)
+        # The newest figure of the alerts still open.
+        _update_alike(
+            [(a.pk, {"last_value": a.last_value, "last_as_of": a.last_as_of}) for a in updates]
+        )
         outcome.updated = len(updates)
         if outcome.opened:
             # Telling reads each recipient's grants and puts what they are shown on the
@@ -653,14 +653,16 @@ def _judge(
     return outcome
 
 
-def _save_latest(updates: list[Alert]) -> None:
-    """Keep the newest figure of the alerts still open: one UPDATE per figure (alerts of
-    many rules on one measure share it), not one per alert."""
-    alike: dict[tuple[float | None, datetime], list[int]] = defaultdict(list)
-    for a in updates:
-        alike[(a.last_value, a.last_as_of)].append(a.pk)
-    for (value, as_of), ids in alike.items():
-        Alert.objects.filter(pk__in=ids).update(last_value=value, last_as_of=as_of)
+def _update_alike(rows: list[tuple[int, dict[str, Any]]]) -> None:
+    """Save alerts' changes (alert id, changes): one UPDATE per distinct set of changes, not
+    one per alert, nor one CASE per alert and field. Alerts crossing one line at one report
+    change alike (a storm of crossings costs a statement per line crossed), and alerts of
+    many rules on one measure share their newest figure."""
+    alike: dict[tuple[tuple[str, Any], ...], list[int]] = defaultdict(list)
+    for pk, changes in rows:
+        alike[tuple(sorted(changes.items(), key=lambda item: item[0]))].append(pk)
+    for items, ids in alike.items():
+        Alert.objects.filter(pk__in=ids).update(**dict(items))
 
 
 def evaluate_collaboratives(
