@@ -1,6 +1,6 @@
 """How long recomputing a collaborative's escalation levels takes after one report.
 
-    .venv/bin/python bench/escalation.py [--members 40] [--runs 30] [--profile]
+    .venv/bin/python bench/escalation.py [--members 40] [--runs 30] [--profile] [--queries]
 
 Builds a throwaway database (SQLite in a temporary FLOTILLA_VAR_DIR, or a test database on the
 server named by DATABASE_URL), a collaborative of 40 acute trusts that share openly, each with
@@ -14,6 +14,7 @@ Target: p95 at most 50 ms. `--profile` prints where the time of one run goes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import pstats
 import statistics
@@ -31,6 +32,7 @@ def main() -> int:
     parser.add_argument("--members", type=int, default=40)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--queries", action="store_true", help="print the last run's statements")
     args = parser.parse_args()
 
     return in_scratch_database(lambda: run(args))
@@ -54,6 +56,7 @@ def figures(i: int, k: int) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     from django.db import connection
+    from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
     from flotilla.audit.principals import Principal
@@ -117,12 +120,21 @@ def run(args: argparse.Namespace) -> int:
         if args.profile and r == args.runs - 1:
             profiler = cProfile.Profile()
             profiler.enable()
-        done = actions.recompute_for(organisation_ids=[org.pk])
+        last = r == args.runs - 1
+        with CaptureQueriesContext(connection) if last else contextlib.nullcontext() as captured:
+            done = actions.recompute_for(organisation_ids=[org.pk])
         if args.profile and r == args.runs - 1:
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        if last:
+            statements = captured.captured_queries
         times.append((time.perf_counter() - started) * 1000)
         assert done["computed"] == 1, done
+    if args.queries:
+        for q in statements:
+            print(f"{q['time']:>6} {q['sql'][:160]}")
+    print(f"{len(statements)} statements in the last run")
     times.sort()
     p95 = times[max(0, round(0.95 * len(times)) - 1)]
     print(

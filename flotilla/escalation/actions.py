@@ -204,11 +204,21 @@ def recompute(
     *, organisation: Organisation, now: datetime | None = None, at: datetime | None = None
 ) -> list[ComputedLevel]:
     """Compute the organisation's level under each profile that scores it, from its newest
-    figures (as at `at`: None for now), and store any not stored yet. Idempotent: one row
-    per organisation, profile version and report time, so a retry or a second worker adds
-    nothing."""
-    now = now or timezone.now()
-    stored = []
+    figures (as at `at`: None for now), and store any not stored yet, each with its audit
+    event, in one transaction. Idempotent: one row per organisation, profile version and
+    report time, so a retry or a second worker adds nothing."""
+    with transaction.atomic(savepoint=False):
+        stored, changes = _compute(organisation, now or timezone.now(), at)
+        audit.record_many(by=COMPUTER, events=changes)
+    return stored
+
+
+def _compute(
+    organisation: Organisation, now: datetime, at: datetime | None
+) -> tuple[list[ComputedLevel], list[audit.Event]]:
+    """`recompute`'s work inside the caller's transaction: the levels stored, and the audit
+    events the caller records (in the same transaction)."""
+    stored, changes = [], []
     for version in queries.profiles_of(organisation):
         profile = queries.loaded(version)
         values, as_of = _values(organisation, sorted(queries.measures_of(profile)), at)
@@ -227,7 +237,7 @@ def recompute(
             continue
         result = opel.score(profile, values)
         try:
-            with transaction.atomic():
+            with transaction.atomic():  # the one savepoint: an insert that may clash
                 level = ComputedLevel.objects.create(
                     organisation=organisation,
                     profile=version,
@@ -239,11 +249,11 @@ def recompute(
                 )
         except IntegrityError:
             continue  # another worker stored it a moment ago
-        with transaction.atomic():
-            audit.record(
-                by=COMPUTER,
-                action="escalation.level_computed",
-                obj=level,
+        stored.append(level)
+        changes.append(
+            audit.Event(
+                "escalation.level_computed",
+                level,
                 organisation_id=organisation.pk,
                 before={"level": before.level, "as_of": before.as_of.isoformat()}
                 if before
@@ -255,8 +265,8 @@ def recompute(
                     "as_of": as_of.isoformat(),
                 },
             )
-            stored.append(level)
-    return stored
+        )
+    return stored, changes
 
 
 def backfill(*, organisation: Organisation, since: datetime, until: datetime | None = None) -> int:
@@ -332,11 +342,17 @@ def _rule_profile(by_kind: dict[str, ProfileVersion | None]) -> opel.Profile | N
 
 def roll_up(*, collaborative: Collaborative, now: datetime | None = None) -> SystemLevel | None:
     """Store the collaborative's system level when it (or who counts) has changed."""
-    now = now or timezone.now()
+    return _roll_up(collaborative, now or timezone.now(), [])
+
+
+def _roll_up(
+    collaborative: Collaborative, now: datetime, changes: list[audit.Event]
+) -> SystemLevel | None:
+    """`roll_up`, recording `changes` (the members' levels that led to it) in the same
+    append to the audit chain as the system level's own event."""
     level, rule, counted, left_out = _roll(collaborative, now)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         locked = Collaborative.objects.select_for_update().get(pk=collaborative.pk)
-        _surge_if_due(locked, level)
         last = queries.system_level(collaborative)
         same = last is not None and (last.level, last.counted, last.left_out, last.rule) == (
             level,
@@ -344,28 +360,34 @@ def roll_up(*, collaborative: Collaborative, now: datetime | None = None) -> Sys
             left_out,
             rule,
         )
-        if same:
-            return None
-        row = SystemLevel.objects.create(
-            collaborative=collaborative,
-            computed_at=now,
-            level=level,
-            rule=rule,
-            counted=counted,
-            left_out=left_out,
-        )
-        audit.record(
-            by=COMPUTER,
-            action="escalation.system_level_computed",
-            obj=collaborative,
-            before={"level": last.level} if last else None,
-            after={
-                "level": level,
-                "rule": rule,
-                "counted": len(counted),
-                "left_out": [x["name"] for x in left_out],
-            },
-        )
+        row = None
+        if not same:
+            row = SystemLevel.objects.create(
+                collaborative=collaborative,
+                computed_at=now,
+                level=level,
+                rule=rule,
+                counted=counted,
+                left_out=left_out,
+            )
+            changes = [
+                *changes,
+                audit.Event(
+                    "escalation.system_level_computed",
+                    collaborative,
+                    before={"level": last.level} if last else None,
+                    after={
+                        "level": level,
+                        "rule": rule,
+                        "counted": len(counted),
+                        "left_out": [x["name"] for x in left_out],
+                    },
+                ),
+            ]
+        audit.record_many(by=COMPUTER, events=changes)
+        # After the level it follows from, on the record; whether or not the level changed
+        # (the collaborative may have chosen automatic surge since).
+        _surge_if_due(locked, level)
     return row
 
 
@@ -403,7 +425,11 @@ def recompute_for(
 
 def _recompute_for(organisation_ids: Iterable[int], now: datetime) -> dict[str, Any]:
     orgs = list(Organisation.objects.filter(pk__in=set(organisation_ids)))
-    computed = [lvl for org in orgs for lvl in recompute(organisation=org, now=now)]
+    computed, changes = [], []
+    for org in orgs:
+        stored, events_of_org = _compute(org, now, None)
+        computed += stored
+        changes += events_of_org
     collabs = Collaborative.objects.filter(
         pk__in=active(
             CollaborativeMembership.objects.filter(organisation_id__in=[o.pk for o in orgs])
@@ -411,9 +437,12 @@ def _recompute_for(organisation_ids: Iterable[int], now: datetime) -> dict[str, 
     )
     systems = []
     for c in collabs:
-        row = roll_up(collaborative=c, now=now)
+        # The levels' audit events go in the first roll-up's append: one lock of the chain.
+        row = _roll_up(c, now, changes)
+        changes = []
         if row is not None:
             systems.append(row)
+    audit.record_many(by=COMPUTER, events=changes)  # in no collaborative
     events.levels_computed.send(
         sender=ComputedLevel,
         organisation_ids=[o.pk for o in orgs],

@@ -55,7 +55,7 @@ def write(viewer: Any, reads: dict[int, set[str]], what: str) -> None:
     """Append one access event per owner to the "access" chain: one lock, one INSERT."""
     from flotilla.sharing.models import AccessEvent
 
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         AccessEvent.append(
             lambda now: [
                 AccessEvent(
