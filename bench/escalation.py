@@ -22,7 +22,7 @@ import sys
 import time
 from datetime import timedelta
 
-from scratch import in_scratch_database
+from scratch import collaborative_of, in_scratch_database, p95
 
 TARGET_MS = 50.0
 
@@ -60,37 +60,15 @@ def run(args: argparse.Namespace) -> int:
     from django.utils import timezone
 
     from flotilla.audit.principals import Principal
-    from flotilla.authz import actions as authz_actions
-    from flotilla.collaboratives import actions as collaboratives_actions
     from flotilla.collaboratives.models import CollaborativeMembership
     from flotilla.escalation import actions
     from flotilla.escalation.models import ComputedLevel, SystemLevel
-    from flotilla.organisations import actions as organisations_actions
     from flotilla.reporting.actions import record_report
     from flotilla.reporting.models import Source
     from flotilla.reporting.validation import CellIn
 
     system = Principal.system("bench")
-    orgs = [
-        organisations_actions.register_organisation(
-            by=system, code=f"B{i:03d}", name=f"Bench Trust {i}", kind="acute"
-        )
-        for i in range(args.members)
-    ]
-    collab = collaboratives_actions.create_collaborative(
-        by=system,
-        name="Bench System",
-        purpose="Benchmarks",
-        organisation=orgs[0],
-    )
-    inviter = authz_actions.create_user(
-        by=system, username="bench", password="bench-bench-bench", email="bench@example.nhs.uk"
-    )
-    for org in orgs[1:]:
-        invitation = collaboratives_actions.invite(
-            by=inviter, collaborative=collab, organisation=org
-        )
-        collaboratives_actions.respond(by=inviter, invitation=invitation, accept=True)
+    orgs, collab = collaborative_of(args.members)
     assert CollaborativeMembership.objects.filter(collaborative=collab).count() == args.members
 
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
@@ -135,14 +113,13 @@ def run(args: argparse.Namespace) -> int:
         for q in statements:
             print(f"{q['time']:>6} {q['sql'][:160]}")
     print(f"{len(statements)} statements in the last run")
-    times.sort()
-    p95 = times[max(0, round(0.95 * len(times)) - 1)]
+    worst = p95(times)
     print(
         f"recompute after one report ({args.runs} runs): median {statistics.median(times):.1f} ms, "
-        f"p95 {p95:.1f} ms, max {times[-1]:.1f} ms (target p95 <= {TARGET_MS:.0f} ms); "
+        f"p95 {worst:.1f} ms, max {max(times):.1f} ms (target p95 <= {TARGET_MS:.0f} ms); "
         f"{SystemLevel.objects.filter(collaborative=collab).count()} system levels stored"
     )
-    return 0 if p95 <= TARGET_MS else 1
+    return 0 if worst <= TARGET_MS else 1
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ SCRIPTS = [
     ["dashboard.py"],
     ["escalation.py"],
     ["alerts.py"],
+    ["plan_static.py"],
     ["planning/forecast_backtest.py"],
     ["planning/england_static.py"],
     ["planning/nj_multiday.py"],

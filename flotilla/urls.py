@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("flotilla.exchange.urls")),
     path("", include("flotilla.alerts.urls")),
     path("", include("flotilla.escalation.urls")),
+    path("", include("flotilla.planning.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

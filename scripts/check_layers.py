@@ -77,7 +77,9 @@ INTERFACE = frozenset({"views", "api", "urls", "forms", "admin", "management"})
 SHARED_INTERFACE = ("flotilla.authz.api_auth",)
 
 #: Read modules: they answer questions and never write.
-READS = frozenset({"queries", "policy", "rules", "engine", "matching", "reciprocity"})
+READS = frozenset(
+    {"queries", "policy", "rules", "engine", "matching", "reciprocity", "balancing", "maps"}
+)
 
 #: The observation store's models, and who may import them.
 STORE_MODELS = frozenset({"Observation", "Series", "Submission"})

@@ -142,6 +142,11 @@ def main(base: str, staff_password: str = "") -> None:
         page.screenshot(path=OUT / "alerts.png", full_page=True)
         page.goto(f"/c/{slug}/alerts/")
         page.screenshot(path=OUT / "alert-rules.png", full_page=True)
+        # Balancing the load, as the same coordinator.
+        page.goto(f"/c/{slug}/planning")
+        page.click("#run-plan")
+        page.wait_for_selector("#result")
+        page.screenshot(path=OUT / "planning.png", full_page=True)
         phone = browser.new_page(
             base_url=base, viewport={"width": 390, "height": 844}, locale="en-GB"
         )

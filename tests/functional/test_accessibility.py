@@ -60,6 +60,10 @@ PAGES: dict[str, Visit] = {
         "viewer", "/c/{slug}/?bed=ga&rag=red&stale=no&sort=ga_occupancy&order=desc"
     ),
     "dashboard, a filter it cannot use": Visit("viewer", "/c/{slug}/?rag=purple"),
+    "balance the load": Visit("coordinator", "/c/{slug}/planning", "Plan for today"),
+    "balance the load, with errors": Visit(
+        "coordinator", "/c/{slug}/planning", "Plan for today", (("#radius_km", "far"),)
+    ),
     "organisation": Visit("viewer", "/o/RS1/"),
     "site": Visit("viewer", "/o/RS1/s/RS101/"),
     "report form": Visit("reporter", "/o/RN1/report"),

@@ -55,6 +55,7 @@ from tests.integration.matrix import (
 )
 from tests.integration.notifications import routes as notifications_routes
 from tests.integration.picture import routes as picture_routes
+from tests.integration.planning import plan_routes as planning_routes
 from tests.integration.reporting import routes as reporting_routes
 from tests.integration.sharing import routes as sharing_routes
 
@@ -79,6 +80,7 @@ PARTS = [
     jobs_routes,
     notifications_routes,
     picture_routes,
+    planning_routes,
     reporting_routes,
     sharing_routes,
 ]

@@ -1,0 +1,76 @@
+"""A coordinator opens the planning page, runs today's plan, and reads the overflow, the
+lower bound no plan can beat, the moves on a table and a map, and who was left out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from flotilla.authz.models import Role
+from flotilla.organisations import actions as organisations_actions
+from tests import factories as f
+from tests.functional.conftest import sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def placed(code: str, name: str, lat: float, lon: float):
+    org = f.OrganisationFactory(code=code, name=name)
+    return organisations_actions.register_organisation(
+        by=f.SYSTEM, code=code, name=name, kind=org.kind, latitude=lat, longitude=lon
+    )
+
+
+@pytest.fixture
+def system(db):
+    at = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
+    north = placed("RN1", "North Hospitals NHS Trust", 53.80, -1.55)
+    south = placed("RS1", "South Hospitals NHS Trust", 53.79, -1.75)
+    far = placed("RF1", "Far Hospitals NHS Trust", 51.51, -0.13)
+    banded = placed("RB1", "Banded Hospitals NHS Trust", 53.79, -1.70)
+    collab = f.CollaborativeFactory(name="River System", organisation=north)
+    for org in (south, far, banded):
+        f.join(collab, org)
+    f.reshare(f.collaborative_grant(banded, collab), detail="banded")
+    # North: 120 in 100 beds (safe capacity 92 at 92%): 28 over. South has room for 22,
+    # Far has room but is 300 km away, Banded's room is not known to the planner.
+    f.report(north, at, ga_open=100, ga_occupied=120)
+    f.report(south, at, ga_open=100, ga_occupied=70)
+    f.report(far, at, ga_open=100, ga_occupied=10)
+    f.report(banded, at, ga_open=100, ga_occupied=10)
+    coordinator = f.UserFactory(username="coordinator")
+    f.member(coordinator, north, Role.COORDINATOR)
+    return collab
+
+
+def test_a_coordinator_runs_todays_plan_and_reads_the_moves_the_lower_bound_and_who_was_left_out(
+    page, system
+):
+    sign_in(page, "coordinator")
+    page.goto(f"/c/{system.slug}/")
+    page.click("text=Balance the load")
+    page.wait_for_url("**/planning")
+    assert page.input_value("#safe_occupancy") == "92"
+    page.fill("#radius_km", "60")
+    page.click("text=Plan for today")
+    page.wait_for_selector("#result")
+
+    assert page.inner_text("#overflow-before") == "28 patients above safe capacity"
+    assert page.inner_text("#overflow-after").startswith("6 patients")
+    # 200 patients in 276 safe beds: every patient fits somewhere, however far.
+    assert page.inner_text("#lower-bound").startswith("0 patients")
+    assert "where no place within 60 km has room" in page.inner_text("#lower-bound")
+    rows = page.locator("#moves tbody tr")
+    assert rows.count() == 1
+    assert rows.first.inner_text().split("\t") == [
+        "North Hospitals NHS Trust",
+        "South Hospitals NHS Trust",
+        "22",
+        "13.2 km",
+    ]
+    assert page.locator("#plan-map line[marker-end]").count() == 1
+    assert page.locator("#plan-map .flotilla-place--over").count() == 1
+    assert "Banded Hospitals NHS Trust: shares its bed figures with you only as a band" in (
+        page.inner_text("#left-out")
+    )
