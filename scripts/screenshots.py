@@ -147,6 +147,10 @@ def main(base: str, staff_password: str = "") -> None:
         page.click("#run-plan")
         page.wait_for_selector("#result")
         page.screenshot(path=OUT / "planning.png", full_page=True)
+        page.check("#move-1")
+        page.check("#move-2")
+        page.click("#make-drafts")
+        page.wait_for_url("**/planning/drafts")
         phone = browser.new_page(
             base_url=base, viewport={"width": 390, "height": 844}, locale="en-GB"
         )
@@ -161,6 +165,11 @@ def main(base: str, staff_password: str = "") -> None:
         page.click("text=Offer help")
         page.wait_for_load_state()
         page.screenshot(path=OUT / "aid-offer.png", full_page=True)
+        # The draft offer the coordinator's plan put to this trust.
+        page.goto(f"/c/{slug}/aid")
+        page.click("#drafts a >> nth=0")
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "planning-draft.png", full_page=True)
         # Platform staff (a superuser made with `flotilla createsuperuser`, named "platform").
         if staff_password:
             page.context.clear_cookies()

@@ -537,3 +537,41 @@ def run_alert_jobs() -> list[Any]:
             return done
         row.delete()
         done.append(tasks[row.task_path].call(**row.args_kwargs["kwargs"]))
+
+
+def draft(*, by: Any, collaborative: Any, sender: Any, receiver: Any, patients: int = 3) -> Any:
+    """Drafts of one move of `patients` G&A patients from `sender` to `receiver` (organisations
+    as a whole, 20 km apart), made by `by` through `planning.actions.draft_moves` from a plan
+    holding just that move: (the sender's draft request, the receiver's draft offer)."""
+    from django.utils import timezone
+
+    from flotilla.planning import actions as planning_actions
+    from flotilla.planning.balancing import Move, Place, Plan
+
+    now = timezone.now()
+
+    def place(org: Any, occupied: int) -> Any:
+        return Place(org, None, 53.8, -1.55, 100, occupied, now, 0)
+
+    here, there = place(sender, 92 + patients), place(receiver, 50)
+    plan = Plan(
+        collaborative=collaborative,
+        bed="ga",
+        bed_label="General & acute (all ages)",
+        safe_occupancy=0.92,
+        radius_km=50.0,
+        at=now,
+        places=[here, there],
+        left_out=[],
+        none_reported=[],
+        capacity={here.key: 92, there.key: 92},
+        after={here.key: 92, there.key: 50 + patients},
+        overflow_before=patients,
+        overflow_after=0,
+        lower_bound=0,
+        moves=[Move(here, there, patients, 20.0)],
+        status="optimal",
+        solve_seconds=0.0,
+    )
+    key = planning_actions.move_key(plan.moves[0])
+    return tuple(planning_actions.draft_moves(by=by, plan=plan, chosen=[key]))

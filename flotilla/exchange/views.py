@@ -44,6 +44,7 @@ from flotilla.exchange.models import (
 )
 from flotilla.formatting import error_summary
 from flotilla.organisations.models import Organisation, Site
+from flotilla.planning import queries as planning
 from flotilla.sharing import policy
 from flotilla.sharing.policy import Viewer
 
@@ -233,6 +234,8 @@ def _board_context(request: HttpRequest, slug: str) -> dict[str, Any]:
         filter_errors["urgency"] = "Choose an urgency from the list; showing every urgency."
         urgency = ""
     now = timezone.now()
+    # Moves of a plan put to this person's organisations, waiting for them to decide.
+    drafts = list(planning.drafts_waiting_for(request.user).filter(collaborative=collab))
     requests = (
         queries.requests_seen_by(viewer)
         .filter(collaborative=collab, state="open")
@@ -268,6 +271,7 @@ def _board_context(request: HttpRequest, slug: str) -> dict[str, Any]:
         "filtered": bool(kind or urgency),
         "query": _query(params),
         "may_arrange": bool(_arranging(request.user, members_of(collab))),
+        "drafts": drafts,
         "now": now,
     }
 

@@ -21,6 +21,7 @@ EVENT_KINDS: dict[str, str] = {
     "aid.commitment": "Part of your organisation's offer was taken up",
     "aid.changed": "Aid your organisation asked for or gave changed state",
     "aid.expired": "An offer or request your organisation is part of expired",
+    "aid.drafted": "A plan recommends aid for your organisation to raise or dismiss",
 }
 
 #: Sent by "Send a test event" to one webhook, whatever it subscribes to; never by `notify`.

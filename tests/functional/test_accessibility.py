@@ -95,6 +95,12 @@ PAGES: dict[str, Visit] = {
         (("#id_quantity", "lots"),),
     ),
     "aid ledger": Visit("viewer", "/c/{slug}/aid/ledger"),
+    "drafts from plans": Visit("coordinator", "/c/{slug}/planning/drafts"),
+    "a draft from a plan": Visit("coordinator", "/plans/drafts/{north_draft}"),
+    "a draft from a plan, with errors": Visit(
+        "coordinator", "/plans/drafts/{north_draft}", "Raise the request", (("#quantity", "lots"),)
+    ),
+    "aid board with drafts waiting": Visit("coordinator", "/c/{slug}/aid"),
 }
 
 PASSWORD = "correct horse battery staple"
@@ -157,7 +163,16 @@ def world(db):
     taken = exchange_actions.commit(by=people["coordinator"], offer=offer, quantity=1)
     for to in ("in_progress", "fulfilled"):
         exchange_actions.move_commitment(by=south_coordinator, commitment=taken, to=to)
-    return {"slug": collab.slug, "grant": grant.pk, "aid_request": aid_request.pk}
+    # A plan's move from North to South, put to both as drafts.
+    north_draft, _ = f.draft(
+        by=people["coordinator"], collaborative=collab, sender=north, receiver=south
+    )
+    return {
+        "slug": collab.slug,
+        "grant": grant.pk,
+        "aid_request": aid_request.pk,
+        "north_draft": north_draft.pk,
+    }
 
 
 def _address(visit: Visit, world: dict) -> str:

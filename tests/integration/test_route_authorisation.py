@@ -308,6 +308,13 @@ def world(cast, settings):
     )
     f.run_alert_jobs()
     alert = alert_rule.alerts.get()
+    # Planning: North's coordinator put a move from North to South to them as drafts.
+    north_draft, _south_draft = f.draft(
+        by=cast.people[Role.COORDINATOR],
+        collaborative=cast.collab,
+        sender=cast.north,
+        receiver=cast.south,
+    )
     return {
         "cast": cast,
         "fill": {
@@ -331,6 +338,8 @@ def world(cast, settings):
             "standing_offer": str(standing_offer.pk),
             "alert_rule": str(alert_rule.pk),
             "alert": str(alert.pk),
+            "north_draft": str(north_draft.pk),
+            "north_site": str(north_site.pk),
         },
     }
 

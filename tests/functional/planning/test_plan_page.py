@@ -63,7 +63,7 @@ def test_a_coordinator_runs_todays_plan_and_reads_the_moves_the_lower_bound_and_
     assert "where no place within 60 km has room" in page.inner_text("#lower-bound")
     rows = page.locator("#moves tbody tr")
     assert rows.count() == 1
-    assert rows.first.inner_text().split("\t") == [
+    assert rows.first.inner_text().split("\t")[-4:] == [
         "North Hospitals NHS Trust",
         "South Hospitals NHS Trust",
         "22",
@@ -74,3 +74,63 @@ def test_a_coordinator_runs_todays_plan_and_reads_the_moves_the_lower_bound_and_
     assert "Banded Hospitals NHS Trust: shares its bed figures with you only as a band" in (
         page.inner_text("#left-out")
     )
+
+
+@pytest.fixture
+def two_moves(db):
+    """North and West overflow; South and East have room nearby: a plan of two moves."""
+    at = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
+    north = placed("RN1", "North Hospitals NHS Trust", 53.80, -1.55)
+    west = placed("RW1", "West Hospitals NHS Trust", 53.72, -1.90)
+    south = placed("RS1", "South Hospitals NHS Trust", 53.79, -1.75)
+    east = placed("RE1", "East Hospitals NHS Trust", 53.80, -1.40)
+    collab = f.CollaborativeFactory(name="River System", organisation=north)
+    for org in (west, south, east):
+        f.join(collab, org)
+    f.report(north, at, ga_open=100, ga_occupied=100)  # 8 over
+    f.report(west, at, ga_open=100, ga_occupied=97)  # 5 over
+    f.report(south, at, ga_open=100, ga_occupied=80)  # room for 12
+    f.report(east, at, ga_open=100, ga_occupied=80)  # room for 12
+    people = {}
+    for org, name in ((north, "coordinator"), (west, "west"), (south, "south"), (east, "east")):
+        people[name] = f.UserFactory(username=name)
+        f.member(people[name], org, Role.COORDINATOR)
+    return collab
+
+
+def test_two_moves_become_drafts_that_the_organisations_on_each_side_then_see(
+    browser, live_server, two_moves
+):
+    def person(username):
+        context = browser.new_context(base_url=live_server.url, locale="en-GB")
+        page = context.new_page()
+        sign_in(page, username)
+        return page
+
+    planner = person("coordinator")
+    planner.goto(f"/c/{two_moves.slug}/planning?bed=ga&safe_occupancy=92&radius_km=40")
+    moves = planner.locator("#moves tbody tr")
+    assert moves.count() == 2
+    senders = {row.inner_text().split("\t")[1] for row in moves.all()}
+    assert senders == {"North Hospitals NHS Trust", "West Hospitals NHS Trust"}
+    planner.check("#move-1")
+    planner.check("#move-2")
+    planner.click("text=Turn the chosen moves into drafts")
+    planner.wait_for_url("**/planning/drafts")
+    assert planner.locator("#drafts tbody tr").count() == 4
+    planner.context.close()
+
+    receivers = set()
+    for who in ("west", "south", "east"):
+        page = person(who)
+        page.goto(f"/c/{two_moves.slug}/aid")
+        if page.locator("#drafts").count():
+            text = page.inner_text("#drafts")
+            assert "waiting for you to raise or dismiss" in text
+            receivers.add(who)
+            if who == "west":
+                assert "Ask " in text and "patients" in text
+            else:
+                assert "Offer " in text and "beds" in text
+        page.context.close()
+    assert "west" in receivers and receivers & {"south", "east"}
