@@ -22,9 +22,12 @@ from flotilla.escalation import queries as escalation
 from flotilla.formatting import when, why_missing
 from flotilla.picture import charts, export
 from flotilla.picture.queries import collaborative_picture, history, table_view, trouble
+from flotilla.planning import queries as planning
 from flotilla.sharing import policy
 
 RANGES = {"day": timedelta(days=1), "week": timedelta(days=7), "season": timedelta(days=120)}
+#: How many days of a forecast each range draws after the history.
+FAN_DAYS = {"day": 3, "week": 7, "season": 14}
 #: Shown as the latest status above the charts (the declared OPEL level and the narrative),
 #: and charted: as the metric catalogue's entity page declares.
 STATUS_MEASURES = catalogue.current().entity_status
@@ -152,19 +155,37 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
         for code in STATUS_MEASURES
     ]
     now = timezone.now()
+    # Each charted measure's newest forecast the viewer may see, drawn as a fan after it.
+    forecast = {
+        s.measure: s
+        for s in planning.forecasts_seen_by(
+            viewer,
+            [org],
+            site=site,
+            measures=[c for c in CHART_MEASURES if c in planning.forecast_measures()],
+            at=at,
+        )
+    }
     chart_list = [
         {
             "chart": charts.line_chart(
-                labels.get(code, code), data[code], since, until, interval, code in counts
+                labels.get(code, code),
+                data[code],
+                since,
+                until,
+                interval,
+                code in counts,
+                _fan(fc, FAN_DAYS[range_name]) if fc else None,
             )
             if shared.charted(code)
             else None,
             "label": labels.get(code, code),
             "access": a,
             "shown_until": min(until, now - timedelta(hours=a.delay_hours)) if a else None,
+            "forecast": fc if shared.charted(code) else None,
         }
         for code in CHART_MEASURES
-        for a in [shared.access[code]]
+        for a, fc in [(shared.access[code], forecast.get(code))]
     ]
     return render(
         request,
@@ -186,6 +207,22 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
             "at_param": request.GET.get("at", "") if at or at_error else "",
         },
     )
+
+
+def _fan(seen: planning.Seen, days: int) -> list[charts.FanPoint]:
+    """A forecast's first `days` days as a chart's fan, each at the time of day of the
+    newest figure it was made from."""
+    return [
+        charts.FanPoint(
+            seen.as_of + timedelta(days=d.horizon),
+            d.values[0.025],
+            d.values[0.25],
+            d.values[0.5],
+            d.values[0.75],
+            d.values[0.975],
+        )
+        for d in seen.days[:days]
+    ]
 
 
 def _history_csv(org, site, data, range_name: str, shared: policy.History) -> HttpResponse:
