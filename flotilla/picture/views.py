@@ -28,6 +28,8 @@ from flotilla.sharing import policy
 RANGES = {"day": timedelta(days=1), "week": timedelta(days=7), "season": timedelta(days=120)}
 #: How many days of a forecast each range draws after the history.
 FAN_DAYS = {"day": 3, "week": 7, "season": 14}
+#: The dashboard shows beside today's figure what its forecast expects this many days ahead.
+EXPECTED_IN_DAYS = 3
 #: Shown as the latest status above the charts (the declared OPEL level and the narrative),
 #: and charted: as the metric catalogue's entity page declares.
 STATUS_MEASURES = catalogue.current().entity_status
@@ -66,6 +68,7 @@ def _dashboard_context(request: HttpRequest, slug: str) -> dict:
     view, view_errors = table_view(request.GET)
     picture = collaborative_picture(viewer, collab, at, view.dashboard.measures, view)
     levels = escalation.collaborative_levels(viewer, collab, at)
+    expected = _expected(viewer, picture, view.dashboard.measures, at)
     # A time that was moved to now is not carried into links: the page is live again.
     at_param = request.GET.get("at", "") if at else ""
     dashboard_url = reverse("picture:dashboard", args=[collab.slug])
@@ -73,6 +76,8 @@ def _dashboard_context(request: HttpRequest, slug: str) -> dict:
         "collab": collab,
         "picture": picture,
         "levels": levels,
+        "expected": expected,
+        "expected_days": EXPECTED_IN_DAYS,
         "view": view,
         "view_errors": view_errors,
         "trouble": trouble(picture, view),
@@ -88,6 +93,24 @@ def _dashboard_context(request: HttpRequest, slug: str) -> dict:
         "at_param": at_param if not at_error else request.GET.get("at", ""),
         "indicators": view.dashboard.indicators,
     }
+
+
+def _expected(
+    viewer: policy.Viewer, picture, measures, at: datetime | None
+) -> dict[tuple[int, int | None, str], planning.Day]:
+    """(organisation, site, measure) → the day `EXPECTED_IN_DAYS` after today of its newest
+    forecast the viewer may see, for the dashboard's forecast measures (absent: none)."""
+    wanted = [m for m in measures if m in planning.forecast_measures()]
+    if not wanted:
+        return {}
+    day = timezone.localtime(at or timezone.now()).date() + timedelta(days=EXPECTED_IN_DAYS)
+    orgs = {r.organisation.pk: r.organisation for r in picture.all_rows}
+    out = {}
+    for seen in planning.forecasts_seen_by(viewer, orgs.values(), measures=wanted, at=at):
+        for d in seen.days:
+            if d.target == day:
+                out[(seen.organisation.pk, seen.site_id, seen.measure)] = d
+    return out
 
 
 @login_required
