@@ -222,3 +222,13 @@ def test_a_status_only_grant_shows_no_forecast_at_all(cast):
     history(cast.south)
     actions.recompute(organisation=cast.south)
     assert queries.forecasts_seen_by(viewer(cast.people["viewer"]), [cast.south]) == []
+
+
+def test_backfill_makes_the_forecasts_of_the_days_before_from_the_figures_up_to_then(cast):
+    history(cast.north, days=6)
+    noon = days_ago(0, hour=12)
+    assert actions.backfill(organisation=cast.north, days=2, now=noon) == 28
+    origins = set(Forecast.objects.values_list("origin", flat=True))
+    assert origins == {days_ago(2).date(), days_ago(1).date()}
+    assert Forecast.objects.get(origin=days_ago(2).date(), horizon=1).points == 5
+    assert actions.backfill(organisation=cast.north, days=2, now=noon) == 0
