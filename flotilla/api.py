@@ -24,6 +24,7 @@ from flotilla.exchange.api import api_field
 from flotilla.exchange.api import router as exchange_router
 from flotilla.exchange.lifecycle import IllegalMove
 from flotilla.picture.api import router as picture_router
+from flotilla.planning.api import router as planning_router
 from flotilla.reporting.api import router as reporting_router
 from flotilla.reporting.validation import ReportRejected
 from flotilla.sharing.api import router as sharing_router
@@ -49,6 +50,7 @@ api.add_router("/", sharing_router)
 api.add_router("/", exchange_router)
 api.add_router("/", escalation_router)
 api.add_router("/", alerts_router)
+api.add_router("/", planning_router)
 
 #: Friendlier words for pydantic's error types that clients meet most.
 _MESSAGES = {

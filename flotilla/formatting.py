@@ -165,13 +165,21 @@ def rag_html(band: str, content: Any) -> Markup:
     )
 
 
-def cell_html(row: Any, code: str, rag_codes: Any) -> Markup:
-    """One dashboard cell: the figure as shared, in its RAG band where the code has one."""
+def cell_html(row: Any, code: str, rag_codes: Any, expected: Any = None, days: int = 3) -> Markup:
+    """One dashboard cell: the figure as shared, in its RAG band where the code has one; with
+    `expected` (a forecast's day as the viewer may see it: `median`, `values`), what it
+    expects `days` days ahead beneath."""
     inner = figure_html(
         row.figures.get(code), code in row.withheld, delayed=row.delayed.get(code, 0)
     )
     if code in rag_codes:
         inner = rag_html(row.rag(code), inner)
+    if expected is not None:
+        lo, hi = number(expected.values[0.025]), number(expected.values[0.975])
+        inner = Markup(
+            f'{inner}<span class="flotilla-expected" title="95% between {lo} and {hi}">'
+            f"in {days} days: {number(expected.median)}</span>"
+        )
     return Markup(f'<td data-measure="{escape(code)}">{inner}</td>')
 
 

@@ -104,6 +104,14 @@ def render() -> str:
         )
     out += [
         "",
+        "## Forecasts",
+        "",
+        f"Forecast daily, 1 to {cat.forecast_days} days ahead, for each organisation and site "
+        "that reports them (see [planning.md](planning.md#forecasts-in-the-app)); a forecast "
+        "is shared as its measure's group is: "
+        + ", ".join(f"`{c}`" for c in cat.forecast_measures)
+        + ".",
+        "",
         "## How each kind of value is shared",
         "",
         "An organisation's sharing grants name measure groups (the Group column above) and a "

@@ -139,6 +139,9 @@ class Catalogue:
     #: charted over time, in order.
     entity_status: tuple[str, ...] = ()
     entity_charts: tuple[str, ...] = ()
+    #: The measures forecast daily (counts), and how many days ahead.
+    forecast_measures: tuple[str, ...] = ()
+    forecast_days: int = 14
     #: The reporting form: organisation kind → the measures shown first, in order ("" for
     #: any kind not listed).
     form_first: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -391,6 +394,14 @@ def parse(data: dict[str, Any]) -> Catalogue:
         unknown = [code for code in page[part] if code not in by_code]
         if unknown:
             _fail(f"entity_page.{part} names unknown measures {unknown}")
+    forecasts = data.get("forecasts", {})
+    forecast_measures = tuple(forecasts.get("measures", ()))
+    not_counts = [c for c in forecast_measures if c not in by_code or by_code[c].kind != "count"]
+    if not_counts:
+        _fail(f"forecasts.measures names measures that are not counts {not_counts}")
+    forecast_days = int(forecasts.get("horizon_days", 14))
+    if not 1 <= forecast_days <= 14:
+        _fail("forecasts.horizon_days is 1 to 14")
     form = data.get("reporting_form", {})
     form_first = {"": tuple(form.get("default", ()))}
     for kind, part in form.items():
@@ -410,6 +421,8 @@ def parse(data: dict[str, Any]) -> Catalogue:
         columns=columns,
         entity_status=tuple(page["status"]),
         entity_charts=tuple(page["charts"]),
+        forecast_measures=forecast_measures,
+        forecast_days=forecast_days,
         form_first=form_first,
     )
 

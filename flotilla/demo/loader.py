@@ -39,6 +39,7 @@ from flotilla.demo import aid
 from flotilla.escalation import actions as escalation
 from flotilla.organisations import actions as organisations_actions
 from flotilla.organisations.models import Organisation, OrganisationKind
+from flotilla.planning import actions as planning
 from flotilla.reporting.actions import record_report
 from flotilla.reporting.importers.sitrep import SNAPSHOT_TIME
 from flotilla.reporting.models import Source
@@ -47,6 +48,9 @@ from flotilla.reporting.validation import CellIn
 DEMO = Principal.system("demo")
 #: How many days of computed escalation levels the demo starts with.
 LEVEL_HISTORY_DAYS = 14
+#: How many days of daily forecasts before today's the demo starts with: enough for the
+#: grant a day late to show one.
+FORECAST_HISTORY_DAYS = 2
 
 #: The demo's OPEL rule: (level, G&A occupancy at or above, or handovers over 60 minutes at
 #: or above), checked from the highest level down; a day with neither figure declares nothing.
@@ -245,6 +249,7 @@ def _load_real(data_dir: Path, today: date) -> dict[str, Any]:
     return {
         "kind": "real",
         "levels": levels,
+        "forecasts": _forecasts(members),
         "collaborative": collab.slug,
         "organisations": len(members),
         "shifted_days": shift.days,
@@ -262,6 +267,12 @@ def _levels(collab: Collaborative, members: list[Organisation]) -> int:
     escalation.roll_up(collaborative=collab)
     _alert_rules(collab, members)
     return computed
+
+
+def _forecasts(members: list[Organisation]) -> int:
+    """Every member's daily forecasts, as the forecast job would have made them today and on
+    the days before (so the organisation pages open with fans)."""
+    return sum(planning.backfill(organisation=m, days=FORECAST_HISTORY_DAYS) for m in members)
 
 
 def _alert_rules(collab: Collaborative, members: list[Organisation]) -> None:
@@ -444,6 +455,7 @@ def _load_synthetic(today: date, days: int = 120, seed: int = 20261126) -> dict[
     return {
         "kind": "synthetic",
         "levels": levels,
+        "forecasts": _forecasts(members),
         "collaborative": collab.slug,
         "organisations": len(members),
         "values": total,

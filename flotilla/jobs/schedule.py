@@ -137,6 +137,15 @@ SCHEDULE: list[Entry] = [
         ),
     ),
     Entry(
+        name="forecast-daily",
+        task="flotilla.planning.tasks.forecast_everyone",
+        when="40 5 * * *",
+        about=(
+            "Makes every organisation's daily forecasts of its bed counts again from its own "
+            "figures, catching up any whose forecast job failed when the figures arrived."
+        ),
+    ),
+    Entry(
         name="evaluate-alerts",
         task="flotilla.alerts.tasks.evaluate_all",
         when="*/5 * * * *",

@@ -1,4 +1,5 @@
-"""Server-rendered SVG line charts: no script, works offline, gaps where data is missing."""
+"""Server-rendered SVG line charts: no script, works offline, gaps where data is missing; a
+forecast drawn after the history as a fan (median line, 50% and 95% bands)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,25 @@ class Chart:
     height: int = HEIGHT
     #: Values with no neighbour to draw a line to, drawn as dots so that none is lost.
     dots: list[tuple[float, float]] = field(default_factory=list)
+    #: The forecast after the history: the 95% and 50% bands as polygon points, and the
+    #: median as a path (all empty without a forecast).
+    band95: str = ""
+    band50: str = ""
+    median: str = ""
+    #: Where the forecast starts (x), to mark it.
+    fan_from: float | None = None
+
+
+@dataclass(frozen=True)
+class FanPoint:
+    """One forecast day: when, and its 2.5%, 25%, 50%, 75% and 97.5% quantiles."""
+
+    at: datetime
+    q025: float
+    q25: float
+    median: float
+    q75: float
+    q975: float
 
 
 def _thin(points: list[tuple[datetime, float | None]]) -> list[tuple[datetime, float | None]]:
@@ -67,13 +87,19 @@ def line_chart(
     until: datetime,
     expected_interval: timedelta,
     counts: bool = True,
+    fan: list[FanPoint] | None = None,
 ) -> Chart:
     """A line for the values; a shaded band wherever a value is missing or overdue; a dot
     for a value standing alone. `counts`: whole-number ticks on an axis that starts at or
-    above zero."""
+    above zero. `fan`: a forecast, drawn after the history (the time axis reaches its last
+    day) as a median line inside its 50% and 95% bands."""
+    fan = fan or []
+    end = max([until, *(p.at for p in fan)])
+    history_until = until
+    until = end
     span = max((until - since).total_seconds(), 1.0)
     values = [v for _, v in points if v is not None]
-    lo, hi, step = _y_range(values, counts)
+    lo, hi, step = _y_range(values + [q for p in fan for q in (p.q025, p.q975)], counts)
 
     def x(t: datetime) -> float:
         return PAD_L + (WIDTH - PAD_L - PAD_R) * (t - since).total_seconds() / span
@@ -109,7 +135,16 @@ def line_chart(
     if len(run) == 1:
         dots.append(run[0])
     if not points:
-        gaps.append((PAD_L, WIDTH - PAD_R))
+        gaps.append((PAD_L, x(history_until)))
+
+    def band(lower: list[float], upper: list[float]) -> str:
+        edge = [(x(p.at), y(v)) for p, v in zip(fan, upper, strict=True)]
+        edge += [(x(p.at), y(v)) for p, v in reversed(list(zip(fan, lower, strict=True)))]
+        return " ".join(f"{a:.1f},{b:.1f}" for a, b in edge)
+
+    median = " ".join(
+        f"{'L' if i else 'M'}{x(p.at):.1f},{y(p.median):.1f}" for i, p in enumerate(fan)
+    )
     places = 0 if step >= 1 else max(0, -math.floor(math.log10(step)))
     ticks = [lo + step * i for i in range(round((hi - lo) / step) + 1)]
     y_ticks = [(y(v), f"{v:,.{places}f}") for v in ticks]
@@ -128,4 +163,8 @@ def line_chart(
         points=len(values),
         missing=len(points) - len(values),
         dots=dots,
+        band95=band([p.q025 for p in fan], [p.q975 for p in fan]) if fan else "",
+        band50=band([p.q25 for p in fan], [p.q75 for p in fan]) if fan else "",
+        median=median,
+        fan_from=round(x(fan[0].at), 1) if fan else None,
     )

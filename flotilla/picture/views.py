@@ -22,9 +22,14 @@ from flotilla.escalation import queries as escalation
 from flotilla.formatting import when, why_missing
 from flotilla.picture import charts, export
 from flotilla.picture.queries import collaborative_picture, history, table_view, trouble
+from flotilla.planning import queries as planning
 from flotilla.sharing import policy
 
 RANGES = {"day": timedelta(days=1), "week": timedelta(days=7), "season": timedelta(days=120)}
+#: How many days of a forecast each range draws after the history.
+FAN_DAYS = {"day": 3, "week": 7, "season": 14}
+#: The dashboard shows beside today's figure what its forecast expects this many days ahead.
+EXPECTED_IN_DAYS = 3
 #: Shown as the latest status above the charts (the declared OPEL level and the narrative),
 #: and charted: as the metric catalogue's entity page declares.
 STATUS_MEASURES = catalogue.current().entity_status
@@ -63,6 +68,7 @@ def _dashboard_context(request: HttpRequest, slug: str) -> dict:
     view, view_errors = table_view(request.GET)
     picture = collaborative_picture(viewer, collab, at, view.dashboard.measures, view)
     levels = escalation.collaborative_levels(viewer, collab, at)
+    expected = _expected(viewer, picture, view.dashboard.measures, at)
     # A time that was moved to now is not carried into links: the page is live again.
     at_param = request.GET.get("at", "") if at else ""
     dashboard_url = reverse("picture:dashboard", args=[collab.slug])
@@ -70,6 +76,8 @@ def _dashboard_context(request: HttpRequest, slug: str) -> dict:
         "collab": collab,
         "picture": picture,
         "levels": levels,
+        "expected": expected,
+        "expected_days": EXPECTED_IN_DAYS,
         "view": view,
         "view_errors": view_errors,
         "trouble": trouble(picture, view),
@@ -85,6 +93,24 @@ def _dashboard_context(request: HttpRequest, slug: str) -> dict:
         "at_param": at_param if not at_error else request.GET.get("at", ""),
         "indicators": view.dashboard.indicators,
     }
+
+
+def _expected(
+    viewer: policy.Viewer, picture, measures, at: datetime | None
+) -> dict[tuple[int, int | None, str], planning.Day]:
+    """(organisation, site, measure) → the day `EXPECTED_IN_DAYS` after today of its newest
+    forecast the viewer may see, for the dashboard's forecast measures (absent: none)."""
+    wanted = [m for m in measures if m in planning.forecast_measures()]
+    if not wanted:
+        return {}
+    day = timezone.localtime(at or timezone.now()).date() + timedelta(days=EXPECTED_IN_DAYS)
+    orgs = {r.organisation.pk: r.organisation for r in picture.all_rows}
+    out = {}
+    for seen in planning.forecasts_seen_by(viewer, orgs.values(), measures=wanted, at=at):
+        for d in seen.days:
+            if d.target == day:
+                out[(seen.organisation.pk, seen.site_id, seen.measure)] = d
+    return out
 
 
 @login_required
@@ -152,19 +178,37 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
         for code in STATUS_MEASURES
     ]
     now = timezone.now()
+    # Each charted measure's newest forecast the viewer may see, drawn as a fan after it.
+    forecast = {
+        s.measure: s
+        for s in planning.forecasts_seen_by(
+            viewer,
+            [org],
+            site=site,
+            measures=[c for c in CHART_MEASURES if c in planning.forecast_measures()],
+            at=at,
+        )
+    }
     chart_list = [
         {
             "chart": charts.line_chart(
-                labels.get(code, code), data[code], since, until, interval, code in counts
+                labels.get(code, code),
+                data[code],
+                since,
+                until,
+                interval,
+                code in counts,
+                _fan(fc, FAN_DAYS[range_name]) if fc else None,
             )
             if shared.charted(code)
             else None,
             "label": labels.get(code, code),
             "access": a,
             "shown_until": min(until, now - timedelta(hours=a.delay_hours)) if a else None,
+            "forecast": fc if shared.charted(code) else None,
         }
         for code in CHART_MEASURES
-        for a in [shared.access[code]]
+        for a, fc in [(shared.access[code], forecast.get(code))]
     ]
     return render(
         request,
@@ -186,6 +230,22 @@ def _entity_page(request: HttpRequest, code: str, site_code: str | None) -> Http
             "at_param": request.GET.get("at", "") if at or at_error else "",
         },
     )
+
+
+def _fan(seen: planning.Seen, days: int) -> list[charts.FanPoint]:
+    """A forecast's first `days` days as a chart's fan, each at the time of day of the
+    newest figure it was made from."""
+    return [
+        charts.FanPoint(
+            seen.as_of + timedelta(days=d.horizon),
+            d.values[0.025],
+            d.values[0.25],
+            d.values[0.5],
+            d.values[0.75],
+            d.values[0.975],
+        )
+        for d in seen.days[:days]
+    ]
 
 
 def _history_csv(org, site, data, range_name: str, shared: policy.History) -> HttpResponse:

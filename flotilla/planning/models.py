@@ -1,15 +1,110 @@
-"""What the planning app stores: the moves of a plan put to organisations as draft aid."""
+"""What the planning app stores: daily forecasts made from an organisation's own figures,
+stored like any derived figure; and the drafts a plan's moves become (`AidDraft`, below).
+
+One row is one forecast: of one measure (a count the metric catalogue declares forecastable)
+of one organisation, or of one of its sites, made at the end of its `origin` day for its
+`target` day, with its quantiles. The forecasts of one origin are made together from the
+same daily history and share its `as_of` (the report time of the newest figure used), its
+`method` (which model, or which fallback, said out loud) and its `points`. They are figures
+derived from the organisation's data, so others read them only through
+`flotilla.sharing.policy.read_derived`, as the measure's group is shared with them
+(`flotilla.planning.queries`).
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from flotilla import catalogue
 from flotilla.collaboratives.models import Collaborative
 from flotilla.exchange.models import AidRequest, Offer
 from flotilla.organisations.models import Organisation, Site
+
+#: The quantile levels stored, in order, and the field holding each.
+QUANTILES: tuple[tuple[float, str], ...] = (
+    (0.025, "q025"),
+    (0.1, "q10"),
+    (0.25, "q25"),
+    (0.5, "q50"),
+    (0.75, "q75"),
+    (0.9, "q90"),
+    (0.975, "q975"),
+)
+
+
+class Forecast(models.Model):
+    """One day's forecast of one measure of an organisation (site empty) or one of its sites."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="forecasts"
+    )
+    site = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.PROTECT, related_name="forecasts"
+    )
+    measure = models.CharField(max_length=60)
+    #: The last day of the daily history it was made from (local time).
+    origin = models.DateField()
+    #: The day it forecasts: origin + horizon.
+    target = models.DateField()
+    horizon = models.PositiveSmallIntegerField()
+    #: The report time of the newest figure it was made from: a delayed grant shows it only
+    #: once this is old enough.
+    as_of = models.DateTimeField()
+    computed_at = models.DateTimeField()
+    #: Which model made it, or which fallback: "ensemble", "short series (9 points): last
+    #: value", "flat series: constant".
+    method = models.CharField(max_length=100)
+    #: Days with a figure in the history it was made from.
+    points = models.PositiveIntegerField()
+    q025 = models.FloatField()
+    q10 = models.FloatField()
+    q25 = models.FloatField()
+    q50 = models.FloatField()
+    q75 = models.FloatField()
+    q90 = models.FloatField()
+    q975 = models.FloatField()
+
+    class Meta:
+        ordering = ["organisation", "site", "measure", "-origin", "target"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "site", "measure", "origin", "target"],
+                name="one_forecast_per_site_day",
+            ),
+            # The site is empty for the organisation's own series, and NULLs are distinct
+            # in a unique index: the organisation's forecasts get a constraint of their own.
+            models.UniqueConstraint(
+                fields=["organisation", "measure", "origin", "target"],
+                condition=Q(site__isnull=True),
+                name="one_forecast_per_organisation_day",
+            ),
+            models.CheckConstraint(
+                condition=Q(horizon__gte=1, horizon__lte=14), name="forecast_horizon_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(q025__gte=0)
+                & Q(q10__gte=F("q025"))
+                & Q(q25__gte=F("q10"))
+                & Q(q50__gte=F("q25"))
+                & Q(q75__gte=F("q50"))
+                & Q(q90__gte=F("q75"))
+                & Q(q975__gte=F("q90")),
+                name="forecast_quantiles_ordered",
+            ),
+        ]
+        indexes = [models.Index(fields=["organisation", "measure", "as_of"])]
+
+    def __str__(self) -> str:
+        return f"{self.measure} of {self.organisation_id} for {self.target} (from {self.origin})"
+
+    @property
+    def quantiles(self) -> dict[float, float]:
+        return {level: getattr(self, name) for level, name in QUANTILES}
+
+
+# From plan to aid (ADR 0021) -------------------------------------------------------------
 
 
 class DraftSide(models.TextChoices):

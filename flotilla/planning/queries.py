@@ -1,15 +1,201 @@
-"""Who sees which draft: the organisation it is put to and the person who made it."""
+"""Reading forecasts (what a viewer may see of an organisation's forecasts) and drafts (who
+sees which: the organisation it is put to, and the person who made it).
+
+A forecast is a figure derived from the organisation's data: whoever is not one of its
+people sees it only through `policy.read_derived`, under the owner's grant of the measure's
+group (capacity for bed counts), at that grant's delay (the forecast's `as_of` is the time of
+the newest figure it was made from, so a delayed grant shows only forecasts made from
+figures old enough) and at its detail: each quantile is coarsened as the policy coarsens a
+count (`rules.shown_value`: banded rounds to the nearest 5). Status only shows no number, so
+a forecast shared as status only is left out altogether. Pages, API and CSV ask here and
+never filter by viewer themselves.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import reduce
+from operator import or_
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.http import Http404
 
+from flotilla import catalogue
 from flotilla.authz.checks import organisations_where
 from flotilla.authz.permissions import Perm
-from flotilla.planning.models import AidDraft, DraftState
+from flotilla.organisations.models import Organisation, Site
+from flotilla.planning.models import QUANTILES, AidDraft, DraftState, Forecast
+from flotilla.sharing import policy
+from flotilla.sharing.policy import rules
+
+#: Every site of the organisation, and the organisation's own series.
+ALL_SITES = "all"
+
+
+def forecast_measures() -> tuple[str, ...]:
+    """The measures forecast, as the metric catalogue declares them."""
+    return catalogue.current().forecast_measures
+
+
+def _groups(measures: Iterable[str]) -> dict[str, list[str]]:
+    """Measure group → the measures of it asked for."""
+    group_of = {m.code: m.group for m in catalogue.current().measures}
+    out: dict[str, list[str]] = defaultdict(list)
+    for code in measures:
+        if code in group_of:
+            out[group_of[code]].append(code)
+    return out
+
+
+@dataclass(frozen=True)
+class Day:
+    """One target day of a forecast as the viewer may see it: quantile level → value."""
+
+    target: date
+    horizon: int
+    values: dict[float, float]
+
+    @property
+    def median(self) -> float:
+        return self.values[0.5]
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The forecasts of one series from one origin day, as one viewer may see them."""
+
+    organisation: Organisation
+    site_id: int | None
+    measure: str
+    origin: date
+    as_of: datetime
+    computed_at: datetime
+    method: str
+    points: int
+    #: How the owner shares the measure's group with the viewer (detail and delay).
+    access: rules.Access
+    days: tuple[Day, ...]
+
+    def day(self, horizon: int) -> Day | None:
+        return next((d for d in self.days if d.horizon == horizon), None)
+
+
+def _shown(f: Forecast, detail: str) -> dict[float, float] | None:
+    """The quantiles of one forecast at a detail, coarsened by the policy's own rule for a
+    count; None when that detail shows no number."""
+    out = {}
+    for level, name in QUANTILES:
+        _, value, _ = rules.shown_value("count", getattr(f, name), None, detail)
+        if value is None:
+            return None
+        out[level] = value
+    return out
+
+
+def _newest(rows: list[Forecast]) -> list[Forecast]:
+    """Of the rows given, those of each series' newest origin."""
+    newest: dict[tuple[int, int | None, str], date] = {}
+    for f in rows:
+        key = (f.organisation_id, f.site_id, f.measure)
+        newest[key] = max(newest.get(key, f.origin), f.origin)
+    return [f for f in rows if f.origin == newest[(f.organisation_id, f.site_id, f.measure)]]
+
+
+def _series(
+    found: list[tuple[Forecast, rules.Access]], orgs: dict[int, Organisation]
+) -> list[Seen]:
+    by_series: dict[tuple[int, int | None, str], list[tuple[Forecast, rules.Access]]] = {}
+    for f, a in found:
+        by_series.setdefault((f.organisation_id, f.site_id, f.measure), []).append((f, a))
+    out = []
+    for (org_id, site_id, measure), pairs in by_series.items():
+        f0, a = pairs[0]
+        days = []
+        for f, _ in sorted(pairs, key=lambda p: p[0].horizon):
+            values = _shown(f, a.detail)
+            if values is not None:
+                days.append(Day(f.target, f.horizon, values))
+        if days:
+            out.append(
+                Seen(
+                    orgs[org_id], site_id, measure, f0.origin, f0.as_of, f0.computed_at,
+                    f0.method, f0.points, a, tuple(days),
+                )
+            )  # fmt: skip
+    return out
+
+
+def forecasts_seen_by(
+    viewer: policy.Viewer,
+    organisations: Iterable[Organisation],
+    *,
+    site: Site | str | None = ALL_SITES,
+    measures: Iterable[str] | None = None,
+    at: datetime | None = None,
+) -> list[Seen]:
+    """The newest forecast of each series (organisation or site, and measure) of these
+    organisations that the viewer may see as at `at` (None: now), its quantiles coarsened
+    to the viewer's detail. `site`: one site's series, None for the organisations' own, or
+    `ALL_SITES`. Series whose group is not shared with the viewer, shared as status only,
+    or with no forecast made from figures old enough for the viewer, are absent."""
+    orgs = {o.pk: o for o in organisations}
+    wanted = list(measures) if measures is not None else list(forecast_measures())
+    out: list[Seen] = []
+    for group, codes in _groups(wanted).items():
+
+        def fetch(cutoffs: dict[int, datetime], codes: list[str] = codes) -> list[Forecast]:
+            reach = [
+                Q(organisation_id=o, as_of__lte=cutoff)
+                for o, cutoff in cutoffs.items()
+                if o in orgs
+            ]
+            if not reach:
+                return []
+            rows = Forecast.objects.filter(reduce(or_, reach), measure__in=codes)
+            if site is None:
+                rows = rows.filter(site__isnull=True)
+            elif site != ALL_SITES:
+                rows = rows.filter(site=site)
+            newest = rows.values("organisation_id", "site_id", "measure").annotate(
+                origin=Max("origin")
+            )
+            keys = [
+                Q(
+                    organisation_id=n["organisation_id"],
+                    site_id=n["site_id"],
+                    measure=n["measure"],
+                    origin=n["origin"],
+                )
+                for n in newest
+            ]
+            if not keys:
+                return []
+            return _newest(list(rows.filter(reduce(or_, keys))))
+
+        found = policy.read_derived(viewer, group, orgs, fetch, at=at)
+        out += _series(found, orgs)
+    order = {code: n for n, code in enumerate(wanted)}
+    out.sort(key=lambda s: (s.organisation.name, s.site_id or 0, order.get(s.measure, 0)))
+    return out
+
+
+def forecast_of(
+    viewer: policy.Viewer,
+    organisation: Organisation,
+    site: Site | None,
+    measure: str,
+    at: datetime | None = None,
+) -> Seen | None:
+    """The newest forecast of one series the viewer may see (None: none)."""
+    found = forecasts_seen_by(viewer, [organisation], site=site, measures=[measure], at=at)
+    return found[0] if found else None
+
+
+# Drafts from plans ----------------------------------------------------------------------
 
 
 def _seen_by(user: Any) -> Q:

@@ -36,6 +36,7 @@ from schemathesis.checks import (
 from flotilla.authz import actions as authz_actions
 from flotilla.authz.models import Role, TokenScope
 from flotilla.exchange import actions as exchange_actions
+from flotilla.planning import actions as planning_actions
 from flotilla.wsgi import application
 from tests import factories as f
 
@@ -81,6 +82,8 @@ SCOPES: dict[str, TokenScope | tuple[TokenScope, ...] | None] = {
     "GET /api/alerts": TokenScope.READ,
     "GET /api/alerts/{alert_id}": TokenScope.READ,
     "GET /api/collaboratives/{slug}/alert-rules": TokenScope.READ,
+    "GET /api/organisations/{code}/forecasts": TokenScope.READ,
+    "GET /api/organisations/{code}/forecasts.csv": TokenScope.READ,
 }
 
 
@@ -177,6 +180,8 @@ def world(aid, keep_connection):
     now = timezone.now()
     f.report(cast.south, now - timedelta(hours=2), ga_open=120, ga_occupied=110)
     f.report(cast.north, now - timedelta(hours=1), ga_open=100)
+    f.report(cast.south, now - timedelta(days=1), ga_open=120, ga_occupied=104)
+    planning_actions.recompute(organisation=cast.south)
     grant = f.grant(cast.north, audience="everyone", detail="banded")
     tokens = {
         scope: authz_actions.issue_token(

@@ -30,6 +30,7 @@ from flotilla.authz.models import Membership, Role
 from flotilla.collaboratives import actions as collaboratives_actions
 from flotilla.escalation.models import ComputedLevel, ProfileVersion
 from flotilla.exchange import actions as exchange_actions
+from flotilla.planning import actions as planning_actions
 from flotilla.sharing import actions as sharing
 from flotilla.sharing.models import Grant
 from tests import factories as f
@@ -55,7 +56,7 @@ from tests.integration.matrix import (
 )
 from tests.integration.notifications import routes as notifications_routes
 from tests.integration.picture import routes as picture_routes
-from tests.integration.planning import plan_routes as planning_routes
+from tests.integration.planning import routes as planning_routes
 from tests.integration.reporting import routes as reporting_routes
 from tests.integration.sharing import routes as sharing_routes
 
@@ -178,6 +179,8 @@ SOUTH_APIS = (
     "api:organisation_history",
     "api:organisation_levels",
     "api:organisation_level_history",
+    "api:organisation_forecasts",
+    "api:organisation_forecasts_csv",
 )
 
 
@@ -296,6 +299,9 @@ def world(cast, settings):
     )
     # Escalation: both trusts' levels computed from those reports.
     f.levels(cast.north, cast.south)
+    # Forecasts: South's, from a figure of its beds occupied.
+    f.report(cast.south, datetime(2026, 1, 4, 8, tzinfo=UTC), ga_occupied=40)
+    planning_actions.recompute(organisation=cast.south)
     north_level = ComputedLevel.objects.filter(organisation=cast.north).first()
     # Alerts: the collaborative's rule that South's report is overdue (it last reported in
     # January 2026), judged at once; its alert is shown to every member's people.

@@ -128,3 +128,15 @@ def test_the_demo_ends_on_yesterday_when_loaded_before_todays_snapshot_time():
     late = datetime(2026, 11, 29, 8, 0, tzinfo=london)
     assert loader.last_snapshot_day(early) == date(2026, 11, 28)
     assert loader.last_snapshot_day(late) == date(2026, 11, 29)
+
+
+def test_the_demo_opens_with_every_reporting_members_forecasts_of_today_and_days_before(tmp_path):
+    from flotilla.planning.models import Forecast
+
+    result = loader.load(data_dir=tmp_path)
+    assert result["forecasts"] == Forecast.objects.count() > 0
+    beds = Observation.objects.filter(series__measure__code="ga_occupied", value__isnull=False)
+    reporting = set(beds.values_list("series__organisation__code", flat=True))
+    assert set(Forecast.objects.values_list("organisation__code", flat=True)) == reporting
+    # Made as the job would have made them on the days before too: a day-late grant shows one.
+    assert Forecast.objects.values("origin").distinct().count() >= 2

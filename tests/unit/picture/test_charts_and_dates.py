@@ -77,3 +77,33 @@ def test_a_time_this_year_has_no_year_and_another_years_has_it():
     assert when(datetime(2026, 1, 5, 8, 0, tzinfo=UTC), now) == "5 Jan 08:00"
     assert when(datetime(2025, 11, 26, 14, 5, tzinfo=UTC), now) == "26 Nov 2025 14:05"
     assert when(None, now) == "–"
+
+
+def fan(days: int = 3, start: float = 40.0):
+    from flotilla.picture.charts import FanPoint
+
+    return [
+        FanPoint(
+            UNTIL + timedelta(days=d), start - 2 * d, start - d, start, start + d, start + 2 * d
+        )
+        for d in range(1, days + 1)
+    ]
+
+
+def test_a_forecast_is_drawn_after_the_history_as_a_median_inside_two_bands():
+    c = line_chart(
+        "Beds", [(at(h), 40.0) for h in range(0, 160, 8)], SINCE, UNTIL, HOURLY, fan=fan()
+    )
+    assert c.median.count("L") == 2 and c.median.startswith("M")
+    assert len(c.band95.split()) == 6 and len(c.band50.split()) == 6
+    last_value_x = max(float(p.split(",")[0].lstrip("ML")) for p in c.path.split())
+    assert c.fan_from is not None and c.fan_from > last_value_x
+    # The axis reaches the last forecast day and holds its 95% band.
+    assert c.x_ticks[-1][0] == WIDTH - 12
+    tops = [float(p.split(",")[1]) for p in c.band95.split()]
+    assert min(tops) >= PAD_T and max(tops) <= HEIGHT - PAD_B
+
+
+def test_a_chart_without_a_forecast_draws_no_fan():
+    c = chart([(at(1), 5.0), (at(2), 6.0)])
+    assert (c.band95, c.band50, c.median, c.fan_from) == ("", "", "", None)

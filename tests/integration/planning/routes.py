@@ -1,14 +1,18 @@
-"""Who may use the planning pages: their part of the route matrix.
+"""Who may use the planning app's routes: its part of the route matrix.
 
 Any member may balance its collaborative's load: the plan is made of what the visitor may
 see, so it shows nothing the dashboard does not (South's grant settings change which places
 it leaves out, never who may open it). Only the collaborative's coordinators and admins turn
 a plan into drafts (in the matrix's world every figure is months old, so the plan has no
 move to draft and they are told so: 400). A draft is seen by the organisation it is put to
-(and its maker) and decided by the people who arrange aid there."""
+(and its maker) and decided by the people who arrange aid there.
+
+An organisation's forecasts are read as its figures are: 404 when it shares nothing with the
+caller; otherwise what its grants of the forecast measures' groups allow (an empty list
+when none)."""
 
 from flotilla.authz.models import Role
-from tests.integration.matrix import Api, Page, members_only
+from tests.integration.matrix import Api, Page, api_read, members_only
 
 _MANAGERS = (Role.COORDINATOR, Role.ORG_ADMIN)
 _PLAN = {"bed": "ga", "safe_occupancy": "92", "radius_km": "50"}
@@ -39,4 +43,9 @@ PAGES: dict[str, Page] = {
     ),
 }
 
-APIS: dict[str, Api] = {}
+APIS: dict[str, Api] = {
+    "api:organisation_forecasts": Api("GET", "/api/organisations/RS1/forecasts", api_read()),
+    "api:organisation_forecasts_csv": Api(
+        "GET", "/api/organisations/RS1/forecasts.csv", api_read()
+    ),
+}
