@@ -38,7 +38,7 @@ from flotilla.exchange import actions as exchange
 from flotilla.exchange.models import AidRequest, CostRecovery, Offer, Transport, Urgency
 from flotilla.notifications import actions as notifications
 from flotilla.organisations.models import Organisation, Site
-from flotilla.planning.balancing import Move, Plan
+from flotilla.planning.balancing import Move, Outlook, Plan
 from flotilla.planning.core.forecast import forecast_array
 from flotilla.planning.core.scoring import QUANTILES as CORE_QUANTILES
 from flotilla.planning.models import QUANTILES, AidDraft, DraftSide, DraftState, Forecast
@@ -342,7 +342,7 @@ def draft_path(pk: int) -> str:
 
 
 def draft_moves(
-    *, by: Any, plan: Plan, chosen: Iterable[str], now: datetime | None = None
+    *, by: Any, plan: Plan | Outlook, chosen: Iterable[str], now: datetime | None = None
 ) -> list[AidDraft]:
     """Put the chosen moves of a plan (`move_key`s) to their organisations: a draft request
     to each sender, a draft offer to each receiver, told to the people who arrange aid

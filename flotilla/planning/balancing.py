@@ -17,23 +17,31 @@ import dataclasses
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
+from django.utils import timezone
 
 from flotilla import catalogue
 from flotilla.collaboratives.models import Collaborative
 from flotilla.formatting import when
 from flotilla.organisations.models import Organisation, Site
 from flotilla.picture.queries import Figure, Row, collaborative_picture
+from flotilla.planning.core.multiday import (
+    MultiDayInstance,
+    geometric_survival,
+    residual_discharges,
+    solve_multiday,
+)
 from flotilla.planning.core.static import (
     Sites,
     graph_by_radius,
     safe_capacity,
     solve_static,
 )
+from flotilla.planning.queries import forecasts_seen_by
 from flotilla.sharing import policy
-from flotilla.sharing.policy.rules import BANDED
+from flotilla.sharing.policy.rules import BANDED, EXACT
 
 #: Limits of what a plan may be asked for (also in the form and the docs).
 SAFE_OCCUPANCY_RANGE = (0.5, 1.0)
@@ -183,6 +191,7 @@ def _number(
     raw: str,
     bounds: tuple[float, float],
     percent: bool = False,
+    unit: str = " km",
 ) -> float | None:
     """A number from the form (None when left empty); a percentage is given as 0–100."""
     raw = raw.strip().rstrip("%").strip()
@@ -197,7 +206,7 @@ def _number(
     if percent:
         value /= 100
     if not math.isfinite(value) or not lo <= value <= hi:
-        unit = "%" if percent else " km"
+        unit = "%" if percent else unit
         scale = 100 if percent else 1
         errors[name] = f"give a number from {lo * scale:g} to {hi * scale:g}{unit}"
         return None
@@ -280,6 +289,25 @@ def places_seen_by(
     return places, left_out, none_reported, picture.at
 
 
+def _core_sites(places: list[Place], bed: str, safe_occupancy: float) -> Sites:
+    """The places as the planning core's rows (one bed type, one safe occupancy)."""
+    return Sites(
+        site_id=tuple(p.key for p in places),
+        bed_type=tuple(bed for _ in places),
+        lat=np.array([p.lat for p in places]),
+        lon=np.array([p.lon for p in places]),
+        open_beds=np.array([p.open_beds for p in places], dtype=np.int64),
+        occupied=np.array([p.occupied for p in places], dtype=np.int64),
+        safe_occupancy=np.full(len(places), safe_occupancy),
+    )
+
+
+def _safe_capacity(places: list[Place], safe_occupancy: float) -> tuple[np.ndarray, dict[str, int]]:
+    """Each place's safe capacity (patients), as an array and by place key."""
+    capacity = safe_capacity(np.full(len(places), safe_occupancy), [p.open_beds for p in places])
+    return capacity, {p.key: int(c) for p, c in zip(places, capacity, strict=True)}
+
+
 def static_plan(
     viewer: policy.Viewer,
     collaborative: Collaborative,
@@ -290,9 +318,7 @@ def static_plan(
 ) -> Plan:
     """The static plan for this bed type from the live picture as the viewer sees it."""
     places, left_out, none_reported, at = places_seen_by(viewer, collaborative, bed)
-    n = len(places)
-    capacity = safe_capacity(np.full(n, safe_occupancy), [p.open_beds for p in places])
-    cap = {p.key: int(c) for p, c in zip(places, capacity, strict=True)}
+    _, cap = _safe_capacity(places, safe_occupancy)
     plan = Plan(
         collaborative=collaborative,
         bed=bed,
@@ -312,17 +338,9 @@ def static_plan(
         status="nothing to plan",
         solve_seconds=0.0,
     )
-    if n == 0:
+    if not places:
         return plan
-    sites = Sites(
-        site_id=tuple(p.key for p in places),
-        bed_type=tuple(bed for _ in places),
-        lat=np.array([p.lat for p in places]),
-        lon=np.array([p.lon for p in places]),
-        open_beds=np.array([p.open_beds for p in places], dtype=np.int64),
-        occupied=np.array([p.occupied for p in places], dtype=np.int64),
-        safe_occupancy=np.full(n, safe_occupancy),
-    )
+    sites = _core_sites(places, bed, safe_occupancy)
     graph = graph_by_radius(sites, radius_km)
     result = solve_static(sites, graph, time_limit=TIME_LIMIT_S)
     moves = [
@@ -347,4 +365,226 @@ def static_plan(
         status=result.status,
         solve_seconds=result.solve_seconds,
         pairs_within_radius=len(graph.src),
+    )
+
+
+# Multi-day: the next days, from the forecasts ------------------------------------------------
+
+#: The days a multi-day plan may look ahead, and the default length of stay (days).
+DAYS_CHOICES = (3, 7, 14)
+LOS_DAYS_RANGE = (1.0, 30.0)
+DEFAULT_LOS_DAYS = 6.0
+#: Long enough that a geometric stay's survival is all there (for the discharges of the
+#: patients in hospital at the start).
+_LOS_TERMS = 400
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """Admissions of `source` sent to `target` over the plan's days (expected patients)."""
+
+    source: Place
+    target: Place
+    by_day: tuple[float, ...]
+    distance_km: float
+
+    @property
+    def patients(self) -> float:
+        return sum(self.by_day)
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """A multi-day plan: today's patients, the forecast census of the next days, and the
+    admissions to send elsewhere so that fewest patient-days are above safe capacity."""
+
+    collaborative: Collaborative
+    bed: str
+    bed_label: str
+    safe_occupancy: float
+    radius_km: float
+    days: int
+    los_days: float
+    at: datetime
+    first_day: date
+    places: list[Place]
+    left_out: list[LeftOut]
+    none_reported: list[str]
+    capacity: dict[str, int]
+    #: Place key → expected patients on each day, without and with the plan.
+    before: dict[str, tuple[float, ...]]
+    after: dict[str, tuple[float, ...]]
+    overflow_before: float
+    overflow_after: float
+    lower_bound: float
+    redirects: list[Redirect]
+    #: The redirects as whole patients over the days (at least one), for drafting.
+    moves: list[Move]
+    #: Places whose forecast falls faster than their patients leave (admissions taken as 0).
+    clipped: list[str]
+    status: str
+    solve_seconds: float
+
+    @property
+    def day_labels(self) -> list[str]:
+        """The plan's days as people read them: "Tue 1 Dec"."""
+        days = (self.first_day + timedelta(days=n) for n in range(self.days))
+        return [f"{d:%a} {d.day} {d:%b}" for d in days]
+
+    def overflow_of(self, place: Place, after: bool) -> float:
+        loads = (self.after if after else self.before)[place.key]
+        return sum(max(0.0, v - self.capacity[place.key]) for v in loads)
+
+
+def _loads(places: list[Place], loads: np.ndarray) -> dict[str, tuple[float, ...]]:
+    return {p.key: tuple(float(v) for v in row) for p, row in zip(places, loads, strict=True)}
+
+
+def check_outlook_request(days: str, los_days: str) -> tuple[int, float]:
+    """Read the multi-day part of the form; PlanInvalid names each field that is wrong."""
+    errors: dict[str, str] = {}
+    try:
+        n = int(days)
+    except ValueError:
+        n = -1
+    if n not in DAYS_CHOICES:
+        errors["days"] = f"choose {', '.join(str(d) for d in DAYS_CHOICES)} days"
+    los = _number(errors, "los_days", los_days, LOS_DAYS_RANGE, unit=" days")
+    if errors:
+        raise PlanInvalid(errors)
+    return n, los if los is not None else DEFAULT_LOS_DAYS
+
+
+def outlook(
+    viewer: policy.Viewer,
+    collaborative: Collaborative,
+    *,
+    bed: str,
+    safe_occupancy: float,
+    radius_km: float,
+    days: int,
+    los_days: float,
+) -> Outlook:
+    """The multi-day plan of the next `days` days for this bed type, from today's figures
+    and the forecasts of occupied beds, both as the viewer may see them.
+
+    The model (Parker et al., `planning.core.multiday`) redirects admissions, so admissions
+    are needed: with a geometric length of stay of mean `los_days` (a patient stays another
+    day with probability q = 1 − 1/los), the census follows N_t = q·N_{t−1} + A_t, so the
+    admissions the forecast implies are A_t = F_t − q·F_{t−1}, from today's patients F_0.
+    Where a forecast falls faster than stays end, A_t would be negative: it is taken as 0
+    and the place named."""
+    places, left_out, none_reported, at = places_seen_by(viewer, collaborative, bed)
+    today = timezone.localdate(at)
+    targets = [today + timedelta(days=d) for d in range(1, days + 1)]
+    series = {
+        (s.organisation.pk, s.site_id): s
+        for s in forecasts_seen_by(
+            viewer, {p.organisation for p in places}, measures=[f"{bed}_occupied"]
+        )
+    }
+    usable, medians = [], []
+    for p in places:
+        s = series.get((p.organisation.pk, p.site.pk if p.site else None))
+        by_target = {d.target: d.median for d in s.days} if s is not None else {}
+        if s is None:
+            left_out.append(LeftOut(p.name, "has no forecast of occupied beds you may see"))
+        elif s.access.detail != EXACT:
+            left_out.append(
+                LeftOut(p.name, "shares its forecast with you only banded: a plan needs counts")
+            )
+        elif not all(t in by_target for t in targets):
+            left_out.append(
+                LeftOut(
+                    p.name,
+                    f"its newest forecast (made {s.origin:%d %b}) does not reach {days} days ahead",
+                )
+            )
+        else:
+            usable.append(p)
+            medians.append([by_target[t] for t in targets])
+    n = len(usable)
+    capacity, cap = _safe_capacity(usable, safe_occupancy)
+    base = Outlook(
+        collaborative=collaborative,
+        bed=bed,
+        bed_label=bed_types()[bed],
+        safe_occupancy=safe_occupancy,
+        radius_km=radius_km,
+        days=days,
+        los_days=los_days,
+        at=at,
+        first_day=targets[0],
+        places=usable,
+        left_out=left_out,
+        none_reported=none_reported,
+        capacity=cap,
+        before={},
+        after={},
+        overflow_before=0.0,
+        overflow_after=0.0,
+        lower_bound=0.0,
+        redirects=[],
+        moves=[],
+        clipped=[],
+        status="nothing to plan",
+        solve_seconds=0.0,
+    )
+    if n == 0:
+        return base
+    q = 1.0 - 1.0 / los_days
+    census = np.array(medians)  # F_1..F_T
+    today_patients = np.array([float(p.occupied) for p in usable])
+    previous = np.column_stack([today_patients, census[:, :-1]])
+    implied = census - q * previous
+    clipped = [p.name for p, row in zip(usable, implied, strict=True) if (row < -1e-9).any()]
+    survival = geometric_survival(los_days, _LOS_TERMS)
+    pairs = graph_by_radius(_core_sites(usable, bed, safe_occupancy), radius_km)
+    inst = MultiDayInstance(
+        site_id=tuple(p.key for p in usable),
+        capacity=capacity.astype(np.float64),
+        initial=today_patients,
+        initial_discharges=residual_discharges(today_patients, survival, days),
+        admissions=np.maximum(implied, 0.0),
+        los_survival=survival,
+        src=pairs.src,
+        dst=pairs.dst,
+        distance_km=pairs.distance_km,
+    )
+    result = solve_multiday(inst, time_limit=TIME_LIMIT_S)
+    before_loads = result.active_before
+    after_loads = result.active_after
+    arcs: dict[tuple[int, int], list[float]] = {}
+    distance: dict[tuple[int, int], float] = {}
+    for s, d, t, k, km in zip(
+        result.src, result.dst, result.day, result.patients, result.distance_km, strict=True
+    ):
+        arcs.setdefault((int(s), int(d)), [0.0] * days)[int(t)] += float(k)
+        distance[(int(s), int(d))] = float(km)
+    redirects = sorted(
+        (
+            Redirect(usable[s], usable[d], tuple(v), distance[(s, d)])
+            for (s, d), v in arcs.items()
+            if sum(v) >= 0.05
+        ),
+        key=lambda r: (-r.patients, r.distance_km),
+    )
+    moves = [
+        Move(r.source, r.target, round(r.patients), r.distance_km)
+        for r in redirects
+        if round(r.patients) >= 1
+    ]
+    total_over = np.maximum(before_loads.sum(axis=0) - capacity.sum(), 0.0)
+    return dataclasses.replace(
+        base,
+        before=_loads(usable, before_loads),
+        after=_loads(usable, after_loads),
+        overflow_before=float(np.maximum(before_loads - capacity[:, None], 0).sum()),
+        overflow_after=float(np.maximum(after_loads - capacity[:, None], 0).sum()),
+        lower_bound=float(total_over.sum()),
+        redirects=redirects,
+        moves=moves,
+        clipped=clipped,
+        status=result.status,
+        solve_seconds=result.solve_seconds,
     )

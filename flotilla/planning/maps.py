@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from flotilla.planning.balancing import Plan
+from flotilla.planning.balancing import Outlook, Plan
 
 WIDTH = 640
 PAD = 28
@@ -55,7 +55,7 @@ def _round_km(km: float) -> float:
     return max(m * power for m in (1, 2, 5) if m * power <= km)
 
 
-def plan_map(plan: Plan) -> Map | None:
+def plan_map(plan: Plan | Outlook) -> Map | None:
     """The plan's places and moves on a map; None when there is nothing to draw."""
     if not plan.places:
         return None
@@ -91,10 +91,15 @@ def plan_map(plan: Plan) -> Map | None:
             else "steady"
         )
         cap = plan.capacity[p.key]
+        over_text = f"{over:.0f} patient-days over" if isinstance(over, float) else f"{over} over"
         title = (
             f"{p.name}: {p.occupied} of {p.open_beds} beds occupied, safe capacity {cap}"
-            + (f", {over} over" if over else "")
-            + (f"; {plan.after[p.key]} after the plan" if p.key in sending | receiving else "")
+            + (f", {over_text}" if over else "")
+            + (
+                f"; {plan.after[p.key]} after the plan"
+                if p.key in sending | receiving and isinstance(plan.after[p.key], int)
+                else ""
+            )
         )
         dots.append(Dot(x, y, radius_of[p.key], state, p.organisation.code, title))
     heaviest = max((m.patients for m in plan.moves), default=1)
@@ -111,7 +116,8 @@ def plan_map(plan: Plan) -> Map | None:
                 x2 - ux * end,
                 y2 - uy * end,
                 1.5 + 3.5 * m.patients / heaviest,
-                f"{m.patients} from {m.source.name} to {m.target.name}, {m.distance_km:.0f} km",
+                f"{m.patients} from {m.source.name} to {m.target.name}, {m.distance_km:.0f} km"
+                + (f" over {plan.days} days" if isinstance(plan, Outlook) else ""),
             )
         )
     bar_km = _round_km((WIDTH - 2 * PAD) / scale / 4)

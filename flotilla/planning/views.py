@@ -32,18 +32,35 @@ def _plan_context(request: HttpRequest, slug: str, params: Any) -> dict[str, Any
     asked = "bed" in params
     bed = params.get("bed", "ga" if "ga" in beds else next(iter(beds)))
     errors: dict[str, str] = {}
-    result = None
+    result: balancing.Plan | balancing.Outlook | None = None
+    days_value = params.get("days", "0")
     if asked:
         try:
             bed, safe, radius = balancing.check_request(
                 collab, bed, params.get("safe_occupancy", ""), params.get("radius_km", "")
             )
+            days, los = (
+                balancing.check_outlook_request(days_value, params.get("los_days", ""))
+                if days_value != "0"
+                else (0, balancing.DEFAULT_LOS_DAYS)
+            )
         except balancing.PlanInvalid as invalid:
             errors = invalid.errors
         else:
-            result = balancing.static_plan(
-                viewer, collab, bed=bed, safe_occupancy=safe, radius_km=radius
-            )
+            if days:
+                result = balancing.outlook(
+                    viewer,
+                    collab,
+                    bed=bed,
+                    safe_occupancy=safe,
+                    radius_km=radius,
+                    days=days,
+                    los_days=los,
+                )
+            else:
+                result = balancing.static_plan(
+                    viewer, collab, bed=bed, safe_occupancy=safe, radius_km=radius
+                )
     default_safe = balancing.default_safe_occupancy(collab, bed if bed in beds else "ga")
     return {
         "collab": collab,
@@ -54,6 +71,11 @@ def _plan_context(request: HttpRequest, slug: str, params: Any) -> dict[str, Any
         "map": maps.plan_map(result) if result is not None else None,
         "safe_value": params.get("safe_occupancy", f"{default_safe * 100:g}"),
         "radius_value": params.get("radius_km", f"{balancing.DEFAULT_RADIUS_KM:g}"),
+        "days_value": days_value,
+        "days_choices": balancing.DAYS_CHOICES,
+        "los_value": params.get("los_days", f"{balancing.DEFAULT_LOS_DAYS:g}"),
+        "los_range": balancing.LOS_DAYS_RANGE,
+        "outlook": isinstance(result, balancing.Outlook),
         "safe_range": balancing.SAFE_OCCUPANCY_RANGE,
         "radius_range": balancing.RADIUS_KM_RANGE,
         "can_draft": can(request.user, Perm.MANAGE_COLLABORATIVE, collab)

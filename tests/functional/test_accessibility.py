@@ -60,9 +60,12 @@ PAGES: dict[str, Visit] = {
         "viewer", "/c/{slug}/?bed=ga&rag=red&stale=no&sort=ga_occupancy&order=desc"
     ),
     "dashboard, a filter it cannot use": Visit("viewer", "/c/{slug}/?rag=purple"),
-    "balance the load": Visit("coordinator", "/c/{slug}/planning", "Plan for today"),
+    "balance the load": Visit("coordinator", "/c/{slug}/planning", "Make the plan"),
+    "balance the load, the next 7 days": Visit(
+        "coordinator", "/c/{slug}/planning?bed=ga&safe_occupancy=92&radius_km=50&days=7"
+    ),
     "balance the load, with errors": Visit(
-        "coordinator", "/c/{slug}/planning", "Plan for today", (("#radius_km", "far"),)
+        "coordinator", "/c/{slug}/planning", "Make the plan", (("#radius_km", "far"),)
     ),
     "organisation": Visit("viewer", "/o/RS1/"),
     "site": Visit("viewer", "/o/RS1/s/RS101/"),

@@ -53,7 +53,7 @@ def test_a_coordinator_runs_todays_plan_and_reads_the_moves_the_lower_bound_and_
     page.wait_for_url("**/planning")
     assert page.input_value("#safe_occupancy") == "92"
     page.fill("#radius_km", "60")
-    page.click("text=Plan for today")
+    page.click("text=Make the plan")
     page.wait_for_selector("#result")
 
     assert page.inner_text("#overflow-before") == "28 patients above safe capacity"
@@ -74,6 +74,13 @@ def test_a_coordinator_runs_todays_plan_and_reads_the_moves_the_lower_bound_and_
     assert "Banded Hospitals NHS Trust: shares its bed figures with you only as a band" in (
         page.inner_text("#left-out")
     )
+
+    # The next 7 days: none has a forecast yet (no history), so each is left out and named.
+    page.select_option("#days", "7")
+    page.click("text=Make the plan")
+    page.wait_for_selector("#result")
+    assert "the next 7 days" in page.inner_text("#result")
+    assert "has no forecast of occupied beds you may see" in page.inner_text("#left-out")
 
 
 @pytest.fixture
@@ -134,3 +141,42 @@ def test_two_moves_become_drafts_that_the_organisations_on_each_side_then_see(
                 assert "Offer " in text and "beds" in text
         page.context.close()
     assert "west" in receivers and receivers & {"south", "east"}
+
+
+@pytest.fixture
+def forecast_system(db):
+    """North runs near 98 of 100 beds for three weeks, South near 60; both forecast."""
+    from flotilla.planning import actions as planning_actions
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    north = placed("RN1", "North Hospitals NHS Trust", 53.80, -1.55)
+    south = placed("RS1", "South Hospitals NHS Trust", 53.79, -1.75)
+    collab = f.CollaborativeFactory(name="River System", organisation=north)
+    f.join(collab, south)
+    for n in range(21, 0, -1):
+        day = now - timedelta(days=n)
+        f.report(north, day, ga_open=100, ga_occupied=95 + n % 7)
+        f.report(south, day, ga_open=100, ga_occupied=57 + n % 7)
+    f.report(north, now - timedelta(hours=1), ga_open=100, ga_occupied=99)
+    f.report(south, now - timedelta(hours=1), ga_open=100, ga_occupied=61)
+    for org in (north, south):
+        planning_actions.recompute(organisation=org)
+    coordinator = f.UserFactory(username="coordinator")
+    f.member(coordinator, north, Role.COORDINATOR)
+    return collab
+
+
+def test_a_coordinator_plans_the_next_seven_days_from_the_forecasts(page, forecast_system):
+    sign_in(page, "coordinator")
+    page.goto(f"/c/{forecast_system.slug}/planning")
+    page.select_option("#days", "7")
+    page.click("text=Make the plan")
+    page.wait_for_selector("#result")
+    assert "the next 7 days" in page.inner_text("#result")
+    assert "patient-days above safe capacity over the 7 days" in page.inner_text("#overflow-before")
+    assert page.inner_text("#lower-bound").startswith("0.0 patient-days")
+    (row,) = page.locator("#moves tbody tr").all()
+    cells = row.inner_text().split("\t")
+    assert cells[1:3] == ["North Hospitals NHS Trust", "South Hospitals NHS Trust"]
+    assert float(cells[3]) > 1
+    assert page.locator("#plan-map line[marker-end]").count() == 1
