@@ -111,8 +111,16 @@ class HighsModel:
         self._h.setOptionValue(name, value)
 
     def set_time_limit(self, seconds: float | None) -> None:
-        """Limit the next solves to ``seconds`` of wall time (``None``: no limit)."""
-        self._h.setOptionValue("time_limit", INF if seconds is None else max(float(seconds), 0.0))
+        """Limit the next solve to ``seconds`` of wall time (``None``: no limit).
+
+        HiGHS compares its limit with the run time of the instance summed over all solves, so
+        the limit is set to that sum plus ``seconds``.
+        """
+        if seconds is None:
+            self._h.setOptionValue("time_limit", INF)
+        else:
+            spent = float(self._h.getRunTime())
+            self._h.setOptionValue("time_limit", spent + max(float(seconds), 0.0))
 
     def add_cols(
         self,
