@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ from scipy.sparse.csgraph import connected_components
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import data_dir, machine
+from _data import data_dir, load_seconds, machine
 
 from flotilla.planning.core.geo import pairs_within_km
 from flotilla.planning.core.multiday import (
@@ -103,14 +102,6 @@ def synthetic(n: int, seed: int = 7, geometry: str = "metro") -> MultiDayInstanc
         dst=dst,
         distance_km=dist,
     )
-
-
-def load_seconds() -> float:
-    """Wall seconds of a fixed pure-Python loop in a fresh interpreter (about 1.9 s on this
-    machine when quiet): how busy the shared cores were around a figure."""
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "s = 0\nfor i in range(20_000_000): s += i"], check=True)
-    return time.perf_counter() - t0
 
 
 def main() -> None:

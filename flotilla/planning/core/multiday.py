@@ -16,15 +16,19 @@ Notation (``i, j`` sites; ``t, tau`` days ``0..T-1``; all counts in patients):
 Constraints: ``sum_j x_{i,j,t} <= A_{i,t}`` (only new admissions are redirected);
 "no artificial overflow" ``Y_{i,t} <= C_i`` wherever ``N_{i,t} <= C_i``; "no worse overflow"
 ``Y_{i,t} <= N_{i,t}`` wherever ``N_{i,t} >= C_i``.
-Objective: ``min sum o + alpha sum x + beta sum |x_{i,j,t} - x_{i,j,t-1}|`` (``x_{.,.,-1} = 0``)
-with small ``alpha`` (``transfer_penalty``) and ``beta`` (``change_penalty``).
+Objective, in two phases (``multiday_lp``): phase 1 ``min sum o + alpha sum x`` over every arc
+and day, proven optimal by column generation; phase 2 ``min sum o + alpha sum x + beta sum
+|x_{i,j,t} - x_{i,j,t-1}|`` (``x_{.,.,-1} = 0``) on the arcs phase 1 uses, with phase 1's
+objective held within a relative 1e-6; small ``alpha`` (``transfer_penalty``) and ``beta``
+(``change_penalty``).
 
 Robust variant: with ``admissions_low <= A <= admissions`` (e.g. forecast quantiles) the plan
 redirects at most ``admissions_low`` and is scored on ``admissions``; as every coefficient of
 ``A`` in ``Y`` is non-negative, this is the exact worst case of every constraint over the box.
 
 The LP is continuous (patients are expected values over days); it is solved per connected
-component of the transfer graph, skipping components that never overflow.
+component of the transfer graph, skipping components that never overflow. A geometric length
+of stay is written as a recursion, any other as a convolution.
 """
 
 from __future__ import annotations
