@@ -324,7 +324,10 @@ def solve_multiday(
     unsmoothed = 0
     for data, res, comp_arcs in sorted(phase1_done, key=lambda item: item[0].n):
         arc_day_val = (res.arc, res.day, res.patients)
-        if inst.change_penalty > 0 and res.arc.size:
+        out_of_time = deadline is not None and time.perf_counter() >= deadline
+        if inst.change_penalty > 0 and res.arc.size and out_of_time:
+            unsmoothed += 1
+        elif inst.change_penalty > 0 and res.arc.size:
             smooth = smooth_lp(
                 data,
                 np.unique(res.arc),
