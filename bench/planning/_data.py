@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -65,3 +67,11 @@ def machine() -> str:
     except OSError:
         pass
     return f"{platform.machine()}, {model}, {os.cpu_count()} cores"
+
+
+def load_seconds() -> float:
+    """Wall seconds of a fixed pure-Python loop in a fresh interpreter (about 1.9 s on this
+    machine when quiet): how busy the shared cores were around a figure."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "s = 0\nfor i in range(20_000_000): s += i"], check=True)
+    return time.perf_counter() - t0

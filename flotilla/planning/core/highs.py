@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import highspy
@@ -47,12 +47,17 @@ def _new_highs() -> Any:
 
 @dataclass(frozen=True)
 class LpSolution:
-    """Primal values, objective and HiGHS model status text of one solve."""
+    """Primal values, objective and HiGHS model status text of one solve.
+
+    ``row_dual`` holds the constraint duals ``y`` with HiGHS's sign convention (reduced cost
+    ``c - A^T y``), empty when HiGHS has none.
+    """
 
     x: FloatArray
     objective: float
     status: str
     optimal: bool
+    row_dual: FloatArray = field(default_factory=lambda: np.zeros(0))
 
 
 class HighsModel:
@@ -99,6 +104,50 @@ class HighsModel:
         lp.a_matrix_.num_row_ = int(csc.shape[0])
         self._h.passModel(lp)
         self.n_col = n_col
+        self.n_row = int(csc.shape[0])
+
+    def set_option(self, name: str, value: float | int | str | bool) -> None:
+        """Set a HiGHS option for the next solves."""
+        self._h.setOptionValue(name, value)
+
+    def set_time_limit(self, seconds: float | None) -> None:
+        """Limit the next solve to ``seconds`` of wall time (``None``: no limit).
+
+        HiGHS compares its limit with the run time of the instance summed over all solves, so
+        the limit is set to that sum plus ``seconds``.
+        """
+        if seconds is None:
+            self._h.setOptionValue("time_limit", INF)
+        else:
+            spent = float(self._h.getRunTime())
+            self._h.setOptionValue("time_limit", spent + max(float(seconds), 0.0))
+
+    def add_cols(
+        self,
+        cost: FloatArray,
+        lower: FloatArray,
+        upper: FloatArray,
+        block: sp.spmatrix | sp.sparray,
+    ) -> None:
+        """Append columns (``block`` has one column per new variable over the existing rows).
+
+        HiGHS keeps its basis, with the new columns non-basic at a bound, so the next solve
+        starts from the previous optimum.
+        """
+        csc = sp.csc_array(block)
+        csc.sum_duplicates()
+        n_new = int(csc.shape[1])
+        self._h.addCols(
+            n_new,
+            np.asarray(cost, dtype=np.float64),
+            np.asarray(lower, dtype=np.float64),
+            np.asarray(upper, dtype=np.float64),
+            int(csc.nnz),
+            csc.indptr[:-1].astype(np.int32),
+            csc.indices.astype(np.int32),
+            csc.data.astype(np.float64),
+        )
+        self.n_col += n_new
 
     def set_cost(self, cost: FloatArray) -> None:
         """Replace the objective vector."""
@@ -128,4 +177,5 @@ class HighsModel:
         if x.shape[0] != self.n_col:
             x = np.zeros(self.n_col)
         obj = float(self._h.getInfo().objective_function_value)
-        return LpSolution(x=x, objective=obj, status=text, optimal=bool(optimal))
+        dual = np.asarray(sol.row_dual, dtype=np.float64) if sol.dual_valid else np.zeros(0)
+        return LpSolution(x=x, objective=obj, status=text, optimal=bool(optimal), row_dual=dual)

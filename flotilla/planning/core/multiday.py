@@ -16,15 +16,19 @@ Notation (``i, j`` sites; ``t, tau`` days ``0..T-1``; all counts in patients):
 Constraints: ``sum_j x_{i,j,t} <= A_{i,t}`` (only new admissions are redirected);
 "no artificial overflow" ``Y_{i,t} <= C_i`` wherever ``N_{i,t} <= C_i``; "no worse overflow"
 ``Y_{i,t} <= N_{i,t}`` wherever ``N_{i,t} >= C_i``.
-Objective: ``min sum o + alpha sum x + beta sum |x_{i,j,t} - x_{i,j,t-1}|`` (``x_{.,.,-1} = 0``)
-with small ``alpha`` (``transfer_penalty``) and ``beta`` (``change_penalty``).
+Objective, in two phases (``multiday_lp``): phase 1 ``min sum o + alpha sum x`` over every arc
+and day, proven optimal by column generation; phase 2 ``min sum o + alpha sum x + beta sum
+|x_{i,j,t} - x_{i,j,t-1}|`` (``x_{.,.,-1} = 0``) on the arcs phase 1 uses, with phase 1's
+objective held within a relative 1e-6; small ``alpha`` (``transfer_penalty``) and ``beta``
+(``change_penalty``).
 
 Robust variant: with ``admissions_low <= A <= admissions`` (e.g. forecast quantiles) the plan
 redirects at most ``admissions_low`` and is scored on ``admissions``; as every coefficient of
 ``A`` in ``Y`` is non-negative, this is the exact worst case of every constraint over the box.
 
 The LP is continuous (patients are expected values over days); it is solved per connected
-component of the transfer graph, skipping components that never overflow.
+component of the transfer graph, skipping components that never overflow. A geometric length
+of stay is written as a recursion, any other as a convolution.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from scipy.sparse.csgraph import connected_components
 
 from flotilla.planning.core._arrays import frozen
 from flotilla.planning.core.errors import InputError
-from flotilla.planning.core.highs import HighsModel
+from flotilla.planning.core.multiday_lp import LpData, LpResult, smooth_lp, solve_lp
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -168,7 +172,13 @@ class MultiDayPlan:
     status: str
     components_solved: int
     variables: int
-    objective: float  # sum o + alpha sum x + beta sum |dx| over the solved components
+    objective: float  # sum o + alpha sum x + beta sum |dx| of the plan, every site
+    pricing_rounds: int = 0  # phase-1 LP solves (the most any component needed)
+    columns_generated: int = 0  # (arc, day) redirect columns the LP held at the end
+    arc_days: int = 0  # every (arc, day) of the full LP
+    min_reduced_cost: float = 0.0  # smallest over every (arc, day) at the last duals
+    phase1_objective: float = 0.0  # sum o + alpha sum x at the phase-1 optimum, every site
+    phase1_seconds: float = 0.0  # wall seconds until phase 1 was solved (and proven)
 
     @property
     def overflow_before(self) -> float:
@@ -194,6 +204,11 @@ class MultiDayPlan:
             else 0.0,
             "components_solved": self.components_solved,
             "variables": self.variables,
+            "pricing_rounds": self.pricing_rounds,
+            "columns_generated": self.columns_generated,
+            "arc_days": self.arc_days,
+            "min_reduced_cost": self.min_reduced_cost,
+            "phase1_objective": round(self.phase1_objective, 6),
             "solve_seconds": round(self.solve_seconds, 4),
             "status": self.status,
         }
@@ -217,146 +232,26 @@ def candidate_edges(inst: MultiDayInstance, null: FloatArray) -> npt.NDArray[np.
     return np.asarray(keep)
 
 
-def _solve_component(
-    inst: MultiDayInstance,
-    sites: IntArray,
-    edges: IntArray,
-    null: FloatArray,
-    surv: FloatArray,
-    time_limit: float | None,
-    solver: str = "choose",
-) -> tuple[FloatArray, str, float]:
-    """Build and solve the LP restricted to ``sites``; returns ``x`` of shape (len(edges), T)."""
-    t_len = inst.days
-    n = int(sites.size)
-    e = int(edges.size)
-    local = np.full(inst.n, -1, dtype=np.int64)
-    local[sites] = np.arange(n)
-    src = local[inst.src[edges]]
-    dst = local[inst.dst[edges]]
-    cap = inst.capacity[sites]
-    nul = null[sites]
-    adm_low = inst.admissions if inst.admissions_low is None else inst.admissions_low
-    adm = adm_low[sites]
-    # Column blocks: x (e*T, edge-major), net (n*T), o (n*T), d (e*T).
-    nx, nn = e * t_len, n * t_len
-    x_col = np.arange(nx).reshape(e, t_len)
-    net_col = nx + np.arange(nn).reshape(n, t_len)
-    o_col = nx + nn + np.arange(nn).reshape(n, t_len)
-    d_col = nx + 2 * nn + np.arange(nx).reshape(e, t_len)
-    n_cols = 2 * nx + 2 * nn
-    rows_i: list[IntArray] = []
-    rows_j: list[IntArray] = []
-    vals: list[FloatArray] = []
-    lo: list[FloatArray] = []
-    hi: list[FloatArray] = []
-    n_rows = 0
-
-    def add(r: IntArray, c: IntArray, v: FloatArray) -> None:
-        rows_i.append(r.ravel())
-        rows_j.append(c.ravel())
-        vals.append(np.broadcast_to(v, r.shape).ravel().astype(np.float64))
-
-    # (1) net_{i,t} - sum_in x + sum_out x = 0.
-    net_row = np.arange(nn).reshape(n, t_len)
-    add(net_row, net_col, np.ones((n, t_len)))
-    add(net_row[dst], x_col, -np.ones((e, t_len)))
-    add(net_row[src], x_col, np.ones((e, t_len)))
-    lo.append(np.zeros(nn))
-    hi.append(np.zeros(nn))
-    n_rows += nn
-    # (2) overflow: sum_tau L_{t-tau} net_{i,tau} - o_{i,t} <= C_i - N_{i,t}.
-    tt, tau = np.tril_indices(t_len)
-    base = n_rows + np.arange(n)[:, None] * t_len
-    add(base + tt[None, :], net_col[:, tau], np.broadcast_to(surv[tt - tau], (n, tt.size)))
-    add(base + np.arange(t_len)[None, :], o_col, -np.ones((n, t_len)))
-    lo.append(np.full(nn, -np.inf))
-    hi.append((cap[:, None] - nul).ravel())
-    n_rows += nn
-    # (3) no worse overflow where N >= C: sum L net <= 0.
-    if inst.no_worse_overflow:
-        over_i, over_t = np.nonzero(nul >= cap[:, None])
-        k = over_i.size
-        if k:
-            q_all = np.arange(k)
-            for t in range(t_len):  # a loop over days, not over variables
-                q = q_all[over_t == t]
-                if q.size == 0:
-                    continue
-                taus = np.arange(t + 1)
-                add(
-                    np.broadcast_to(n_rows + q[:, None], (q.size, t + 1)),
-                    net_col[over_i[q]][:, taus],
-                    np.broadcast_to(surv[t - taus], (q.size, t + 1)),
-                )
-            lo.append(np.full(k, -np.inf))
-            hi.append(np.zeros(k))
-            n_rows += k
-    # (4) redirect only that day's admissions: sum_out x <= A_low.
-    send_row = n_rows + np.arange(nn).reshape(n, t_len)
-    add(send_row[src], x_col, np.ones((e, t_len)))
-    lo.append(np.full(nn, -np.inf))
-    hi.append(adm.ravel())
-    n_rows += nn
-    # (5) d >= |x_t - x_{t-1}|, two rows per (edge, day).
-    for sign in (1.0, -1.0):
-        r = n_rows + np.arange(nx).reshape(e, t_len)
-        add(r, x_col, np.full((e, t_len), sign))
-        add(r[:, 1:], x_col[:, :-1], np.full((e, t_len - 1), -sign))
-        add(r, d_col, -np.ones((e, t_len)))
-        lo.append(np.full(nx, -np.inf))
-        hi.append(np.zeros(nx))
-        n_rows += nx
-    a = sp.csc_array(
-        (np.concatenate(vals), (np.concatenate(rows_i), np.concatenate(rows_j))),
-        shape=(n_rows, n_cols),
-    )
-    col_lower = np.zeros(n_cols)
-    col_lower[nx : nx + nn] = -np.inf
-    col_upper = np.full(n_cols, np.inf)
-    if inst.no_artificial_overflow:
-        # Where N <= C the overflow row with o = 0 is exactly Y <= C.
-        col_upper[o_col[nul <= cap[:, None]]] = 0.0
-    if inst.prune:
-        # A sender gains nothing by redirecting after its last day of overflow.
-        over = nul > cap[:, None]
-        last = np.where(over.any(axis=1), t_len - 1 - np.argmax(over[:, ::-1], axis=1), -1)
-        late = np.arange(t_len)[None, :] > last[src][:, None]
-        col_upper[x_col[late]] = 0.0
-    cost = np.zeros(n_cols)
-    cost[:nx] = inst.transfer_penalty
-    cost[o_col.ravel()] = 1.0
-    cost[d_col.ravel()] = inst.change_penalty
-    model = HighsModel(
-        cost,
-        col_lower,
-        col_upper,
-        a,
-        np.concatenate(lo),
-        np.concatenate(hi),
-        time_limit=time_limit,
-        solver=solver,
-    )
-    sol = model.solve()
-    x = np.maximum(sol.x[:nx].reshape(e, t_len), 0.0)
-    if not sol.optimal:
-        # A time-limited or failed solve may hold an infeasible point; no redirection is always
-        # feasible and never worse than doing nothing.
-        x = np.zeros((e, t_len))
-    change = np.abs(np.diff(x, axis=1, prepend=0.0)).sum()
-    return x, sol.status, inst.transfer_penalty * x.sum() + inst.change_penalty * change
-
-
 def solve_multiday(
-    inst: MultiDayInstance, *, time_limit: float | None = None, solver: str = "choose"
+    inst: MultiDayInstance,
+    *,
+    time_limit: float | None = None,
+    solver: str = "simplex",
+    los_recursion: bool = True,
 ) -> MultiDayPlan:
-    """Solve the redistribution LP component by component with HiGHS.
+    """Solve the redistribution LP with HiGHS by column generation (see ``multiday_lp``).
 
-    ``solver`` is passed to HiGHS (``"choose"``, ``"simplex"``, ``"ipm"``, ``"pdlp"``).
+    Every connected component of the transfer graph with an overflow goes into one LP; sites
+    elsewhere get no redirection (none can help them). ``time_limit`` bounds the whole solve
+    in wall seconds: the plan is then the last restricted optimum (feasible, not proven
+    optimal), or no redirection if not even the first one was reached. ``solver`` is passed to
+    HiGHS for phase 1 (``"simplex"``; ``"ipm"`` gives duals too, after crossover).
+    ``los_recursion=False`` writes the length-of-stay convolution out even when the stay is
+    geometric (the recursion is used otherwise; both give the same LP optimum).
     """
     t0 = time.perf_counter()
+    deadline = None if time_limit is None else t0 + time_limit
     t_len = inst.days
-    surv = inst.survival(t_len)
     null = inst.active_without_transfers()
     edge_ids = np.flatnonzero(candidate_edges(inst, null))
     n = inst.n
@@ -369,62 +264,123 @@ def solve_multiday(
         > 0
     )
     has_edges = np.bincount(label[inst.src[edge_ids]], minlength=n_comp) > 0
+    solve = overflowing & has_edges
+    sites = np.flatnonzero(solve[label])
     edge_label = label[inst.src[edge_ids]]
-    order = np.argsort(edge_label, kind="stable")
-    bounds = np.searchsorted(edge_label[order], np.arange(n_comp + 1))
+    arcs = edge_ids[solve[edge_label]]
+    arc_order = np.argsort(label[inst.src[arcs]], kind="stable")
+    arcs = arcs[arc_order]
+    arc_bounds = np.searchsorted(label[inst.src[arcs]], np.arange(n_comp + 1))
     site_order = np.argsort(label, kind="stable")
     site_bounds = np.searchsorted(label[site_order], np.arange(n_comp + 1))
-    out_src: list[IntArray] = []
-    out_dst: list[IntArray] = []
-    out_day: list[IntArray] = []
-    out_val: list[FloatArray] = []
+    local = np.full(n, -1, dtype=np.int64)
+    over = null > inst.capacity[:, None]
+    last_over = np.where(over.any(axis=1), t_len - 1 - np.argmax(over[:, ::-1], axis=1), -1)
+    limit = inst.admissions if inst.admissions_low is None else inst.admissions_low
+    surv = inst.survival(t_len)
+    found: list[tuple[IntArray, IntArray, FloatArray]] = []
     statuses: set[str] = set()
-    solved = 0
-    variables = 0
-    penalties = 0.0
-    for c in np.flatnonzero(overflowing & has_edges):
+    rounds = columns = arc_days = lp_columns = 0
+    smallest = np.inf
+    phase1 = 0.0
+    # Largest components first: under a time limit they matter most.
+    comps = np.flatnonzero(solve)
+    comps = comps[np.argsort(-(site_bounds[comps + 1] - site_bounds[comps]), kind="stable")]
+    phase1_done: list[tuple[LpData, LpResult, IntArray]] = []
+    for c in comps:
         comp_sites = site_order[site_bounds[c] : site_bounds[c + 1]]
-        comp_edges = edge_ids[order[bounds[c] : bounds[c + 1]]]
-        x, status, obj = _solve_component(
-            inst, comp_sites, comp_edges, null, surv, time_limit, solver
+        comp_arcs = arcs[arc_bounds[c] : arc_bounds[c + 1]]
+        local[comp_sites] = np.arange(comp_sites.size)
+        last_day = np.full(comp_arcs.size, t_len - 1, dtype=np.int64)
+        if inst.prune:
+            # A sender gains nothing directly by redirecting after its last day of overflow.
+            last_day = last_over[inst.src[comp_arcs]].astype(np.int64)
+        data = LpData(
+            capacity=inst.capacity[comp_sites],
+            null=null[comp_sites],
+            send_limit=limit[comp_sites],
+            survival=surv,
+            src=local[inst.src[comp_arcs]],
+            dst=local[inst.dst[comp_arcs]],
+            distance_km=inst.distance_km[comp_arcs],
+            last_day=last_day,
+            transfer_penalty=inst.transfer_penalty,
+            change_penalty=inst.change_penalty,
+            no_artificial_overflow=inst.no_artificial_overflow,
+            no_worse_overflow=inst.no_worse_overflow,
         )
-        penalties += obj
-        statuses.add(status)
-        solved += 1
-        variables += 2 * x.size + 2 * comp_sites.size * t_len
-        e_idx, day = np.nonzero(x > 1e-7)
-        out_src.append(inst.src[comp_edges[e_idx]])
-        out_dst.append(inst.dst[comp_edges[e_idx]])
-        out_day.append(day.astype(np.int64))
-        out_val.append(x[e_idx, day])
-    src = np.concatenate(out_src) if out_src else np.zeros(0, np.int64)
-    dst = np.concatenate(out_dst) if out_dst else np.zeros(0, np.int64)
-    day = np.concatenate(out_day) if out_day else np.zeros(0, np.int64)
-    val = np.concatenate(out_val) if out_val else np.zeros(0)
+        res = solve_lp(data, deadline=deadline, solver=solver, recursion=los_recursion)
+        phase1_done.append((data, res, comp_arcs))
+        if not res.proven:
+            statuses.add(f"not proven optimal: {res.status}")
+        rounds = max(rounds, res.rounds)
+        columns += res.columns
+        arc_days += res.arc_days
+        lp_columns += res.lp_columns
+        smallest = min(smallest, res.min_reduced_cost)
+        phase1 += res.phase1_objective
+    phase1_seconds = time.perf_counter() - t0
+    # Phase 2, smallest components first, each keeping its phase-1 plan if out of time.
+    unsmoothed = 0
+    for data, res, comp_arcs in sorted(phase1_done, key=lambda item: item[0].n):
+        arc_day_val = (res.arc, res.day, res.patients)
+        out_of_time = deadline is not None and time.perf_counter() >= deadline
+        if inst.change_penalty > 0 and res.arc.size and out_of_time:
+            unsmoothed += 1
+        elif inst.change_penalty > 0 and res.arc.size:
+            smooth = smooth_lp(
+                data,
+                np.unique(res.arc),
+                res.phase1_objective,
+                deadline=deadline,
+                recursion=los_recursion,
+            )
+            if smooth is None:
+                unsmoothed += 1
+            else:
+                arc_day_val = smooth
+        found.append((comp_arcs[arc_day_val[0]], arc_day_val[1], arc_day_val[2]))
+    if unsmoothed:
+        statuses.add(f"smoothing not finished in {unsmoothed} components (phase-1 plan kept)")
+    status = "; ".join(["optimal"] if not statuses else sorted(statuses))
+    edge = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
+    day = np.concatenate([f[1] for f in found]) if found else np.zeros(0, np.int64)
+    val = np.concatenate([f[2] for f in found]) if found else np.zeros(0)
+    order = np.lexsort((day, edge))
+    edge, day, val = edge[order], day[order], val[order]
+    src = inst.src[edge]
+    dst = inst.dst[edge]
     after = active_with_plan(inst, src, dst, day, val)
-    dist_lookup = dict(
-        zip(
-            zip(inst.src.tolist(), inst.dst.tolist(), strict=True),
-            inst.distance_km.tolist(),
-            strict=True,
-        )
-    )
-    dist = np.array([dist_lookup[(a, b)] for a, b in zip(src.tolist(), dst.tolist(), strict=True)])
-    status = "optimal" if statuses <= {"Optimal"} else ",".join(sorted(statuses))
+    overflow_after = float(np.maximum(after - inst.capacity[:, None], 0).sum())
+    used, row = np.unique(edge, return_inverse=True)
+    dense = np.zeros((used.size, t_len))
+    dense[row, day] = val
+    change = float(np.abs(np.diff(dense, axis=1, prepend=0.0)).sum())
+    outside = np.ones(n, dtype=bool)
+    outside[sites] = False
+    phase1 += float(np.maximum(null[outside] - inst.capacity[outside, None], 0).sum())
     return MultiDayPlan(
         src=frozen(src, np.int64),
         dst=frozen(dst, np.int64),
         day=frozen(day, np.int64),
         patients=frozen(val, np.float64),
-        distance_km=frozen(dist, np.float64),
+        distance_km=frozen(inst.distance_km[edge], np.float64),
         active_before=frozen(null, np.float64),
         active_after=frozen(after, np.float64),
         capacity=inst.capacity,
         solve_seconds=time.perf_counter() - t0,
         status=status,
-        components_solved=solved,
-        variables=variables,
-        objective=float(np.maximum(after - inst.capacity[:, None], 0).sum()) + penalties,
+        components_solved=int(comps.size),
+        variables=lp_columns,
+        objective=overflow_after
+        + inst.transfer_penalty * float(val.sum())
+        + inst.change_penalty * change,
+        pricing_rounds=rounds,
+        columns_generated=columns,
+        arc_days=arc_days,
+        min_reduced_cost=float(smallest) if comps.size else 0.0,
+        phase1_objective=phase1,
+        phase1_seconds=phase1_seconds,
     )
 
 
