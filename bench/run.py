@@ -23,7 +23,8 @@ SCRIPTS = [
     ["planning/forecast_backtest.py"],
     ["planning/england_static.py"],
     ["planning/nj_multiday.py"],
-    ["planning/scale_multiday.py", "250", "500", "1000", "5000"],
+    ["planning/scale_multiday.py", "250", "500", "1000", "5000", "--time-limit", "30"],
+    ["planning/scale_multiday.py", "5000", "--geometry", "national", "--time-limit", "30"],
 ]
 
 
