@@ -174,7 +174,7 @@ def _commitment_snapshot(c: Commitment) -> dict[str, Any]:
 # ------------------------------------------------------------------ telling people
 
 
-def _tell(
+def tell_arrangers(
     *,
     by: Any,
     organisations: list[Organisation],
@@ -214,7 +214,7 @@ def _tell_audience(*, by: Any, request: AidRequest, already: set[int]) -> None:
     """Tell the organisations a request now reaches that it did not reach before."""
     reached = _told(request, already | {request.organisation_id})
     urgency = Urgency(request.urgency).label.lower()
-    _tell(
+    tell_arrangers(
         by=by,
         organisations=reached,
         text=f"{request.organisation.name} asks for help ({urgency}): {request.summary}.",
@@ -449,7 +449,7 @@ def make_offer(
         )
         data = {"offer": offer.pk, "collaborative": collaborative.slug}
         if request is not None:
-            _tell(
+            tell_arrangers(
                 by=by,
                 organisations=[request.organisation],
                 text=f"{organisation.name} offers {offer.summary} for your request.",
@@ -458,7 +458,7 @@ def make_offer(
                 data={**data, "request": request.pk},
             )
         else:
-            _tell(
+            tell_arrangers(
                 by=by,
                 organisations=_told(offer, {organisation.pk}),
                 text=f"{organisation.name} offers {offer.summary}.",
@@ -547,7 +547,7 @@ def commit(
                 "offer": {"id": locked.pk, **_offer_snapshot(locked)},
             },
         )
-        _tell(
+        tell_arrangers(
             by=by,
             organisations=[locked.organisation],
             text=f"{taker.name} takes up {quantity} of your offer: {locked.summary}.",
@@ -621,7 +621,7 @@ def move_request(*, by: Any, request: AidRequest, to: str, reason: str = "") -> 
         ).exclude(pk=locked.organisation_id)
         # An expiry is the platform's move: the requester hears of it too, as an expiry.
         told = [locked.organisation] if to == "expired" else []
-        _tell(
+        tell_arrangers(
             by=by,
             organisations=told + list(helpers),
             text=f"{locked.organisation.name}'s request ({locked.summary}) is now "
@@ -660,7 +660,7 @@ def move_offer(*, by: Any, offer: Offer, to: str, reason: str = "") -> Offer:
             else:
                 takers = locked.commitments.values("organisation_id")
                 told.extend(Organisation.objects.filter(pk__in=takers).order_by("name"))
-        _tell(
+        tell_arrangers(
             by=by,
             organisations=told,
             text=f"{locked.organisation.name}'s offer ({locked.summary}) is now "
@@ -698,7 +698,7 @@ def move_commitment(*, by: Any, commitment: Commitment, to: str, reason: str = "
             Offer.objects.filter(pk=offer.pk).update(remaining=F("remaining") + locked.quantity)
         mover = speaks_for(by) or set()
         other = [o for o in (locked.organisation, offer.organisation) if o.pk not in mover]
-        _tell(
+        tell_arrangers(
             by=by,
             organisations=other,
             text=f"{offer.organisation.name} to {locked.organisation.name}: {locked.quantity} "

@@ -31,14 +31,13 @@ from django.utils import timezone
 from flotilla import catalogue
 from flotilla.audit import actions as audit
 from flotilla.audit.principals import Principal, as_principal
-from flotilla.authz.checks import can, people_with
+from flotilla.authz.checks import can
 from flotilla.authz.permissions import Perm
 from flotilla.collaboratives.models import Collaborative
 from flotilla.exchange import actions as exchange
 from flotilla.exchange.models import AidRequest, CostRecovery, Offer, Transport, Urgency
-from flotilla.notifications import actions as notifications
 from flotilla.organisations.models import Organisation, Site
-from flotilla.planning.balancing import Move, Outlook, Plan
+from flotilla.planning.balancing import Move, Outlook, Plan, Redirect
 from flotilla.planning.core.forecast import forecast_array
 from flotilla.planning.core.scoring import QUANTILES as CORE_QUANTILES
 from flotilla.planning.models import QUANTILES, AidDraft, DraftSide, DraftState, Forecast
@@ -299,7 +298,7 @@ class NotAllowed(Exception):
     """The mover may not do this."""
 
 
-def move_key(move: Move) -> str:
+def move_key(move: Move | Redirect) -> str:
     """How a plan names a move: sender > receiver, by their places' keys."""
     return f"{move.source.key}>{move.target.key}"
 
@@ -408,13 +407,11 @@ def draft_moves(
             ],
         )
         for d in drafts:
-            people = [p for p in people_with(Perm.ARRANGE_AID, d.organisation_id) if p != actor]
-            notifications.notify(
+            exchange.tell_arrangers(
                 by=by,
-                recipients=people,
+                organisations=[d.organisation],
                 text=sentence(d),
                 link=draft_path(d.pk),
-                organisation=d.organisation,
                 kind="aid.drafted",
                 data={"draft": d.pk, "side": d.side, "collaborative": collaborative.slug},
             )
