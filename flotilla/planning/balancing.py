@@ -150,7 +150,6 @@ class Plan:
     moves: list[Move]
     status: str
     solve_seconds: float
-    pairs_within_radius: int = 0
 
     def overflow_of(self, place: Place, after: bool) -> int:
         held = self.after[place.key] if after else place.occupied
@@ -364,7 +363,6 @@ def static_plan(
         moves=moves,
         status=result.status,
         solve_seconds=result.solve_seconds,
-        pairs_within_radius=len(graph.src),
     )
 
 
