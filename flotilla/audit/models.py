@@ -116,6 +116,12 @@ class ChainedRecord(models.Model):
         last = cls.objects.order_by("-seq").values_list("seq", "hash").first()
         return last or (0, chain.GENESIS)
 
+    @classmethod
+    def waiting(cls) -> tuple[int, Any]:
+        """(how many rows are recorded but not yet chained, the time of the oldest): none
+        here; a chain fed from an inbox says (the access record, ADR 0022)."""
+        return 0, None
+
     def chain_payload(self) -> dict[str, Any]:
         """The fields this row's hash covers, besides seq and prev_hash."""
         return {name: getattr(self, name) for name in self.CHAINED_FIELDS}

@@ -419,7 +419,7 @@ def recompute_for(
     """The job's body: each organisation's levels, then the system level of every
     collaborative they belong to; then tell whoever listens (alerts)."""
     now = now or timezone.now()
-    with transaction.atomic():  # one commit for the whole job, not one per row
+    with transaction.atomic(), queries.profiles_read_once():  # one commit for the whole job
         return _recompute_for(organisation_ids, now)
 
 

@@ -10,7 +10,9 @@ themselves.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -74,9 +76,38 @@ def loaded(version: ProfileVersion) -> opel.Profile:
     return _parsed(version.pk, version.text, base)
 
 
+_remembered: ContextVar[dict[Any, Any] | None] = ContextVar("escalation_profiles", default=None)
+
+
+@contextmanager
+def profiles_read_once() -> Iterator[None]:
+    """Inside the block, read the shipped profiles and each collaborative's adoptions once:
+    a recompute job reads them for the levels it computes and again for each roll-up, inside
+    one transaction."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
+def _once(key: Any, read: Callable[[], Any]) -> Any:
+    memo = _remembered.get()
+    if memo is None:
+        return read()
+    if key not in memo:
+        memo[key] = read()
+    return memo[key]
+
+
 def shipped_versions() -> list[ProfileVersion]:
     """The shipped profiles' versions, oldest first."""
-    return list(ProfileVersion.objects.filter(collaborative__isnull=True).order_by("created_at"))
+    return _once(
+        "shipped",
+        lambda: list(
+            ProfileVersion.objects.filter(collaborative__isnull=True).order_by("created_at")
+        ),
+    )
 
 
 def defaults(kinds: Iterable[str]) -> dict[str, ProfileVersion | None]:
@@ -98,8 +129,23 @@ def default_for(kind: str) -> ProfileVersion | None:
 
 def adopted(collaborative: Collaborative) -> dict[str, ProfileVersion]:
     """Organisation kind → the profile the collaborative adopted for it (in force now)."""
-    rows = Adoption.objects.filter(collaborative=collaborative, ended_at__isnull=True)
-    return {a.organisation_kind: a.profile for a in rows.select_related("profile__based_on")}
+    return _adopted_by([collaborative.pk])[collaborative.pk]
+
+
+def _adopted_by(collaborative_ids: list[int]) -> dict[int, dict[str, ProfileVersion]]:
+    """Collaborative id → `adopted` of it, in one query (each read once in
+    `profiles_read_once`)."""
+    memo = _remembered.get()
+    if memo is None:
+        memo = {}  # not inside `profiles_read_once`: kept for this call only
+    wanted = [c for c in collaborative_ids if ("adopted", c) not in memo]
+    found: dict[int, dict[str, ProfileVersion]] = {c: {} for c in wanted}
+    if wanted:
+        rows = Adoption.objects.filter(collaborative_id__in=wanted, ended_at__isnull=True)
+        for a in rows.select_related("profile__based_on"):
+            found[a.collaborative_id][a.organisation_kind] = a.profile
+        memo.update({("adopted", c): kinds for c, kinds in found.items()})
+    return {c: memo[("adopted", c)] for c in collaborative_ids}
 
 
 def profile_for(collaborative: Collaborative, kind: str) -> ProfileVersion | None:
@@ -127,10 +173,14 @@ def stale_before(collaborative: Collaborative, now: datetime) -> datetime:
     return now - timedelta(hours=hours) * settings.STALE_FACTOR
 
 
-def _latest(pairs: Mapping[int, tuple[int, datetime]]) -> list[ComputedLevel]:
+def _latest(
+    pairs: Mapping[int, tuple[int, datetime]], *, levels_only: bool = False
+) -> list[ComputedLevel]:
     """The newest computed level of each owner under its profile at or before its cutoff:
     owner → (profile id, cutoff). Owners alike in profile and cutoff (most are) share one
-    correlated sub-query, answered by the (organisation, profile, as_of) index."""
+    correlated sub-query, answered by the (organisation, profile, as_of) index.
+    `levels_only`: the level, its time and its profile's name, unordered; not the
+    explanation, the organisation or the profile's text (a roll-up reads forty of them)."""
     groups: dict[tuple[int, datetime], list[int]] = {}
     for owner, key in pairs.items():
         groups.setdefault(key, []).append(owner)
@@ -151,7 +201,20 @@ def _latest(pairs: Mapping[int, tuple[int, datetime]]) -> list[ComputedLevel]:
             .exclude(level_id=None)
             .values("level_id")
         )
-    return list(ComputedLevel.objects.filter(wanted).select_related("profile", "organisation"))
+    found = ComputedLevel.objects.filter(wanted)
+    if levels_only:
+        found = (
+            found.select_related("profile")
+            .only(*_LEVEL_ONLY, "profile__code", "profile__version")
+            .order_by()
+        )
+    else:
+        found = found.select_related("profile", "organisation")
+    return list(found)
+
+
+#: What a roll-up reads of a computed level.
+_LEVEL_ONLY = ("organisation_id", "profile", "as_of", "level")
 
 
 @dataclass
@@ -220,7 +283,8 @@ def levels_seen_by(
     wanted = {pk: p for pk, p in profiles.items() if p is not None and pk in orgs}
 
     def fetch(cutoffs: dict[int, datetime]) -> list[ComputedLevel]:
-        return _latest({o: (wanted[o].pk, c) for o, c in cutoffs.items() if o in wanted})
+        pairs = {o: (wanted[o].pk, c) for o, c in cutoffs.items() if o in wanted}
+        return _latest(pairs, levels_only=levels_only)
 
     found = policy.read_derived(viewer, GROUP, wanted, fetch, at=at)
     seen = {c.organisation_id: Seen(c, a) for c, a in found}
@@ -318,10 +382,11 @@ def profiles_of(organisation: Organisation) -> list[ProfileVersion]:
             "collaborative_id", flat=True
         )
     )
-    chosen = Adoption.objects.filter(
-        collaborative_id__in=collabs, organisation_kind=organisation.kind, ended_at__isnull=True
-    ).select_related("profile__based_on")
-    found = {a.collaborative_id: a.profile for a in chosen}
+    found = {
+        c: kinds[organisation.kind]
+        for c, kinds in _adopted_by(collabs).items()
+        if organisation.kind in kinds
+    }
     if len(found) < len(collabs) or not collabs:
         default = default_for(organisation.kind)
         if default is not None:

@@ -90,6 +90,16 @@ SCHEDULE: list[Entry] = [
         ),
     ),
     Entry(
+        name="chain-access-record",
+        task="flotilla.sharing.tasks.chain_access_record",
+        when="* * * * *",
+        about=(
+            "Moves the reads of organisations' data recorded in the last minute onto the "
+            "hash-chained access record, oldest first (each owner's access record page also "
+            "does this before it is shown)."
+        ),
+    ),
+    Entry(
         name="report-reminders",
         task="flotilla.reporting.tasks.send_reminders",
         when="*/5 * * * *",

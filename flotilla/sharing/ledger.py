@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 
 @dataclass
@@ -52,25 +53,69 @@ def collecting(what: str) -> Iterator[Ledger]:
 
 
 def write(viewer: Any, reads: dict[int, set[str]], what: str) -> None:
-    """Append one access event per owner to the "access" chain: one lock, one INSERT."""
-    from flotilla.sharing.models import AccessEvent
+    """Record one read per owner as pending: one INSERT, no lock (ADR 0022). `flush` chains
+    them."""
+    from flotilla.sharing.models import PendingAccess
 
-    with transaction.atomic(savepoint=False):
-        AccessEvent.append(
-            lambda now: [
-                AccessEvent(
-                    at=now,
-                    owner_id=owner,
-                    reader_user_id=viewer.user_id,
-                    reader_token_id=viewer.token_id,
-                    reader_label=viewer.label,
-                    reader_organisations=sorted(viewer.organisation_ids),
-                    groups=sorted(groups),
-                    what=what[:300],
-                )
-                for owner, groups in sorted(reads.items())
-            ]
-        )
+    now = timezone.now()
+    PendingAccess.objects.bulk_create(
+        [
+            PendingAccess(
+                at=now,
+                owner_id=owner,
+                reader_user_id=viewer.user_id,
+                reader_token_id=viewer.token_id,
+                reader_label=viewer.label,
+                reader_organisations=sorted(viewer.organisation_ids),
+                groups=sorted(groups),
+                what=what[:300],
+            )
+            for owner, groups in sorted(reads.items())
+        ]
+    )
+
+
+#: The most pending reads one `flush` moves onto the chain in one transaction.
+FLUSH_BATCH = 5000
+
+
+def flush(batch: int = FLUSH_BATCH) -> int:
+    """Move every pending read onto the "access" chain, oldest first; how many were moved.
+
+    Each batch is one transaction: the chain head is locked (so flushes queue, as writers
+    did before), the pending rows are read under that lock, appended with the time they were
+    read, and deleted. A flush that fails leaves them pending for the next one; two flushes
+    never chain a read twice, because the second waits for the head and then finds the rows
+    gone. Safe to run at any time, as often as wanted.
+    """
+    from flotilla.sharing.models import PendingAccess
+
+    moved = 0
+    while PendingAccess.objects.exists():
+        with transaction.atomic():
+            taken = _chain_oldest(batch)
+        moved += taken
+        if taken < batch:
+            break
+    return moved
+
+
+def _chain_oldest(batch: int) -> int:
+    """Append the oldest `batch` pending reads to the chain and delete them; how many.
+    Inside the caller's transaction."""
+    from flotilla.sharing.models import CHAINED_FIELDS, AccessEvent, PendingAccess
+
+    taken: list[int] = []
+
+    def oldest(_now: Any) -> list[AccessEvent]:
+        # Read under the head's lock: a flush waiting for it finds these rows gone.
+        rows = list(PendingAccess.objects.order_by("id").values("id", *CHAINED_FIELDS)[:batch])
+        taken.extend(r.pop("id") for r in rows)
+        return [AccessEvent(**r) for r in rows]
+
+    AccessEvent.append(oldest)
+    PendingAccess.objects.filter(pk__in=taken).delete()
+    return len(taken)
 
 
 class AccessRecordMiddleware:

@@ -5,6 +5,8 @@ Access events are the hash chain "access" (ADR 0008), checked by `flotilla verif
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -24,26 +26,11 @@ CHAINED_FIELDS = (
 )
 
 
-class AccessEvent(ChainedRecord):
-    """One request's reads of one organisation's data by someone outside it.
+class Reading(models.Model):
+    """Who read an organisation's data, when, and what kind: what an access event records."""
 
-    One row per request and data owner (not per value), so the record stays cheap when a
-    dashboard of forty organisations is refreshed every thirty seconds.
-    """
-
-    #: The chain name of access events in `ChainHead`.
-    CHAIN = "access"
-    CHAINED_FIELDS = CHAINED_FIELDS
-
+    #: When the data was read.
     at = models.DateTimeField(db_index=True)
-    #: Indexed by `access_owner_recent` (owner, newest first), not by an index of its own:
-    #: one index fewer to write for each of the many rows.
-    owner = models.ForeignKey(
-        "organisations.Organisation",
-        on_delete=models.PROTECT,
-        related_name="access_events",
-        db_index=False,
-    )
     reader_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -59,9 +46,56 @@ class AccessEvent(ChainedRecord):
     #: Where: the page or API path, or the command.
     what = models.CharField(max_length=300)
 
+    class Meta:
+        abstract = True
+
+
+class AccessEvent(ChainedRecord, Reading):
+    """One request's reads of one organisation's data by someone outside it.
+
+    One row per request and data owner (not per value), so the record stays cheap when a
+    dashboard of forty organisations is refreshed every thirty seconds. Reads are first
+    written as `PendingAccess` rows and chained here in batches (`ledger.flush`, ADR 0022):
+    `seq` is the order they were chained in, `at` the time of the read.
+    """
+
+    #: The chain name of access events in `ChainHead`.
+    CHAIN = "access"
+    CHAINED_FIELDS = CHAINED_FIELDS
+
+    #: Indexed by `access_owner_recent` (owner, newest first), not by an index of its own:
+    #: one index fewer to write for each of the many rows.
+    owner = models.ForeignKey(
+        "organisations.Organisation",
+        on_delete=models.PROTECT,
+        related_name="access_events",
+        db_index=False,
+    )
+
     class Meta(ChainedRecord.Meta):
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["owner", "-at"], name="access_owner_recent")]
+
+    @classmethod
+    def waiting(cls) -> tuple[int, Any]:
+        inbox = PendingAccess.objects.aggregate(n=models.Count("id"), oldest=models.Min("at"))
+        return inbox["n"], inbox["oldest"]
+
+
+class PendingAccess(Reading):
+    """A read recorded but not yet chained: the access record's inbox (ADR 0022).
+
+    Written with one INSERT and no lock by every request that read others' data; moved onto
+    the "access" chain, oldest first, by `ledger.flush` (every minute on the schedule, and
+    before anyone reads an access record), in the transaction that deletes it here.
+    """
+
+    owner = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+
+    class Meta:
+        ordering = ["id"]
 
 
 class AudienceKind(models.TextChoices):

@@ -18,7 +18,7 @@ from flotilla.authz.checks import can, require
 from flotilla.authz.permissions import Perm
 from flotilla.formatting import plural
 from flotilla.organisations.models import Organisation
-from flotilla.sharing import actions, policy
+from flotilla.sharing import actions, ledger, policy
 from flotilla.sharing.forms import DETAIL_EXPLAINED, GrantForm, group_hints, initial_for
 from flotilla.sharing.models import AccessEvent, AudienceKind, Detail, Grant
 from flotilla.sharing.policy import rules
@@ -34,6 +34,8 @@ TABLE_LIMIT = 50
 def access_record(request: HttpRequest, code: str) -> HttpResponse:
     org = get_object_or_404(Organisation, code=code.upper())
     require(request.user, Perm.VIEW_ACCESS_RECORD, org)
+    # Every read up to now, not only those the minute's schedule has chained yet.
+    ledger.flush()
     events = AccessEvent.objects.filter(owner=org).order_by("-at", "-id")
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")

@@ -166,14 +166,14 @@ def test_with_figures_shared_as_status_only_the_level_shows_but_not_its_explanat
 
 
 def test_reading_another_members_level_goes_on_its_access_record(cast):
-    from flotilla.sharing.models import AccessEvent
+    from tests.access import recorded
 
     f.report(cast.north, hours_ago(1), **f.CALM)
     f.levels(cast.north)
-    before = AccessEvent.objects.filter(owner=cast.north).count()
+    before = recorded().filter(owner=cast.north).count()
     seen_by(cast.people["south_reporter"], cast.north, cast.collab)
-    event = AccessEvent.objects.filter(owner=cast.north).order_by("id").last()
-    assert AccessEvent.objects.filter(owner=cast.north).count() > before
+    event = recorded().filter(owner=cast.north).order_by("id").last()
+    assert recorded().filter(owner=cast.north).count() > before
     assert "escalation" in event.groups
 
 

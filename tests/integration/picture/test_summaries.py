@@ -9,8 +9,8 @@ from flotilla.authz.models import Role
 from flotilla.notifications.models import Notification
 from flotilla.picture import summaries
 from flotilla.picture.models import Summary
-from flotilla.sharing.models import AccessEvent
 from tests import factories as f
+from tests.access import recorded
 
 
 def _over_the_red_line(cast, now):
@@ -48,9 +48,9 @@ def test_a_member_sharing_status_only_appears_by_its_colour_never_its_figure(cas
 def test_the_jobs_reads_land_on_the_owners_access_record_under_its_own_name(cast):
     now = timezone.now()
     _over_the_red_line(cast, now)
-    before = AccessEvent.objects.count()
+    before = recorded().count()
     summaries.send(now=now)
-    [event] = AccessEvent.objects.all()[before:]
+    [event] = recorded().all()[before:]
     assert event.owner_id == cast.south.pk
     assert event.reader_label == f"job:morning summary for {cast.north.code}"
     assert event.reader_organisations == [cast.north.pk]
@@ -62,9 +62,9 @@ def test_a_member_that_shares_nothing_is_not_read_and_not_on_its_record(cast):
     now = timezone.now()
     _over_the_red_line(cast, now)
     f.unshare(f.collaborative_grant(cast.south, cast.collab))
-    before = AccessEvent.objects.count()
+    before = recorded().count()
     summaries.send(now=now)
-    assert AccessEvent.objects.count() == before
+    assert recorded().count() == before
     assert cast.south.name not in _summary_for(cast.people[Role.COORDINATOR])
 
 

@@ -13,8 +13,8 @@ from django.utils import timezone
 from flotilla.authz import actions as authz_actions
 from flotilla.authz.models import Role
 from flotilla.sharing import ledger, policy
-from flotilla.sharing.models import AccessEvent
 from tests import factories as f
+from tests.access import recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def reported(cast):
 def test_a_dashboard_request_records_one_read_per_other_organisation(client, reported):
     client.force_login(reported.people[Role.VIEWER])  # at North
     client.get(f"/c/{reported.collab.slug}/")
-    event = AccessEvent.objects.get()
+    event = recorded().get()
     assert event.owner == reported.south
     assert event.reader_label == "north_viewer"
     assert event.groups == ["capacity"]  # the dashboard shows no narrative
@@ -40,7 +40,7 @@ def test_a_dashboard_request_records_one_read_per_other_organisation(client, rep
 def test_reading_your_own_organisation_is_not_an_access_by_others(client, reported):
     client.force_login(reported.people[Role.VIEWER])
     client.get("/o/RN1/")
-    assert not AccessEvent.objects.exists()
+    assert not recorded().exists()
 
 
 def test_the_groups_read_are_recorded(client, reported):
@@ -53,16 +53,16 @@ def test_the_groups_read_are_recorded(client, reported):
         f"/api/collaboratives/{reported.collab.slug}/picture",
         HTTP_AUTHORIZATION=f"Bearer {secret}",
     )
-    api_event = AccessEvent.objects.get(reader_token=token)
+    api_event = recorded().get(reader_token=token)
     assert api_event.groups == ["capacity", "narrative"]
     assert api_event.owner == reported.south
 
 
 def test_an_export_command_records_the_platform_as_reader(reported, tmp_path):
     call_command("export", "--at", timezone.now().isoformat(), "--out", str(tmp_path / "x.csv"))
-    labels = set(AccessEvent.objects.values_list("reader_label", flat=True))
+    labels = set(recorded().values_list("reader_label", flat=True))
     assert labels == {"platform:export command"}
-    assert AccessEvent.objects.count() == 2  # North and South, one row each
+    assert recorded().count() == 2  # North and South, one row each
 
 
 def test_reads_collected_in_one_block_are_recorded_once_per_owner(reported):
@@ -70,7 +70,7 @@ def test_reads_collected_in_one_block_are_recorded_once_per_owner(reported):
     with ledger.collecting("test"):
         policy.read_latest(viewer, None)
         policy.read_latest(viewer, None)
-    assert AccessEvent.objects.count() == 1
+    assert recorded().count() == 1
 
 
 def test_an_admin_sees_and_downloads_the_record_of_their_own_data_only(client, reported):

@@ -197,7 +197,7 @@ def test_the_export_command_reads_as_an_organisation_under_its_grants(cast, now,
     from django.core.management import call_command
     from django.core.management.base import CommandError
 
-    from flotilla.sharing.models import AccessEvent
+    from tests.access import recorded
 
     f.report(cast.south, now - timedelta(hours=30), ga_open=203, nctr=9)
     f.report(cast.south, now - timedelta(hours=1), ga_open=220, nctr=12)
@@ -208,7 +208,7 @@ def test_the_export_command_reads_as_an_organisation_under_its_grants(cast, now,
     rows = {(r["org_code"], r["measure"]): r for r in csv.DictReader(out.open())}
     assert set(rows) == {("RS1", "ga_open")}
     assert (rows["RS1", "ga_open"]["value"], rows["RS1", "ga_open"]["detail"]) == ("205", "banded")
-    event = AccessEvent.objects.get(owner=cast.south)
+    event = recorded().get(owner=cast.south)
     assert event.reader_label == "command:export as RN1"
     assert event.what.startswith("command export --at")
     with pytest.raises(CommandError, match="no organisation 'RZZ'"):

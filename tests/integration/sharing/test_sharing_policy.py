@@ -180,19 +180,19 @@ def test_the_latest_figures_are_read_in_one_query_whatever_the_grants(cast):
 
 def test_may_see_answers_for_one_value_as_the_grants_allow(cast):
     from flotilla.organisations.models import Site
-    from flotilla.sharing.models import AccessEvent
     from flotilla.sharing.policy.rules import BANDED
+    from tests.access import recorded
 
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     site = Site.objects.create(code="RS1AB", name="South General", organisation=cast.south)
     f.report(cast.south, now - timedelta(hours=1), ga_open=93)
     f.report(cast.south, now - timedelta(hours=1), site=site, ga_open=41)
     viewer = policy.viewer_of(cast.people[Role.VIEWER])
-    before = AccessEvent.objects.count()
+    before = recorded().count()
     seen = policy.may_see(viewer, cast.south, "ga_open")
     assert (seen.value, seen.detail, seen.site_id) == (93, "exact", None)
     assert policy.may_see(viewer, cast.south, "ga_open", site=site).value == 41
-    assert AccessEvent.objects.count() == before + 2  # each read is on South's record
+    assert recorded().count() == before + 2  # each read is on South's record
     f.reshare(f.collaborative_grant(cast.south, cast.collab), detail=BANDED)
     assert policy.may_see(viewer, cast.south, "ga_open").value == 95  # rounded to 5
     assert policy.may_see(viewer, cast.south, "nctr") is None  # never reported
@@ -201,7 +201,7 @@ def test_may_see_answers_for_one_value_as_the_grants_allow(cast):
 
 
 def test_a_job_acting_for_an_organisation_sees_what_its_people_see_under_its_own_name(cast):
-    from flotilla.sharing.models import AccessEvent
+    from tests.access import recorded
 
     f.report(cast.south, datetime.now(UTC) - timedelta(hours=1), ga_open=93)
     viewer = policy.acting_for(cast.north, "test job")
@@ -209,6 +209,6 @@ def test_a_job_acting_for_an_organisation_sees_what_its_people_see_under_its_own
     with policy.on_the_record("job test"):
         assert policy.may_see(viewer, cast.south, "ga_open").value == 93
         assert policy.may_see(viewer, cast.south, "ga_open").value == 93
-    event = AccessEvent.objects.latest("seq")
+    event = recorded().latest("seq")
     assert (event.reader_label, event.what) == ("job:test job for RN1", "job test")
-    assert AccessEvent.objects.filter(what="job test").count() == 1  # once, at the end
+    assert recorded().filter(what="job test").count() == 1  # once, at the end

@@ -61,7 +61,15 @@ def check(model: type[ChainedRecord], expected: chain.Anchor | None) -> tuple[st
                 f"the chain goes on past its head (seq {head.seq}) to seq "
                 f"{verdict.last_seq}: events were added without moving the head"
             ), ""
-    return None, f"{verdict.count} events verified, head {verdict.last_hash}"
+    summary = f"{verdict.count} events verified, head {verdict.last_hash}"
+    waiting, oldest = model.waiting()
+    if waiting:
+        # Not yet chained, so not yet protected: chained within a minute by the schedule.
+        summary += (
+            f"; {waiting} more recorded but not yet chained (the oldest at "
+            f"{oldest:%Y-%m-%d %H:%M:%S %Z})"
+        )
+    return None, summary
 
 
 class Command(BaseCommand):
