@@ -190,6 +190,13 @@ class MultiDayPlan:
         """Patient-days above safe capacity with the plan."""
         return float(np.maximum(self.active_after - self.capacity[:, None], 0).sum())
 
+    @property
+    def full_lp_gap(self) -> float:
+        """How far, at most, the plan's objective is above the optimum of the full LP (the
+        change penalty included): the phase-1 optimum is a lower bound of that optimum when
+        phase 1 is proven optimal, so the gap is ``objective - phase1_objective``."""
+        return max(self.objective - self.phase1_objective, 0.0)
+
     def summary(self) -> dict[str, Any]:
         """JSON summary printed by ``flotilla plan --multi-day``."""
         before, after = self.overflow_before, self.overflow_after
@@ -209,6 +216,7 @@ class MultiDayPlan:
             "arc_days": self.arc_days,
             "min_reduced_cost": self.min_reduced_cost,
             "phase1_objective": round(self.phase1_objective, 6),
+            "full_lp_gap": round(self.full_lp_gap, 6),
             "solve_seconds": round(self.solve_seconds, 4),
             "status": self.status,
         }

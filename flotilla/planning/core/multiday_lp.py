@@ -31,7 +31,12 @@ full dual). Every round's optimum is a feasible plan, so a time limit keeps the 
 
 Phase 2 (``beta > 0``) minimises ``sum o + alpha sum x + beta sum |x_{a,t} - x_{a,t-1}|``
 over the arcs phase 1 uses (all their days), with ``sum o + alpha sum x`` held within
-``SMOOTHING_SLACK`` (relative) of the phase-1 optimum.
+``SMOOTHING_SLACK`` (relative) of the phase-1 optimum, by interior point and crossover.
+
+Whether or not phase 2 finishes, the full LP's optimum (with the change penalty, over every
+arc) lies between the phase-1 optimum (every plan's full objective is at least its phase-1
+objective, which is at least the phase-1 optimum) and the plan's own full objective: the
+plan's ``full_lp_gap``.
 """
 
 from __future__ import annotations
@@ -431,7 +436,11 @@ def smooth_lp(
         np.concatenate([row_lo, np.full(2 * nx + 1, -np.inf)]),
         np.concatenate([row_hi, np.zeros(2 * nx), [z1 + SMOOTHING_SLACK * max(1.0, abs(z1))]]),
         time_limit=_remaining(deadline),
+        solver="ipm",
     )
+    # Interior point then crossover to a vertex (few redirects, none tiny): on the 1,000-site
+    # metro instance's largest component 5 s against 14 s for simplex, the same optimum.
+    model.set_option("run_crossover", "on")
     sol = model.solve()
     if not sol.optimal:
         return None

@@ -162,6 +162,18 @@ def test_column_generation_reaches_the_optimum_of_the_full_lp_on_random_instance
     assert plan.overflow_after <= plan.overflow_before + 1e-6
 
 
+@settings(max_examples=40)
+@given(inst=instances())
+def test_the_full_lp_optimum_with_the_change_penalty_lies_within_the_plans_stated_gap(
+    inst: MultiDayInstance,
+) -> None:
+    plan = solve_multiday(inst)
+    one_step = reference_multiday(inst).objective  # the change penalty in the same LP
+    assert plan.phase1_objective <= one_step + 1e-5
+    assert one_step <= plan.objective + 1e-5
+    assert plan.full_lp_gap == pytest.approx(plan.objective - plan.phase1_objective, abs=1e-9)
+
+
 @settings(max_examples=30)
 @given(inst=instances())
 def test_the_length_of_stay_recursion_gives_the_optimum_of_the_convolution(
