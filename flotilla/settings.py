@@ -32,11 +32,20 @@ SECRET_KEY = os.environ.get("FLOTILLA_SECRET_KEY", "")
 if not SECRET_KEY:
     # A development key is generated once per machine and kept under var/, so that sessions
     # survive restarts without anyone committing a secret.
+    # Readable by its owner only (0600), created so from the start, never widened later.
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
         import secrets
 
-        key_file.write_text(secrets.token_urlsafe(50))
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it a moment ago
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(50))
+    if key_file.stat().st_mode & 0o077:
+        key_file.chmod(0o600)  # made by an earlier version, readable by others
     SECRET_KEY = key_file.read_text().strip()
 
 ALLOWED_HOSTS = [
@@ -139,6 +148,13 @@ DATABASES = {
         conn_max_age=int(os.environ.get("FLOTILLA_CONN_MAX_AGE", "60")),
     )
 }
+#: The longest one SQL statement may run on PostgreSQL before it is cancelled (an error, not
+#: a hung worker holding locks). Migrations and long commands can lift it with
+#: FLOTILLA_STATEMENT_TIMEOUT_MS=0.
+STATEMENT_TIMEOUT_MS = int(os.environ.get("FLOTILLA_STATEMENT_TIMEOUT_MS", "30000"))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"]["options"] = f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})
@@ -217,7 +233,21 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = _env_bool("FLOTILLA_SECURE_COOKIES", False)
+#: Served over HTTPS only (production): plain HTTP is redirected, browsers are told to use
+#: HTTPS for a year (HSTS), and cookies are sent over HTTPS only.
+HTTPS_ONLY = _env_bool("FLOTILLA_HTTPS", False)
+SECURE_SSL_REDIRECT = HTTPS_ONLY
+SECURE_HSTS_SECONDS = int(os.environ.get("FLOTILLA_HSTS_SECONDS", "31536000")) if HTTPS_ONLY else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS_ONLY
+#: Asking browsers to preload HTTPS for the domain is the domain owner's decision (hard to
+#: undo): off unless FLOTILLA_HSTS_PRELOAD is set, and `check --deploy` is told so.
+SECURE_HSTS_PRELOAD = _env_bool("FLOTILLA_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+if _env_bool("FLOTILLA_BEHIND_TLS_PROXY", False):
+    # The TLS proxy in front says the request came over HTTPS; set only behind one that
+    # always sets (or strips) this header, or anyone could claim HTTPS.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = _env_bool("FLOTILLA_SECURE_COOKIES", False) or HTTPS_ONLY
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 #: A form sent without a valid CSRF token gets the styled 403 page.
