@@ -23,6 +23,7 @@ PRODUCTION = {
 def run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FLOTILLA_")}
     clean.pop("DATABASE_URL", None)
+    clean.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for the browser tests, never deployed
     return subprocess.run(
         [sys.executable, "-c", code], env={**clean, **env}, cwd=ROOT, capture_output=True, text=True
     )
