@@ -136,8 +136,8 @@ for w in eval_w:
         a[1] += sel.sum()
         a[3] += c95
     for h in range(1, H + 1):
-        tot[h][2] += sums.wis_baseline[h - 1] if hasattr(sums, "wis_baseline") else 0
-        tot[h][4] += sums.wis[h - 1] if hasattr(sums, "wis") else 0
+        tot[h][2] += sums.wis_baseline[h - 1]
+        tot[h][4] += sums.wis[h - 1]
 rel = []
 rel_e = []
 for h in range(1, H + 1):

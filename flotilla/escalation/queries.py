@@ -91,10 +91,14 @@ def profiles_read_once() -> Iterator[None]:
         _remembered.reset(token)
 
 
-def _once(key: Any, read: Callable[[], Any]) -> Any:
+def _memo() -> dict[Any, Any]:
+    """What `profiles_read_once` has read so far, or a throwaway outside it."""
     memo = _remembered.get()
-    if memo is None:
-        return read()
+    return {} if memo is None else memo
+
+
+def _once(key: Any, read: Callable[[], Any]) -> Any:
+    memo = _memo()
     if key not in memo:
         memo[key] = read()
     return memo[key]
@@ -135,9 +139,7 @@ def adopted(collaborative: Collaborative) -> dict[str, ProfileVersion]:
 def _adopted_by(collaborative_ids: list[int]) -> dict[int, dict[str, ProfileVersion]]:
     """Collaborative id → `adopted` of it, in one query (each read once in
     `profiles_read_once`)."""
-    memo = _remembered.get()
-    if memo is None:
-        memo = {}  # not inside `profiles_read_once`: kept for this call only
+    memo = _memo()
     wanted = [c for c in collaborative_ids if ("adopted", c) not in memo]
     found: dict[int, dict[str, ProfileVersion]] = {c: {} for c in wanted}
     if wanted:
@@ -205,16 +207,14 @@ def _latest(
     if levels_only:
         found = (
             found.select_related("profile")
-            .only(*_LEVEL_ONLY, "profile__code", "profile__version")
+            .only(
+                "organisation_id", "profile", "as_of", "level", "profile__code", "profile__version"
+            )
             .order_by()
         )
     else:
         found = found.select_related("profile", "organisation")
     return list(found)
-
-
-#: What a roll-up reads of a computed level.
-_LEVEL_ONLY = ("organisation_id", "profile", "as_of", "level")
 
 
 @dataclass

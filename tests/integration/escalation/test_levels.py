@@ -395,6 +395,19 @@ def test_the_recompute_job_a_report_queues_computes_the_level(cast):
     assert tasks.recompute_levels.call(organisation_ids=[cast.north.pk])["computed"] == 0
 
 
+def test_a_recompute_reads_the_profiles_and_adoptions_once_for_its_levels_and_roll_up(cast):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    f.report(cast.north, hours_ago(1), **f.HOT)
+    with CaptureQueriesContext(connection) as captured:
+        done = actions.recompute_for(organisation_ids=[cast.north.pk])
+    assert done == {"computed": 1, "system_levels": 1}
+    reads = [q["sql"] for q in captured if q["sql"].startswith("SELECT")]
+    assert sum('FROM "escalation_adoption"' in q for q in reads) == 1
+    assert sum('FROM "escalation_profileversion"' in q for q in reads) == 1
+
+
 def test_the_scheduled_roll_up_leaves_out_a_member_whose_figures_grew_old(cast):
     from flotilla.escalation import tasks
 
