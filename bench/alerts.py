@@ -15,22 +15,22 @@ its rules read, its figures read once as itself, its alerts read, opened, update
 resolved, each change audited, and the telling queued. Telling (the `tell_alerts` job the
 evaluation queues) is timed apart and printed beside it.
 
-Target: p95 ≤ 200 ms. On PostgreSQL the database named in DATABASE_URL is used as it is
-(create it first); the rules are added again on every run, so use a scratch database.
+Target: p95 ≤ 200 ms. Like the other benchmarks it builds a throwaway database (SQLite in a
+temporary FLOTILLA_VAR_DIR, or a test database on the server named by DATABASE_URL) and drops
+it afterwards.
 """
 
 from __future__ import annotations
 
 import cProfile
-import os
 import pstats
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
+
+from scratch import in_scratch_database, p95
 
 ORGANISATIONS, RULES, SUBSCRIBERS, RUNS = 40, 1000, 12, 30
 TARGET_P95_MS = 200
@@ -47,17 +47,6 @@ MIX = [
     (5, "level_change", "", [None]),
     (10, "overdue", "", [2, 4, 8, 12]),
 ]
-
-
-def setup_django() -> None:
-    if "DATABASE_URL" not in os.environ:
-        path = Path(tempfile.mkdtemp(prefix="flotilla-bench-alerts-")) / "bench.sqlite3"
-        os.environ["DATABASE_URL"] = f"sqlite:///{path}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flotilla.settings")
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    import django
-
-    django.setup()
 
 
 class Figures:
@@ -87,7 +76,6 @@ class Figures:
 
 
 def build(rng: random.Random, walk: Figures) -> tuple[object, object]:
-    from django.core.management import call_command
     from django.utils import timezone
 
     from flotilla.alerts import actions as alerts
@@ -102,7 +90,6 @@ def build(rng: random.Random, walk: Figures) -> tuple[object, object]:
     from flotilla.reporting.models import Source
     from flotilla.reporting.validation import CellIn
 
-    call_command("migrate", verbosity=0)
     by = Principal.system("bench")
     orgs = [
         organisations.register_organisation(
@@ -160,7 +147,10 @@ def build(rng: random.Random, walk: Figures) -> tuple[object, object]:
 
 
 def main() -> int:
-    setup_django()
+    return in_scratch_database(run)
+
+
+def run() -> int:
     from django.db import connection
     from django.utils import timezone
 
@@ -212,8 +202,7 @@ def main() -> int:
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-    times.sort()
-    p95 = times[max(0, int(len(times) * 0.95) - 1)]
+    slowest = p95(times)
     median = statistics.median(times)
     opened = sum(c["opened"] + c["reopened"] for c in changed)
     resolved = sum(c["resolved"] for c in changed)
@@ -222,7 +211,7 @@ def main() -> int:
         f"(of {RULES}); {Alert.objects.count()} alerts in all"
     )
     print(
-        f"  {RUNS} runs: median {median:.1f} ms, p95 {p95:.1f} ms, max {times[-1]:.1f} ms; "
+        f"  {RUNS} runs: median {median:.1f} ms, p95 {slowest:.1f} ms, max {max(times):.1f} ms; "
         f"queries median {statistics.median(queries):.0f}; "
         f"opened or re-opened {opened}, resolved {resolved}, "
         f"updated median {statistics.median(c['updated'] for c in changed):.0f} per run"
@@ -232,7 +221,7 @@ def main() -> int:
             f"  telling (its own job, after): {len(telling)} runs opened alerts; median "
             f"{statistics.median(telling):.1f} ms, max {max(telling):.1f} ms"
         )
-    ok = p95 <= TARGET_P95_MS
+    ok = slowest <= TARGET_P95_MS
     print(f"  target p95 ≤ {TARGET_P95_MS} ms: {'met' if ok else 'MISSED'}")
     return 0 if ok else 1
 
