@@ -1,4 +1,8 @@
-"""Refuse, at the door, request input that holds a NUL character.
+"""The project's own middleware: request input holding a NUL refused at the door, the
+Content-Security-Policy every response carries, and the rate limits.
+
+Refusing NUL
+------------
 
 PostgreSQL cannot store or compare text holding NUL (``\\x00``, ``%00`` in an address): a query
 with one fails, which would be a server error, while SQLite would store it. No person means
@@ -12,15 +16,37 @@ Two kinds of input are checked where they are understood instead: JSON bodies by
 schemas (`flotilla.authz.api_auth.SafeStr`, a 422 naming each field) and the contents of
 uploaded files by the importers (`flotilla.reporting.importers.CsvRows`, naming row and
 column).
+
+The Content-Security-Policy
+---------------------------
+`ContentSecurityPolicyMiddleware` gives every response the policy in `CONTENT_SECURITY_POLICY`
+(settings). Pages load scripts, styles, images and fonts from the server itself only: no
+inline script, no inline style, no `eval`, nothing from another origin, and no framing (see
+docs/deployment.md). A response that already carries its own policy keeps it.
+
+Rate limits
+-----------
+`RateLimitMiddleware` counts every request that reaches Django (static files are served
+before it) against its client address, and every request with a bearer token against that
+token, per minute, in the database (`accounts.actions.count_request`), so all workers count
+together. Over the limit (`RATE_LIMIT_PER_TOKEN`, `RATE_LIMIT_PER_ADDRESS` requests a minute)
+the answer is 429 with `Retry-After` (the seconds left in the minute): the API's error body
+for API clients, a short page for people. Nothing behind it runs.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.template import loader
+
+from flotilla.accounts.actions import count_request
+from flotilla.accounts.signin import client_address
+from flotilla.authz.models import ApiToken
 
 NUL = "\x00"
 #: Where the API is mounted (flotilla/urls.py): its clients get JSON, not a page.
@@ -129,4 +155,59 @@ class RefuseNulMiddleware:
         refusal = find_nul(request)
         if refusal is not None:
             return refuse(request, refusal)
+        return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Sets the `Content-Security-Policy` header from settings on every response."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+        self.policy = "; ".join(
+            f"{directive} {' '.join(sources)}"
+            for directive, sources in settings.CONTENT_SECURITY_POLICY.items()
+        )
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", self.policy)
+        return response
+
+
+def rate_subjects(request: HttpRequest) -> list[tuple[str, int]]:
+    """What this request counts against, each with its limit a minute (0: no limit)."""
+    subjects = [(f"address:{client_address(request)}", settings.RATE_LIMIT_PER_ADDRESS)]
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and secret.strip():
+        digest = ApiToken.hash_secret(secret.strip())[:32]
+        subjects.append((f"token:{digest}", settings.RATE_LIMIT_PER_TOKEN))
+    return [(subject, limit) for subject, limit in subjects if limit > 0]
+
+
+def too_many(request: HttpRequest, subject: str, limit: int, retry_after: int) -> HttpResponse:
+    """429 with Retry-After: the API's error body under the API, else a short page."""
+    who = "This token" if subject.startswith("token:") else "Your address"
+    sentence = f"{who} may make {limit} requests a minute. Try again in {retry_after} seconds."
+    if request.path.startswith(API_PREFIX):
+        body = {"detail": f"Too many requests. {sentence}", "errors": []}
+        response: HttpResponse = JsonResponse(body, status=429)
+    else:
+        page = loader.render_to_string("too_many_requests.jinja", {"sentence": sentence})
+        response = HttpResponse(page, status=429)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+class RateLimitMiddleware:
+    """Answers 429 to a client address or API token over its requests a minute."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        now = time.time()
+        minute = int(now // 60)
+        for subject, limit in rate_subjects(request):
+            if count_request(subject, minute) > limit:
+                return too_many(request, subject, limit, retry_after=60 - int(now % 60))
         return self.get_response(request)

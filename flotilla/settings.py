@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before the session: a NUL in a cookie or address is refused before any query sees it.
     "flotilla.middleware.RefuseNulMiddleware",
+    "flotilla.middleware.ContentSecurityPolicyMiddleware",
+    "flotilla.middleware.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -204,6 +206,10 @@ MAIL_FORMS_PER_HOUR = int(os.environ.get("FLOTILLA_MAIL_FORMS_PER_HOUR", "10"))
 #: How many proxies in front of the app append to X-Forwarded-For; 0 uses the connection's
 #: own address. The client is the address that many entries from the end.
 TRUSTED_PROXIES = int(os.environ.get("FLOTILLA_TRUSTED_PROXIES", "0"))
+#: Requests a minute one client address, and one API token, may make (flotilla.middleware);
+#: 0 turns a limit off. An organisation's staff may share one address behind its network.
+RATE_LIMIT_PER_ADDRESS = int(os.environ.get("FLOTILLA_RATE_LIMIT_PER_ADDRESS", "1200"))
+RATE_LIMIT_PER_TOKEN = int(os.environ.get("FLOTILLA_RATE_LIMIT_PER_TOKEN", "600"))
 
 # Email: printed to the console unless an SMTP server is configured.
 EMAIL_HOST = os.environ.get("FLOTILLA_EMAIL_HOST", "")
@@ -250,6 +256,21 @@ if _env_bool("FLOTILLA_BEHIND_TLS_PROXY", False):
 SESSION_COOKIE_SECURE = _env_bool("FLOTILLA_SECURE_COOKIES", False) or HTTPS_ONLY
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+#: Every response's Content-Security-Policy (flotilla.middleware): everything from the server
+#: itself, no inline script or style, no eval, no plugins, no framing. `data:` images are the
+#: NHS.UK frontend's small inline icons in its CSS.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 #: A form sent without a valid CSRF token gets the styled 403 page.
 CSRF_FAILURE_VIEW = "flotilla.errors.csrf_failure"
 

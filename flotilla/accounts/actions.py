@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,6 +26,7 @@ from flotilla.accounts.models import (
     AccessRequestStatus,
     PersonInvitation,
     PersonInvitationStatus,
+    RequestCount,
     SignInFailure,
     SignInThrottle,
     ThrottleKind,
@@ -749,3 +750,24 @@ def reset_password(*, user: Any, password: str, by: Any = None) -> Any:
         )
         clear_signin_failures(username=user.get_username())
     return user
+
+
+# Rate limits
+
+
+def count_request(subject: str, minute: int) -> int:
+    """Count one request against `subject` in `minute` and return the count so far, in one
+    atomic statement (an upsert), so concurrent requests never share a number. The first
+    request of a minute also deletes the rows of minutes before the last."""
+    table = RequestCount._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (subject, minute, count) VALUES (%s, %s, 1) "
+            f"ON CONFLICT (subject, minute) DO UPDATE SET count = {table}.count + 1 "
+            "RETURNING count",
+            [subject[:160], minute],
+        )
+        (count,) = cursor.fetchone()
+    if count == 1:
+        RequestCount.objects.filter(minute__lt=minute - 1).delete()
+    return int(count)

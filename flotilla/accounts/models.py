@@ -203,3 +203,25 @@ class SignInFailure(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["throttle", "at"])]
+
+
+class RequestCount(models.Model):
+    """Requests counted against one subject (an API token, by the hash of its secret, or a
+    client address) in one minute, for the rate limits (`flotilla.middleware`).
+
+    Kept in the database, like the sign-in throttle, so that every web worker and machine
+    counts together; one atomic upsert per request keeps the count exact under concurrency.
+    Bookkeeping, not audited. Rows of past minutes are deleted as new minutes start.
+    """
+
+    #: "token:<sha-256 of the secret, first 32 hex>" or "address:<client IP>".
+    subject = models.CharField(max_length=160)
+    #: Minutes since the Unix epoch (UTC).
+    minute = models.BigIntegerField()
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subject", "minute"], name="one_count_per_minute"),
+        ]
+        indexes = [models.Index(fields=["minute"])]

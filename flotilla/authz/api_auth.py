@@ -30,20 +30,24 @@ class ErrorItem(Schema):
 
 
 class ErrorOut(Schema):
-    """The body of every refusal (400, 401, 403, 404, 409, 413, 422): a sentence and the details."""
+    """The body of every refusal (400, 401, 403, 404, 409, 413, 422, 429): a sentence and the
+    details."""
 
     detail: str
     errors: list[ErrorItem] = []
 
 
 #: The refusals any token-authenticated operation can give, for the OpenAPI description: 400 is
-#: a NUL anywhere in the request (RefuseNulMiddleware) or a body that is not JSON.
+#: a NUL anywhere in the request (RefuseNulMiddleware) or a body that is not JSON; 429 is the
+#: token or the client address over its requests a minute (RateLimitMiddleware), with
+#: Retry-After.
 #: (Kept here rather than in flotilla.api so that routers can import it without a cycle.)
 ERROR_RESPONSES: dict[int, type[ErrorOut]] = {
     400: ErrorOut,
     401: ErrorOut,
     403: ErrorOut,
     422: ErrorOut,
+    429: ErrorOut,
 }
 #: The same, for operations on something that may not exist (or not be the caller's).
 READ_ERRORS: dict[int, type[ErrorOut]] = {**ERROR_RESPONSES, 404: ErrorOut}

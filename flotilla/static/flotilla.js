@@ -9,3 +9,14 @@ initAll();
 document.addEventListener("htmx:afterSwap", (event) => {
   initAll({ scope: event.target });
 });
+
+// A live region marked data-hold-while-focused is not refreshed while the person is in it
+// (typing a reason, say): the refresh waits for the next tick. An event handler here rather
+// than an htmx trigger filter, which htmx would evaluate as a string of script, and the
+// Content-Security-Policy allows no eval.
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const region = event.detail.elt;
+  if (region.hasAttribute("data-hold-while-focused") && region.contains(document.activeElement)) {
+    event.preventDefault();
+  }
+});

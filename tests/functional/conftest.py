@@ -42,9 +42,14 @@ def browser():
 @pytest.fixture
 def open_page(browser, live_server):
     """Opens a page in a browser context of its own (its own cookies: one person each), as
-    many as a test needs. Any request leaving the test server fails the test: the platform
-    must work offline."""
-    contexts, outside = [], []
+    many as a test needs. Any request leaving the test server fails the test (the platform
+    must work offline), and so does anything the Content-Security-Policy refused (an inline
+    script or style would be)."""
+    contexts, outside, refused = [], [], []
+
+    def watch(message):
+        if "Content Security Policy" in message.text:
+            refused.append(message.text)
 
     def guard(route):
         if route.request.url.startswith(live_server.url):
@@ -58,6 +63,7 @@ def open_page(browser, live_server):
             base_url=live_server.url, viewport={"width": width, "height": height}
         )
         context.route("**/*", guard)
+        context.on("console", watch)  # every page of the context, popups included
         contexts.append(context)
         return context.new_page()
 
@@ -65,6 +71,7 @@ def open_page(browser, live_server):
     for context in contexts:
         context.close()
     assert not outside, f"the page fetched from outside the server: {outside}"
+    assert not refused, f"the Content-Security-Policy refused: {refused}"
 
 
 @pytest.fixture

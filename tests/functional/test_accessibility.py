@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from flotilla.authz.models import Role
 from flotilla.exchange import actions as exchange_actions
@@ -207,9 +208,7 @@ def test_the_error_summary_takes_focus_so_a_screen_reader_reads_it_first(page, w
     page.goto("/collaboratives/new")
     page.get_by_role("button", name="Start the collaborative").click()
     page.wait_for_selector(".nhsuk-error-summary")
-    page.wait_for_function(
-        "document.activeElement && document.activeElement.classList.contains('nhsuk-error-summary')"
-    )
+    expect(page.locator(".nhsuk-error-summary")).to_be_focused()
     assert "Enter a name for the collaborative" in page.inner_text(".nhsuk-error-summary")
 
 

@@ -11,6 +11,7 @@ import re
 import pytest
 
 from flotilla.exchange.models import AidRequest, Commitment
+from tests import factories as f
 from tests.functional.conftest import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -97,3 +98,34 @@ def test_two_trusts_arrange_a_patient_transfer_from_request_to_ledger_in_twelve_
         assert "South Hospitals NHS Trust" in row.inner_text()
         assert "North Hospitals NHS Trust" in row.inner_text()
     assert clicks.count <= 12, f"{clicks.count} clicks for the two sides together"
+
+
+def test_the_request_page_holds_its_refresh_while_the_person_is_typing_in_it(page, aid):
+    request = f.aid_request(
+        by=aid.people["coordinator"],
+        organisation=aid.north,
+        collaborative=aid.collab,
+        site=aid.north_site,
+    )
+    f.offer(
+        by=aid.people["south_coordinator"],
+        organisation=aid.south,
+        site=aid.south_site,
+        request=request,
+        quantity=2,
+    )
+    sign_in(page, "north_coordinator")
+    page.goto(f"/aid/requests/{request.pk}")
+    page.wait_for_load_state("load")  # htmx (a deferred script) has run
+    # The refresh htmx is about to make of the live region: refused (default prevented)
+    # while the take-up field inside it has the focus, made once the person has left it.
+    refresh = """() => {
+        const region = document.querySelector('#request-live');
+        const event = new CustomEvent('htmx:beforeRequest',
+            {bubbles: true, cancelable: true, detail: {elt: region}});
+        return region.dispatchEvent(event);
+    }"""
+    page.focus("#request-live input[name=quantity]")
+    assert page.evaluate(refresh) is False
+    page.evaluate("document.activeElement.blur()")
+    assert page.evaluate(refresh) is True

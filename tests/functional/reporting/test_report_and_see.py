@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from flotilla.authz.models import Role
 from flotilla.reporting.models import Observation
@@ -54,9 +55,7 @@ def test_a_new_report_appears_on_an_open_dashboard_without_a_reload(page, system
 
     north = system.memberships.get(organisation__code="RN1").organisation
     f.report(north, datetime.now(UTC), ga_open=100, ga_occupied=50)
-    page.wait_for_function(
-        "document.getElementById('coverage').innerText.includes('1 of 2')", timeout=10_000
-    )
+    expect(page.locator("#coverage")).to_contain_text("1 of 2", timeout=10_000)
     assert "50.0%" in page.locator("tr[data-org='RN1']").inner_text()
 
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 import io
 import json
 import random
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from flotilla.audit import chain
@@ -26,6 +25,7 @@ from flotilla.audit.actions import AuditOutsideTransaction, record
 from flotilla.audit.models import CHAINED_FIELDS, AuditEvent, ChainHead
 from flotilla.audit.principals import Principal
 from tests import factories as f
+from tests.concurrency import at_once
 
 N = 10_000
 _rnd = random.Random(20261126)
@@ -355,27 +355,14 @@ def test_record_still_refuses_to_run_outside_a_transaction():
 def test_two_threads_recording_at_once_keep_one_linear_chain():
     reset_chain()
     per_thread = 100
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
 
-    def work(start: int) -> None:
-        try:
-            barrier.wait()
-            for i in range(start, start + per_thread):
-                with transaction.atomic():
-                    record_many(1, start=i)
-        except BaseException as e:  # reported by the main thread
-            errors.append(e)
-        finally:
-            connection.close()
+    def work(k: int) -> None:
+        for i in range(k * per_thread, (k + 1) * per_thread):
+            with transaction.atomic():
+                record_many(1, start=i)
 
-    threads = [threading.Thread(target=work, args=(k * per_thread,)) for k in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(work)
 
-    assert errors == []
     seqs = list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, 2 * per_thread + 1))
     assert verify().startswith(f"{2 * per_thread} events verified")

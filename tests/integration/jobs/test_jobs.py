@@ -8,13 +8,11 @@ Tests that run it use real transactions, because the worker commits as it goes.
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
@@ -27,6 +25,7 @@ from flotilla.jobs.retry import NO_RETRY, Retry, job, rule_for
 from flotilla.jobs.schedule import SCHEDULE, Entry
 from flotilla.jobs.worker import FlotillaWorker
 from tests import factories as f
+from tests.concurrency import at_once
 
 
 @job
@@ -211,21 +210,7 @@ def test_two_schedulers_asking_at_the_same_moment_enqueue_the_slot_once():
         about="-",
     )
     now = timezone.now()
-    start = threading.Barrier(4)
-    made: list[int] = []
-
-    def scheduler() -> None:
-        try:
-            start.wait()
-            made.append(len(actions.enqueue_due(now=now, entries=[entry])))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=scheduler) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    made = at_once(lambda _: len(actions.enqueue_due(now=now, entries=[entry])), threads=4)
 
     assert sorted(made) == [0, 0, 0, 1]
     assert ScheduledRun.objects.filter(name="test-race").count() == 1

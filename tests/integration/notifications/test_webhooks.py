@@ -14,7 +14,6 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from flotilla.audit.models import AuditEvent
@@ -22,6 +21,7 @@ from flotilla.authz.models import Role
 from flotilla.notifications import actions, delivery
 from flotilla.notifications.models import Delivery, DeliveryStatus, Webhook
 from tests import factories as f
+from tests.concurrency import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -240,19 +240,7 @@ def test_deliver_due_running_in_several_workers_at_once_sends_each_delivery_once
     for _ in range(6):
         f.event(cast.north)
     receiver.delay = 0.05  # long enough for the workers to overlap
-    outcomes: list[dict] = []
-
-    def worker() -> None:
-        try:
-            outcomes.append(delivery.deliver_due())
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=worker) for _ in range(3)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
+    outcomes = at_once(lambda _: delivery.deliver_due(), threads=3)
     ids = [r["headers"]["Flotilla-Delivery"] for r in receiver.requests]
     assert len(ids) == len(set(ids)) == 6
     assert sum(o.get("sent", 0) for o in outcomes) == 6
