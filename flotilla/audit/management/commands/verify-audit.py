@@ -4,6 +4,15 @@ from django.core.management.base import BaseCommand, CommandError
 
 from flotilla.audit import chain
 from flotilla.audit.models import ChainedRecord, ChainHead, chained_models
+from flotilla.authz import integrity as authz_integrity
+from flotilla.sharing import integrity as sharing_integrity
+
+#: What decides who sees what, each checked against the audit record: (plural, check).
+STATE = (
+    ("grants", sharing_integrity.check),
+    ("memberships", authz_integrity.check_memberships),
+    ("API tokens", authz_integrity.check_tokens),
+)
 
 
 def links(model: type[ChainedRecord]):
@@ -75,8 +84,9 @@ def check(model: type[ChainedRecord], expected: chain.Anchor | None) -> tuple[st
 class Command(BaseCommand):
     help = (
         "Check the hash chains of audit and access events: every event's hash, its link to the "
-        "one before, no gaps in seq, and the chain head. Exits 1 naming the first bad event "
-        "of each broken chain."
+        "one before, no gaps in seq, and the chain head; then that every grant, membership "
+        "(and its role) and API token is as its audit events leave it. Exits 1 naming the "
+        "first bad event of each broken chain and every row that differs."
     )
 
     def add_arguments(self, parser):
@@ -84,7 +94,8 @@ class Command(BaseCommand):
             "--chain",
             choices=[*chained_models(), "all"],
             default="all",
-            help="the chain to check (default: all)",
+            help="the chain to check (default: all, and then the grants, memberships and "
+            "tokens against the audit record)",
         )
         parser.add_argument(
             "--expect-head",
@@ -104,5 +115,10 @@ class Command(BaseCommand):
                 problems.append(f"{name} chain: {problem}")
             else:
                 self.stdout.write(f"{name} chain: {summary}")
+        for plural, check_state in STATE if opts.get("chain", "all") == "all" else ():
+            checked, differences = check_state()
+            problems += [str(d) for d in differences]
+            if not differences:
+                self.stdout.write(f"{plural}: {checked} as the audit record says")
         if problems:
             raise CommandError("\n".join(problems))
