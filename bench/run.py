@@ -20,6 +20,7 @@ SCRIPTS = [
     ["escalation.py"],
     ["alerts.py"],
     ["plan_static.py"],
+    ["crash.py"],
     ["planning/forecast_backtest.py"],
     ["planning/england_static.py"],
     ["planning/nj_multiday.py"],
