@@ -50,11 +50,11 @@ class Tally:
 
 
 def serve(log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """gunicorn in a session of its own (so one signal reaches the master and its workers),
-    with the rate limits off (the drill sends as fast as it can); returns once a worker
+    """gunicorn in a session of its own (so one signal reaches the master and its workers);
+    returns once a worker
     answers a page (the master listens before its workers have loaded Django)."""
     port = unused_port()
-    env = environment(FLOTILLA_RATE_LIMIT_PER_TOKEN="0", FLOTILLA_RATE_LIMIT_PER_ADDRESS="0")
+    env = environment()  # the rate limits off: the drill sends as fast as the server answers
     cmd = [sys.executable, "-m", "gunicorn", "flotilla.wsgi", "--bind", f"127.0.0.1:{port}"]
     with log.open("a") as out:
         server = subprocess.Popen(

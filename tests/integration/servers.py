@@ -29,10 +29,15 @@ def database_url() -> str:
 
 
 def environment(**extra: str) -> dict[str, str]:
+    """The process's environment: the test database, and the rate limits off (these tests
+    send far more requests a minute from one address than a person would; the limits have
+    tests of their own, tests/integration/test_rate_limits.py)."""
     return {
         **os.environ,
         "DATABASE_URL": database_url(),
         "FLOTILLA_VAR_DIR": str(settings.VAR_DIR),
+        "FLOTILLA_RATE_LIMIT_PER_ADDRESS": "0",
+        "FLOTILLA_RATE_LIMIT_PER_TOKEN": "0",
         "PYTHONUNBUFFERED": "1",
         **extra,
     }
