@@ -17,7 +17,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -26,12 +25,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management import call_command
 from django.db.models import Count
 
-from tests.factories import unused_port
-from tests.integration.servers import environment
+from tests.integration.servers import start_gunicorn
 
 #: The values of every report: all of them are stored, or none.
 VALUES = {"ga_open": 400, "ga_occupied": 371, "cc_adult_open": 20, "cc_adult_occupied": 17}
@@ -47,33 +44,6 @@ class Tally:
     cut: int = 0
     #: Any answer but 201 (there should be none).
     refused: list[str] = field(default_factory=list)
-
-
-def serve(log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """gunicorn in a session of its own (so one signal reaches the master and its workers);
-    returns once a worker
-    answers a page (the master listens before its workers have loaded Django)."""
-    port = unused_port()
-    env = environment()  # the rate limits off: the drill sends as fast as the server answers
-    cmd = [sys.executable, "-m", "gunicorn", "flotilla.wsgi", "--bind", f"127.0.0.1:{port}"]
-    with log.open("a") as out:
-        server = subprocess.Popen(
-            [*cmd, "--workers", "2", "--threads", "4"],
-            env=env,
-            cwd=settings.PROJECT_DIR,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/signin/", timeout=5):
-                return server, f"http://127.0.0.1:{port}"
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start:\n{log.read_text()}") from None
-            time.sleep(0.05)
 
 
 def kill(server: subprocess.Popen[bytes]) -> None:
@@ -134,7 +104,8 @@ def drill(rounds: int, secret: str, log: Path, seed: int = 2026) -> Tally:
     numbers = itertools.count()
     tally = Tally()
     for _ in range(rounds):
-        server, url = serve(log)
+        # The rate limits are off (servers.environment): the clients send as fast as it answers.
+        server, url = start_gunicorn(log, workers=2, threads=4, own_session=True)
         stopped = threading.Event()
         clients = _clients(url, secret, numbers, tally, threading.Lock(), stopped)
         time.sleep(rng.uniform(0.05, 0.5))

@@ -4,10 +4,10 @@ production runs them, for tests that must cross a process boundary."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,38 +43,43 @@ def environment(**extra: str) -> dict[str, str]:
     }
 
 
-@contextmanager
-def gunicorn(log: Path, *, workers: int = 2, threads: int = 25) -> Iterator[str]:
-    """Serve Flotilla with gunicorn, as `make run` does, on a free port; yields its base URL
-    once it answers, and stops it (and fails with its output) at the end."""
+def start_gunicorn(
+    log: Path, *, workers: int = 2, threads: int = 25, own_session: bool = False
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start Flotilla under gunicorn, as `make run` does, on a free port; return the process
+    and its base URL once a worker answers a page (the master listens before its workers
+    have loaded Django). `own_session` puts it in a process group of its own, so that one
+    signal reaches the master and its workers."""
     port = unused_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "flotilla.wsgi",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-    ]
+    cmd = [sys.executable, "-m", "gunicorn", "flotilla.wsgi", "--bind", f"127.0.0.1:{port}"]
     with log.open("a") as out:
         server = subprocess.Popen(
-            cmd, env=environment(), cwd=settings.PROJECT_DIR, stdout=out, stderr=subprocess.STDOUT
+            [*cmd, "--workers", str(workers), "--threads", str(threads)],
+            env=environment(),
+            cwd=settings.PROJECT_DIR,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=own_session,
         )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/signin/", timeout=5):
+                return server, url
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(f"gunicorn did not start:\n{log.read_text()}") from None
+            time.sleep(0.05)
+
+
+@contextmanager
+def gunicorn(log: Path, *, workers: int = 2, threads: int = 25) -> Iterator[str]:
+    """`start_gunicorn`, stopped at the end."""
+    server, url = start_gunicorn(log, workers=workers, threads=threads)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not start:\n{log.read_text()}") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         server.terminate()
         server.wait(timeout=30)
