@@ -39,27 +39,19 @@ class Difference:
         return f"{self.what}: {self.problem}"
 
 
-@dataclass(frozen=True)
-class Last:
-    """The last audited event of one object: its action and the state it left (None when the
-    event removed the object)."""
-
-    action: str
-    after: dict[str, Any] | None
-
-
-def last_events(object_type: str) -> dict[str, Last]:
-    """Object id → its last audited event, for every object of `object_type` ever audited."""
-    last: dict[str, Last] = {}
+def expected_states(object_type: str) -> dict[str, dict[str, Any] | None]:
+    """Object id → the state its last audited event left it in (None when that event removed
+    it), for every object of `object_type` ever audited."""
+    expected: dict[str, dict[str, Any] | None] = {}
     rows = (
         AuditEvent.objects.filter(object_type=object_type)
         .order_by("seq")
-        .values_list("object_id", "action", "after")
+        .values_list("object_id", "after")
         .iterator(chunk_size=2000)
     )
-    for object_id, action, after in rows:
-        last[object_id] = Last(action, after)
-    return last
+    for object_id, after in rows:
+        expected[object_id] = after
+    return expected
 
 
 def events(action: str) -> Iterable[tuple[str, dict[str, Any] | None]]:

@@ -3,13 +3,9 @@
 
 from __future__ import annotations
 
-from flotilla.audit.integrity import Difference, differences, last_events
+from flotilla.audit.integrity import Difference, differences, expected_states
 from flotilla.authz.actions import membership_snapshot, token_snapshot
 from flotilla.authz.models import ApiToken, Membership
-
-
-def _expected(object_type: str) -> dict[str, dict | None]:
-    return {object_id: last.after for object_id, last in last_events(object_type).items()}
 
 
 def check_memberships() -> tuple[int, list[Difference]]:
@@ -18,11 +14,11 @@ def check_memberships() -> tuple[int, list[Difference]]:
         str(m.pk): membership_snapshot(m)
         for m in Membership.objects.select_related("user").order_by("pk")
     }
-    found = differences("membership", _expected("authz.membership"), current)
+    found = differences("membership", expected_states("authz.membership"), current)
     return len(current), found
 
 
 def check_tokens() -> tuple[int, list[Difference]]:
     """(API tokens checked, every one not as its audit events leave it)."""
     current = {str(t.pk): token_snapshot(t) for t in ApiToken.objects.order_by("pk")}
-    return len(current), differences("API token", _expected("authz.apitoken"), current)
+    return len(current), differences("API token", expected_states("authz.apitoken"), current)

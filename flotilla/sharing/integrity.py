@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flotilla.audit.integrity import SET, Difference, differences, events, last_events
+from flotilla.audit.integrity import SET, Difference, differences, events, expected_states
 from flotilla.sharing.actions import snapshot
 from flotilla.sharing.models import EndReason, Grant
 
@@ -13,9 +11,7 @@ OBJECT_TYPE = "sharing.grant"
 
 def check() -> tuple[int, list[Difference]]:
     """(grants checked, every grant that is not as its audit events leave it)."""
-    expected: dict[str, dict[str, Any] | None] = {
-        object_id: last.after for object_id, last in last_events(OBJECT_TYPE).items()
-    }
+    expected = expected_states(OBJECT_TYPE)
     # A change ends the old grant and audits only the new one, which names the grant it
     # replaces: the old one must have ended, as changed.
     for _, after in events("sharing.grant_changed"):

@@ -105,7 +105,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         models = chained_models()
-        if opts.get("chain", "all") != "all":
+        every_chain = opts.get("chain", "all") == "all"
+        if not every_chain:
             models = {opts["chain"]: models[opts["chain"]]}
         expected = read_exported_heads(opts["expect_head"]) if opts.get("expect_head") else {}
         problems = []
@@ -115,7 +116,7 @@ class Command(BaseCommand):
                 problems.append(f"{name} chain: {problem}")
             else:
                 self.stdout.write(f"{name} chain: {summary}")
-        for plural, check_state in STATE if opts.get("chain", "all") == "all" else ():
+        for plural, check_state in STATE if every_chain else ():
             checked, differences = check_state()
             problems += [str(d) for d in differences]
             if not differences:
