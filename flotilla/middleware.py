@@ -127,22 +127,26 @@ def find_nul(request: HttpRequest) -> Refusal | None:
     return found
 
 
-def refuse(request: HttpRequest, refusal: Refusal) -> HttpResponse:
-    """400: a JSON error body under the API, else a page that needs no session or database."""
+def answer_refusal(
+    request: HttpRequest, status: int, body: dict[str, Any], template: str, context: dict[str, Any]
+) -> HttpResponse:
+    """A refusal made before any view runs: the API's error `body` under the API, else the
+    page `template`, rendered without the request (so that nothing reads the session or the
+    database)."""
     if request.path.startswith(API_PREFIX):
-        field = "path" if refusal.part == "address" else refusal.field()
-        return JsonResponse(
-            {
-                "detail": f"The request is not valid: {refusal.sentence()}",
-                "errors": [{"index": None, "field": field, "message": API_MESSAGE}],
-            },
-            status=400,
-        )
-    # Rendered without the request: a NUL in the session cookie must not reach the database.
-    page = loader.render_to_string(
-        "bad_input.jinja", {"sentence": refusal.sentence(), "part": refusal.part}
-    )
-    return HttpResponse(page, status=400)
+        return JsonResponse(body, status=status)
+    return HttpResponse(loader.render_to_string(template, context), status=status)
+
+
+def refuse(request: HttpRequest, refusal: Refusal) -> HttpResponse:
+    """400 naming where the NUL is."""
+    field = "path" if refusal.part == "address" else refusal.field()
+    body = {
+        "detail": f"The request is not valid: {refusal.sentence()}",
+        "errors": [{"index": None, "field": field, "message": API_MESSAGE}],
+    }
+    context = {"sentence": refusal.sentence(), "part": refusal.part}
+    return answer_refusal(request, 400, body, "bad_input.jinja", context)
 
 
 class RefuseNulMiddleware:
@@ -188,12 +192,8 @@ def too_many(request: HttpRequest, subject: str, limit: int, retry_after: int) -
     """429 with Retry-After: the API's error body under the API, else a short page."""
     who = "This token" if subject.startswith("token:") else "Your address"
     sentence = f"{who} may make {limit} requests a minute. Try again in {retry_after} seconds."
-    if request.path.startswith(API_PREFIX):
-        body = {"detail": f"Too many requests. {sentence}", "errors": []}
-        response: HttpResponse = JsonResponse(body, status=429)
-    else:
-        page = loader.render_to_string("too_many_requests.jinja", {"sentence": sentence})
-        response = HttpResponse(page, status=429)
+    body = {"detail": f"Too many requests. {sentence}", "errors": []}
+    response = answer_refusal(request, 429, body, "too_many_requests.jinja", {"sentence": sentence})
     response.headers["Retry-After"] = str(retry_after)
     return response
 
