@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from flotilla import catalogue
 from flotilla.sharing.policy import rules as sharing_rules
 
-#: Kinds of rule. "forecast" waits for forecasts to reach the app (docs/alerts.md).
+#: Kinds of rule. There is no "forecast" kind yet (docs/alerts.md).
 MEASURE, LEVEL, LEVEL_CHANGE, SYSTEM_LEVEL, OVERDUE = (
     "measure",
     "level",
