@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.utils import timezone
@@ -24,6 +24,16 @@ def when(value: datetime | None, now: datetime | None = None) -> str:
     if local_value.year != timezone.localtime(now or timezone.now()).year:
         return local_value.strftime("%-d %b %Y %H:%M")
     return local_value.strftime("%-d %b %H:%M")
+
+
+def day(value: date | None, now: datetime | None = None) -> str:
+    """A day as a bed manager reads it: 'Thu 3 Dec', with the year ('Thu 3 Dec 2025') when
+    it is not this year."""
+    if value is None:
+        return MISSING
+    if value.year != timezone.localtime(now or timezone.now()).year:
+        return value.strftime("%a %-d %b %Y")
+    return value.strftime("%a %-d %b")
 
 
 def plural(count: int, singular: str, plural_form: str = "") -> str:

@@ -47,6 +47,7 @@ def environment(**options: object) -> Environment:
         {
             "local": formatting.local,
             "when": formatting.when,
+            "day": formatting.day,
             "number": formatting.number,
             "percent": formatting.percent,
             "plural": formatting.plural,

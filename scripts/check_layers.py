@@ -41,11 +41,11 @@ APPS = (
     "reporting",
     "sharing",
     "escalation",
-    "alerts",
     "picture",
     "exchange",
     "accounts",
     "planning",
+    "alerts",
     "demo",
 )
 

@@ -140,6 +140,9 @@ def main(base: str, staff_password: str = "") -> None:
         # Alerts: the coordinator subscribed to the system's occupancy rule.
         page.goto("/alerts/")
         page.screenshot(path=OUT / "alerts.png", full_page=True)
+        page.click("#alerts-open a:has-text('Forecast')")
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "alert-forecast.png", full_page=True)
         page.goto(f"/c/{slug}/alerts/")
         page.screenshot(path=OUT / "alert-rules.png", full_page=True)
         # Balancing the load, as the same coordinator.

@@ -5,7 +5,8 @@ concerned organisation's own figures as that organisation (`policy.acting_for`),
 thresholds are judged on exact figures whatever the organisation shares; who is then shown
 or told of an alert is decided by `queries.seen_by`, on the sharing policy. It runs in a job
 enqueued inside every report's transaction (`after_report`), after every levels computation
-(`after_levels`) and every five minutes (`tasks.evaluate_all`). It is idempotent: the database
+(`after_levels`), after forecasts change (`after_forecasts`: the forecast rules only) and
+every five minutes (`tasks.evaluate_all`). It is idempotent: the database
 keeps one unresolved alert per rule and organisation, and one notice per alert and person.
 
 Telling (`tell`) is a second step: every alert opened and not yet told is told, in one
@@ -18,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -37,9 +38,10 @@ from flotilla.authz.permissions import Perm
 from flotilla.collaboratives.models import Collaborative, CollaborativeMembership
 from flotilla.collaboratives.queries import active
 from flotilla.escalation import queries as escalation
-from flotilla.formatting import when
+from flotilla.formatting import day, when
 from flotilla.notifications import actions as notifications
 from flotilla.organisations.models import Organisation
+from flotilla.planning import queries as forecasts
 from flotilla.reporting.reminders import NON_REPORTING, last_reports
 from flotilla.sharing import policy
 
@@ -65,6 +67,8 @@ def _rule_snapshot(r: AlertRule) -> dict[str, Any]:
         "kind": r.kind,
         "measure": r.measure,
         "organisation": r.organisation.code if r.organisation_id and r.organisation else None,
+        "within_days": r.within_days,
+        "quantile": r.quantile,
         "threshold": r.threshold,
         "clear_at": r.clear_at,
         "min_interval_minutes": r.min_interval_minutes,
@@ -97,11 +101,14 @@ def add_rule(
     threshold: float | None = None,
     clear_at: float | None = None,
     min_interval_minutes: int = 60,
+    within_days: int | None = None,
+    quantile: float | None = None,
     personal: bool = False,
 ) -> AlertRule:
     """Add a rule to a collaborative: its own (its coordinators only; the maker is
     subscribed) or, with `personal`, the person's own (any person of a member). Missing
-    thresholds take the kind's defaults. Refusals name the fields (`AlertError.errors`)."""
+    thresholds take the kind's defaults; a forecast rule looks `logic.DEFAULT_WITHIN_DAYS`
+    ahead at the median unless it says. Refusals name the fields (`AlertError.errors`)."""
     if personal:
         if not _person_of_member(by, collaborative):
             raise AlertError("Only people of the collaborative's members can add alert rules")
@@ -111,13 +118,20 @@ def add_rule(
     if kind not in logic.KINDS:
         errors["kind"] = "Choose what the rule watches"
     figure = None
-    if kind == logic.MEASURE:
+    if kind in logic.FIGURE_KINDS:
         try:
             figure = logic.figure_of(kind, measure)
         except KeyError:
-            errors["measure"] = "Choose a figure from the list"
+            errors["measure"] = (
+                "Choose a figure that is forecast: beds occupied, or an occupancy"
+                if kind == logic.FORECAST and measure
+                else "Choose a figure from the list"
+            )
     else:
         measure = ""
+    if kind == logic.FORECAST:
+        within_days = logic.DEFAULT_WITHIN_DAYS if within_days is None else within_days
+        quantile = logic.DEFAULT_QUANTILE if quantile is None else quantile
     if organisation is not None:
         if kind == logic.SYSTEM_LEVEL:
             errors["organisation"] = "The system level is the collaborative's, not a member's"
@@ -128,7 +142,17 @@ def add_rule(
             threshold = logic.default_threshold(kind, collaborative.reporting_interval_hours)
         if clear_at is None and kind != logic.LEVEL_CHANGE:
             clear_at = logic.default_clear_at(kind, threshold, figure.kind if figure else "count")
-        errors.update(logic.check(kind, threshold, clear_at, min_interval_minutes))
+        errors.update(
+            logic.check(
+                kind,
+                threshold,
+                clear_at,
+                min_interval_minutes,
+                within_days,
+                quantile,
+                catalogue.current().forecast_days,
+            )
+        )
     if errors:
         raise AlertError("The rule has errors; nothing was saved", errors)
     now = timezone.now()
@@ -142,6 +166,8 @@ def add_rule(
             threshold=threshold,
             clear_at=clear_at,
             min_interval_minutes=min_interval_minutes,
+            within_days=within_days,
+            quantile=quantile,
             created_by=by,
             created_at=now,
         )
@@ -294,6 +320,8 @@ class Reading:
     as_of: datetime | None
     #: For a level change: the level computed before this one.
     previous: float | None = None
+    #: For a forecast: the first day forecast at or above the threshold (`logic.Outlook`).
+    target: date | None = None
 
 
 @dataclass
@@ -335,6 +363,49 @@ def _own_figures(org: Organisation, codes: set[str]) -> dict[str, Reading]:
     measures, occupancy = _measures_read(codes)
     own = escalation.own_figures(org, measures, purpose="alerts", occupancy=occupancy)
     return {code: Reading(value, as_of) for code, (value, as_of) in own.items() if code in codes}
+
+
+def _own_forecasts(org: Organisation, rules: list[AlertRule], now: datetime) -> dict[int, Reading]:
+    """Rule id → what the organisation's own newest forecast (read exactly, as itself,
+    through the policy) says of the rule's threshold over the days it looks ahead: the
+    highest figure forecast at its quantile, and the first day at or above the threshold.
+    An occupancy is the forecast occupied count over the beds open last reported. The
+    organisation's own series only: one reporting only by site has no forecast of its
+    total (ADR 0020). No forecast of those days (or no bed base): no reading."""
+    cat = catalogue.current()
+    occupancy = {i.code: i.measures for i in cat.indicators if i.source == "occupancy"}
+    counted = {r.measure: occupancy.get(r.measure, (r.measure,))[0] for r in rules}
+    viewer = policy.acting_for(org, "alerts")
+    seen = {
+        s.measure: s
+        for s in forecasts.forecasts_seen_by(
+            viewer, [org], site=None, measures=sorted(set(counted.values())), at=now
+        )
+    }
+    beds_open = [occupancy[m][1] for m in counted if m in occupancy]
+    beds = escalation.own_figures(org, beds_open, purpose="alerts", at=now) if beds_open else {}
+    today = timezone.localdate(now)
+    out = {}
+    for rule in rules:
+        series = seen.get(counted[rule.measure])
+        if series is None:
+            continue
+        assert rule.threshold is not None and rule.quantile is not None
+        divisor, as_of = 1.0, series.as_of
+        if rule.measure in occupancy:
+            base, base_as_of = beds.get(occupancy[rule.measure][1], (None, None))
+            if not base or base_as_of is None:
+                continue  # no bed base to divide by (missing, or none open)
+            divisor, as_of = base, max(as_of, base_as_of)
+        said = logic.outlook(
+            ((d.target, d.values[rule.quantile] / divisor) for d in series.days),
+            today=today,
+            within=rule.within_days or logic.DEFAULT_WITHIN_DAYS,
+            threshold=rule.threshold,
+        )
+        if said is not None:
+            out[rule.pk] = Reading(round(said.value, 6), as_of, target=said.target)
+    return out
 
 
 class _Levels:
@@ -446,6 +517,8 @@ def _why_resolved(rule: AlertRule, r: Reading) -> str:
         return f"the level held at {r.value:g} for {rule.min_interval_minutes} minutes"
     if rule.kind == logic.OVERDUE:
         return "a report arrived"
+    if rule.kind == logic.FORECAST:
+        return f"the forecast fell below {rule.clear_at:g} over the next {rule.within_days} days"
     return f"the figure fell below {rule.clear_at:g}"
 
 
@@ -500,6 +573,7 @@ def _apply_together(
                 measure=rule.figure.code,
                 value=r.value,
                 as_of=r.as_of,
+                target=r.target,
                 last_value=r.value,
                 last_as_of=r.as_of,
             )
@@ -547,12 +621,18 @@ def _apply_together(
         updates.append(cur)
 
 
-def evaluate(*, organisation_ids: Iterable[int], now: datetime | None = None) -> Outcome:
-    """Judge every rule in force about these organisations (measure, level, level change and
-    overdue rules of the collaboratives they are active members of) on their newest figures,
-    then queue the telling of what opened (`tell`, in the `tell_alerts` job). In a few
-    reads: the rules (one query), the alerts they have (one), and each organisation's
-    figures (one read for every measure its rules need)."""
+def evaluate(
+    *,
+    organisation_ids: Iterable[int],
+    now: datetime | None = None,
+    kinds: Iterable[str] | None = None,
+) -> Outcome:
+    """Judge every rule in force about these organisations (measure, forecast, level, level
+    change and overdue rules of the collaboratives they are active members of; only those of
+    `kinds` when given) on their newest figures, then queue the telling of what opened
+    (`tell`, in the `tell_alerts` job). In a few reads: the rules (one query), the alerts
+    they have (one), and each organisation's figures (one read for every measure its rules
+    need, and one of its forecasts)."""
     now = now or timezone.now()
     ids = sorted(set(organisation_ids))
     outcome = Outcome()
@@ -573,7 +653,7 @@ def evaluate(*, organisation_ids: Iterable[int], now: datetime | None = None) ->
         AlertRule.objects.filter(
             Q(organisation__isnull=True) | Q(organisation_id__in=ids),
             active=True,
-            kind__in=logic.PER_ORGANISATION,
+            kind__in=[k for k in logic.PER_ORGANISATION if kinds is None or k in set(kinds)],
             collaborative_id__in=collab_ids,
         )
     )
@@ -595,6 +675,11 @@ def evaluate(*, organisation_ids: Iterable[int], now: datetime | None = None) ->
         else {}
         for org_id, rs in concerned.items()
     }
+    ahead = {
+        org_id: _own_forecasts(orgs[org_id], wanted, now)
+        for org_id, rs in concerned.items()
+        if (wanted := [r for r in rs if r.kind == logic.FORECAST])
+    }
     overdue_orgs = [o for o, rs in concerned.items() if any(r.kind == logic.OVERDUE for r in rs)]
     last = last_reports(overdue_orgs) if overdue_orgs else {}
     levels = _Levels()
@@ -604,6 +689,8 @@ def evaluate(*, organisation_ids: Iterable[int], now: datetime | None = None) ->
         for rule in rs:
             if rule.kind == logic.MEASURE:
                 r = figures[org_id].get(rule.measure, Reading(None, None))
+            elif rule.kind == logic.FORECAST:
+                r = ahead[org_id].get(rule.pk, Reading(None, None))
             elif rule.kind in (logic.LEVEL, logic.LEVEL_CHANGE):
                 r = levels.reading(org, rule.collaborative, rule.kind == logic.LEVEL_CHANGE)
             else:
@@ -700,6 +787,15 @@ def _sentence(a: Alert) -> str:
     figure = rule.figure
     if rule.kind == logic.LEVEL_CHANGE:
         what = f"{who}'s computed OPEL changed to {a.shown_value()}"
+    elif rule.kind == logic.FORECAST:
+        by = f" by {day(a.target)}" if a.target else ""
+        label = logic.figure_of(logic.MEASURE, rule.measure).label
+        how = logic.QUANTILE_WORDS.get(rule.quantile or logic.DEFAULT_QUANTILE, "")
+        return (
+            f"{who}: {label} forecast to reach {a.shown_value(rule.threshold)}{by} "
+            f"({a.shown_value()} at the {how} within {rule.within_days} days; "
+            f"made from figures reported {when(a.as_of)})"
+        )
     elif rule.kind == logic.OVERDUE:
         what = f"{who}'s report is overdue: last reported {when(a.as_of)}"
         return what
@@ -805,13 +901,18 @@ def tell(*, alert_ids: Iterable[int] | None = None, now: datetime | None = None)
 # ------------------------------------------------------------------ signals
 
 
-def _enqueue(organisation_ids: list[int], collaborative_ids: list[int] | None = None) -> None:
+def _enqueue(
+    organisation_ids: list[int],
+    collaborative_ids: list[int] | None = None,
+    kinds: list[str] | None = None,
+) -> None:
     from flotilla.alerts.tasks import evaluate_alerts
 
     if organisation_ids or collaborative_ids:
         evaluate_alerts.enqueue(
             organisation_ids=sorted(set(organisation_ids)),
             collaborative_ids=sorted(set(collaborative_ids or [])),
+            kinds=kinds,
         )
 
 
@@ -831,3 +932,10 @@ def after_levels(*, organisation_ids: list[int], collaborative_ids: list[int], *
     """Receiver of `escalation.events.levels_computed`: judge the level rules (and the
     system-level rules) on the levels just computed, in a job of its own."""
     _enqueue(list(organisation_ids), list(collaborative_ids))
+
+
+def after_forecasts(*, organisation_ids: list[int], **_: Any) -> None:
+    """Receiver of `planning.events.forecasts_computed`: judge the forecast rules about these
+    organisations on the forecasts just stored, in a job of its own (queued in the
+    forecasts' transaction)."""
+    _enqueue(list(organisation_ids), kinds=[logic.FORECAST])

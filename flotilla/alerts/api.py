@@ -12,7 +12,7 @@ through the API (docs/adr/0019-alerts.md).
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest, HttpResponse
@@ -41,6 +41,7 @@ CSV_COLUMNS = [
     "measure",
     "value",
     "as_of",
+    "forecast_day",
     "latest_value",
     "latest_as_of",
     "state",
@@ -65,7 +66,16 @@ class AlertOut(Schema):
     organisation_name: str | None = None
     measure: str = Field(..., description="The figure watched (catalogue code).")
     value: float | None = Field(None, description="The figure that opened it.")
-    as_of: datetime = Field(..., description="When that figure was reported for.")
+    as_of: datetime = Field(
+        ...,
+        description="When that figure was reported for (for a forecast: the report time of "
+        "the newest figure the forecast was made from).",
+    )
+    forecast_day: date | None = Field(
+        None,
+        description="For a forecast rule: the first day the forecast that opened it reached "
+        "the threshold.",
+    )
     latest_value: float | None = Field(None, description="The newest figure you may see.")
     latest_as_of: datetime
     state: str = Field(..., description="open, acknowledged or resolved (as at what you may see).")
@@ -87,6 +97,15 @@ class RuleOut(Schema):
     organisation: str | None = Field(None, description="One member (ODS code); null: every member.")
     threshold: float | None
     clear_at: float | None
+    within_days: int | None = Field(
+        None, description="A forecast rule: how many days ahead it looks (else null)."
+    )
+    quantile: float | None = Field(
+        None,
+        description="A forecast rule: the forecast quantile it reads ("
+        + ", ".join(f"{q:g}" for q in logic.QUANTILE_CHOICES)
+        + "; 0.5 is the median), else null.",
+    )
     min_interval_minutes: int
     created_at: datetime
 
@@ -104,6 +123,7 @@ def _out(a: Alert) -> dict[str, Any]:
         "measure": a.measure,
         "value": a.value,
         "as_of": a.as_of,
+        "forecast_day": a.target,
         "latest_value": a.seen_last_value,  # type: ignore[attr-defined]
         "latest_as_of": a.seen_last_as_of,  # type: ignore[attr-defined]
         "state": a.seen_state,  # type: ignore[attr-defined]
@@ -121,7 +141,7 @@ def _csv(rows: list[dict[str, Any]]) -> HttpResponse:
     w = csvsafe.writer(out)
     w.writerow(CSV_COLUMNS)
     for r in rows:
-        w.writerow([r[c].isoformat() if isinstance(r[c], datetime) else r[c] for c in CSV_COLUMNS])
+        w.writerow([r[c].isoformat() if isinstance(r[c], date) else r[c] for c in CSV_COLUMNS])
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="alerts.csv"'
     return response
@@ -209,6 +229,8 @@ def list_alert_rules(request: HttpRequest, slug: str) -> list[dict[str, Any]]:
             "organisation": r.organisation.code if r.organisation else None,
             "threshold": r.threshold,
             "clear_at": r.clear_at,
+            "within_days": r.within_days,
+            "quantile": r.quantile,
             "min_interval_minutes": r.min_interval_minutes,
             "created_at": r.created_at,
         }

@@ -31,6 +31,18 @@ class RuleForm(forms.Form):
         required=False,
         error_messages={"invalid": "Enter the value an alert clears at as a number"},
     )
+    within_days = forms.IntegerField(
+        required=False,
+        error_messages={"invalid": "Enter how many days ahead to look in whole days"},
+    )
+    quantile = forms.TypedChoiceField(
+        required=False,
+        coerce=float,
+        empty_value=None,
+        choices=[("", "Expected (the median forecast)")]
+        + [(str(q), words) for q, words in logic.QUANTILE_CHOICES.items() if q != 0.5],
+        error_messages={"invalid_choice": "Choose how likely the forecast must say it is"},
+    )
     min_interval_minutes = forms.IntegerField(
         required=False,
         min_value=0,
@@ -52,7 +64,7 @@ class RuleForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if data.get("kind") == logic.MEASURE and not data.get("measure"):
+        if data.get("kind") in logic.FIGURE_KINDS and not data.get("measure"):
             self.add_error("measure", "Choose the figure to watch")
         return data
 
@@ -62,10 +74,13 @@ class RuleForm(forms.Form):
         kind = d["kind"]
         return {
             "kind": kind,
-            "measure": d.get("measure") or "" if kind == logic.MEASURE else "",
+            "measure": d.get("measure") or "" if kind in logic.FIGURE_KINDS else "",
             "organisation": self.members.get(d.get("organisation") or ""),
             "threshold": _blank_none(d.get("threshold")),
             "clear_at": _blank_none(d.get("clear_at")),
+            # Days ahead and how likely: a forecast rule's (blank: its defaults).
+            "within_days": _blank_none(d.get("within_days")) if kind == logic.FORECAST else None,
+            "quantile": _blank_none(d.get("quantile")) if kind == logic.FORECAST else None,
             "min_interval_minutes": 60
             if d.get("min_interval_minutes") is None
             else d["min_interval_minutes"],

@@ -1,6 +1,7 @@
 """The decisions of alerting, as pure functions (no database): what one figure does to one
 alert (open, re-open, update, resolve, nothing), the default clearing point of a rule, what
-a rule's figure is and who may be shown it, and how a storm of alerts becomes one digest.
+a rule's figure is and who may be shown it, what a forecast says of a threshold within a
+number of days, and how a storm of alerts becomes one digest.
 
 `flotilla.alerts.actions` reads the figures and the alerts and applies what these decide;
 `tests/unit/alerts` checks them on their own.
@@ -9,15 +10,17 @@ a rule's figure is and who may be shown it, and how a storm of alerts becomes on
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flotilla import catalogue
 from flotilla.sharing.policy import rules as sharing_rules
 
-#: Kinds of rule. There is no "forecast" kind yet (docs/alerts.md).
-MEASURE, LEVEL, LEVEL_CHANGE, SYSTEM_LEVEL, OVERDUE = (
+#: Kinds of rule.
+MEASURE, FORECAST, LEVEL, LEVEL_CHANGE, SYSTEM_LEVEL, OVERDUE = (
     "measure",
+    "forecast",
     "level",
     "level_change",
     "system_level",
@@ -25,13 +28,16 @@ MEASURE, LEVEL, LEVEL_CHANGE, SYSTEM_LEVEL, OVERDUE = (
 )
 KINDS: dict[str, str] = {
     MEASURE: "A figure is at or above a threshold",
+    FORECAST: "A forecast says a figure will reach a threshold within some days",
     LEVEL: "An organisation's computed escalation level is at or above a level",
     LEVEL_CHANGE: "An organisation's computed escalation level changes",
     SYSTEM_LEVEL: "The collaborative's system escalation level is at or above a level",
     OVERDUE: "A member's report is overdue",
 }
 #: Kinds about one member organisation's figures (the others are about the collaborative).
-PER_ORGANISATION = (MEASURE, LEVEL, LEVEL_CHANGE, OVERDUE)
+PER_ORGANISATION = (MEASURE, FORECAST, LEVEL, LEVEL_CHANGE, OVERDUE)
+#: Kinds that watch a figure named by the rule's `measure`.
+FIGURE_KINDS = (MEASURE, FORECAST)
 #: Kinds that read computed escalation levels.
 LEVEL_KINDS = (LEVEL, LEVEL_CHANGE, SYSTEM_LEVEL)
 
@@ -157,16 +163,21 @@ class Figure:
 
 
 def figure_of(kind: str, measure: str = "") -> Figure:
-    """The figure a rule of `kind` (on `measure`) watches; KeyError for an unknown measure."""
-    if kind == MEASURE:
+    """The figure a rule of `kind` (on `measure`) watches; KeyError for an unknown measure,
+    or one a forecast rule cannot watch. A forecast's figure is shared as the measure it
+    forecasts (ADR 0020): the same group, and a count or ratio shown only exactly."""
+    if kind in FIGURE_KINDS:
         cat = catalogue.current()
         for i in cat.indicators:
             if i.code == measure and i.source == "occupancy":
-                return Figure(measure, i.label, cat.measure(i.measures[0]).group, "ratio")
+                if kind == FORECAST and i.measures[0] not in cat.forecast_measures:
+                    raise KeyError(measure)
+                group = cat.measure(i.measures[0]).group
+                return Figure(measure, _forecast_label(kind, i.label), group, "ratio")
         m = cat.measure(measure)
-        if m.kind == "text":
+        if m.kind == "text" or (kind == FORECAST and m.code not in cat.forecast_measures):
             raise KeyError(measure)
-        return Figure(m.code, m.label, m.group, m.kind)
+        return Figure(m.code, _forecast_label(kind, m.label), m.group, m.kind)
     if kind in (LEVEL, LEVEL_CHANGE):
         return Figure("computed_level", "Computed escalation level", ESCALATION_GROUP, "level")
     if kind == SYSTEM_LEVEL:
@@ -176,6 +187,13 @@ def figure_of(kind: str, measure: str = "") -> Figure:
     raise KeyError(kind)
 
 
+def _forecast_label(kind: str, label: str) -> str:
+    """ "Forecast G&A occupancy", "Forecast adult CC occupancy" (an acronym keeps its case)."""
+    if kind != FORECAST:
+        return label
+    return f"Forecast {label if label[:2].isupper() else label[:1].lower() + label[1:]}"
+
+
 def measures_offered() -> list[tuple[str, str]]:
     """(code, label) of every figure a measure rule may watch: the occupancy indicators and
     the catalogue's counts and levels."""
@@ -183,6 +201,66 @@ def measures_offered() -> list[tuple[str, str]]:
     out = [(i.code, i.label) for i in cat.indicators if i.source == "occupancy"]
     out += [(m.code, m.label) for m in cat.measures if m.kind in ("count", "level")]
     return out
+
+
+def forecasts_offered() -> list[tuple[str, str]]:
+    """(code, label) of every figure a forecast rule may watch: the counts the catalogue
+    forecasts, and the occupancy of each bed type whose occupied count is forecast (the
+    forecast count over the bed base last reported)."""
+    cat = catalogue.current()
+    forecast = set(cat.forecast_measures)
+    out = [
+        (i.code, i.label)
+        for i in cat.indicators
+        if i.source == "occupancy" and i.measures[0] in forecast
+    ]
+    out += [(m.code, m.label) for m in cat.measures if m.code in forecast]
+    return out
+
+
+# ------------------------------------------------------------------ forecasts
+
+#: The quantile a forecast rule may watch → what it means to the person choosing it. The
+#: median is what is expected; the upper ends of the fan's bands are how bad it could be.
+QUANTILE_CHOICES: dict[float, str] = {
+    0.5: "Expected (the median forecast)",
+    0.75: "Could well (the top of the 50% band: a 1 in 4 chance of more)",
+    0.9: "Might (the 90th centile: a 1 in 10 chance of more)",
+    0.975: "Could, at worst (the top of the 95% band: a 1 in 40 chance of more)",
+}
+#: The quantile in a rule's description.
+QUANTILE_WORDS = {0.5: "median", 0.75: "75th centile", 0.9: "90th centile", 0.975: "97.5th centile"}
+assert set(QUANTILE_WORDS) == set(QUANTILE_CHOICES)
+#: What a forecast rule watches unless it says: the median, three days ahead.
+DEFAULT_QUANTILE = 0.5
+DEFAULT_WITHIN_DAYS = 3
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What a forecast says of a threshold over the days a rule looks ahead."""
+
+    #: The highest figure forecast on those days (at the rule's quantile): what opens,
+    #: holds and resolves the alert.
+    value: float
+    #: The first of those days forecast at or above the threshold; else the day of `value`.
+    target: date
+
+
+def outlook(
+    days: Iterable[tuple[date, float]], *, today: date, within: int, threshold: float
+) -> Outlook | None:
+    """The forecast figures (target day, value) on the days from `today` to `within` days
+    after it, read against a threshold; None when the forecast says nothing of those days
+    (none made, or made so long ago that its days have passed): no forecast is not a
+    recovery."""
+    last = today + timedelta(days=within)
+    window = sorted((d, v) for d, v in days if today <= d <= last)
+    if not window:
+        return None
+    peak_day, peak = max(window, key=lambda dv: (dv[1], -dv[0].toordinal()))
+    crossing = next((d for d, v in window if v >= threshold), peak_day)
+    return Outlook(peak, crossing)
 
 
 def shown(figure: Figure, accesses: sharing_rules.Accesses, as_of: datetime, now: datetime) -> bool:
@@ -232,10 +310,28 @@ def default_clear_at(
 
 
 def check(
-    kind: str, threshold: float | None, clear_at: float | None, min_interval_minutes: int
+    kind: str,
+    threshold: float | None,
+    clear_at: float | None,
+    min_interval_minutes: int,
+    within_days: int | None = None,
+    quantile: float | None = None,
+    horizon_days: int = 14,
 ) -> dict[str, str]:
-    """Field → what is wrong with a rule's numbers (empty: nothing)."""
+    """Field → what is wrong with a rule's numbers (empty: nothing). A forecast rule looks
+    1 to `horizon_days` ahead (as far as forecasts go) at one of `QUANTILE_CHOICES`; no
+    other rule looks ahead."""
     errors = {}
+    if kind == FORECAST:
+        if within_days is None or not 1 <= within_days <= horizon_days:
+            errors["within_days"] = f"Enter how many days ahead to look, from 1 to {horizon_days}"
+        if quantile not in QUANTILE_CHOICES:
+            errors["quantile"] = "Choose how likely the forecast must say it is"
+    else:
+        if within_days is not None:
+            errors["within_days"] = "Only a forecast rule looks days ahead"
+        if quantile is not None:
+            errors["quantile"] = "Only a forecast rule reads a forecast"
     if kind == LEVEL_CHANGE:
         if threshold is not None or clear_at is not None:
             errors["threshold"] = "A rule on level changes has no threshold"

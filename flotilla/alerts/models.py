@@ -34,8 +34,12 @@ class AlertRule(models.Model):
         related_name="alert_rules",
     )
     kind = models.CharField(max_length=20)
-    #: For a measure rule: a catalogue measure or a rated occupancy indicator.
+    #: For a measure or forecast rule: a catalogue measure or a rated occupancy indicator.
     measure = models.CharField(max_length=60, blank=True, default="")
+    #: For a forecast rule: how many days ahead it looks (the forecasts' days from today to
+    #: this many days after it), and the quantile of the forecast it reads (0.5: the median).
+    within_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    quantile = models.FloatField(null=True, blank=True)
     #: One member; None: every member (and the collaborative itself for a system level).
     organisation = models.ForeignKey(
         Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -65,9 +69,18 @@ class AlertRule(models.Model):
                 condition=Q(kind__in=list(logic.KINDS)), name="alert_rule_known_kind"
             ),
             models.CheckConstraint(
-                condition=Q(kind=logic.MEASURE, measure__gt="")
-                | (~Q(kind=logic.MEASURE) & Q(measure="")),
-                name="alert_rule_measure_only_for_measure_rules",
+                condition=Q(kind__in=logic.FIGURE_KINDS, measure__gt="")
+                | (~Q(kind__in=logic.FIGURE_KINDS) & Q(measure="")),
+                name="alert_rule_measure_only_for_figure_rules",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    kind=logic.FORECAST,
+                    within_days__gte=1,
+                    quantile__in=list(logic.QUANTILE_CHOICES),
+                )
+                | (~Q(kind=logic.FORECAST) & Q(within_days__isnull=True, quantile__isnull=True)),
+                name="alert_rule_looks_ahead_only_for_forecast_rules",
             ),
             models.CheckConstraint(
                 condition=Q(clear_at__isnull=True)
@@ -93,12 +106,25 @@ class AlertRule(models.Model):
     def figure(self) -> logic.Figure:
         return logic.figure_of(self.kind, self.measure)
 
+    def shown_clear_at(self) -> str:
+        """Where its alerts clear, as its threshold is written ("94%", "3.5", "–")."""
+        kind = self.figure.kind if self.kind in logic.FIGURE_KINDS else "count"
+        return _num(self.clear_at, kind)
+
     def describe(self) -> str:
         """The rule in words: "G&A occupancy at or above 0.95 (clears below 0.93)"."""
         where = self.organisation.name if self.organisation_id else "any member"
         if self.kind == logic.MEASURE:
             f = self.figure
             words = f"{f.label} of {where} at or above {_num(self.threshold, f.kind)}"
+        elif self.kind == logic.FORECAST:
+            f = self.figure
+            days = "1 day" if self.within_days == 1 else f"{self.within_days} days"
+            how = logic.QUANTILE_WORDS.get(self.quantile or logic.DEFAULT_QUANTILE, "")
+            words = (
+                f"{f.label} of {where} at or above {_num(self.threshold, f.kind)} "
+                f"within {days} ({how})"
+            )
         elif self.kind == logic.LEVEL:
             words = f"Computed OPEL of {where} at {_num(self.threshold, 'level')} or above"
         elif self.kind == logic.LEVEL_CHANGE:
@@ -152,6 +178,8 @@ class Alert(models.Model):
     measure = models.CharField(max_length=60)
     value = models.FloatField(null=True)
     as_of = models.DateTimeField()
+    #: For a forecast rule: the day the forecast that opened it first reaches the threshold.
+    target = models.DateField(null=True, blank=True)
     #: The newest figure seen while it was open.
     last_value = models.FloatField(null=True)
     last_as_of = models.DateTimeField()
@@ -204,8 +232,13 @@ class Alert(models.Model):
         return self.rule.figure
 
     def shown_value(self, value: float | None = None) -> str:
+        """A figure of the alert as people read it (a forecast count as a whole number of
+        patients: its fractions are the model's, not a census)."""
         v = self.value if value is None else value
-        return _num(v, self.figure.kind)
+        kind = self.figure.kind
+        if self.rule.kind == logic.FORECAST and kind == "count" and v is not None:
+            v = round(v)
+        return _num(v, kind)
 
 
 class Notice(models.Model):

@@ -14,12 +14,15 @@ from flotilla.jobs.retry import job
 
 @job(max_attempts=5, backoff=timedelta(seconds=10))
 def evaluate_alerts(
-    organisation_ids: list[int], collaborative_ids: list[int] | None = None
+    organisation_ids: list[int],
+    collaborative_ids: list[int] | None = None,
+    kinds: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Judge the rules about these organisations (and the system-level rules of these
-    collaboratives) on their newest figures, and queue the telling of what opened.
-    Idempotent: one unresolved alert per rule and organisation, each told once."""
-    out = actions.evaluate(organisation_ids=organisation_ids).as_dict()
+    """Judge the rules about these organisations (only those of `kinds` when given; and the
+    system-level rules of these collaboratives) on their newest figures, and queue the
+    telling of what opened. Idempotent: one unresolved alert per rule and organisation,
+    each told once."""
+    out = actions.evaluate(organisation_ids=organisation_ids, kinds=kinds).as_dict()
     if collaborative_ids:
         system = actions.evaluate_collaboratives(collaborative_ids=collaborative_ids)
         out = {k: v + system.as_dict()[k] for k, v in out.items()}

@@ -246,10 +246,12 @@ def _load_real(data_dir: Path, today: date) -> dict[str, Any]:
         _grants(collab, members)
         exchange = aid.load(collab, members[1], members, password=DEMO_PASSWORD, demo=DEMO)
     levels = _levels(collab, members)
+    forecasts = _forecasts(members)
+    _alert_rules(collab, members)
     return {
         "kind": "real",
         "levels": levels,
-        "forecasts": _forecasts(members),
+        "forecasts": forecasts,
         "collaborative": collab.slug,
         "organisations": len(members),
         "shifted_days": shift.days,
@@ -265,7 +267,6 @@ def _levels(collab: Collaborative, members: list[Organisation]) -> int:
     since = timezone.now() - timedelta(days=LEVEL_HISTORY_DAYS)
     computed = sum(escalation.backfill(organisation=m, since=since) for m in members)
     escalation.roll_up(collaborative=collab)
-    _alert_rules(collab, members)
     return computed
 
 
@@ -276,8 +277,9 @@ def _forecasts(members: list[Organisation]) -> int:
 
 
 def _alert_rules(collab: Collaborative, members: list[Organisation]) -> None:
-    """The system coordination centre's alert rules, judged once on today's figures so that
-    the demo opens with the alerts they raise (told in the inbox, as the jobs would)."""
+    """The system coordination centre's alert rules, judged once on today's figures and
+    forecasts so that the demo opens with the alerts they raise (told in the inbox, as the
+    jobs would)."""
     from django.contrib.auth import get_user_model
 
     users = get_user_model().objects
@@ -291,11 +293,20 @@ def _alert_rules(collab: Collaborative, members: list[Organisation]) -> None:
             threshold=0.97,
             clear_at=0.95,
         ),
+        alerts.add_rule(
+            by=system,
+            collaborative=collab,
+            kind="forecast",
+            measure="ga_occupancy",
+            threshold=0.96,
+            within_days=3,
+        ),
         alerts.add_rule(by=system, collaborative=collab, kind="level", threshold=4),
         alerts.add_rule(by=system, collaborative=collab, kind="system_level", threshold=3),
         alerts.add_rule(by=system, collaborative=collab, kind="overdue"),
     ]
     alerts.subscribe(by=coordinator, rule=rules[0])
+    alerts.subscribe(by=coordinator, rule=rules[1])
     opened = alerts.evaluate(organisation_ids=[m.pk for m in members]).opened
     opened += alerts.evaluate_collaboratives(collaborative_ids=[collab.pk]).opened
     alerts.tell(alert_ids=opened)
@@ -452,10 +463,12 @@ def _load_synthetic(today: date, days: int = 120, seed: int = 20261126) -> dict[
         _grants(collab, members)
         exchange = aid.load(collab, members[1], members, password=DEMO_PASSWORD, demo=DEMO)
     levels = _levels(collab, members)
+    forecasts = _forecasts(members)
+    _alert_rules(collab, members)
     return {
         "kind": "synthetic",
         "levels": levels,
-        "forecasts": _forecasts(members),
+        "forecasts": forecasts,
         "collaborative": collab.slug,
         "organisations": len(members),
         "values": total,

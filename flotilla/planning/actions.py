@@ -37,6 +37,7 @@ from flotilla.collaboratives.models import Collaborative
 from flotilla.exchange import actions as exchange
 from flotilla.exchange.models import AidRequest, CostRecovery, Offer, Transport, Urgency
 from flotilla.organisations.models import Organisation, Site
+from flotilla.planning import events
 from flotilla.planning.balancing import Move, Outlook, Plan, Redirect
 from flotilla.planning.core.forecast import forecast_array
 from flotilla.planning.core.scoring import QUANTILES as CORE_QUANTILES
@@ -226,7 +227,16 @@ def recompute(*, organisation: Organisation, now: datetime | None = None) -> lis
     with transaction.atomic():
         made, changes = _compute(organisation, now or timezone.now())
         audit.record_many(by=FORECASTER, events=changes)
+        _computed(made)
     return made
+
+
+def _computed(made: list[Forecast]) -> None:
+    """Tell the apps above (alerts) whose forecasts changed, inside the transaction that
+    stored them: nothing changed, nothing sent."""
+    changed = sorted({f.organisation_id for f in made})
+    if changed:
+        events.forecasts_computed.send(sender=Forecast, organisation_ids=changed)
 
 
 def recompute_for(
@@ -238,10 +248,11 @@ def recompute_for(
     made, changes = [], []
     with transaction.atomic():
         for org in Organisation.objects.filter(pk__in=set(organisation_ids)).order_by("pk"):
-            rows, events = _compute(org, now)
+            rows, found = _compute(org, now)
             made += rows
-            changes += events
+            changes += found
         audit.record_many(by=FORECASTER, events=changes)
+        _computed(made)
     return {"forecasts": len(made), "series": len(changes)}
 
 

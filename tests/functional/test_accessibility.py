@@ -16,6 +16,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from flotilla.alerts.models import Alert
 from flotilla.authz.models import Role
 from flotilla.exchange import actions as exchange_actions
 from flotilla.notifications import actions as notifications
@@ -105,6 +106,13 @@ PAGES: dict[str, Visit] = {
         "coordinator", "/plans/drafts/{north_draft}", "Raise the request", (("#quantity", "lots"),)
     ),
     "aid board with drafts waiting": Visit("coordinator", "/c/{slug}/aid"),
+    "your alerts": Visit("coordinator", "/alerts/"),
+    "an alert": Visit("coordinator", "/alerts/{alert}"),
+    "alert rules": Visit("coordinator", "/c/{slug}/alerts/"),
+    "alert rules, with errors": Visit(
+        "coordinator", "/c/{slug}/alerts/", "Add rule", (("#id_threshold", "lots"),)
+    ),
+    "your own rules": Visit("viewer", "/alerts/rules"),
 }
 
 PASSWORD = "correct horse battery staple"
@@ -171,11 +179,21 @@ def world(db):
     north_draft, _ = f.draft(
         by=people["coordinator"], collaborative=collab, sender=north, receiver=south
     )
+    # An alert: North's G&A beds occupied at or above 300, told to its coordinator.
+    f.alert_rule(
+        by=people["coordinator"],
+        collaborative=collab,
+        measure="ga_occupied",
+        organisation=north,
+        threshold=300,
+    )
+    f.run_alert_jobs()
     return {
         "slug": collab.slug,
         "grant": grant.pk,
         "aid_request": aid_request.pk,
         "north_draft": north_draft.pk,
+        "alert": Alert.objects.get().pk,
     }
 
 

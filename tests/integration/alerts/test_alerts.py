@@ -23,6 +23,7 @@ from flotilla.notifications import delivery
 from flotilla.notifications.models import Channel, Delivery, Notification
 from flotilla.sharing import policy
 from tests import factories as f
+from tests.integration.alerts.told import notes
 
 pytestmark = pytest.mark.django_db
 
@@ -52,12 +53,6 @@ def river(cast):
     f.run_alert_jobs()  # the new rule is judged at once: nothing reported yet
     cast.east, cast.east_person, cast.rule, cast.coordinator = east, east_person, rule, coordinator
     return cast
-
-
-def notes(person) -> list[str]:
-    """What the person was told of alerts, oldest first."""
-    told = Notification.objects.filter(recipient=person, link__startswith="/alerts/")
-    return list(told.order_by("pk").values_list("text", flat=True))
 
 
 def test_a_figure_crossing_a_threshold_opens_one_alert_told_to_the_subscribers_who_may_see_it(

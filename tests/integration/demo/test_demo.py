@@ -140,3 +140,20 @@ def test_the_demo_opens_with_every_reporting_members_forecasts_of_today_and_days
     assert set(Forecast.objects.values_list("organisation__code", flat=True)) == reporting
     # Made as the job would have made them on the days before too: a day-late grant shows one.
     assert Forecast.objects.values("origin").distinct().count() >= 2
+
+
+def test_the_demo_judges_its_forecast_alert_rule_on_the_forecasts_it_made(shared_data):
+    from flotilla.alerts import actions as alerts
+    from flotilla.alerts.models import Alert, AlertRule
+    from flotilla.organisations.models import Organisation
+
+    loader.load(data_dir=shared_data)
+    rule = AlertRule.objects.get(kind="forecast")
+    assert rule.describe().startswith("Forecast G&A occupancy of any member at or above 96%")
+    # The region's winter figures: some trusts' forecast occupancy reaches it.
+    assert Alert.objects.filter(rule=rule).exists()
+    # Judged after the forecasts were made: judging again opens nothing more.
+    again = alerts.evaluate(
+        organisation_ids=Organisation.objects.values_list("pk", flat=True), kinds=["forecast"]
+    )
+    assert again.opened == [] and again.updated == 0

@@ -1,10 +1,11 @@
 """The pure decisions of alerting: hysteresis, the minimum interval, level changes, who may
-be shown an alert, and when a storm becomes a digest."""
+be shown an alert, what a forecast says of a threshold, and when a storm becomes a digest."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -144,3 +145,82 @@ def test_a_rule_s_numbers_are_checked():
     assert "threshold" in logic.check("level_change", 3, None, 60)
     assert "min_interval_minutes" in logic.check("measure", 10, 5, 5000)
     assert logic.check("overdue", 6, 3, 0) == {}
+
+
+def test_a_forecast_rule_looks_one_to_fourteen_days_ahead_at_a_quantile_of_the_fan():
+    assert logic.check("forecast", 100, 95, 60, 3, 0.5) == {}
+    assert logic.check("forecast", 100, 95, 60, 14, 0.975) == {}
+    assert logic.check("forecast", 100, 95, 60, 0, 0.9) == {
+        "within_days": "Enter how many days ahead to look, from 1 to 14"
+    }
+    assert logic.check("forecast", 100, 95, 60, 15, 0.9, horizon_days=14) == {
+        "within_days": "Enter how many days ahead to look, from 1 to 14"
+    }
+    assert logic.check("forecast", 100, 95, 60, 3, 0.6) == {
+        "quantile": "Choose how likely the forecast must say it is"
+    }
+    assert logic.check("level", 3, None, 60, None, 0.5) == {
+        "quantile": "Only a forecast rule reads a forecast"
+    }
+
+
+def test_a_forecast_rule_watches_only_what_is_forecast_and_is_shared_as_the_measure():
+    occupied = logic.figure_of("forecast", "ga_occupied")
+    assert (occupied.group, occupied.kind) == (
+        logic.figure_of("measure", "ga_occupied").group,
+        "count",
+    )
+    assert occupied.label.startswith("Forecast ")
+    occupancy = logic.figure_of("forecast", "ga_occupancy")
+    assert (occupancy.label, occupancy.kind) == ("Forecast G&A occupancy", "ratio")
+    for not_forecast in ("nctr", "ga_open", "opel_declared"):
+        with pytest.raises(KeyError):
+            logic.figure_of("forecast", not_forecast)
+    offered = dict(logic.forecasts_offered())
+    assert {"ga_occupied", "ga_occupancy", "cc_adult_occupancy"} <= set(offered)
+    assert "nctr" not in offered
+
+
+TODAY = date(2026, 12, 1)
+
+
+def days(*values: float) -> list[tuple[date, float]]:
+    """A forecast from yesterday: today, tomorrow, ..."""
+    return [(TODAY + timedelta(days=n), v) for n, v in enumerate(values)]
+
+
+def test_the_outlook_is_the_highest_figure_forecast_over_the_days_watched():
+    said = logic.outlook(days(90, 96, 99, 104, 120), today=TODAY, within=3, threshold=95)
+    assert said == logic.Outlook(104, TODAY + timedelta(days=1))  # 120 is four days ahead
+    below = logic.outlook(days(90, 92, 91), today=TODAY, within=3, threshold=95)
+    assert below == logic.Outlook(92, TODAY + timedelta(days=1))
+    # Days already passed are not read; a forecast whose days have all passed says nothing.
+    assert logic.outlook(
+        days(200, 10), today=TODAY + timedelta(days=1), within=3, threshold=95
+    ) == (logic.Outlook(10, TODAY + timedelta(days=1)))
+    assert logic.outlook(days(200), today=TODAY + timedelta(days=1), within=3, threshold=9) is None
+
+
+@given(
+    st.lists(st.floats(min_value=0, max_value=500), min_size=1, max_size=14),
+    st.integers(min_value=0, max_value=5),
+    st.integers(min_value=1, max_value=14),
+    st.floats(min_value=0, max_value=500),
+)
+def test_the_outlook_names_the_first_day_at_or_above_the_threshold_within_the_days(
+    values, passed, within, threshold
+):
+    forecast = days(*values)
+    today = TODAY + timedelta(days=passed)
+    said = logic.outlook(forecast, today=today, within=within, threshold=threshold)
+    window = [(d, v) for d, v in forecast if today <= d <= today + timedelta(days=within)]
+    if not window:
+        assert said is None
+        return
+    assert said is not None
+    assert said.value == max(v for _, v in window)
+    assert today <= said.target <= today + timedelta(days=within)
+    crossing = [d for d, v in window if v >= threshold]
+    assert said.target == (
+        crossing[0] if crossing else next(d for d, v in window if v == said.value)
+    )
