@@ -8,7 +8,8 @@
 Builds, through the actions, a collaborative of 40 acute trusts with 1,000 rules in a mix of
 kinds, thresholds and scopes (three quarters about every member, a quarter about one member
 each; figures with thresholds spread so that some alerts are open, some resolve and some
-re-open), twelve subscribers, and a computed escalation level for the reporting trust. Then,
+re-open), twelve subscribers, and a computed escalation level and a month of daily figures
+with their forecasts for the reporting trust (so forecast rules read a real forecast). Then,
 `RUNS` times, that trust reports (figures wandering around the thresholds) and
 `alerts.actions.evaluate` is timed for it alone, as the job a report queues would run it:
 its rules read, its figures read once as itself, its alerts read, opened, updated and
@@ -28,6 +29,7 @@ import random
 import statistics
 import sys
 import time
+from collections import Counter
 from datetime import timedelta
 
 from scratch import in_scratch_database, p95
@@ -46,6 +48,8 @@ MIX = [
     (10, "level", "", [2, 3, 4]),
     (5, "level_change", "", [None]),
     (10, "overdue", "", [2, 4, 8, 12]),
+    (5, "forecast", "ga_occupied", [95, 100, 105, 110]),
+    (5, "forecast", "ga_occupancy", [0.9, 0.95, 0.98]),
 ]
 
 
@@ -86,6 +90,7 @@ def build(rng: random.Random, walk: Figures) -> tuple[object, object]:
     from flotilla.escalation import actions as escalation
     from flotilla.organisations import actions as organisations
     from flotilla.organisations.models import OrganisationKind
+    from flotilla.planning import actions as planning
     from flotilla.reporting.actions import record_report
     from flotilla.reporting.models import Source
     from flotilla.reporting.validation import CellIn
@@ -140,6 +145,11 @@ def build(rng: random.Random, walk: Figures) -> tuple[object, object]:
         if org is not reporter:
             cells = [CellIn(org.pk, None, "ga_occupied", now - timedelta(hours=3), value=90.0)]
             record_report(by=by, organisation_id=org.pk, source=Source.FORM, cells=cells)
+    # A month of the reporting trust's daily figures, and the forecasts made from them.
+    for days in range(30, 0, -1):
+        occupied = 100 + rng.randint(-8, 8)
+        report(now - timedelta(days=days), {"ga_open": 110, "ga_occupied": occupied})
+    planning.recompute(organisation=reporter)
     report(now - timedelta(minutes=RUNS + 5), walk.next())
     escalation.recompute(organisation=reporter)
     alerts.evaluate(organisation_ids=[reporter.pk])  # the alerts the first report opens
@@ -206,9 +216,12 @@ def run() -> int:
     median = statistics.median(times)
     opened = sum(c["opened"] + c["reopened"] for c in changed)
     resolved = sum(c["resolved"] for c in changed)
+    kinds = Counter(Alert.objects.values_list("rule__kind", flat=True))
     print(
         f"evaluate after one report: {concerning} rules concern the reporting trust "
-        f"(of {RULES}); {Alert.objects.count()} alerts in all"
+        f"(of {RULES}); {Alert.objects.count()} alerts in all ("
+        + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
+        + ")"
     )
     print(
         f"  {RUNS} runs: median {median:.1f} ms, p95 {slowest:.1f} ms, max {max(times):.1f} ms; "
