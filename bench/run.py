@@ -22,6 +22,7 @@ SCRIPTS = [
     ["plan_static.py"],
     ["crash.py"],
     ["planning/forecast_backtest.py"],
+    ["planning/forecast_gbm_backtest.py"],
     ["planning/england_static.py"],
     ["planning/nj_multiday.py"],
     ["planning/scale_multiday.py", "250", "500", "1000", "5000", "--time-limit", "30"],

@@ -18,6 +18,7 @@ same transaction), keyed by organisation, site, measure, origin and target.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,11 +38,20 @@ from flotilla.collaboratives.models import Collaborative
 from flotilla.exchange import actions as exchange
 from flotilla.exchange.models import AidRequest, CostRecovery, Offer, Transport, Urgency
 from flotilla.organisations.models import Organisation, Site
-from flotilla.planning import events
+from flotilla.planning import events, published, queries
 from flotilla.planning.balancing import Move, Outlook, Plan, Redirect
+from flotilla.planning.core import gbm
 from flotilla.planning.core.forecast import forecast_array
 from flotilla.planning.core.scoring import QUANTILES as CORE_QUANTILES
-from flotilla.planning.models import QUANTILES, AidDraft, DraftSide, DraftState, Forecast
+from flotilla.planning.models import (
+    QUANTILES,
+    AidDraft,
+    DraftSide,
+    DraftState,
+    Forecast,
+    ForecastCalibration,
+    ForecastModel,
+)
 from flotilla.sharing import policy
 
 #: Who makes forecasts: the platform, on the owners' behalf, from their own figures.
@@ -105,20 +115,38 @@ def _rounded(x: float) -> float:
     return round(float(x), PLACES)
 
 
-def _made(series: list[Daily], horizon: int) -> list[tuple[str, list[list[float]]]]:
+def _made(
+    series: list[Daily], horizon: int, forecaster: queries.Forecaster | None = None
+) -> list[tuple[str, list[list[float]]]]:
     """The core's forecasts of several series ending on the same origin day, in one pass
     (the core is vectorised over series): each one's method, and each day's quantiles.
     Shorter series are padded at the start with gaps (never counted as figures), and each
-    series is its own group, so none borrows another's errors."""
+    series is its own group, so none borrows another's errors.
+
+    With a trained forecaster in use (ADR 0026), the series it may forecast (a measure it
+    knows, an origin within the winters it learnt, enough recent history) are its own; the
+    others, and every series when there is none, are the ensemble's."""
     first = min(x.first for x in series)
     span = max(len(x.values) + (x.first - first).days for x in series)
     grid = np.full((len(series), span), np.nan)
     for i, x in enumerate(series):
         grid[i, (x.first - first).days :] = x.values
     values, methods = forecast_array(grid, np.arange(len(series), dtype=np.int64), horizon)
-    return [
+    out = [
         (methods[i], [[_rounded(q) for q in day] for day in values[i]]) for i in range(len(series))
     ]
+    if forecaster is None or horizon > gbm.HORIZON:
+        return out
+    origin = series[0].origin
+    known = np.array([x.measure in gbm.MEASURES for x in series])
+    mine = np.where(known & gbm.usable(grid) & forecaster.model.knows(origin))[0]
+    if mine.size:
+        codes = np.array([gbm.MEASURES[series[i].measure] for i in mine], dtype=np.int64)
+        made = gbm.forecast(forecaster.model, gbm.Panel(grid[mine], codes, first))
+        for row, i in enumerate(mine):
+            days = [[_rounded(q) for q in day] for day in made[row, :horizon]]
+            out[i] = (forecaster.method, days)
+    return out
 
 
 def _snapshot(series: Daily, method: str, medians: list[float]) -> dict[str, Any]:
@@ -202,7 +230,9 @@ def _reporting(
     return sites + list(Site.objects.filter(pk__in=ids).order_by("code")) if ids else sites
 
 
-def _compute(organisation: Organisation, now: datetime) -> tuple[list[Forecast], list[audit.Event]]:
+def _compute(
+    organisation: Organisation, now: datetime, forecaster: queries.Forecaster | None
+) -> tuple[list[Forecast], list[audit.Event]]:
     """`recompute`'s work inside the caller's transaction: the forecasts stored, and the
     audit events the caller records (in the same transaction)."""
     cat = catalogue.current()
@@ -212,7 +242,8 @@ def _compute(organisation: Organisation, now: datetime) -> tuple[list[Forecast],
             by_origin.setdefault(series.origin, []).append(series)
     made, changes = [], []
     for group in by_origin.values():
-        for series, (method, days) in zip(group, _made(group, cat.forecast_days), strict=True):
+        made_here = _made(group, cat.forecast_days, forecaster)
+        for series, (method, days) in zip(group, made_here, strict=True):
             rows, event = _store(organisation, series, method, days, now)
             made += rows
             if event is not None:
@@ -225,7 +256,8 @@ def recompute(*, organisation: Organisation, now: datetime | None = None) -> lis
     newest figures, storing any forecast not stored yet (or changed), each series' set with
     its audit event, in one transaction. Idempotent."""
     with transaction.atomic():
-        made, changes = _compute(organisation, now or timezone.now())
+        forecaster = queries.forecaster_in_use()
+        made, changes = _compute(organisation, now or timezone.now(), forecaster)
         audit.record_many(by=FORECASTER, events=changes)
         _computed(made)
     return made
@@ -246,9 +278,10 @@ def recompute_for(
     the audit chain."""
     now = now or timezone.now()
     made, changes = [], []
+    forecaster = queries.forecaster_in_use()
     with transaction.atomic():
         for org in Organisation.objects.filter(pk__in=set(organisation_ids)).order_by("pk"):
-            rows, found = _compute(org, now)
+            rows, found = _compute(org, now, forecaster)
             made += rows
             changes += found
         audit.record_many(by=FORECASTER, events=changes)
@@ -278,6 +311,113 @@ def after_report(*, newest: dict[int, datetime], **_: Any) -> None:
     """Receiver of `reporting.events.report_recorded`: queue the forecasts inside the
     report's transaction, so a report rolled back queues nothing."""
     _enqueue(list(newest))
+
+
+# The trained forecaster (ADR 0026) ---------------------------------------------------
+
+
+def _described(p: published.Published) -> dict[str, str]:
+    return {
+        "file": p.path.name,
+        "sha256": hashlib.sha256(p.path.read_bytes()).hexdigest(),
+        "first_day": p.panel.first_day.isoformat(),
+        "last_day": p.last_day.isoformat(),
+    }
+
+
+def _model_snapshot(m: ForecastModel) -> dict[str, Any]:
+    return {
+        "trained_on": m.trained_on,
+        "settings": m.settings,
+        "days": [m.days_from, m.days_to],
+        "sha256": m.sha256,
+    }
+
+
+def train_forecaster(
+    *,
+    by: Any,
+    files: list[published.Published],
+    settings: gbm.Settings | None = None,
+    now: datetime | None = None,
+) -> ForecastModel:
+    """Train the gradient-boosted forecaster on these published files and store it, with its
+    audit event. Idempotent: a model already trained on the same files (by content) with the
+    same settings is returned as it is, without training again. Training takes minutes on
+    five winters and holds no transaction while it runs."""
+    settings = settings or gbm.Settings()
+    trained_on = [_described(p) for p in files]
+    wanted = {"trained_on": trained_on, "settings": settings.__dict__}
+    for m in ForecastModel.objects.defer("text"):
+        if {"trained_on": m.trained_on, "settings": m.settings} == wanted:
+            return m
+    model = gbm.fit([p.panel for p in files], settings)
+    text = model.to_text()
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    with transaction.atomic():
+        made, created = ForecastModel.objects.get_or_create(
+            sha256=digest,
+            defaults={
+                "made_at": now or timezone.now(),
+                "made_by": by if getattr(by, "is_authenticated", False) else None,
+                "trained_on": trained_on,
+                "settings": settings.__dict__,
+                "days_from": model.days[0],
+                "days_to": model.days[1],
+                "text": text,
+            },
+        )
+        if created:
+            audit.record(
+                by=by, action="planning.forecaster_trained", obj=made, after=_model_snapshot(made)
+            )
+    return made
+
+
+def calibrate_forecaster(
+    *,
+    by: Any,
+    model: ForecastModel,
+    file: published.Published,
+    now: datetime | None = None,
+) -> ForecastCalibration:
+    """Work out how much the model's intervals are widened from a newly published file, and
+    put the model to use with it (the newest calibration is the forecaster in use), with its
+    audit event, queuing the forecasts of every organisation to be made again. Calibrating
+    on the same file again changes nothing."""
+    source = _described(file)
+    found = ForecastCalibration.objects.filter(model=model, source_sha256=source["sha256"])
+    if found.exists():
+        return found.get()
+    trees = queries.forecaster_model(model.pk)
+    widening = gbm.calibrate(trees, file.panel)
+    with transaction.atomic():
+        made, created = ForecastCalibration.objects.get_or_create(
+            model=model,
+            source_sha256=source["sha256"],
+            defaults={
+                "made_at": now or timezone.now(),
+                "made_by": by if getattr(by, "is_authenticated", False) else None,
+                "source": source,
+                "through": file.last_day,
+                "widening": [[round(float(x), 6) for x in row] for row in widening],
+            },
+        )
+        if created:
+            audit.record(
+                by=by,
+                action="planning.forecaster_calibrated",
+                obj=made,
+                after={
+                    "model": model.pk,
+                    "source": source,
+                    "through": made.through.isoformat(),
+                    "widening": made.widening,
+                },
+            )
+            # Every organisation's forecasts made again with the forecaster now in use.
+            _enqueue(list(Organisation.objects.values_list("id", flat=True)))
+    return made
 
 
 # From plan to aid: drafts put to organisations (ADR 0021) ---------------------------

@@ -104,6 +104,68 @@ class Forecast(models.Model):
         return {level: getattr(self, name) for level, name in QUANTILES}
 
 
+# The trained forecaster (ADR 0026) -----------------------------------------------------
+
+
+class ForecastModel(models.Model):
+    """A gradient-boosted forecaster learnt from published files (`planning.core.gbm`): its
+    trees as text, and what it learnt from. Kept for good: a forecast's method names the
+    model and calibration that made it."""
+
+    made_at = models.DateTimeField()
+    made_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    #: The published files it learnt from: [{"file", "sha256", "first_day", "last_day"}].
+    trained_on = models.JSONField()
+    #: How the trees were grown (`gbm.Settings`).
+    settings = models.JSONField()
+    #: The days of the winter (days since 1 November) of the origins it learnt from: it is
+    #: used only for forecasts from an origin within them.
+    days_from = models.IntegerField()
+    days_to = models.IntegerField()
+    #: `gbm.Model.to_text()`; and its SHA-256, which the audit record keeps.
+    text = models.TextField()
+    sha256 = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-made_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Forecast model {self.pk}"
+
+
+class ForecastCalibration(models.Model):
+    """How much a model's intervals are widened (per horizon and interval), worked out from
+    the newest published file (`gbm.calibrate`). The newest calibration is the forecaster in
+    use; a model is calibrated again each time a newer file is published."""
+
+    model = models.ForeignKey(ForecastModel, on_delete=models.PROTECT, related_name="calibrations")
+    made_at = models.DateTimeField()
+    made_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    #: The published file: {"file", "sha256", "first_day", "last_day"}; and its SHA-256,
+    #: so that calibrating a model on the same file again changes nothing.
+    source = models.JSONField()
+    source_sha256 = models.CharField(max_length=64)
+    #: The file's last day: its errors are known up to then.
+    through = models.DateField()
+    #: 14 horizons × 3 intervals (95%, 80%, 50%), log scale, at least nought.
+    widening = models.JSONField()
+
+    class Meta:
+        ordering = ["-made_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "source_sha256"], name="one_calibration_per_model_and_file"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Calibration {self.pk} of model {self.model_id} (through {self.through})"
+
+
 # From plan to aid (ADR 0021) -------------------------------------------------------------
 
 

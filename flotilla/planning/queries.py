@@ -28,7 +28,15 @@ from flotilla import catalogue
 from flotilla.authz.checks import organisations_where
 from flotilla.authz.permissions import Perm
 from flotilla.organisations.models import Organisation, Site
-from flotilla.planning.models import QUANTILES, AidDraft, DraftState, Forecast
+from flotilla.planning.core import gbm
+from flotilla.planning.models import (
+    QUANTILES,
+    AidDraft,
+    DraftState,
+    Forecast,
+    ForecastCalibration,
+    ForecastModel,
+)
 from flotilla.sharing import policy
 from flotilla.sharing.policy import rules
 
@@ -193,6 +201,47 @@ def forecast_of(
     """The newest forecast of one series the viewer may see (None: none)."""
     found = forecasts_seen_by(viewer, [organisation], site=site, measures=[measure], at=at)
     return found[0] if found else None
+
+
+# The trained forecaster (ADR 0026) ------------------------------------------------------
+
+#: Models read from the database, by id: a model's trees are parsed once per process.
+_LOADED: dict[int, gbm.Model] = {}
+
+
+@dataclass(frozen=True)
+class Forecaster:
+    """The gradient-boosted forecaster in use: the newest calibration and its model."""
+
+    model: gbm.Model
+    calibration: ForecastCalibration
+
+    @property
+    def method(self) -> str:
+        """How a forecast it made says so (`Forecast.method`)."""
+        c = self.calibration
+        return f"gradient-boosted model {c.model_id}, calibrated to {c.through.isoformat()}"
+
+
+def forecaster_in_use() -> Forecaster | None:
+    """The newest calibration's model with its widening, or None (no model trained: the
+    ensemble forecasts alone). One query, and the model's trees read and parsed only the
+    first time this process meets them."""
+    c = ForecastCalibration.objects.order_by("-made_at", "-pk").first()
+    if c is None:
+        return None
+    loaded = forecaster_model(c.model_id)
+    model = gbm.Model(loaded.boosters, loaded.days, loaded.settings)
+    model.widening = gbm.check_widening(c.widening)
+    return Forecaster(model, c)
+
+
+def forecaster_model(model_id: int) -> gbm.Model:
+    """A stored model's trees (no widening), parsed once per process."""
+    if model_id not in _LOADED:
+        text = ForecastModel.objects.values_list("text", flat=True).get(pk=model_id)
+        _LOADED[model_id] = gbm.Model.from_text(text)
+    return _LOADED[model_id]
 
 
 # Drafts from plans ----------------------------------------------------------------------
