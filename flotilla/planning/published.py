@@ -1,16 +1,15 @@
 """Reading NHS England's published winter sitreps (daily situation reports by trust) into
 panels the forecaster learns from and is calibrated on (`flotilla.planning.core.gbm`).
 
-A file has one row per trust and day (`Code`, `Date`, and a column per figure; the England
-totals have the code `-`); a figure published as `-` is missing, never nought. Only the
-columns of the measures the model knows are read. Errors name the file, the row (as a
-spreadsheet numbers it, the header being row 1) and the column.
+The file is parsed by the reporting app's sitrep importer (`reporting.importers.sitrep`,
+the one place that knows the published layout and its columns), without storing anything:
+England totals are skipped, `-` is a figure not published (missing, never nought), a trust
+reported twice on one day counts its later row, and every error names the row and column.
+Only the measures the model knows are kept.
 """
 
 from __future__ import annotations
 
-import csv
-import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,11 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from flotilla.planning.core import gbm
-
-#: Published column → the measure the model knows it as.
-COLUMNS = {"G&A beds occ'd": "ga_occupied", "CC Adult Occ": "cc_adult_occupied"}
-#: What the files write for a figure not published.
-MISSING = {"", "-", "inf", "nan"}
+from flotilla.reporting.importers import sitrep
 
 
 class PublishedFileError(ValueError):
@@ -42,49 +37,29 @@ class Published:
         return self.panel.first_day + timedelta(days=self.panel.values.shape[1] - 1)
 
 
-def _number(text: str, where: str) -> float:
-    if text.strip().lower() in MISSING:
-        return math.nan
-    try:
-        value = float(text)
-    except ValueError:
-        raise PublishedFileError(f"{where}: {text!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise PublishedFileError(f"{where}: {text!r} is not a count of beds")
-    return value
-
-
 def read_sitrep(path: Path) -> Published:
     """The file's G&A and adult critical care beds occupied, one series per trust and
-    measure on a consecutive daily grid (a day a trust did not report: missing). A trust
-    reported twice on one day (a renamed trust, a resubmission): the later row counts."""
+    measure on a consecutive daily grid (a day a trust did not report: missing)."""
     if not path.is_file():
         raise PublishedFileError(f"{path}: no such file")
-    found: dict[tuple[str, str], dict[date, float]] = {}
     with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        absent = [c for c in ("Code", "Date", *COLUMNS) if c not in (reader.fieldnames or [])]
-        if absent:
-            raise PublishedFileError(
-                f"{path.name}: not a winter sitrep: no column {', '.join(map(repr, absent))}"
-            )
-        for n, row in enumerate(reader, start=2):
-            code = (row["Code"] or "").strip()
-            if code in ("", "-"):
-                continue  # the England totals
-            try:
-                day = date.fromisoformat((row["Date"] or "").strip())
-            except ValueError:
-                raise PublishedFileError(
-                    f"{path.name} row {n}, column 'Date': {row['Date']!r} is not a date "
-                    "(YYYY-MM-DD)"
-                ) from None
-            for column, measure in COLUMNS.items():
-                where = f"{path.name} row {n}, column {column!r}"
-                found.setdefault((code, measure), {})[day] = _number(row[column] or "", where)
+        parsed = sitrep.parse(f, on_conflict="last")
+    if parsed.errors:
+        shown = "; ".join(str(p) for p in parsed.errors[:5])
+        more = f" (and {len(parsed.errors) - 5} more)" if len(parsed.errors) > 5 else ""
+        raise PublishedFileError(f"{path.name}: {shown}{more}")
+    found: dict[tuple[str, str], dict[date, float]] = {}
+    for cell in parsed.cells:
+        if cell.measure in gbm.MEASURES:
+            value = np.nan if cell.value is None else cell.value
+            found.setdefault((cell.code, cell.measure), {})[cell.as_of.date()] = value
+    absent = sorted(set(gbm.MEASURES) - {m for _, m in found})
+    if absent:
+        raise PublishedFileError(
+            f"{path.name}: no figures of {', '.join(absent)}: not a winter sitrep with the "
+            "measures the forecaster learns"
+        )
     days = {d for series in found.values() for d in series}
-    if not days:
-        raise PublishedFileError(f"{path.name}: no trust's figures in the file")
     first, last = min(days), max(days)
     keys = sorted(found)
     values = np.full((len(keys), (last - first).days + 1), np.nan)

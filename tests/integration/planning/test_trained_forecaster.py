@@ -163,15 +163,20 @@ def test_a_bad_published_file_is_refused_by_row_and_column_and_nothing_is_stored
     rows = files["old"].read_text().splitlines()
     rows[5] = rows[5].replace(rows[5].split(",")[3], "lots", 1)
     bad.write_text("\n".join(rows) + "\n")
-    with pytest.raises(CommandError, match=r"sitrep2627.csv row 6, column \"G&A beds occ'd\""):
+    lots = r"sitrep2627.csv: row 6, column \"G&A beds occ'd\": 'lots' is not a number"
+    with pytest.raises(CommandError, match=lots):
         call_command("train-forecaster", "--train", str(bad), "--calibrate", str(files["newest"]))
     wrong = tmp_path / "other.csv"
     wrong.write_text("Code,Date,Beds\nR00,2025-01-01,3\n")
-    with pytest.raises(CommandError, match="not a winter sitrep: no column"):
+    with pytest.raises(CommandError, match=r"other.csv: row 1: missing key column\(s\): Name"):
         call_command("train-forecaster", "--train", str(wrong), "--calibrate", str(files["newest"]))
+    no_beds = tmp_path / "no_beds.csv"
+    no_beds.write_text("Code,Name,Date,Diverts\nR00,Trust,2025-12-01,3\n")
+    with pytest.raises(CommandError, match="no figures of cc_adult_occupied, ga_occupied"):
+        call_command("train-forecaster", "--calibrate", str(no_beds))
     undated = tmp_path / "undated.csv"
-    undated.write_text(",".join(HEADER) + "\nR00,Trust,30/11/2025,1,2,3,4\n")
-    with pytest.raises(CommandError, match="row 2, column 'Date': '30/11/2025' is not a date"):
+    undated.write_text(",".join(HEADER) + "\nR00,Trust,yesterday,1,2,3,4\n")
+    with pytest.raises(CommandError, match=r"undated\.csv: row 2, column 'Date'"):
         call_command("train-forecaster", "--calibrate", str(undated))
     with pytest.raises(CommandError, match="among the files it learns from"):
         train(files, "old", calibrate="old")
