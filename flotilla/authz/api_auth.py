@@ -7,16 +7,20 @@ that routers can import them without an import cycle.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Schema
 from ninja.errors import AuthorizationError, ValidationError
 from ninja.security import HttpBearer
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
+from flotilla import catalogue
 from flotilla.authz import actions
 from flotilla.authz.models import ApiToken, TokenScope
 
@@ -51,12 +55,32 @@ ERROR_RESPONSES: dict[int, type[ErrorOut]] = {
 }
 #: The same, for operations on something that may not exist (or not be the caller's).
 READ_ERRORS: dict[int, type[ErrorOut]] = {**ERROR_RESPONSES, 404: ErrorOut}
+#: The refusal of a request body over DATA_UPLOAD_MAX_MEMORY_SIZE, which any operation that
+#: reads a body can give (flotilla.api answers RequestDataTooBig with it).
+TOO_BIG: dict[int, type[ErrorOut]] = {413: ErrorOut}
 
 
-#: The span of times the API accepts. Far outside it, arithmetic on times overflows and the
-#: value is surely a mistake.
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+class Stated:
+    """Keywords for the OpenAPI document stating a limit that the code checks itself.
+
+    `Annotated[int, Stated(minimum=1, maximum=500)]` puts `minimum` and `maximum` in the
+    field's JSON Schema without pydantic enforcing them: the view or the actions check the
+    limit, in their own words and alongside the request's other problems (one 422 naming
+    every field at fault), and the document says what they check, so that a client (or
+    schemathesis) knows what will be refused. A value may be a function, called when the
+    document is made (say, the catalogue's measure codes).
+    """
+
+    def __init__(self, **keywords: Any) -> None:
+        self.keywords = keywords
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        for key, value in self.keywords.items():
+            schema[key] = value() if callable(value) else value
+        return schema
 
 
 def _no_nul(value: str) -> str:
@@ -66,16 +90,70 @@ def _no_nul(value: str) -> str:
     return value
 
 
-def _in_span(value: datetime) -> datetime:
-    if not EARLIEST <= value <= LATEST:
-        raise ValueError(f"must be between {EARLIEST:%Y} and {LATEST:%Y}")
-    return value
-
+#: The JSON Schema pattern of text without NUL characters (what `_no_nul` lets through).
+NO_NUL = r"^[^\x00]*$"
+#: The characters `str.strip()` removes (those for which `str.isspace()` is true, the last of
+#: them U+3000), as a regex class body: what "blank" means to the checks that strip text.
+_SPACE = "".join(f"\\u{c:04x}" for c in range(0x3001) if chr(c).isspace())
+#: Text without NUL characters and with something besides white space (not blank once
+#: stripped), for the fields the code refuses blank.
+NOT_BLANK = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"
 
 #: Text from a client that may reach the database.
-SafeStr = Annotated[str, AfterValidator(_no_nul)]
-#: A moment with its UTC offset (a time without one is ambiguous), within a sane span.
-ApiTime = Annotated[AwareDatetime, AfterValidator(_in_span)]
+SafeStr = Annotated[str, AfterValidator(_no_nul), Stated(pattern=NO_NUL)]
+
+
+def _measure_codes() -> list[str]:
+    return [m.code for m in catalogue.current().measures]
+
+
+#: A measure code of the catalogue (GET /api/measures), listed in the document; the views
+#: refuse any other in their own words, with the request's other problems.
+MeasureCode = Annotated[SafeStr, Stated(enum=_measure_codes)]
+
+
+#: The years of the times the API accepts, as written (in the time's own offset). Far outside
+#: them, arithmetic on times overflows and the value is surely a mistake.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+
+#: An RFC 3339 date-time (`format: date-time`, with seconds and a UTC offset: `Z` or
+#: `+hh:mm`) in the years above, as a regex that JSON Schema (ECMA 262) and Python read alike.
+_CLOCK = (
+    r"(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(\.[0-9]+)?"
+)
+_OFFSET = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+TIME_PATTERN = rf"^20[0-9]{{2}}-{_CLOCK}{_OFFSET}$"
+_ANY_YEAR = re.compile(rf"[0-9]{{4}}-{_CLOCK}{_OFFSET}")
+_NO_OFFSET = re.compile(rf"[0-9]{{4}}-{_CLOCK}")
+TIME_EXAMPLE = "2026-01-05T08:00:00+00:00"
+
+
+def _rfc3339(value: Any) -> Any:
+    """Only what the document says is a time reaches pydantic's (lenient) parsing: not a
+    number of seconds since 1970, nor a date alone, nor a time without seconds or an offset,
+    nor one outside the years above."""
+    if isinstance(value, datetime):  # from Python code, not from a request
+        if value.tzinfo is None or FIRST_YEAR <= value.year <= LAST_YEAR:
+            return value  # pydantic says what is wrong with a naive time
+        raise ValueError(f"give a time in the years {FIRST_YEAR} to {LAST_YEAR}")
+    if not isinstance(value, str):
+        raise ValueError(f"give the time as text, for example {TIME_EXAMPLE}")
+    if re.fullmatch(TIME_PATTERN, value):
+        return value
+    if _ANY_YEAR.fullmatch(value):
+        raise ValueError(f"give a time in the years {FIRST_YEAR} to {LAST_YEAR}")
+    if _NO_OFFSET.fullmatch(value):
+        raise ValueError(f"give the time with its UTC offset, for example {TIME_EXAMPLE}")
+    raise ValueError(
+        f"give the time as {TIME_EXAMPLE} (RFC 3339: a date, T, a time with seconds, and the "
+        "UTC offset or Z)"
+    )
+
+
+#: A moment with its UTC offset (a time without one is ambiguous), within a sane span, as
+#: the document says: RFC 3339 (`format: date-time`) and `TIME_PATTERN`.
+ApiTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339), Stated(pattern=TIME_PATTERN)]
 
 
 def field_errors(where: str, problems: Iterable[tuple[str, str]]) -> ValidationError:

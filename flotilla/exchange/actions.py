@@ -55,6 +55,8 @@ MAX_QUANTITY = 500
 MAX_DISTANCE_KM = 1000
 #: An offer stays open at most this long; a standing offer is renewed, not left for ever.
 MAX_OFFER_DAYS = 90
+#: The longest note or conditions, in characters.
+MAX_TEXT = 1000
 #: Who the scheduled jobs act as.
 WIDENING = Principal.system("aid-widening")
 EXPIRING = Principal.system("aid-expiry")
@@ -227,13 +229,13 @@ def _tell_audience(*, by: Any, request: AidRequest, already: set[int]) -> None:
 # ------------------------------------------------------------------ requests
 
 
-def _check_text(errors: dict[str, str], field: str, text: str, limit: int = 1000) -> str:
-    text = text.strip()
+def _check_text(errors: dict[str, str], field: str, text: str, limit: int = MAX_TEXT) -> str:
+    # Counted as given, white space included, as the API's document states the limit.
     if len(text) > limit:
         errors[field] = f"use {limit} characters or fewer"
     elif kinds.looks_like_patient_identity(text):
         errors[field] = kinds.IDENTITY_MESSAGE
-    return text
+    return text.strip()
 
 
 def _check_details(errors: dict[str, str], kind: str, details: dict[str, Any]) -> dict[str, Any]:

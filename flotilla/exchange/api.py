@@ -28,10 +28,13 @@ from ninja.errors import AuthorizationError, HttpError
 from pydantic import AfterValidator
 
 from flotilla.authz.api_auth import (
+    NO_NUL,
     READ_ERRORS,
+    TOO_BIG,
     ApiTime,
     ErrorOut,
     SafeStr,
+    Stated,
     field_errors,
     has_nul,
     require_scope,
@@ -60,6 +63,8 @@ router = Router(tags=["exchange"])
 #: token, which acts in the exchange, must see what it acts on.
 READERS = (TokenScope.READ, TokenScope.AID)
 CHANGE_ERRORS = {**READ_ERRORS, 409: ErrorOut}
+#: The same, for the changes that take a body.
+BODY_ERRORS = {**CHANGE_ERRORS, **TOO_BIG}
 MAX_PAGE = 500
 
 #: Names of `actions.AidInvalid`'s fields that the request body spells otherwise.
@@ -117,7 +122,34 @@ def _no_nul_inside(value: Any) -> Any:
     return value
 
 
-Details = Annotated[dict[str, Any], AfterValidator(_no_nul_inside)]
+#: Free-form JSON for the document, as far as the schema goes: names to a single value or a
+#: list of choices' codes, without NUL characters (`kinds.validate` then checks each kind's
+#: details; no kind takes an object or a list of anything else). At most 20 of them: a kind
+#: has at most four, and unknown ones are refused, not dropped.
+_NUL_FREE_TEXT = {"type": "string", "pattern": NO_NUL}
+Details = Annotated[
+    dict[str, Any],
+    Field(max_length=20),
+    AfterValidator(_no_nul_inside),
+    Stated(
+        propertyNames=_NUL_FREE_TEXT,
+        additionalProperties={
+            "anyOf": [
+                _NUL_FREE_TEXT,
+                {"type": "integer"},
+                {"type": "boolean"},
+                {"type": "null"},
+                {"type": "array", "items": _NUL_FREE_TEXT},
+            ]
+        },
+    ),
+]
+#: The limits `flotilla.exchange.actions` checks (in its own words, with every other problem of
+#: the request), stated in the document.
+Quantity = Annotated[int, Stated(minimum=1, maximum=actions.MAX_QUANTITY)]
+DistanceKm = Annotated[int, Stated(minimum=1, maximum=actions.MAX_DISTANCE_KM)]
+DurationHours = Annotated[int, Stated(minimum=1, maximum=24 * actions.MAX_OFFER_DAYS)]
+Text = Annotated[SafeStr, Stated(maxLength=actions.MAX_TEXT)]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -146,14 +178,13 @@ class RequestIn(Schema):
     kind: KindCode = Field(..., description="The kind of aid (see `details`).")
     details: Details = Field(
         ...,
-        max_length=20,
         description="The kind's details, as `flotilla.exchange.kinds` defines them: transfer "
         "(level_of_care, bed_type, clinical_needs), beds (bed_type, from_date, until_date), "
         "staff (role, grade, skills, shifts), equipment (equipment_type, consumable, "
         "return_by), elective (specialty, procedure_group, unit, weeks). Never a patient's "
         "identity.",
     )
-    quantity: int = Field(
+    quantity: Quantity = Field(
         ..., description=f"How many, in the kind's unit: 1 to {actions.MAX_QUANTITY}."
     )
     urgency: Urgency = Field(
@@ -162,11 +193,11 @@ class RequestIn(Schema):
     needed_by: ApiTime = Field(
         ..., description="When help is needed by, in the future, with its UTC offset."
     )
-    max_distance_km: int | None = Field(
+    max_distance_km: DistanceKm | None = Field(
         None,
         description=f"Farthest helper worth asking, 1 to {actions.MAX_DISTANCE_KM} km; null: any.",
     )
-    note: SafeStr = Field("", description="Anything else helpers should know (≤ 1000).")
+    note: Text = Field("", description="Anything else helpers should know (≤ 1000).")
     reach: ReachName | None = Field(
         None,
         description=REACH_HELP + " Default (null): the collaborative's default, its members, "
@@ -183,12 +214,12 @@ class TermsIn(Schema):
     cost_recovery: CostRecovery = Field(
         ..., description="none, at_cost, tariff or to_agree (afterwards)."
     )
-    duration_hours: int | None = Field(
+    duration_hours: DurationHours | None = Field(
         None,
         description=f"How long the help lasts, 1 to {24 * actions.MAX_OFFER_DAYS} hours; null: "
         "not limited.",
     )
-    conditions: SafeStr = Field("", description="Conditions attached (≤ 1000).")
+    conditions: Text = Field("", description="Conditions attached (≤ 1000).")
 
 
 class OfferIn(Schema):
@@ -211,11 +242,10 @@ class OfferIn(Schema):
     )
     details: Details | None = Field(
         None,
-        max_length=20,
         description="The kind's details (see POST /api/aid/requests); for an answer, the "
         "request's by default.",
     )
-    quantity: int = Field(..., description=f"How many: 1 to {actions.MAX_QUANTITY}.")
+    quantity: Quantity = Field(..., description=f"How many: 1 to {actions.MAX_QUANTITY}.")
     available_from: ApiTime | None = Field(None, description="From when; default now.")
     available_until: ApiTime = Field(
         ...,
@@ -228,13 +258,17 @@ class OfferIn(Schema):
         "two parties.",
     )
     terms: TermsIn = Field(..., description="The terms of the offer.")
-    note: SafeStr = Field("", description="Anything else the other side should know (≤ 1000).")
+    note: Text = Field("", description="Anything else the other side should know (≤ 1000).")
 
 
 class CommitmentIn(Schema):
     """Part of an offer taken up."""
 
-    quantity: int = Field(..., description="How much of the offer to take up (partial is normal).")
+    quantity: Quantity = Field(
+        ...,
+        description="How much of the offer to take up (partial is normal): at least 1, and no "
+        "more than is left on the offer nor (for an answer) than the request still needs.",
+    )
     organisation: SafeStr | None = Field(
         None,
         description="Code of the organisation taking it up: for an unsolicited offer, the "
@@ -739,7 +773,7 @@ def get_aid_request(request: HttpRequest, request_id: int) -> dict[str, Any]:
 
 @router.post(
     "/aid/requests",
-    response={201: RequestDetailOut, **CHANGE_ERRORS},
+    response={201: RequestDetailOut, **BODY_ERRORS},
     summary="Ask for help",
 )
 def raise_aid_request(
@@ -807,7 +841,7 @@ def widen_aid_request(request: HttpRequest, request_id: int) -> dict[str, Any]:
 
 @router.post(
     "/aid/requests/{request_id}/move",
-    response={200: RequestDetailOut, **CHANGE_ERRORS},
+    response={200: RequestDetailOut, **BODY_ERRORS},
     summary="Close or withdraw a request",
 )
 def move_aid_request(
@@ -925,7 +959,7 @@ def get_aid_offer(request: HttpRequest, offer_id: int) -> dict[str, Any]:
     return _offer_detail(token, _offer(token, offer_id))
 
 
-@router.post("/aid/offers", response={201: OfferDetailOut, **CHANGE_ERRORS}, summary="Offer help")
+@router.post("/aid/offers", response={201: OfferDetailOut, **BODY_ERRORS}, summary="Offer help")
 def make_aid_offer(
     request: HttpRequest,
     response: HttpResponse,
@@ -992,7 +1026,7 @@ def make_aid_offer(
 
 @router.post(
     "/aid/offers/{offer_id}/move",
-    response={200: OfferDetailOut, **CHANGE_ERRORS},
+    response={200: OfferDetailOut, **BODY_ERRORS},
     summary="Withdraw or decline an offer",
 )
 def move_aid_offer(request: HttpRequest, offer_id: int, payload: OfferMoveIn) -> dict[str, Any]:
@@ -1010,7 +1044,7 @@ def move_aid_offer(request: HttpRequest, offer_id: int, payload: OfferMoveIn) ->
 
 @router.post(
     "/aid/offers/{offer_id}/commitments",
-    response={201: CommitmentOut, **CHANGE_ERRORS},
+    response={201: CommitmentOut, **BODY_ERRORS},
     summary="Take up an offer",
 )
 def commit_to_aid_offer(
@@ -1050,7 +1084,7 @@ def commit_to_aid_offer(
 
 @router.post(
     "/aid/commitments/{commitment_id}/move",
-    response={200: CommitmentOut, **CHANGE_ERRORS},
+    response={200: CommitmentOut, **BODY_ERRORS},
     summary="Move a commitment along",
 )
 def move_aid_commitment(

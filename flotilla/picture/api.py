@@ -16,6 +16,7 @@ from flotilla import formatting
 from flotilla.authz.api_auth import (
     READ_ERRORS,
     ApiTime,
+    MeasureCode,
     SafeStr,
     field_errors,
     has_nul,
@@ -247,7 +248,7 @@ def organisation_history(
     request: HttpRequest,
     code: str,
     measure: Annotated[
-        list[SafeStr], Query(min_length=1, description="One or more measure codes.")
+        list[MeasureCode], Query(min_length=1, description="One or more measure codes.")
     ],
     site: Annotated[SafeStr | None, Query(description="A site code of the organisation.")] = None,
     since: Annotated[

@@ -12,7 +12,14 @@ from ninja.errors import AuthorizationError, HttpError
 from pydantic import BaseModel
 
 from flotilla import catalogue as catalogue_module
-from flotilla.authz.api_auth import ERROR_RESPONSES, ApiTime, ErrorOut, SafeStr, require_scope
+from flotilla.authz.api_auth import (
+    ERROR_RESPONSES,
+    ApiTime,
+    ErrorOut,
+    MeasureCode,
+    SafeStr,
+    require_scope,
+)
 from flotilla.authz.models import ApiToken, TokenScope
 from flotilla.organisations.models import Site
 from flotilla.reporting.actions import KeyReused, record_report, record_report_once
@@ -37,12 +44,12 @@ class ValueIn(BaseModel):
     site_code: SafeStr | None = Field(
         None, description="A site of the token's organisation; null for the organisation."
     )
-    measure: SafeStr = Field(..., description="A measure code from GET /api/measures.")
+    measure: MeasureCode = Field(..., description="A measure code from GET /api/measures.")
     as_of: ApiTime = Field(
         ...,
         description="When the value was true, ISO 8601 with a UTC offset "
         "(for example 2026-01-05T08:00:00+00:00); filed to the minute (seconds are dropped), "
-        "at most an hour ahead of now.",
+        "from 1 January 2000 (UTC) to at most an hour ahead of now.",
     )
     value: Number | None = Field(None, description="The number, for count and level measures.")
     text: SafeStr | None = Field(None, description="The text, for narrative measures.")

@@ -20,6 +20,8 @@ from flotilla.sharing.policy.rules import GROUPS
 
 #: A delay longer than this is not sharing in any useful sense.
 MAX_DELAY_HOURS = 24 * 28
+#: The longest purpose a grant may give, in characters.
+MAX_PURPOSE = 300
 
 
 class GrantInvalid(Exception):
@@ -98,8 +100,9 @@ def _check(owner: Organisation, t: Terms, now: datetime) -> dict[str, Any]:
     purpose = t.purpose.strip()
     if not purpose:
         errors["purpose"] = "Say in a sentence why this is shared"
-    elif len(purpose) > 300:
-        errors["purpose"] = "Keep the purpose to 300 characters or fewer"
+    elif len(t.purpose) > MAX_PURPOSE:
+        # Counted as given, white space included, as the API's document states the limit.
+        errors["purpose"] = f"Keep the purpose to {MAX_PURPOSE} characters or fewer"
     if t.expires_at is not None and t.expires_at <= now:
         errors["expires_at"] = "The expiry must be in the future"
     if errors:

@@ -16,10 +16,13 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
 
 from flotilla.authz.api_auth import (
+    NOT_BLANK,
     READ_ERRORS,
+    TOO_BIG,
     ApiTime,
     ErrorOut,
     SafeStr,
+    Stated,
     field_errors,
     require_scope,
 )
@@ -37,6 +40,12 @@ CHANGE_ERRORS = {**READ_ERRORS, 409: ErrorOut}
 #: GrantInvalid names the model's fields; the API names them as the request does.
 _API_FIELD = {"audience_organisation": "organisation"}
 
+#: The limits `flotilla.sharing.actions` checks (in its own words, with every other problem of
+#: the grant), stated in the document.
+GroupCodes = Annotated[list[Annotated[SafeStr, Stated(enum=list(GROUPS))]], Stated(minItems=1)]
+DelayHours = Annotated[int, Stated(minimum=0, maximum=actions.MAX_DELAY_HOURS)]
+Purpose = Annotated[SafeStr, Stated(pattern=NOT_BLANK, maxLength=actions.MAX_PURPOSE)]
+
 
 class GrantIn(Schema):
     """The terms of a grant: what is shared, with whom, how finely and how late."""
@@ -52,7 +61,7 @@ class GrantIn(Schema):
     organisation: SafeStr | None = Field(
         None, description="The organisation's ODS code; only (and required) for `organisation`."
     )
-    groups: list[SafeStr] = Field(
+    groups: GroupCodes = Field(
         ...,
         max_length=20,
         description=f"The measure groups shared, at least one of: {', '.join(GROUPS)}.",
@@ -60,12 +69,14 @@ class GrantIn(Schema):
     detail: Detail = Field(
         ..., description="exact, banded (counts to the nearest 5) or status (RAG only)."
     )
-    delay_hours: int = Field(
+    delay_hours: DelayHours = Field(
         0,
         description=f"Values are shared once this many hours old: 0 (real time) to "
         f"{actions.MAX_DELAY_HOURS}.",
     )
-    purpose: SafeStr = Field(..., description="Why this is shared, in a sentence (≤ 300).")
+    purpose: Purpose = Field(
+        ..., description=f"Why this is shared, in a sentence (≤ {actions.MAX_PURPOSE})."
+    )
     expires_at: ApiTime | None = Field(
         None, description="When the grant stops by itself (in the future); null: never."
     )
@@ -207,7 +218,9 @@ def list_grants(
     return _outputs(owner, list(grants.order_by("-created_at", "-id")))
 
 
-@router.post("/sharing/grants", response={201: GrantOut, **READ_ERRORS}, summary="Add a grant")
+@router.post(
+    "/sharing/grants", response={201: GrantOut, **READ_ERRORS, **TOO_BIG}, summary="Add a grant"
+)
 def add_grant(request: HttpRequest, response: HttpResponse, payload: GrantIn) -> Status[Any]:
     """Share some of the token's organisation's data with an audience, from the next request.
 
@@ -234,7 +247,7 @@ def get_grant(request: HttpRequest, grant_id: int) -> dict[str, Any]:
 
 @router.put(
     "/sharing/grants/{grant_id}",
-    response={201: GrantOut, **CHANGE_ERRORS},
+    response={201: GrantOut, **CHANGE_ERRORS, **TOO_BIG},
     summary="Change a grant",
 )
 def change_grant(
