@@ -389,7 +389,7 @@ def calibrate_forecaster(
     found = ForecastCalibration.objects.filter(model=model, source_sha256=source["sha256"])
     if found.exists():
         return found.get()
-    trees = queries.forecaster_model(model.pk)
+    trees = queries.forecaster_model(model)
     widening = gbm.calibrate(trees, file.panel)
     with transaction.atomic():
         made, created = ForecastCalibration.objects.get_or_create(

@@ -205,8 +205,9 @@ def forecast_of(
 
 # The trained forecaster (ADR 0026) ------------------------------------------------------
 
-#: Models read from the database, by id: a model's trees are parsed once per process.
-_LOADED: dict[int, gbm.Model] = {}
+#: Models read from the database, by the SHA-256 of their text: a model's trees are parsed
+#: once per process (and a row id reused by another database never finds the wrong one).
+_LOADED: dict[str, gbm.Model] = {}
 
 
 @dataclass(frozen=True)
@@ -227,21 +228,23 @@ def forecaster_in_use() -> Forecaster | None:
     """The newest calibration's model with its widening, or None (no model trained: the
     ensemble forecasts alone). One query, and the model's trees read and parsed only the
     first time this process meets them."""
-    c = ForecastCalibration.objects.order_by("-made_at", "-pk").first()
+    newest = ForecastCalibration.objects.select_related("model").defer("model__text")
+    c = newest.order_by("-made_at", "-pk").first()
     if c is None:
         return None
-    loaded = forecaster_model(c.model_id)
+    loaded = forecaster_model(c.model)
     model = gbm.Model(loaded.boosters, loaded.days, loaded.settings)
     model.widening = gbm.check_widening(c.widening)
     return Forecaster(model, c)
 
 
-def forecaster_model(model_id: int) -> gbm.Model:
-    """A stored model's trees (no widening), parsed once per process."""
-    if model_id not in _LOADED:
-        text = ForecastModel.objects.values_list("text", flat=True).get(pk=model_id)
-        _LOADED[model_id] = gbm.Model.from_text(text)
-    return _LOADED[model_id]
+def forecaster_model(stored: ForecastModel) -> gbm.Model:
+    """A stored model's trees (no widening), parsed once per process; its text is read
+    only then."""
+    if stored.sha256 not in _LOADED:
+        text = ForecastModel.objects.values_list("text", flat=True).get(pk=stored.pk)
+        _LOADED[stored.sha256] = gbm.Model.from_text(text)
+    return _LOADED[stored.sha256]
 
 
 # Drafts from plans ----------------------------------------------------------------------
