@@ -10,10 +10,11 @@ zero). A series with no figure in the window gets no forecast. The core's fallba
 series, flat series) are stored as the forecast's `method`.
 
 The `forecast_organisations` job (`tasks.py`) runs it when figures arrive (queued inside the
-report's transaction by `after_report`) and the daily `forecast-daily` schedule runs it for
-everyone. It is idempotent: the forecasts of one series and origin day are written as a
-state (replaced only when what they say changed, each change with its audit event in the
-same transaction), keyed by organisation, site, measure, origin and target.
+report's transaction by `after_report`) and the daily `forecast-daily` schedule queues it for
+everyone, a batch of organisations to a job (`forecast_everyone`). It is idempotent: the
+forecasts of one series and origin day are written as a state (replaced only when what they
+say changed, each change with its audit event in the same transaction), keyed by
+organisation, site, measure, origin and target.
 """
 
 from __future__ import annotations
@@ -307,6 +308,19 @@ def _enqueue(organisation_ids: list[int]) -> None:
         forecast_organisations.enqueue(organisation_ids=sorted(set(organisation_ids)))
 
 
+#: How many organisations one forecast job does when every organisation is forecast again.
+EVERYONE_BATCH = 50
+
+
+def forecast_everyone() -> dict[str, int]:
+    """Queue every organisation's forecasts to be made again, `EVERYONE_BATCH` to a job."""
+    ids = sorted(Organisation.objects.values_list("id", flat=True))
+    batches = [ids[i : i + EVERYONE_BATCH] for i in range(0, len(ids), EVERYONE_BATCH)]
+    for batch in batches:
+        _enqueue(batch)
+    return {"organisations": len(ids), "jobs": len(batches)}
+
+
 def after_report(*, newest: dict[int, datetime], **_: Any) -> None:
     """Receiver of `reporting.events.report_recorded`: queue the forecasts inside the
     report's transaction, so a report rolled back queues nothing."""
@@ -416,7 +430,7 @@ def calibrate_forecaster(
                 },
             )
             # Every organisation's forecasts made again with the forecaster now in use.
-            _enqueue(list(Organisation.objects.values_list("id", flat=True)))
+            forecast_everyone()
     return made
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flotilla.jobs.retry import job
-from flotilla.organisations.models import Organisation
 from flotilla.planning import actions
 
 
@@ -20,6 +19,7 @@ def forecast_organisations(organisation_ids: list[int]) -> dict[str, int]:
 @job(max_attempts=3, backoff=timedelta(minutes=2))
 def forecast_everyone(slot: str) -> dict[str, int]:
     """Forecast every organisation again, once a day: catches up a report whose job failed
-    for good, and figures stored without a report event. Idempotent as above."""
-    ids = list(Organisation.objects.values_list("id", flat=True))
-    return actions.recompute_for(organisation_ids=ids)
+    for good, and figures stored without a report event. Queues `forecast_organisations`
+    for batches of organisations (each its own transaction, spread over however many
+    workers there are) rather than doing them all in one. Idempotent as above."""
+    return actions.forecast_everyone()

@@ -143,10 +143,27 @@ def test_the_job_and_the_daily_schedule_forecast_everyone_idempotently(cast):
     history(cast.south, days=4)
     daily = entry("forecast-daily")
     assert daily.resolve() is tasks.forecast_everyone
-    done = tasks.forecast_everyone.call(slot=timezone.now().isoformat())
+    DBTaskResult.objects.all().delete()  # the reports' own jobs
+    queued = tasks.forecast_everyone.call(slot=timezone.now().isoformat())
+    assert queued == {"organisations": 3, "jobs": 1}
+    (job,) = DBTaskResult.objects.filter(task_path__endswith="forecast_organisations")
+    done = tasks.forecast_organisations.call(**job.args_kwargs["kwargs"])
     assert done == {"forecasts": 28, "series": 2}
     again = tasks.forecast_organisations.call(organisation_ids=[cast.north.pk, cast.south.pk])
     assert again == {"forecasts": 0, "series": 0}
+
+
+def test_forecasting_everyone_is_spread_over_jobs_of_a_batch_of_organisations_each(
+    cast, monkeypatch
+):
+    monkeypatch.setattr(actions, "EVERYONE_BATCH", 2)
+    DBTaskResult.objects.all().delete()
+    assert actions.forecast_everyone() == {"organisations": 3, "jobs": 2}
+    jobs = DBTaskResult.objects.filter(task_path__endswith="forecast_organisations")
+    batches = sorted(j.args_kwargs["kwargs"]["organisation_ids"] for j in jobs)
+    everyone = sorted(pk for batch in batches for pk in batch)
+    assert everyone == sorted([cast.north.pk, cast.south.pk, cast.outside.pk])
+    assert sorted(len(b) for b in batches) == [1, 2]
 
 
 # Who sees what -------------------------------------------------------------------------------
