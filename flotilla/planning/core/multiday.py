@@ -44,7 +44,13 @@ from scipy.sparse.csgraph import connected_components
 
 from flotilla.planning.core._arrays import frozen
 from flotilla.planning.core.errors import InputError
-from flotilla.planning.core.multiday_lp import LpData, LpResult, smooth_lp, solve_lp
+from flotilla.planning.core.multiday_lp import (
+    SMOOTHING_SLACK,
+    LpData,
+    LpResult,
+    smooth_lp,
+    solve_lp,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -154,6 +160,94 @@ def _causal_convolve(values: FloatArray, kernel: FloatArray) -> FloatArray:
     lag = np.arange(t_len)[:, None] - np.arange(t_len)[None, :]
     toeplitz = np.where(lag >= 0, kernel[np.clip(lag, 0, t_len - 1)], 0.0)
     return np.asarray(values @ toeplitz.T)
+
+
+def _part_objective(d: LpData, arc: IntArray, day: IntArray, x: FloatArray) -> float:
+    """``sum o + alpha sum x`` of redirects (arc, day, x) in ``d``: each site's overflow
+    ``max(0, N + S - C)`` where the LP has an overflow column, ``S`` the stays the redirects
+    add and remove."""
+    net = np.zeros((d.n, d.days))
+    np.add.at(net, (d.dst[arc], day), x)
+    np.add.at(net, (d.src[arc], day), -x)
+    load = d.null + _causal_convolve(net, d.survival)
+    cap = d.capacity[:, None]
+    over = np.maximum(load - cap, 0.0)
+    if d.no_artificial_overflow:
+        over = np.where(d.null > cap, over, 0.0)
+    return float(over.sum() + d.transfer_penalty * x.sum())
+
+
+def parts_of(d: LpData, arcs: IntArray) -> IntArray:
+    """The part of each of these arcs: arcs joined through a site are in the same part."""
+    graph = sp.coo_array((np.ones(arcs.size), (d.src[arcs], d.dst[arcs])), shape=(d.n, d.n))
+    _, label = connected_components(graph, directed=False)
+    return np.asarray(label[d.src[arcs]], dtype=np.int64)
+
+
+def _smooth_parts(
+    d: LpData, res: LpResult, deadline: float | None, recursion: bool
+) -> tuple[tuple[IntArray, IntArray, FloatArray], bool]:
+    """Phase 2 of one component, part by part: the sites joined by the arcs phase 1 chose fall
+    into parts that share no arc and no site, so each part's LP is solved alone with its own
+    share of the phase-1 objective held (each part is at its own phase-1 minimum, since a
+    better one would have improved phase 1; holding the sum or each part is the same).
+    Smallest parts first; a part out of time keeps its phase-1 redirects. Returns the
+    redirects (arc, day, patients) in the component's numbering, and whether every part
+    finished."""
+    chosen = np.unique(res.arc)
+    # The slack phase 1's objective is held within, shared among the parts by their share of
+    # it: together they keep it within the same slack as one LP would.
+    slack = SMOOTHING_SLACK * max(1.0, abs(res.phase1_objective))
+    part_of_arc = parts_of(d, chosen)
+    parts = np.unique(part_of_arc)
+    sizes = np.bincount(part_of_arc)
+    out: list[tuple[IntArray, IntArray, FloatArray]] = []
+    finished = True
+    for part in parts[np.argsort(sizes[parts], kind="stable")]:
+        arcs = chosen[part_of_arc == part]
+        mine = np.isin(res.arc, arcs)
+        phase1 = (res.arc[mine], res.day[mine], res.patients[mine])
+        if deadline is not None and time.perf_counter() >= deadline:
+            out.append(phase1)
+            finished = False
+            continue
+        sites = np.unique(np.concatenate([d.src[arcs], d.dst[arcs]]))
+        local = np.full(d.n, -1, dtype=np.int64)
+        local[sites] = np.arange(sites.size)
+        sub = LpData(
+            capacity=d.capacity[sites],
+            null=d.null[sites],
+            send_limit=d.send_limit[sites],
+            survival=d.survival,
+            src=local[d.src[arcs]],
+            dst=local[d.dst[arcs]],
+            distance_km=d.distance_km[arcs],
+            last_day=d.last_day[arcs],
+            transfer_penalty=d.transfer_penalty,
+            change_penalty=d.change_penalty,
+            no_artificial_overflow=d.no_artificial_overflow,
+            no_worse_overflow=d.no_worse_overflow,
+        )
+        position = np.searchsorted(arcs, phase1[0])
+        held = _part_objective(sub, position, phase1[1], phase1[2])
+        share = held / res.phase1_objective if res.phase1_objective > 0 else 1.0 / parts.size
+        smooth = smooth_lp(
+            sub,
+            np.arange(arcs.size),
+            held,
+            deadline=deadline,
+            recursion=recursion,
+            slack=slack * min(max(share, 0.0), 1.0),
+        )
+        if smooth is None:
+            out.append(phase1)
+            finished = False
+        else:
+            out.append((arcs[smooth[0]], smooth[1], smooth[2]))
+    arc = np.concatenate([o[0] for o in out]).astype(np.int64)
+    day = np.concatenate([o[1] for o in out]).astype(np.int64)
+    patients = np.concatenate([o[2] for o in out])
+    return (arc, day, patients), finished
 
 
 @dataclass(frozen=True)
@@ -328,25 +422,13 @@ def solve_multiday(
         smallest = min(smallest, res.min_reduced_cost)
         phase1 += res.phase1_objective
     phase1_seconds = time.perf_counter() - t0
-    # Phase 2, smallest components first, each keeping its phase-1 plan if out of time.
+    # Phase 2, smallest components first, each part keeping its phase-1 plan if out of time.
     unsmoothed = 0
     for data, res, comp_arcs in sorted(phase1_done, key=lambda item: item[0].n):
         arc_day_val = (res.arc, res.day, res.patients)
-        out_of_time = deadline is not None and time.perf_counter() >= deadline
-        if inst.change_penalty > 0 and res.arc.size and out_of_time:
-            unsmoothed += 1
-        elif inst.change_penalty > 0 and res.arc.size:
-            smooth = smooth_lp(
-                data,
-                np.unique(res.arc),
-                res.phase1_objective,
-                deadline=deadline,
-                recursion=los_recursion,
-            )
-            if smooth is None:
-                unsmoothed += 1
-            else:
-                arc_day_val = smooth
+        if inst.change_penalty > 0 and res.arc.size:
+            arc_day_val, finished = _smooth_parts(data, res, deadline, los_recursion)
+            unsmoothed += not finished
         found.append((comp_arcs[arc_day_val[0]], arc_day_val[1], arc_day_val[2]))
     if unsmoothed:
         statuses.add(f"smoothing not finished in {unsmoothed} components (phase-1 plan kept)")

@@ -387,11 +387,22 @@ def solve_lp(
     )
 
 
+def _slack(z1: float, slack: float | None) -> float:
+    return SMOOTHING_SLACK * max(1.0, abs(z1)) if slack is None else slack
+
+
 def smooth_lp(
-    d: LpData, arcs: IntArray, z1: float, *, deadline: float | None = None, recursion: bool = True
+    d: LpData,
+    arcs: IntArray,
+    z1: float,
+    *,
+    deadline: float | None = None,
+    recursion: bool = True,
+    slack: float | None = None,
 ) -> tuple[IntArray, IntArray, FloatArray] | None:
     """Phase 2 on ``arcs`` (all their days): least ``sum o + alpha sum x + beta sum |dx|`` with
-    ``sum o + alpha sum x`` held within ``SMOOTHING_SLACK`` of the phase-1 optimum ``z1``.
+    ``sum o + alpha sum x`` held within ``slack`` (default ``SMOOTHING_SLACK``, relative) of the
+    phase-1 optimum ``z1``.
 
     Returns the redirects (arc, day, patients), or None if HiGHS does not finish in time.
     """
@@ -434,7 +445,7 @@ def smooth_lp(
         np.concatenate([upper, x_upper, np.full(nx, np.inf)]),
         matrix,
         np.concatenate([row_lo, np.full(2 * nx + 1, -np.inf)]),
-        np.concatenate([row_hi, np.zeros(2 * nx), [z1 + SMOOTHING_SLACK * max(1.0, abs(z1))]]),
+        np.concatenate([row_hi, np.zeros(2 * nx), [z1 + _slack(z1, slack)]]),
         time_limit=_remaining(deadline),
         solver="ipm",
     )

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flotilla.planning.core import multiday
 from flotilla.planning.core.multiday import (
     MultiDayInstance,
     check_multiday_plan,
@@ -172,6 +173,59 @@ def test_the_full_lp_optimum_with_the_change_penalty_lies_within_the_plans_state
     assert plan.phase1_objective <= one_step + 1e-5
     assert one_step <= plan.objective + 1e-5
     assert plan.full_lp_gap == pytest.approx(plan.objective - plan.phase1_objective, abs=1e-9)
+
+
+def two_parts(**kwargs: object) -> MultiDayInstance:
+    """One component (0-1-2-3 joined) whose plan uses two parts: 0 sends to 1, 2 to 3."""
+    return instance(
+        [10, 40, 10, 40],
+        [10, 5, 10, 5],
+        [[5, 0, 6, 1, 5, 3], [0] * 6, [4, 2, 5, 0, 6, 1], [0] * 6],
+        [(0, 1), (1, 2), (2, 3)],
+        change_penalty=0.05,
+        **kwargs,
+    )
+
+
+def test_smoothing_part_by_part_gives_the_plan_smoothing_all_at_once_gives_on_two_parts() -> None:
+    seen: list[int] = []
+    real = multiday.parts_of
+
+    def spy(d: object, arcs: np.ndarray) -> np.ndarray:
+        label = real(d, arcs)  # type: ignore[arg-type]
+        seen.append(len(np.unique(label)))
+        return label
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(multiday, "parts_of", spy)
+        by_part = solve_multiday(two_parts())
+    assert seen == [2]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(multiday, "parts_of", lambda d, arcs: np.zeros(arcs.size, dtype=np.int64))
+        at_once = solve_multiday(two_parts())
+    assert by_part.status == at_once.status == "optimal"
+    assert by_part.objective == pytest.approx(at_once.objective, rel=1e-6, abs=1e-6)
+    # Together the parts keep phase 1's objective within the slack one LP would have.
+    inst = two_parts()
+    kept = by_part.overflow_after + inst.transfer_penalty * float(by_part.patients.sum())
+    slack = SMOOTHING_SLACK * max(1.0, by_part.phase1_objective)
+    assert kept <= by_part.phase1_objective + slack + 1e-9
+    assert check_multiday_plan(two_parts(), by_part) == []
+
+
+@settings(max_examples=30)
+@given(inst=instances())
+def test_smoothing_part_by_part_gives_the_plan_smoothing_all_at_once_gives(
+    inst: MultiDayInstance,
+) -> None:
+    by_part = solve_multiday(inst)
+    with pytest.MonkeyPatch.context() as mp:
+        # Every arc in one part: one LP holding the whole phase-1 objective.
+        mp.setattr(multiday, "parts_of", lambda d, arcs: np.zeros(arcs.size, dtype=np.int64))
+        at_once = solve_multiday(inst)
+    assert by_part.status == at_once.status == "optimal"
+    assert by_part.phase1_objective == pytest.approx(at_once.phase1_objective, rel=1e-6, abs=1e-6)
+    assert by_part.objective == pytest.approx(at_once.objective, rel=1e-5, abs=1e-4)
 
 
 @settings(max_examples=30)
