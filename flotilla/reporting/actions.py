@@ -265,6 +265,20 @@ def record_report(
     now = received_at or timezone.now()
     with transaction.atomic():
         series = _series_ids({(c.organisation_id, c.site_id, c.measure) for c in unique_cells})
+        # One report at a time per series: lock the series rows (in id order, so two reports
+        # never wait on each other crosswise) before reading their current values. Locking
+        # the current values alone is not enough: a report of a minute with no value yet
+        # locks nothing, and one that waited for a value superseded meanwhile finds it no
+        # longer current; either way two reports would both file a current value for the
+        # same minute. After the wait the current values are read afresh (on PostgreSQL each
+        # statement sees what committed before it), so the later report revises the
+        # earlier. SQLite runs one writing transaction at a time already.
+        list(
+            Series.objects.select_for_update()
+            .filter(pk__in=set(series.values()))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         times = {c.as_of for c in unique_cells}
         current: dict[tuple[int, datetime], _Current] = {}
         if unique_cells:
