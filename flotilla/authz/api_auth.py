@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from django.http import HttpRequest
@@ -122,11 +122,15 @@ _CLOCK = (
     r"(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
     r"(\.[0-9]+)?"
 )
-_OFFSET = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+#: The UTC offsets time zones use, -14:00 to +14:00 (PostgreSQL refuses much larger ones).
+_OFFSET = r"(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]|[+-]14:00)"
 TIME_PATTERN = rf"^20[0-9]{{2}}-{_CLOCK}{_OFFSET}$"
 _ANY_YEAR = re.compile(rf"[0-9]{{4}}-{_CLOCK}{_OFFSET}")
 _NO_OFFSET = re.compile(rf"[0-9]{{4}}-{_CLOCK}")
+_ANY_OFFSET = re.compile(rf"[0-9]{{4}}-{_CLOCK}[+-][0-9]{{2}}:[0-9]{{2}}")
+MAX_OFFSET = timedelta(hours=14)
 TIME_EXAMPLE = "2026-01-05T08:00:00+00:00"
+OFFSET_RANGE = "give the time with a UTC offset from -14:00 to +14:00"
 
 
 def _rfc3339(value: Any) -> Any:
@@ -134,8 +138,13 @@ def _rfc3339(value: Any) -> Any:
     number of seconds since 1970, nor a date alone, nor a time without seconds or an offset,
     nor one outside the years above."""
     if isinstance(value, datetime):  # from Python code, not from a request
-        if value.tzinfo is None or FIRST_YEAR <= value.year <= LAST_YEAR:
+        offset = value.utcoffset()
+        if offset is None:
             return value  # pydantic says what is wrong with a naive time
+        if abs(offset) > MAX_OFFSET:
+            raise ValueError(OFFSET_RANGE)
+        if FIRST_YEAR <= value.year <= LAST_YEAR:
+            return value
         raise ValueError(f"give a time in the years {FIRST_YEAR} to {LAST_YEAR}")
     if not isinstance(value, str):
         raise ValueError(f"give the time as text, for example {TIME_EXAMPLE}")
@@ -143,6 +152,8 @@ def _rfc3339(value: Any) -> Any:
         return value
     if _ANY_YEAR.fullmatch(value):
         raise ValueError(f"give a time in the years {FIRST_YEAR} to {LAST_YEAR}")
+    if _ANY_OFFSET.fullmatch(value):
+        raise ValueError(OFFSET_RANGE)
     if _NO_OFFSET.fullmatch(value):
         raise ValueError(f"give the time with its UTC offset, for example {TIME_EXAMPLE}")
     raise ValueError(
