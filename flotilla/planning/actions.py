@@ -132,21 +132,24 @@ def _made(
     grid = np.full((len(series), span), np.nan)
     for i, x in enumerate(series):
         grid[i, (x.first - first).days :] = x.values
-    values, methods = forecast_array(grid, np.arange(len(series), dtype=np.int64), horizon)
-    out = [
-        (methods[i], [[_rounded(q) for q in day] for day in values[i]]) for i in range(len(series))
-    ]
-    if forecaster is None or horizon > gbm.HORIZON:
-        return out
-    origin = series[0].origin
-    known = np.array([x.measure in gbm.MEASURES for x in series])
-    mine = np.where(known & gbm.usable(grid) & forecaster.model.knows(origin))[0]
-    if mine.size:
-        codes = np.array([gbm.MEASURES[series[i].measure] for i in mine], dtype=np.int64)
-        made = gbm.forecast(forecaster.model, gbm.Panel(grid[mine], codes, first))
-        for row, i in enumerate(mine):
-            days = [[_rounded(q) for q in day] for day in made[row, :horizon]]
-            out[i] = (forecaster.method, days)
+    mine = np.zeros(len(series), dtype=bool)
+    if forecaster is not None and horizon <= gbm.HORIZON:
+        known = np.array([x.measure in gbm.MEASURES for x in series])
+        mine = known & gbm.usable(grid) & forecaster.model.knows(series[0].origin)
+    out: list[tuple[str, list[list[float]]]] = [("", [])] * len(series)
+    if mine.any():
+        assert forecaster is not None
+        picked = np.flatnonzero(mine)
+        codes = np.array([gbm.MEASURES[series[i].measure] for i in picked], dtype=np.int64)
+        made = gbm.forecast(forecaster.model, gbm.Panel(grid[picked], codes, first))
+        for row, i in enumerate(picked):
+            out[i] = (forecaster.method, [[_rounded(q) for q in d] for d in made[row, :horizon]])
+    rest = np.flatnonzero(~mine)
+    if rest.size:
+        # The ensemble only for the series the model does not forecast.
+        values, methods = forecast_array(grid[rest], np.arange(rest.size, dtype=np.int64), horizon)
+        for row, i in enumerate(rest):
+            out[i] = (methods[row], [[_rounded(q) for q in d] for d in values[row]])
     return out
 
 
