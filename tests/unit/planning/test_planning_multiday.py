@@ -215,21 +215,6 @@ def test_smoothing_part_by_part_gives_the_plan_smoothing_all_at_once_gives_on_tw
 
 @settings(max_examples=30)
 @given(inst=instances())
-def test_smoothing_part_by_part_gives_the_plan_smoothing_all_at_once_gives(
-    inst: MultiDayInstance,
-) -> None:
-    by_part = solve_multiday(inst)
-    with pytest.MonkeyPatch.context() as mp:
-        # Every arc in one part: one LP holding the whole phase-1 objective.
-        mp.setattr(multiday, "parts_of", lambda d, arcs: np.zeros(arcs.size, dtype=np.int64))
-        at_once = solve_multiday(inst)
-    assert by_part.status == at_once.status == "optimal"
-    assert by_part.phase1_objective == pytest.approx(at_once.phase1_objective, rel=1e-6, abs=1e-6)
-    assert by_part.objective == pytest.approx(at_once.objective, rel=1e-5, abs=1e-4)
-
-
-@settings(max_examples=30)
-@given(inst=instances())
 def test_the_length_of_stay_recursion_gives_the_optimum_of_the_convolution(
     inst: MultiDayInstance,
 ) -> None:
