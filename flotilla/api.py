@@ -18,6 +18,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from flotilla.alerts.api import router as alerts_router
 from flotilla.authz.api_auth import TokenAuth
+from flotilla.coordination.api import router as coordination_router
+from flotilla.directory.api import router as directory_router
 from flotilla.escalation.api import router as escalation_router
 from flotilla.exchange.actions import AidInvalid, NotAllowed
 from flotilla.exchange.api import api_field
@@ -51,6 +53,8 @@ api.add_router("/", exchange_router)
 api.add_router("/", escalation_router)
 api.add_router("/", alerts_router)
 api.add_router("/", planning_router)
+api.add_router("/", coordination_router)
+api.add_router("/", directory_router)
 
 #: Friendlier words for pydantic's error types that clients meet most.
 _MESSAGES = {

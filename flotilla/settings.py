@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "flotilla.reporting",
     "flotilla.escalation",
     "flotilla.alerts",
+    "flotilla.directory",
+    "flotilla.coordination",
     "flotilla.picture",
     "flotilla.exchange",
     "flotilla.planning",

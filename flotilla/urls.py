@@ -21,6 +21,8 @@ urlpatterns = [
     path("", include("flotilla.alerts.urls")),
     path("", include("flotilla.escalation.urls")),
     path("", include("flotilla.planning.urls")),
+    path("", include("flotilla.directory.urls")),
+    path("", include("flotilla.coordination.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

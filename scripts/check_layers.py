@@ -40,12 +40,14 @@ APPS = (
     "collaboratives",
     "reporting",
     "sharing",
+    "directory",
     "escalation",
     "picture",
     "exchange",
     "accounts",
     "planning",
     "alerts",
+    "coordination",
     "demo",
 )
 
@@ -78,7 +80,18 @@ SHARED_INTERFACE = ("flotilla.authz.api_auth",)
 
 #: Read modules: they answer questions and never write.
 READS = frozenset(
-    {"queries", "policy", "rules", "engine", "matching", "reciprocity", "balancing", "maps"}
+    {
+        "queries",
+        "policy",
+        "rules",
+        "engine",
+        "matching",
+        "reciprocity",
+        "balancing",
+        "maps",
+        "brief",
+        "replay",
+    }
 )
 
 #: The observation store's models, and who may import them.

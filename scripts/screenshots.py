@@ -145,6 +145,21 @@ def main(base: str, staff_password: str = "") -> None:
         page.screenshot(path=OUT / "alert-forecast.png", full_page=True)
         page.goto(f"/c/{slug}/alerts/")
         page.screenshot(path=OUT / "alert-rules.png", full_page=True)
+        # Working together, as the same coordinator: objectives, the log, a decision with
+        # the picture it was taken on, today's brief and the call's minutes.
+        page.goto(f"/c/{slug}/objectives/")
+        page.screenshot(path=OUT / "objectives.png", full_page=True)
+        page.goto(f"/c/{slug}/log/")
+        page.screenshot(path=OUT / "raid-log.png", full_page=True)
+        page.goto(f"/c/{slug}/log/?kind=decision&show=all")
+        page.click("#log-items a:has-text('Divert critical care')")
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "decision.png")
+        page.goto(f"/c/{slug}/call/brief")
+        page.screenshot(path=OUT / "brief.png", full_page=True)
+        page.click("text=Go to today's minutes")
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "minutes.png")
         # Balancing the load, as the same coordinator.
         page.goto(f"/c/{slug}/planning")
         page.click("#run-plan")

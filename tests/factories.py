@@ -575,3 +575,112 @@ def draft(*, by: Any, collaborative: Any, sender: Any, receiver: Any, patients: 
     )
     key = planning_actions.move_key(plan.moves[0])
     return tuple(planning_actions.draft_moves(by=by, plan=plan, chosen=[key]))
+
+
+def objective(
+    *,
+    by: Any,
+    collaborative: Any,
+    measure: str = "ga_occupancy",
+    scope: str = "system",
+    comparison: str = "at_most",
+    target: float = 0.92,
+    statement: str = "Keep G&A occupancy across the system at or below 92%",
+    owner: Any = None,
+) -> Any:
+    """A shared objective, added through the coordination actions (`by` coordinates)."""
+    from flotilla.coordination import actions as coordination
+
+    return coordination.add_objective(
+        by=by,
+        collaborative=collaborative,
+        statement=statement,
+        measure=measure,
+        scope=scope,
+        comparison=comparison,
+        target=target,
+        owner=owner,
+    )
+
+
+def workstream(*, by: Any, collaborative: Any, name: str = "Discharge", **kw: Any) -> Any:
+    """A workstream (objectives, sponsor, leads, members and status may be given)."""
+    from flotilla.coordination import actions as coordination
+
+    return coordination.add_workstream(by=by, collaborative=collaborative, name=name, **kw)
+
+
+def log_item(
+    *, by: Any, collaborative: Any, kind: str = "action", title: str = "", **kw: Any
+) -> Any:
+    """A RAID log item, with what its kind needs filled in unless given: an action is due
+    tomorrow, a risk scores 3 × 4 and is reviewed in a week, a decision is taken now."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from flotilla.coordination import actions as coordination
+
+    today = timezone.localdate()
+    if kind == "action":
+        kw.setdefault("due_on", today + timedelta(days=1))
+    if kind == "risk":
+        kw.setdefault("due_on", today + timedelta(days=7))
+        kw.setdefault("likelihood", 3)
+        kw.setdefault("impact", 4)
+    if kind == "decision" and kw.get("decided", True):
+        kw.setdefault("rationale", "Agreed on the call")
+        kw.setdefault("decided_by", "The system call")
+    return coordination.add_item(
+        by=by, collaborative=collaborative, kind=kind, title=title or f"A {kind}", **kw
+    )
+
+
+def role(person: Any, collaborative: Any, organisation: Any, kind: str, *, by: Any) -> Any:
+    """A role in the collaborative for `person`, held for `organisation`."""
+    from flotilla.coordination import actions as coordination
+
+    return coordination.assign_role(
+        by=by, collaborative=collaborative, user=person, organisation=organisation, kind=kind
+    )
+
+
+def on_call(
+    organisation: Any,
+    *,
+    by: Any,
+    role: str = "Site manager on call",
+    route: str = "phone",
+    contact: str = "0113 243 3144",
+    hours: str = "24/7",
+    **kw: Any,
+) -> Any:
+    """An entry in `organisation`'s on-call directory, added through the directory actions
+    (`by` manages it: a coordinator or admin of the organisation). `kw`: name, site, notes,
+    position."""
+    from flotilla.directory import actions as directory
+
+    return directory.add_entry(
+        by=by,
+        organisation=organisation,
+        role=role,
+        route=route,
+        contact=contact,
+        hours=hours,
+        **kw,
+    )
+
+
+def allocate(person: Any, workstream: Any, week: Any, hours: Any = 10, *, by: Any) -> Any:
+    """Give `person` (who holds a dedicated-team role) `hours` of the week of Monday `week` on
+    `workstream`, through the coordination actions (`by` coordinates)."""
+    from flotilla.coordination import actions as coordination
+
+    return coordination.allocate(by=by, workstream=workstream, user=person, week=week, hours=hours)
+
+
+def ask(workstream: Any, week: Any, hours: Any = 10, *, by: Any) -> Any:
+    """What `workstream` asks of the dedicated team in the week of Monday `week`."""
+    from flotilla.coordination import actions as coordination
+
+    return coordination.set_ask(by=by, workstream=workstream, week=week, hours=hours)

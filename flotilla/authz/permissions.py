@@ -23,6 +23,7 @@ class Perm(StrEnum):
     MANAGE_SHARING = "manage_sharing"
     MANAGE_WEBHOOKS = "manage_webhooks"
     ARRANGE_AID = "arrange_aid"
+    MANAGE_DIRECTORY = "manage_directory"
 
 
 #: What each role grants, with the sentence that justifies it.
@@ -31,8 +32,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     Role.VIEWER: frozenset({Perm.VIEW_PICTURE}),
     # A reporter also reports their own organisation's position, by form or file.
     Role.REPORTER: frozenset({Perm.VIEW_PICTURE, Perm.SUBMIT_REPORT, Perm.IMPORT_REPORTS}),
-    # A coordinator reports too, runs the collaborative day to day (thresholds, invites) and
-    # asks for, offers and takes up mutual aid for the organisation.
+    # A coordinator reports too, runs the collaborative day to day (thresholds, invites),
+    # asks for, offers and takes up mutual aid for the organisation, and keeps its on-call
+    # directory ("who to call") up to date.
     Role.COORDINATOR: frozenset(
         {
             Perm.VIEW_PICTURE,
@@ -40,6 +42,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.IMPORT_REPORTS,
             Perm.MANAGE_COLLABORATIVE,
             Perm.ARRANGE_AID,
+            Perm.MANAGE_DIRECTORY,
         }
     ),
     # An organisation admin speaks for the organisation: joins, leaves, issues tokens.
@@ -59,6 +62,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.MANAGE_SHARING,
             Perm.MANAGE_WEBHOOKS,
             Perm.ARRANGE_AID,
+            Perm.MANAGE_DIRECTORY,
         }
     ),
 }
@@ -66,8 +70,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
 ROLE_SENTENCES: dict[str, str] = {
     Role.VIEWER: "Reads the shared picture of the collaboratives the organisation belongs to.",
     Role.REPORTER: "Also reports the organisation's position, by form or by file.",
-    Role.COORDINATOR: "Also runs collaboratives day to day (thresholds and invitations) and "
-    "asks for, offers and takes up mutual aid.",
+    Role.COORDINATOR: "Also runs collaboratives day to day (thresholds and invitations), "
+    "asks for, offers and takes up mutual aid, and keeps the organisation's on-call directory.",
     Role.ORG_ADMIN: "Speaks for the organisation: creates, joins and leaves collaboratives, "
     "manages people and API tokens, decides who sees the organisation's data (sharing "
     "grants), and sees who has read it.",

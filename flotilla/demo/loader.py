@@ -11,7 +11,8 @@ the ordinary reporting action. These levels are illustrative: derived by the dem
 declared or published by the trusts.
 
 The demo coordinator's trust and its five nearest neighbours also ask each other for help and
-give it: a month of mutual aid and what is open today (`flotilla.demo.aid`).
+give it: a month of mutual aid and what is open today (`flotilla.demo.aid`). Each member with
+a demo coordinator or admin lists who to call there (`flotilla.demo.directory`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from flotilla.authz import actions as authz_actions
 from flotilla.authz.models import Role
 from flotilla.collaboratives import actions as collaboratives_actions
 from flotilla.collaboratives.models import Collaborative
-from flotilla.demo import aid
+from flotilla.demo import aid, coordination, directory
 from flotilla.escalation import actions as escalation
 from flotilla.organisations import actions as organisations_actions
 from flotilla.organisations.models import Organisation, OrganisationKind
@@ -245,9 +246,11 @@ def _load_real(data_dir: Path, today: date) -> dict[str, Any]:
         _users(collab, members[0], members[1], system_org)
         _grants(collab, members)
         exchange = aid.load(collab, members[1], members, password=DEMO_PASSWORD, demo=DEMO)
+        on_call = directory.load([*members, system_org])
     levels = _levels(collab, members)
     forecasts = _forecasts(members)
     _alert_rules(collab, members)
+    work = coordination.load(collab, members, system_org)
     return {
         "kind": "real",
         "levels": levels,
@@ -257,6 +260,8 @@ def _load_real(data_dir: Path, today: date) -> dict[str, Any]:
         "shifted_days": shift.days,
         "values": getattr(outcome, "created", None),
         "aid": exchange,
+        "on_call": on_call,
+        "log_items": work,
     }
 
 
@@ -462,9 +467,11 @@ def _load_synthetic(today: date, days: int = 120, seed: int = 20261126) -> dict[
         _users(collab, members[0], members[1], system_org)
         _grants(collab, members)
         exchange = aid.load(collab, members[1], members, password=DEMO_PASSWORD, demo=DEMO)
+        on_call = directory.load([*members, system_org])
     levels = _levels(collab, members)
     forecasts = _forecasts(members)
     _alert_rules(collab, members)
+    work = coordination.load(collab, members, system_org)
     return {
         "kind": "synthetic",
         "levels": levels,
@@ -473,4 +480,6 @@ def _load_synthetic(today: date, days: int = 120, seed: int = 20261126) -> dict[
         "organisations": len(members),
         "values": total,
         "aid": exchange,
+        "on_call": on_call,
+        "log_items": work,
     }

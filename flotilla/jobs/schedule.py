@@ -118,6 +118,15 @@ SCHEDULE: list[Entry] = [
         ),
     ),
     Entry(
+        name="nudge-due-actions",
+        task="flotilla.coordination.tasks.nudge_due_actions",
+        when="0 8 * * *",
+        about=(
+            "Reminds the owner of each open action from the collaboratives' logs that is due "
+            "by tomorrow or overdue, once a day, through the notification layer."
+        ),
+    ),
+    Entry(
         name="widen-unmet-aid-requests",
         task="flotilla.exchange.tasks.widen_unmet_requests",
         when="*/5 * * * *",

@@ -22,6 +22,9 @@ EVENT_KINDS: dict[str, str] = {
     "aid.changed": "Aid your organisation asked for or gave changed state",
     "aid.expired": "An offer or request your organisation is part of expired",
     "aid.drafted": "A plan recommends aid for your organisation to raise or dismiss",
+    "coordination.escalated": "An item of a collaborative's log was escalated to you",
+    "coordination.minutes": "The minutes of a collaborative's daily call were sent",
+    "coordination.nudge": "An action you own in a collaborative's log is due",
 }
 
 #: Sent by "Send a test event" to one webhook, whatever it subscribes to; never by `notify`.

@@ -212,6 +212,15 @@ class Picture:
         return len({r.organisation.pk for r in rows})
 
 
+@dataclass(frozen=True)
+class Frozen:
+    """Figures kept at a moment by `policy.freeze`, and who the members were then."""
+
+    at: datetime
+    member_ids: list[int]
+    values: list[list[Any]]
+
+
 def _figure(o: policy.Shared, stale_before: datetime) -> Figure:
     return Figure(
         value=o.value,
@@ -236,24 +245,37 @@ def collaborative_picture(
     at: datetime | None = None,
     measures: Iterable[str] = DASHBOARD_MEASURES,
     view: TableView | None = None,
+    frozen: Frozen | None = None,
 ) -> Picture:
-    """The collaborative's picture now, or as at a past moment, as this viewer may see it.
+    """The collaborative's picture now, or as at a past moment, as this viewer may see it;
+    or, with `frozen`, the figures kept at a moment (a decision's snapshot), shown to this
+    viewer through the sharing policy as they stood then.
 
     Rows come in name order, or filtered and sorted as `view` asks (`all_rows` keeps them
     all); coverage and totals count every expected member whatever the view.
     """
     measures = tuple(measures)
     now = timezone.now()
-    moment = min(at, now) if at else now
+    moment = frozen.at if frozen else min(at, now) if at else now
     # In surge figures go stale sooner: members are expected to report more often.
     interval = timedelta(hours=collaborative.effective_reporting_interval_hours)
     stale_before = moment - interval * settings.STALE_FACTOR
-    members = members_of(collaborative)
+    if frozen:
+        members = list(Organisation.objects.filter(id__in=frozen.member_ids).order_by("name"))
+    else:
+        members = members_of(collaborative)
     member_ids = {m.pk for m in members}
     rows: dict[tuple[int, int | None], Row] = {}
     org_by_id = {m.pk: m for m in members}
     thresholds = {t.indicator: (t.amber, t.red) for t in collaborative.thresholds.all()}
-    reading = policy.read_latest(viewer, moment, member_ids, measures, thresholds, occupancy=True)
+    if frozen:
+        reading = policy.read_frozen(
+            viewer, frozen.values, moment, member_ids, measures, thresholds, occupancy=True
+        )
+    else:
+        reading = policy.read_latest(
+            viewer, moment, member_ids, measures, thresholds, occupancy=True
+        )
     latest = reading.values
     sites = Site.objects.in_bulk({o.site_id for o in latest if o.site_id})
     for o in latest:
@@ -289,7 +311,7 @@ def collaborative_picture(
     return Picture(
         collaborative=collaborative,
         at=moment,
-        is_live=at is None,
+        is_live=at is None and frozen is None,
         rows=arrange(ordered, view) if view is not None else ordered,
         members=members,
         totals=_totals(ordered, expected, measures),
@@ -605,32 +627,66 @@ class TroublePart:
     params: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Trouble:
+    """Why one expected organisation is in trouble, as the viewer is shown it."""
+
+    organisation: Organisation
+    #: Its declared OPEL level now (not an overdue one), if shown.
+    declared: float | None
+    #: At the top OPEL level.
+    at_top: bool
+    #: At or over the red line of the first bed type's occupancy (G&A).
+    red: bool
+    #: Not reported within the staleness limit.
+    quiet: bool
+
+    @property
+    def any(self) -> bool:
+        return self.at_top or self.red or self.quiet
+
+
+def troubles(picture: Picture, view: TableView) -> list[Trouble]:
+    """Each expected organisation's trouble, over what the viewer is shown, in the picture's
+    order: what `trouble` counts, one organisation at a time."""
+    expected = {m.pk for m in picture.expected}
+    groups = [g for g in _groups(picture.all_rows) if g[0].organisation.pk in expected]
+    top = view.dashboard.opel_top
+    occupancy = f"{view.dashboard.pressure_bed}_occupancy"
+    rated = occupancy in picture.thresholds
+    out = []
+    for g in groups:
+        # A level declared days ago is not a level now: that organisation is "not reported".
+        declared = _level(g, OPEL, current_only=True)
+        red = rated and _worst(r.rag(occupancy) for r in g) == "red"
+        out.append(
+            Trouble(g[0].organisation, declared, (declared or 0) >= top, red, _not_reported(g))
+        )
+    return out
+
+
 def trouble(picture: Picture, view: TableView) -> list[TroublePart]:
     """Who is in trouble, counted over what the viewer is shown: organisations at the top
     OPEL level, at or over the red line of the first bed type's occupancy (G&A), and not
     reported within the staleness limit. Only parts with a count; the first says
     "organisation(s)"."""
-    expected = {m.pk for m in picture.expected}
-    groups = [g for g in _groups(picture.all_rows) if g[0].organisation.pk in expected]
+    each = troubles(picture, view)
     found: list[tuple[int, str, dict[str, str]]] = []
-    # A level declared days ago is not a level now: that organisation is "not reported".
     top = view.dashboard.opel_top
-    at_top = sum(1 for g in groups if (_level(g, OPEL, current_only=True) or 0) >= top)
-    found.append((at_top, f"at OPEL {top}", view.filter_params(opel=top)))
+    found.append((sum(t.at_top for t in each), f"at OPEL {top}", view.filter_params(opel=top)))
     occupancy = f"{view.dashboard.pressure_bed}_occupancy"
     red_line = picture.thresholds.get(occupancy)
     if red_line is not None:
-        red = sum(1 for g in groups if _worst(r.rag(occupancy) for r in g) == "red")
         label = view.dashboard.indicators[occupancy]
         found.append(
             (
-                red,
+                sum(t.red for t in each),
                 f"at or over {round(red_line[1] * 100, 1):g}% {label}",
                 view.filter_params(rag="red", rag_on=occupancy),
             )
         )
-    quiet = sum(1 for g in groups if _not_reported(g))
     hours = picture.coverage_hours * settings.STALE_FACTOR
+    quiet = sum(t.quiet for t in each)
     found.append((quiet, f"not reported for {hours} h", view.filter_params(stale="yes")))
     parts = []
     for count, text, params in found:

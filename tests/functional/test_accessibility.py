@@ -100,6 +100,8 @@ PAGES: dict[str, Visit] = {
         (("#id_quantity", "lots"),),
     ),
     "aid ledger": Visit("viewer", "/c/{slug}/aid/ledger"),
+    "after-action replay": Visit("viewer", "/c/{slug}/replay"),
+    "dedicated team": Visit("coordinator", "/c/{slug}/team"),
     "drafts from plans": Visit("coordinator", "/c/{slug}/planning/drafts"),
     "a draft from a plan": Visit("coordinator", "/plans/drafts/{north_draft}"),
     "a draft from a plan, with errors": Visit(

@@ -93,6 +93,12 @@ SCOPES: dict[str, TokenScope | tuple[TokenScope, ...] | None] = {
     "GET /api/collaboratives/{slug}/alert-rules": TokenScope.READ,
     "GET /api/organisations/{code}/forecasts": TokenScope.READ,
     "GET /api/organisations/{code}/forecasts.csv": TokenScope.READ,
+    "GET /api/organisations/{code}/on-call": TokenScope.READ,
+    "GET /api/collaboratives/{slug}/objectives": TokenScope.READ,
+    "GET /api/collaboratives/{slug}/log": TokenScope.READ,
+    "GET /api/collaboratives/{slug}/decisions/{reference}": TokenScope.READ,
+    "GET /api/collaboratives/{slug}/calls": TokenScope.READ,
+    "GET /api/collaboratives/{slug}/calls/{day}": TokenScope.READ,
 }
 
 

@@ -28,6 +28,7 @@ from flotilla.accounts import actions as accounts_actions
 from flotilla.authz import actions as authz_actions
 from flotilla.authz.models import Membership, Role
 from flotilla.collaboratives import actions as collaboratives_actions
+from flotilla.coordination import actions as coordination_actions
 from flotilla.escalation.models import ComputedLevel, ProfileVersion
 from flotilla.exchange import actions as exchange_actions
 from flotilla.planning import actions as planning_actions
@@ -40,6 +41,10 @@ from tests.integration.alerts import api_routes as alerts_api_routes
 from tests.integration.alerts import routes as alerts_routes
 from tests.integration.authz import routes as authz_routes
 from tests.integration.collaboratives import routes as collaboratives_routes
+from tests.integration.coordination import api_routes as coordination_api_routes
+from tests.integration.coordination import routes as coordination_routes
+from tests.integration.directory import api_routes as directory_api_routes
+from tests.integration.directory import routes as directory_routes
 from tests.integration.escalation import routes as escalation_routes
 from tests.integration.exchange import api_routes as exchange_api_routes
 from tests.integration.exchange import routes as exchange_routes
@@ -75,6 +80,10 @@ PARTS = [
     alerts_api_routes,
     authz_routes,
     collaboratives_routes,
+    coordination_routes,
+    coordination_api_routes,
+    directory_routes,
+    directory_api_routes,
     escalation_routes,
     exchange_routes,
     exchange_api_routes,
@@ -225,6 +234,15 @@ SETTINGS: dict[str, Setting] = {
         _expired, _south_pages(**_NORTH_LOSES), _south_apis(member_read=404)
     ),
 }
+# A part may say how these settings change its own routes' outcomes (`GRANT_PAGES`,
+# `GRANT_APIS`: setting → route → visitor → outcome), beside the routes it describes.
+for _part in PARTS:
+    for _name, _routes in getattr(_part, "GRANT_PAGES", {}).items():
+        for _route, _who in _routes.items():
+            SETTINGS[_name].pages.setdefault(_route, {}).update(_who)
+    for _name, _routes in getattr(_part, "GRANT_APIS", {}).items():
+        for _route, _who in _routes.items():
+            SETTINGS[_name].apis.setdefault(_route, {}).update(_who)
 
 
 @pytest.fixture
@@ -303,6 +321,9 @@ def world(cast, settings):
     f.report(cast.south, datetime(2026, 1, 4, 8, tzinfo=UTC), ga_occupied=40)
     planning_actions.recompute(organisation=cast.south)
     north_level = ComputedLevel.objects.filter(organisation=cast.north).first()
+    # Who to call: an entry in each trust's on-call directory.
+    f.on_call(cast.south, by=south_coordinator)
+    north_on_call = f.on_call(cast.north, by=cast.people[Role.COORDINATOR])
     # Alerts: the collaborative's rule that South's report is overdue (it last reported in
     # January 2026), judged at once; its alert is shown to every member's people.
     alert_rule = f.alert_rule(
@@ -321,9 +342,31 @@ def world(cast, settings):
         sender=cast.north,
         receiver=cast.south,
     )
+    # Working together: an objective, a workstream, an action and a decision in the log, a
+    # call held today, and North's viewer given a role in the collaborative.
+    coordinator = cast.people[Role.COORDINATOR]
+    objective = f.objective(by=coordinator, collaborative=cast.collab)
+    workstream = f.workstream(by=coordinator, collaborative=cast.collab, sponsor=coordinator)
+    call = coordination_actions.start_call(
+        by=coordinator, collaborative=cast.collab, held_on=timezone.localdate()
+    )
+    log_action = f.log_item(
+        by=coordinator, collaborative=cast.collab, workstream=workstream, call=call
+    )
+    decision = f.log_item(by=coordinator, collaborative=cast.collab, kind="decision", call=call)
+    role = f.role(
+        cast.people[Role.VIEWER], cast.collab, cast.north, "team", by=cast.people[Role.ORG_ADMIN]
+    )
     return {
         "cast": cast,
         "fill": {
+            "objective": str(objective.pk),
+            "workstream": str(workstream.pk),
+            "log_action": str(log_action.pk),
+            "decision": str(decision.pk),
+            "decision_ref": decision.reference,
+            "call_day": call.held_on.isoformat(),
+            "role": str(role.pk),
             "north_level": str(north_level.pk),
             "profile": str(ProfileVersion.objects.get(code="acute").pk),
             "slug": cast.collab.slug,
@@ -346,6 +389,7 @@ def world(cast, settings):
             "alert": str(alert.pk),
             "north_draft": str(north_draft.pk),
             "north_site": str(north_site.pk),
+            "north_on_call": str(north_on_call.pk),
         },
     }
 

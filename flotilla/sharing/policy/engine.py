@@ -33,7 +33,7 @@ from flotilla.collaboratives.models import CollaborativeMembership
 from flotilla.collaboratives.queries import active, collaboratives_of
 from flotilla.organisations.models import Organisation, Site
 from flotilla.reporting.models import Observation, Series
-from flotilla.reporting.queries import latest_as_at
+from flotilla.reporting.queries import LatestValue, latest_as_at
 from flotilla.sharing import ledger
 from flotilla.sharing.models import AudienceKind, Grant
 from flotilla.sharing.policy import rules
@@ -417,11 +417,33 @@ def read_latest(
         raw = latest_as_at(series, Case(*cutoffs, output_field=DateTimeField()))
     else:
         raw = latest_as_at(series, min(moment, now - timedelta(hours=min(delays, default=0))))
-    values, under = [], {}
+    values, under, not_yet = _shown(raw, held, moment, now, spec, thresholds)
+    assert not not_yet, "each series is read at its freshest access's cutoff"
+    if occupancy:
+        values.extend(_occupancies(raw, under, thresholds, spec))
+    delayed = _delayed(groups, held, list(under), moment, now)
+    _note(viewer, ((v.organisation_id, spec[v.measure].group) for v in values if v.measure in spec))
+    return Reading(values, withheld, delayed)
+
+
+def _shown(
+    raw: list[LatestValue],
+    held: dict[tuple[int, str], Accesses],
+    moment: datetime,
+    now: datetime,
+    spec: dict[str, Any],
+    thresholds: dict[str, tuple[float, float]],
+) -> tuple[list[Shared], dict[int, Access], list[LatestValue]]:
+    """The rules applied to values read from the store: each as the viewer may see it
+    (coarsened, with its RAG), the access each series is shown under, and the values no
+    access shows yet at `moment` (too new for every delay)."""
+    values, under, not_yet = [], {}, []
     for v in raw:
         m = spec[v.measure]
         a = rules.shown_under(held[(v.organisation_id, v.measure)], v.as_of, moment, now)
-        assert a is not None, "read at the freshest access's cutoff"
+        if a is None:
+            not_yet.append(v)
+            continue
         under[v.series_id] = a
         _, value, text = rules.shown_value(m.kind, v.value, v.text, a.detail)
         # A level is shown as reported at every detail, so its RAG may be judged as exact.
@@ -430,9 +452,65 @@ def read_latest(
         values.append(
             Shared(*v[:5], value, text, *v[7:], a.detail, a.delay_hours, rag, None, m.kind)
         )
+    return values, under, not_yet
+
+
+def freeze(organisation_ids: Iterable[int], moment: datetime) -> list[list[Any]]:
+    """These organisations' figures as they stand at `moment`: each series' newest value
+    reported by then, exact, as plain JSON rows, to be kept (a decision's snapshot).
+
+    For keeping only, never for showing: what is kept is shown through `read_frozen`, which
+    gives each viewer only what their grants let them see of it. Nothing is read by anyone
+    here, so nothing goes on the record; every showing does."""
+    series = Series.objects.filter(organisation_id__in=list(organisation_ids))
+    return [
+        [*v[:4], v.as_of.isoformat(), *v[5:8], v.received_at.isoformat(), v.source]
+        for v in sorted(latest_as_at(series, moment), key=lambda v: v.series_id)
+    ]
+
+
+def _thawed(row: list[Any]) -> LatestValue:
+    return LatestValue(
+        *row[:4], datetime.fromisoformat(row[4]), *row[5:8], datetime.fromisoformat(row[8]), row[9]
+    )
+
+
+def read_frozen(
+    viewer: Viewer,
+    frozen: list[list[Any]],
+    moment: datetime,
+    organisation_ids: set[int],
+    measures: Iterable[str] | None = None,
+    thresholds: dict[str, tuple[float, float]] | None = None,
+    occupancy: bool = False,
+) -> Reading:
+    """What `viewer` may see of figures kept by `freeze` at `moment`, as `read_latest` shows
+    live ones: each value under the viewer's grants in force now, at the finest detail under
+    which it is old enough to be seen, looking at `moment`; withheld when not shared; delayed
+    when no grant shows it yet. The reads go on the record."""
+    now = timezone.now()
+    spec = _catalogue()
+    codes = [c for c in (measures if measures is not None else spec) if c in spec]
+    wanted = set(codes)
+    access = access_map(viewer, organisation_ids)
+    held, withheld = _held(access, organisation_ids, codes, spec)
+    raw = [
+        v
+        for v in map(_thawed, frozen)
+        if v.organisation_id in organisation_ids
+        and v.measure in wanted
+        and (v.organisation_id, v.measure) in held
+    ]
+    values, under, not_yet = _shown(raw, held, moment, now, spec, thresholds or {})
     if occupancy:
-        values.extend(_occupancies(raw, under, thresholds, spec))
-    delayed = _delayed(groups, held, list(under), moment, now)
+        shown = [v for v in raw if v.series_id in under]
+        values.extend(_occupancies(shown, under, thresholds or {}, spec))
+    delayed = {
+        (v.organisation_id, v.site_id, v.measure): held[(v.organisation_id, v.measure)][
+            -1
+        ].delay_hours
+        for v in not_yet
+    }
     _note(viewer, ((v.organisation_id, spec[v.measure].group) for v in values if v.measure in spec))
     return Reading(values, withheld, delayed)
 
@@ -623,3 +701,26 @@ def read_derived(
             out.append((figure, a))
     _note(viewer, ((f.organisation_id, group) for f, _ in out))
     return out
+
+
+def group_access(
+    viewer: Viewer, organisation_ids: Iterable[int], group: str, kind: str = "text"
+) -> dict[int, Accesses]:
+    """Owner id → every access under which the viewer may see `group` of that owner, held
+    as `kind` (text, like narrative: exactly or not at all), finest first. Owners absent
+    share nothing of it with the viewer that way; their own people (and the platform
+    operator) hold `OWN`.
+
+    For what an organisation keeps outside the observation store and shares as a whole
+    group, such as its on-call directory (`contacts`): the caller shows each item only under
+    an access its age has reached (`rules.shown_under` of the item's last change). The read
+    goes on the record of every owner returned."""
+    if group not in rules.GROUPS:
+        raise ValueError(f"unknown measure group {group!r}: use one of {', '.join(rules.GROUPS)}")
+    held: dict[int, Accesses] = {}
+    for owner, groups in access_map(viewer, set(organisation_ids)).items():
+        shows = rules.showing(groups.get(group, ()), kind)
+        if shows:
+            held[owner] = shows
+    _note(viewer, ((owner, group) for owner in held))
+    return held

@@ -411,9 +411,9 @@ def test_each_organisation_is_shown_what_it_sees_group_by_group(admin, cast):
     table = page.split("<h2>What each organisation sees</h2>")[1].split("<h2>History")[0]
     outside = table.split("Outside Hospitals NHS Trust</th>")[1].split("</tr>")[0]
     assert outside.count("Status only, 1 hour late") == 2
-    assert outside.count("not shared") == 3
+    assert outside.count("not shared") == 4
     south = table.split("South Hospitals NHS Trust</th>")[1].split("</tr>")[0]
-    assert south.count("Exact, real time") == 5
+    assert south.count("Exact, real time") == 6
 
 
 def test_a_grant_to_every_organisation_lists_them_while_there_are_few(admin, cast):
@@ -458,7 +458,7 @@ def test_a_public_grant_says_what_anyone_sees_without_signing_in(admin, cast):
     # Capacity: both grants, each figure at the finest its age allows; escalation: status only.
     assert cells[0] == "Banded, 24 hours late;<br>Status only, real time"
     assert cells[3] == "Status only, real time"
-    assert row.count("not shared") == 3
+    assert row.count("not shared") == 4
 
 
 def test_an_organisation_nobody_sees_is_told_so(client, cast):

@@ -22,7 +22,14 @@ def entry(entries: list[dict], **match: str) -> dict:
 def test_the_catalogue_in_force_loads_and_every_measure_is_in_a_declared_group():
     cat = current()
     assert {m.group for m in cat.measures} <= set(cat.group_codes)
-    assert cat.group_codes == ("capacity", "flow", "workforce", "escalation", "narrative")
+    assert cat.group_codes == (
+        "capacity",
+        "flow",
+        "workforce",
+        "escalation",
+        "narrative",
+        "contacts",
+    )
 
 
 def test_an_occupancy_indicator_is_computed_from_its_bed_types_occupied_and_open_counts():
