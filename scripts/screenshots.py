@@ -160,6 +160,17 @@ def main(base: str, staff_password: str = "") -> None:
         page.click("text=Go to today's minutes")
         page.wait_for_load_state()
         page.screenshot(path=OUT / "minutes.png")
+        page.goto(f"/c/{slug}/team")
+        page.screenshot(path=OUT / "team.png", full_page=True)
+        page.goto(f"/c/{slug}/replay")
+        page.screenshot(path=OUT / "replay.png")
+        # Who to call: every member's on-call directory, as the coordinator may see it, and
+        # their own organisation's, which they keep.
+        page.goto(f"/c/{slug}/on-call")
+        page.screenshot(path=OUT / "who-to-call.png")
+        page.click("h2 a:has-text('Barnsley')")  # the coordinator's own trust
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "on-call.png", full_page=True)
         # Balancing the load, as the same coordinator.
         page.goto(f"/c/{slug}/planning")
         page.click("#run-plan")

@@ -839,8 +839,10 @@ def nudge_due(*, today: date | None = None) -> int:
     ).exclude(nudged_on=today)
     for pk in due.values_list("pk", flat=True):
         with transaction.atomic():
+            # The item's row only: PostgreSQL refuses FOR UPDATE on the nullable side of the
+            # outer join to its owner.
             item = (
-                LogItem.objects.select_for_update()
+                LogItem.objects.select_for_update(of=("self",))
                 .select_related("collaborative", "owner")
                 .get(pk=pk)
             )

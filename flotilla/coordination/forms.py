@@ -146,12 +146,14 @@ class ItemForm(PeopleMixin, forms.Form):
         coerce=int,
         empty_value=None,
         choices=[("", "—")] + [(str(n), str(n)) for n in range(1, 6)],
+        error_messages={"invalid_choice": "Give the likelihood from 1 (low) to 5 (high)"},
     )
     impact = forms.TypedChoiceField(
         required=False,
         coerce=int,
         empty_value=None,
         choices=[("", "—")] + [(str(n), str(n)) for n in range(1, 6)],
+        error_messages={"invalid_choice": "Give the impact from 1 (low) to 5 (high)"},
     )
     mitigation = forms.CharField(required=False, max_length=5000)
     rationale = forms.CharField(required=False, max_length=5000)

@@ -34,3 +34,7 @@ class Command(BaseCommand):
             f"Mutual aid: {aid['requests']} requests, {aid['offers']} offers and "
             f"{aid['commitments']} commitments over the last month, some open now."
         )
+        self.stdout.write(
+            f"Working together: {result['log_items']} items in the RAID log, today's call under "
+            f"way; {result['on_call']} on-call directory entries."
+        )
