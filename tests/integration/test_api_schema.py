@@ -41,6 +41,7 @@ from schemathesis.checks import (
 
 from flotilla.authz import actions as authz_actions
 from flotilla.authz.models import Role, TokenScope
+from flotilla.coordination import actions as coordination_actions
 from flotilla.exchange import actions as exchange_actions
 from flotilla.planning import actions as planning_actions
 from flotilla.wsgi import application
@@ -264,7 +265,18 @@ def world(aid, keep_connection):
         details={"role": "registered_nurse", "grade": "Band 5", "shifts": "Nights"},
         quantity=4,
     )
+    # Working together: a workstream with an action, and a decision taken in today's call.
+    keeper = cast.people[Role.COORDINATOR]
+    stream = f.workstream(by=keeper, collaborative=cast.collab)
+    call = coordination_actions.start_call(
+        by=keeper, collaborative=cast.collab, held_on=timezone.localdate()
+    )
+    f.log_item(by=keeper, collaborative=cast.collab, workstream=stream, call=call)
+    decision = f.log_item(by=keeper, collaborative=cast.collab, kind="decision", call=call)
     known = {
+        "workstream": [stream.pk],
+        "reference": [decision.reference],
+        "day": [call.held_on.isoformat()],
         "slug": [cast.collab.slug],
         "code": ["RN1", "RS1"],
         "grant_id": [grant.pk],
