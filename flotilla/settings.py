@@ -193,6 +193,32 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Signing in with OpenID Connect (ADR 0029), beside passwords: on only when the client id and
+# all four endpoints are set (flotilla.accounts.oidc.enabled); otherwise the sign-in page shows
+# no button and its routes answer 404. The settings are mozilla-django-oidc's.
+OIDC_RP_CLIENT_ID = os.environ.get("FLOTILLA_OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("FLOTILLA_OIDC_CLIENT_SECRET", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("FLOTILLA_OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("FLOTILLA_OIDC_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("FLOTILLA_OIDC_USERINFO_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("FLOTILLA_OIDC_JWKS_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("FLOTILLA_OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.environ.get("FLOTILLA_OIDC_SCOPES", "openid email profile")
+#: The provider's `iss`: ID tokens naming another issuer are refused. Empty: not checked, and
+#: identities are recorded under the token endpoint's origin.
+OIDC_ISSUER = os.environ.get("FLOTILLA_OIDC_ISSUER", "").rstrip("/")
+#: The words of the sign-in page's button.
+OIDC_NAME = os.environ.get("FLOTILLA_OIDC_NAME", "Sign in with your organisation's account")
+#: Accounts are made only by invitation, never by signing in (the backend refuses anyway).
+OIDC_CREATE_USER = False
+#: Seconds to wait for the provider's token, user info and key endpoints.
+OIDC_TIMEOUT = 10
+#: Passwords first; the OIDC backend answers only the OIDC callback.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "flotilla.accounts.oidc.OidcBackend",
+]
+
 #: How long an invitation link to join an organisation works.
 INVITATION_DAYS = int(os.environ.get("FLOTILLA_INVITATION_DAYS", "7"))
 #: Sign-in throttle: this many failures within the window lock the account name (as typed)

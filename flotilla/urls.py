@@ -2,13 +2,31 @@ from django.contrib import admin
 from django.urls import include, path
 
 from flotilla import views
+from flotilla.accounts import views as accounts_views
 from flotilla.api import api
+
+#: Signing in with OpenID Connect (ADR 0029): 404 unless configured. mozilla-django-oidc's
+#: views under its own route names (its backend reverses the callback's), without the
+#: library's logout route: Flotilla's sign-out is the one way out.
+oidc_urls = [
+    path(
+        "authenticate/",
+        accounts_views.OidcSignInView.as_view(),
+        name="oidc_authentication_init",
+    ),
+    path(
+        "callback/",
+        accounts_views.OidcCallbackView.as_view(),
+        name="oidc_authentication_callback",
+    ),
+]
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("signin/", views.SignInView.as_view(), name="login"),
     path("signout/", views.sign_out, name="logout"),
     path("about/", views.about, name="about"),
+    path("oidc/", include(oidc_urls)),
     path("", include("flotilla.collaboratives.urls")),
     path("", include("flotilla.picture.urls")),
     path("", include("flotilla.reporting.urls")),

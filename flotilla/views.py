@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
@@ -12,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from flotilla.accounts import oidc
 from flotilla.accounts.queries import waiting_for
 from flotilla.accounts.signin import ThrottledSignIn
 from flotilla.authz.checks import organisations_where
@@ -29,6 +32,10 @@ class SignInView(ThrottledSignIn, LoginView):
 
     template_name = "signin.jinja"
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        # Signing in with OpenID Connect, when configured (ADR 0029): the button's words.
+        return super().get_context_data(**kwargs, oidc_name=oidc.enabled() and settings.OIDC_NAME)
 
 
 @require_http_methods(["GET", "POST"])

@@ -24,6 +24,7 @@ from flotilla.accounts import emails
 from flotilla.accounts.models import (
     AccessRequest,
     AccessRequestStatus,
+    OidcIdentity,
     PersonInvitation,
     PersonInvitationStatus,
     RequestCount,
@@ -771,3 +772,25 @@ def count_request(subject: str, minute: int) -> int:
     if count == 1:
         RequestCount.objects.filter(minute__lt=minute - 1).delete()
     return int(count)
+
+
+# ------------------------------------------------------------------ OpenID Connect
+
+
+def link_identity(*, user: Any, issuer: str, subject: str, by: Any) -> OidcIdentity:
+    """Link the provider's account (issuer, subject) to `user`, audited.
+
+    If a concurrent sign-in of the same account linked it a moment ago, that link is returned.
+    """
+    try:
+        with transaction.atomic():
+            identity = OidcIdentity.objects.create(user=user, issuer=issuer, subject=subject)
+            audit.record(
+                by=by,
+                action="accounts.oidc_identity_linked",
+                obj=identity,
+                after={"user": user.pk, "issuer": issuer, "subject": subject},
+            )
+    except IntegrityError:
+        return OidcIdentity.objects.select_related("user").get(issuer=issuer, subject=subject)
+    return identity

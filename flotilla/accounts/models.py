@@ -225,3 +225,29 @@ class RequestCount(models.Model):
             models.UniqueConstraint(fields=["subject", "minute"], name="one_count_per_minute"),
         ]
         indexes = [models.Index(fields=["minute"])]
+
+
+class OidcIdentity(models.Model):
+    """A person's account at an OpenID Connect provider, linked to their Flotilla account.
+
+    The provider names the account by `subject` (the ID token's `sub`), unique within its
+    `issuer`; once linked, signing in finds the person by it alone, whatever email the
+    provider says later (ADR 0029). Made only by `flotilla.accounts.actions.link_identity`.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identities"
+    )
+    issuer = models.CharField(max_length=300)
+    subject = models.CharField(max_length=255)
+    linked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issuer", "subject"], name="one_person_per_oidc_subject"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"

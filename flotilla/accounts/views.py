@@ -1,5 +1,5 @@
 """People pages: an organisation's people and invitations, joining by link, asking for access,
-deciding requests, and resetting a password by email."""
+deciding requests, resetting a password by email, and signing in with OpenID Connect."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import SuspiciousOperation
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
+from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from flotilla.accounts import actions
+from flotilla.accounts import actions, oidc
 from flotilla.accounts.actions import AccountsError, invitation_link
 from flotilla.accounts.forms import (
     AccessRequestForm,
@@ -411,3 +413,35 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_complete.jinja"
+
+
+# Signing in with OpenID Connect (ADR 0029): mozilla-django-oidc's views, answering 404 unless
+# it is configured, and bringing every failure back to the sign-in page with its reason.
+
+
+class OidcSignInView(OIDCAuthenticationRequestView):
+    """Sends the browser to the provider, with a fresh state and nonce kept in the session."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not oidc.enabled():
+            raise Http404
+        return super().get(request)
+
+
+class OidcCallbackView(OIDCAuthenticationCallbackView):
+    """The provider sends the browser back here with a code; signs in whom it names."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not oidc.enabled():
+            raise Http404
+        try:
+            return super().get(request)
+        except SuspiciousOperation:
+            # A state this browser never started: an old tab, or an answer meant for someone
+            # else. Nothing is exchanged for it.
+            return self.login_failure()
+
+    def login_failure(self) -> HttpResponse:
+        # The provider's own error text is not shown: anyone can put it in a link.
+        messages.error(self.request, oidc.refusal(self.request) or oidc.FAILED)
+        return redirect("login")

@@ -7,6 +7,12 @@ PAGES: dict[str, Page] = {
     "login": Page("GET", "/signin/", {ANON: 200, OUTSIDER: 302, **{r: 302 for r in ROLES}}),
     "logout": Page("GET", "/signout/", everyone(200, anon=200)),
     "about": Page("GET", "/about/", everyone(200, anon=200)),
+    # Signing in with OpenID Connect: not configured here, so not there for anyone (its
+    # working is tested in tests/integration/accounts/test_oidc.py).
+    "oidc_authentication_init": Page("GET", "/oidc/authenticate/", everyone(404, anon=404)),
+    "oidc_authentication_callback": Page(
+        "GET", "/oidc/callback/?code=c&state=s", everyone(404, anon=404)
+    ),
 }
 
 APIS: dict[str, Api] = {
