@@ -23,7 +23,7 @@ from flotilla.audit import actions as audit
 from flotilla.audit.principals import Principal
 from flotilla.collaboratives.models import Collaborative
 from flotilla.collaboratives.queries import members_of
-from flotilla.coordination import rules
+from flotilla.coordination import queries, rules
 from flotilla.coordination.models import (
     Allocation,
     Ask,
@@ -93,6 +93,13 @@ def _person_of_member(errors: dict[str, str], field: str, user: Any, collab: Col
 def _fail(errors: dict[str, str]) -> None:
     if errors:
         raise CoordinationError("Check the fields marked", errors)
+
+
+def _lock(collaborative: Collaborative) -> None:
+    """Changes that read before they write under one collaborative (the next log number, the
+    day's one call, a person's week across the team) take this lock first, before any row,
+    so two at once go one after the other."""
+    Collaborative.objects.select_for_update().filter(pk=collaborative.pk).first()
 
 
 # ------------------------------------------------------------------ roles
@@ -525,6 +532,16 @@ def take_snapshot(*, collaborative: Collaborative, at: datetime) -> Snapshot:
     )
 
 
+def _taken(collaborative: Collaborative, now: datetime) -> dict[str, Any]:
+    """What taking a decision sets: when, the picture then (in the caller's transaction),
+    and done."""
+    return {
+        "decided_at": now,
+        "snapshot": take_snapshot(collaborative=collaborative, at=now),
+        "status": ItemStatus.DONE,
+    }
+
+
 def add_item(
     *,
     by: Any,
@@ -565,17 +582,13 @@ def add_item(
     if call is not None and call.collaborative_id != collaborative.pk:
         raise CoordinationError("That call is another collaborative's")
     with transaction.atomic():
-        # Numbered per kind: lock the collaborative so two additions never take one number.
-        Collaborative.objects.select_for_update().filter(pk=collaborative.pk).first()
+        _lock(collaborative)  # numbered per kind: two additions never take one number
         top = LogItem.objects.filter(collaborative=collaborative, kind=kind).aggregate(
             n=Max("number")
         )["n"]
         now = timezone.now()
         if kind == ItemKind.DECISION and decided:
-            values["decided_at"] = now
-            values["snapshot"] = take_snapshot(collaborative=collaborative, at=now)
-        if kind == ItemKind.DECISION and decided:
-            values["status"] = ItemStatus.DONE
+            values |= _taken(collaborative, now)
         item = LogItem.objects.create(
             collaborative=collaborative,
             number=(top or 0) + 1,
@@ -658,10 +671,8 @@ def decide(
             changes={
                 "rationale": rationale,
                 "decided_by": decided_by,
-                "decided_at": now,
-                "snapshot": take_snapshot(collaborative=item.collaborative, at=now),
-                "status": ItemStatus.DONE,
                 "call": call or item.call,
+                **_taken(item.collaborative, now),
             },
         )
     return item
@@ -760,7 +771,7 @@ def start_call(*, by: Any, collaborative: Collaborative, held_on: date) -> Syste
     already (one a day)."""
     _require(by, collaborative, "run the daily call")
     with transaction.atomic():
-        Collaborative.objects.select_for_update().filter(pk=collaborative.pk).first()
+        _lock(collaborative)
         call = SystemCall.objects.filter(collaborative=collaborative, held_on=held_on).first()
         if call is not None:
             return call
@@ -960,17 +971,6 @@ def _in_team(user: Any, collaborative: Collaborative) -> bool:
     )
 
 
-def _lock_team(collaborative: Collaborative) -> None:
-    """One change of a collaborative's team at a time: a person's week is read, checked and
-    written under this lock, so two changes can neither both pass the week's limit nor both
-    create the same row. Taken first, before any row (as `add_item` and `start_call` do)."""
-    Collaborative.objects.select_for_update().filter(pk=collaborative.pk).first()
-
-
-def _hours_text(hours: Decimal) -> str:
-    return f"{hours.normalize():f}"
-
-
 def _week_total(user: Any, collaborative: Collaborative, week: date, leaving: Any) -> Decimal:
     """The person's hours that week on the collaborative's workstreams, but for `leaving`."""
     others = Allocation.objects.filter(
@@ -993,7 +993,7 @@ def set_ask(*, by: Any, workstream: Workstream, week: date, hours: Any) -> Ask:
     _fail(errors)
     assert wanted is not None
     with transaction.atomic():
-        _lock_team(collaborative)
+        _lock(collaborative)
         ask = Ask.objects.select_for_update().filter(workstream=workstream, week=week).first()
         now = ask.hours if ask is not None else Decimal(0)
         if wanted == now:
@@ -1036,7 +1036,7 @@ def allocate(*, by: Any, workstream: Workstream, user: Any, week: date, hours: A
     _fail(errors)
     assert wanted is not None
     with transaction.atomic():
-        _lock_team(collaborative)
+        _lock(collaborative)
         row = (
             Allocation.objects.select_for_update()
             .filter(workstream=workstream, user=user, week=week)
@@ -1095,10 +1095,10 @@ def _within_week(
     others = _week_total(user, collaborative, week, workstream)
     if others + wanted > WEEK_MAX:
         errors[field] = (
-            f"That would give {user.get_username()} {_hours_text(others + wanted)} hours in the "
+            f"That would give {user.get_username()} {queries.hours(others + wanted)} hours in the "
             f"week of Mon {week:%-d %b %Y} across the workstreams, more than "
-            f"{_hours_text(WEEK_MAX)}: they have {_hours_text(others)} hours elsewhere that week, "
-            f"so at most {_hours_text(WEEK_MAX - others)} can go here"
+            f"{queries.hours(WEEK_MAX)}: they have {queries.hours(others)} hours elsewhere that "
+            f"week, so at most {queries.hours(WEEK_MAX - others)} can go here"
         )
 
 
@@ -1114,7 +1114,7 @@ def reallocate(
     """Move `hours` of `user`'s week from one workstream to another in one step: both rows
     change in one transaction or neither does. Returns (from, to) as they now stand.
 
-    The collaborative is locked first (`_lock_team`), then both rows (`select_for_update`)
+    The collaborative is locked first (`_lock`), then both rows (`select_for_update`)
     and read afresh, so two moves at once queue and never take the same hours twice; moving
     more than is allocated is refused, saying how many there are. The person's week total
     does not change. Recorded as two `team_reallocated` events in the same transaction, one
@@ -1137,7 +1137,7 @@ def reallocate(
     _fail(errors)
     assert moving is not None
     with transaction.atomic():
-        _lock_team(collaborative)
+        _lock(collaborative)
         rows = {
             r.workstream_id: r
             for r in Allocation.objects.select_for_update()
@@ -1151,9 +1151,9 @@ def reallocate(
                 "Check the fields marked",
                 {
                     "hours": (
-                        f"{user.get_username()} has {_hours_text(have)} hours on "
+                        f"{user.get_username()} has {queries.hours(have)} hours on "
                         f"{from_workstream.name} in the week of Mon {week:%-d %b %Y}: you cannot "
-                        f"move {_hours_text(moving)}"
+                        f"move {queries.hours(moving)}"
                     )
                 },
             )
