@@ -1,5 +1,5 @@
 """The project's own middleware: request input holding a NUL refused at the door, the
-Content-Security-Policy every response carries, and the rate limits.
+Content-Security-Policy every response carries, the rate limits, and the second factor.
 
 Refusing NUL
 ------------
@@ -32,6 +32,15 @@ token, per minute, in the database (`accounts.actions.count_request`), so all wo
 together. Over the limit (`RATE_LIMIT_PER_TOKEN`, `RATE_LIMIT_PER_ADDRESS` requests a minute)
 the answer is 429 with `Retry-After` (the seconds left in the minute): the API's error body
 for API clients, a short page for people. Nothing behind it runs.
+
+The second factor
+-----------------
+`SecondFactorMiddleware` sends a signed-in person whose session has not passed a second factor,
+and who must (`accounts.queries.must_pass_second_factor`: admins, and anyone who set up an
+authenticator app), to pass one before any page: to enter a code if they have an app, else to
+set one up (ADR 0031). Only signing out and those two pages are open to them meanwhile; the API
+is not concerned (its tokens are not sessions). An htmx request is told to go there
+(`HX-Redirect`) rather than have the page swapped into a table.
 """
 
 from __future__ import annotations
@@ -41,10 +50,19 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    UnreadablePostError,
+)
 from django.template import loader
+from django.urls import reverse
+from django.utils.http import urlencode
 
 from flotilla.accounts.actions import count_request
+from flotilla.accounts.queries import authenticator_of, must_pass_second_factor
 from flotilla.accounts.signin import client_address
 from flotilla.authz.models import ApiToken
 
@@ -211,3 +229,49 @@ class RateLimitMiddleware:
             if count_request(subject, minute) > limit:
                 return too_many(request, subject, limit, retry_after=60 - int(now % 60))
         return self.get_response(request)
+
+
+class SecondFactorMiddleware:
+    """Before anything else, a session that must pass a second factor passes it (ADR 0031)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if (
+            user.is_authenticated
+            and not user.is_verified()  # type: ignore[union-attr]
+            and request.path not in _open_steps()
+            and not request.path.startswith((API_PREFIX, settings.STATIC_URL))
+            and must_pass_second_factor(user)
+        ):
+            return _to_second_factor(request, user)
+        return self.get_response(request)
+
+
+def _open_steps() -> tuple[str, ...]:
+    """The pages a session may reach before its second factor, exactly (not what lies below
+    them): the two steps and signing out. The API (tokens, not sessions) and static files are
+    not concerned."""
+    return (
+        reverse("accounts:second_factor"),
+        reverse("accounts:set_up_authenticator"),
+        reverse("logout"),
+    )
+
+
+def _to_second_factor(request: HttpRequest, user: Any) -> HttpResponse:
+    step = "accounts:second_factor" if authenticator_of(user) else "accounts:set_up_authenticator"
+    # After the step, back to the page asked for; a form's POST is not repeated.
+    # (htmx's middleware runs later: its header is read here.)
+    htmx = request.headers.get("HX-Request") == "true"
+    back = request.get_full_path() if request.method == "GET" else reverse("home")
+    if htmx:
+        back = request.headers.get("HX-Current-URL", "") or reverse("home")
+    target = f"{reverse(step)}?{urlencode({'next': back})}"
+    if htmx:
+        response = HttpResponse(status=204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return HttpResponseRedirect(target)

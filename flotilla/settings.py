@@ -69,6 +69,10 @@ INSTALLED_APPS = [
     "ninja",
     "django_tasks",
     "django_tasks_db",
+    # The second factor (TOTP and one-time recovery codes) admins must pass: see ADR 0031.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "flotilla.audit",
     "flotilla.notifications",
     "flotilla.organisations",
@@ -99,6 +103,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "flotilla.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -220,6 +226,15 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 #: How long an invitation link to join an organisation works.
+#: Admins (organisation admins and platform staff) must pass a second factor, a code from an
+#: authenticator app, after signing in (ADR 0031). On unless FLOTILLA_ADMIN_SECOND_FACTOR=0.
+ADMIN_SECOND_FACTOR = _env_bool("FLOTILLA_ADMIN_SECOND_FACTOR", True)
+#: The name authenticator apps show beside the code.
+OTP_TOTP_ISSUER = os.environ.get("FLOTILLA_TOTP_ISSUER", "Flotilla")
+#: A wrong code makes the next try wait 1, 2, 4, 8… seconds (django-otp's throttle).
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+
 INVITATION_DAYS = int(os.environ.get("FLOTILLA_INVITATION_DAYS", "7"))
 #: Sign-in throttle: this many failures within the window lock the account name (as typed)
 #: for the lock time. A client address gets a higher limit, because a whole trust's network

@@ -5,18 +5,46 @@
 
 Writes PNGs into docs/img/. Uses the machine's Chromium through Playwright. A second
 argument, the password of a staff user named "platform", adds the jobs page.
+
+Admins pass a second factor (ADR 0031): the first time an admin signs in, the script sets up
+an authenticator app as a person would, reading the key the page shows and working out the
+app's code from it, and keeps the key for their next sign-ins.
 """
 
 from __future__ import annotations
 
+import base64
 import shutil
 import sys
+import time
 from pathlib import Path
 
+from django_otp.oath import TOTP
 from playwright.sync_api import sync_playwright
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "img"
 PASSWORD = "flotilla-demo-2026"
+
+
+class Authenticators:
+    """The keys of the authenticator apps the script set up, and the last step each used (a
+    code is accepted once, so a sign-in within the same 30 seconds takes the next one)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, bytes] = {}
+        self.last: dict[str, int] = {}
+
+    def add(self, user: str, shown: str) -> str:
+        secret = shown.replace(" ", "")
+        self.keys[user] = base64.b32decode(secret + "=" * (-len(secret) % 8))
+        return self.code(user)
+
+    def code(self, user: str) -> str:
+        totp = TOTP(self.keys[user])
+        step = max(int(time.time() // 30), self.last.get(user, -1) + 1)
+        totp.time = step * 30 + 1
+        self.last[user] = step
+        return f"{totp.token():06d}"
 
 
 def main(base: str, staff_password: str = "") -> None:
@@ -31,13 +59,33 @@ def main(base: str, staff_password: str = "") -> None:
             base_url=base, viewport={"width": 1400, "height": 1000}, locale="en-GB"
         )
 
-        def sign_in(user: str) -> None:
+        apps = Authenticators()
+
+        def sign_in(user: str, password: str = PASSWORD) -> None:
             page.context.clear_cookies()
             page.goto("/signin/")
             page.fill("#id_username", user)
-            page.fill("#id_password", PASSWORD)
+            page.fill("#id_password", password)
             page.click("button[type=submit]")
             page.wait_for_load_state()
+            second_factor(user)
+
+        def second_factor(user: str) -> None:
+            if "/account/second-factor/set-up" in page.url:
+                first = not apps.keys
+                if first:
+                    page.screenshot(path=OUT / "second-factor-set-up.png", full_page=True)
+                page.fill("#id_code", apps.add(user, page.inner_text("#authenticator-key")))
+                page.click("#add-authenticator")
+                page.wait_for_selector("#recovery-codes")
+                if first:
+                    page.screenshot(path=OUT / "recovery-codes.png", full_page=True)
+                page.click("#continue")
+                page.wait_for_load_state()
+            elif "/account/second-factor/" in page.url:
+                page.fill("#id_code", apps.code(user))
+                page.click("#pass-second-factor")
+                page.wait_for_load_state()
 
         page.goto("/signin/")
         page.screenshot(path=OUT / "signin.png")
@@ -104,7 +152,9 @@ def main(base: str, staff_password: str = "") -> None:
         page.screenshot(path=OUT / "join.png", full_page=True)
         page.goto("/request-access/?q=Leeds")
         page.screenshot(path=OUT / "request-access.png", full_page=True)
-        sign_in("demo-admin")
+        sign_in("demo-admin")  # the second time: the app's code, not the set-up
+        page.goto("/account/")
+        page.screenshot(path=OUT / "account.png", full_page=True)
         page.goto(f"/o/{org_code}/sharing")
         page.screenshot(path=OUT / "sharing.png", full_page=True)
         page.goto("/inbox/settings")
@@ -208,12 +258,7 @@ def main(base: str, staff_password: str = "") -> None:
         page.screenshot(path=OUT / "planning-draft.png", full_page=True)
         # Platform staff (a superuser made with `flotilla createsuperuser`, named "platform").
         if staff_password:
-            page.context.clear_cookies()
-            page.goto("/signin/")
-            page.fill("#id_username", "platform")
-            page.fill("#id_password", staff_password)
-            page.click("button[type=submit]")
-            page.wait_for_load_state()
+            sign_in("platform", staff_password)
             page.goto("/platform/jobs")
             page.screenshot(path=OUT / "jobs.png", full_page=True)
         browser.close()

@@ -93,6 +93,14 @@ def _rate_limits_out_of_the_way(settings):
     settings.RATE_LIMIT_PER_ADDRESS = settings.RATE_LIMIT_PER_TOKEN = 1_000_000
 
 
+@pytest.fixture(autouse=True)
+def _second_factor_left_to_its_own_tests(settings):
+    # Most tests sign admins in with force_login, which passes no second factor. The second
+    # factor's own tests turn it on (tests/integration/accounts/test_second_factor.py, with its
+    # sweep of every page, and the browser test); production has it on unless configured off.
+    settings.ADMIN_SECOND_FACTOR = False
+
+
 @pytest.fixture
 def aid(cast):
     """The cast, with a site each for North and South, and a coordinator at South (who

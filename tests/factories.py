@@ -7,6 +7,7 @@ the same validation and audit as production. Use `Factory(...)` for one object a
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -684,3 +685,37 @@ def ask(workstream: Any, week: Any, hours: Any = 10, *, by: Any) -> Any:
     from flotilla.coordination import actions as coordination
 
     return coordination.set_ask(by=by, workstream=workstream, week=week, hours=hours)
+
+
+def totp_code(key: str, step: int | None = None) -> str:
+    """The code an authenticator app holding `key` shows now, or in a given 30-second step."""
+    from binascii import unhexlify
+
+    from django_otp.oath import TOTP
+
+    totp = TOTP(unhexlify(key))
+    totp.time = time.time() if step is None else step * 30 + 1
+    return f"{totp.token():06d}"
+
+
+def next_code(device: Any) -> str:
+    """The app's code after the last one used (a code once used is refused, so a second
+    sign-in within the same 30 seconds takes the next)."""
+    device.refresh_from_db()
+    return totp_code(device.key, device.last_t + 1)
+
+
+def spent_code(device: Any) -> str:
+    """The code last used on `device`."""
+    device.refresh_from_db()
+    return totp_code(device.key, device.last_t)
+
+
+def authenticator(person: Any) -> tuple[Any, str, list[str]]:
+    """Set up an authenticator app for `person` as the set-up page does: (device, key,
+    recovery codes)."""
+    from flotilla.accounts import actions as accounts_actions
+
+    key = accounts_actions.new_authenticator_key()
+    device, codes = accounts_actions.add_authenticator(by=person, key=key, code=totp_code(key))
+    return device, key, codes

@@ -1,15 +1,20 @@
 """Every write about people getting in goes through here: one transaction each, audited.
 
 Invitations to an organisation (one-time links, stored as SHA-256 only), access requests and
-their decisions, and the sign-in throttle's bookkeeping.
+their decisions, the sign-in throttle's bookkeeping, linked OpenID Connect accounts, and the
+second factor (an authenticator app and recovery codes, ADR 0031).
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+from base64 import b32encode
+from binascii import unhexlify
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
@@ -19,6 +24,10 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.util import random_hex
 
 from flotilla.accounts import emails
 from flotilla.accounts.models import (
@@ -789,8 +798,239 @@ def link_identity(*, user: Any, issuer: str, subject: str, by: Any) -> OidcIdent
                 by=by,
                 action="accounts.oidc_identity_linked",
                 obj=identity,
-                after={"user": user.pk, "issuer": issuer, "subject": subject},
+                after=identity_snapshot(identity),
             )
     except IntegrityError:
         return OidcIdentity.objects.select_related("user").get(issuer=issuer, subject=subject)
     return identity
+
+
+def unlink_identity(*, by: Any, identity: OidcIdentity) -> None:
+    """Remove a provider account's link (the person's own, or by an operator), audited: that
+    account no longer signs anyone in until it is linked again by a verified email."""
+    with transaction.atomic():
+        locked = OidcIdentity.objects.select_for_update().filter(pk=identity.pk).first()
+        if locked is None:
+            raise AccountsError("That sign-in account is no longer linked.")
+        if not _is_self_or_operator(by, locked.user_id):
+            raise PermissionDenied("Only the person may remove their own linked account.")
+        audit.record(
+            by=by,
+            action="accounts.oidc_identity_unlinked",
+            obj=locked,
+            before=identity_snapshot(locked),
+            after=None,
+        )
+        locked.delete()
+
+
+def identity_snapshot(identity: OidcIdentity) -> dict[str, Any]:
+    return {"user": identity.user_id, "issuer": identity.issuer, "subject": identity.subject}
+
+
+# ------------------------------------------------------------------ the second factor (ADR 0031)
+
+#: Recovery codes issued at a time: each signs in once, in place of the app's code.
+RECOVERY_CODES = 10
+
+#: What the person's devices are called on their account page.
+AUTHENTICATOR = "Authenticator app"
+RECOVERY = "Recovery codes"
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def authenticator_snapshot(device: TOTPDevice) -> dict[str, Any]:
+    """What the audit record keeps of an authenticator: whose, confirmed or not, and the key's
+    SHA-256 (never the key), so that a key swapped in the database is seen."""
+    return {
+        "user": device.user_id,
+        "confirmed": device.confirmed,
+        "key_sha256": _sha256(device.key),
+    }
+
+
+def recovery_snapshot(device: StaticDevice) -> dict[str, Any]:
+    """Whose, and how many codes are left with the SHA-256 of them all (never the codes)."""
+    codes = sorted(device.token_set.values_list("token", flat=True))
+    return {
+        "user": device.user_id,
+        "confirmed": device.confirmed,
+        "codes_left": len(codes),
+        "codes_sha256": _sha256(" ".join(codes)),
+    }
+
+
+def _is_self_or_operator(by: Any, user_id: int) -> bool:
+    """The person themselves, or the platform's operator at the command line (a system
+    principal: only someone with the server's shell can act as one)."""
+    if isinstance(by, Principal):
+        return by.user is None and by.token_id is None and by.label.startswith("system:")
+    return getattr(by, "pk", None) == user_id
+
+
+def _remove_devices(by: Any, devices: Any) -> int:
+    removed = 0
+    for device in devices:
+        if isinstance(device, TOTPDevice):
+            before, action = authenticator_snapshot(device), "accounts.authenticator_removed"
+        else:
+            before, action = recovery_snapshot(device), "accounts.recovery_codes_removed"
+        audit.record(by=by, action=action, obj=device, before=before, after=None)
+        device.delete()
+        removed += 1
+    return removed
+
+
+def _normal_code(code: str) -> str:
+    """A code as typed ("123 456", "abcd-efgh") as stored: no spaces or hyphens, lower case."""
+    return "".join(ch for ch in code if ch not in " -\t").lower()
+
+
+def _refusal(device: Any, code: str) -> str:
+    """Why `code` cannot be tried on `device` now ("" when it can)."""
+    if not code:
+        return "Enter the 6-digit code your authenticator app shows now."
+    allowed, data = device.verify_is_allowed()
+    if not allowed:
+        wait = max(1, int((data["locked_until"] - timezone.now()).total_seconds()) + 1)
+        return (
+            f"Too many wrong codes in a row. Wait {wait} second{'s' if wait != 1 else ''}, "
+            "then enter the code your app shows then."
+        )
+    return ""
+
+
+def _new_recovery_codes(by: Any) -> list[str]:
+    """Replace the person's recovery codes with new ones; the codes, to be shown once."""
+    _remove_devices(by, list(StaticDevice.objects.select_for_update().filter(user=by)))
+    device = StaticDevice.objects.create(user=by, name=RECOVERY, confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=c) for c in codes])
+    audit.record(
+        by=by,
+        action="accounts.recovery_codes_issued",
+        obj=device,
+        after=recovery_snapshot(device),
+    )
+    return [f"{c[:4]}-{c[4:]}" for c in codes]
+
+
+def new_authenticator_key() -> str:
+    """A new random key for an authenticator app (160 bits, as hex), to be shown to the person
+    and kept in their session until the app's first code proves it holds it."""
+    return random_hex(20)
+
+
+def authenticator_uri(*, user: Any, key: str) -> str:
+    """The otpauth:// address an app reads from the QR code: the key, our name, the account."""
+    label = quote(f"{settings.OTP_TOTP_ISSUER}:{user.get_username()}")
+    secret = b32encode(unhexlify(key)).decode().rstrip("=")
+    issuer = quote(settings.OTP_TOTP_ISSUER)
+    return f"otpauth://totp/{label}?secret={secret}&issuer={issuer}&digits=6&period=30"
+
+
+def add_authenticator(*, by: Any, key: str, code: str) -> tuple[TOTPDevice, list[str]]:
+    """Add the authenticator app holding `key`, once its code shows it does: it replaces the
+    person's earlier app (if any), and new recovery codes replace the old. Returns the device
+    and the recovery codes, which are shown once and never again.
+
+    Nothing is stored until the code is right: the key waits in the person's session."""
+    code = _normal_code(code)
+    if not code:
+        raise AccountsError("Enter the 6-digit code your authenticator app shows now.", "code")
+    totp = TOTP(unhexlify(key))
+    if not code.isdigit() or not totp.verify(int(code), tolerance=1):
+        raise AccountsError(
+            "That code is not the one your app shows for this key. Check that you added the "
+            "key shown here and that your phone's clock is right, then enter the newest code.",
+            "code",
+        )
+    with transaction.atomic():
+        earlier = TOTPDevice.objects.select_for_update().filter(user=by)
+        _remove_devices(by, list(earlier))
+        device = TOTPDevice.objects.create(
+            user=by, name=AUTHENTICATOR, key=key, confirmed=True, last_t=totp.t()
+        )
+        audit.record(
+            by=by,
+            action="accounts.authenticator_added",
+            obj=device,
+            after=authenticator_snapshot(device),
+        )
+        codes = _new_recovery_codes(by)
+    return device, codes
+
+
+def new_recovery_codes(*, by: Any) -> list[str]:
+    """New recovery codes for a person with an authenticator, the old ones no longer valid."""
+    with transaction.atomic():
+        if not TOTPDevice.objects.filter(user=by, confirmed=True).exists():
+            raise AccountsError("Set up an authenticator app first.")
+        return _new_recovery_codes(by)
+
+
+def pass_second_factor(*, by: Any, code: str) -> Any:
+    """Check a code from the person's authenticator app, or one of their recovery codes (which
+    is then used up, audited). Returns the device that matched, for the session to remember.
+
+    A wrong code is refused with the reason; each wrong code doubles the wait before the next
+    may be tried (django-otp's throttle), counted even though the refusal is an error."""
+    code = _normal_code(code)
+    device: Any = None
+    with transaction.atomic():
+        if code.isdigit() or not code:
+            device = (
+                TOTPDevice.objects.select_for_update()
+                .filter(user=by, confirmed=True)
+                .order_by("-pk")
+                .first()
+            )
+            wrong = "That code is not right. Enter the newest code your authenticator app shows."
+        else:
+            device = StaticDevice.objects.select_for_update().filter(user=by).first()
+            wrong = "That recovery code is not right, or has been used already."
+        if device is None:
+            refusal = "You have no authenticator app set up."
+        else:
+            refusal = _refusal(device, code)
+        if not refusal:
+            before = recovery_snapshot(device) if isinstance(device, StaticDevice) else None
+            if not device.verify_token(code):
+                refusal = wrong
+            elif before is not None:
+                audit.record(
+                    by=by,
+                    action="accounts.recovery_code_used",
+                    obj=device,
+                    before=before,
+                    after=recovery_snapshot(device),
+                )
+    if refusal:
+        raise AccountsError(refusal, "code")
+    return device
+
+
+def remove_second_factor(*, by: Any, user: Any, reason: str = "") -> int:
+    """Remove a person's authenticator and recovery codes, audited: by the person (who is not
+    required to keep one), or by an operator from the command line, with a reason, for someone
+    who lost both their phone and their codes. An admin is then asked to set up a new app at
+    their next sign-in. Returns how many devices were removed."""
+    if not _is_self_or_operator(by, user.pk):
+        raise PermissionDenied("Only the person, or an operator, may remove a second factor.")
+    with transaction.atomic():
+        devices = [
+            *TOTPDevice.objects.select_for_update().filter(user=user),
+            *StaticDevice.objects.select_for_update().filter(user=user),
+        ]
+        removed = _remove_devices(by, devices)
+        if removed:
+            audit.record(
+                by=by,
+                action="accounts.second_factor_removed",
+                obj=user,
+                after={"devices": removed, "reason": reason},
+            )
+        return removed

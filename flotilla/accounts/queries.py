@@ -1,4 +1,5 @@
-"""Reads about people getting in: who may decide a request, what waits for whom, locks."""
+"""Reads about people getting in: who may decide a request, what waits for whom, locks, and
+who must pass a second factor."""
 
 from __future__ import annotations
 
@@ -6,11 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from flotilla.accounts.models import AccessRequest, AccessRequestStatus, SignInThrottle
+from flotilla.accounts.models import (
+    AccessRequest,
+    AccessRequestStatus,
+    OidcIdentity,
+    SignInThrottle,
+)
 from flotilla.authz.checks import can, organisations_where
 from flotilla.authz.models import Membership, Role
 from flotilla.authz.permissions import Perm
@@ -110,3 +119,45 @@ def signin_locked_until(
     return SignInThrottle.objects.filter(match, locked_until__gt=now or timezone.now()).aggregate(
         until=Max("locked_until")
     )["until"]
+
+
+# ------------------------------------------------------------------ the second factor (ADR 0031)
+
+
+def needs_second_factor(user: Any) -> bool:
+    """Whether this person must pass a second factor: platform staff, and anyone who is an
+    admin of an organisation (they choose who joins, what is shared and who holds tokens)."""
+    if not settings.ADMIN_SECOND_FACTOR or not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_staff or user.is_superuser:
+        return True
+    return Membership.objects.filter(user=user, role=Role.ORG_ADMIN).exists()
+
+
+def must_pass_second_factor(user: Any) -> bool:
+    """Whether this person's session must pass a second factor before anything else: an admin
+    (when the setting is on), or anyone who chose to set up an authenticator app."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return (
+        needs_second_factor(user) or TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    )
+
+
+def authenticator_of(user: Any) -> TOTPDevice | None:
+    """The person's confirmed authenticator app, if they have set one up."""
+    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("-pk").first()
+
+
+def recovery_codes_left(user: Any) -> int:
+    """How many one-time recovery codes the person has not used."""
+    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+
+
+def recovery_device_of(user: Any) -> StaticDevice | None:
+    return StaticDevice.objects.filter(user=user, confirmed=True).order_by("-pk").first()
+
+
+def identities_of(user: Any) -> list[OidcIdentity]:
+    """The provider accounts linked to this person, oldest first."""
+    return list(OidcIdentity.objects.filter(user=user).order_by("linked_at", "pk"))

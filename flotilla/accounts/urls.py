@@ -12,6 +12,20 @@ urlpatterns = [
     path("request-access/", views.find_organisation, name="find_organisation"),
     path("request-access/<str:code>", views.request_access, name="request_access"),
     path("access-requests/<int:pk>", views.decide, name="decide"),
+    path("account/", views.account, name="account"),
+    path("account/second-factor/", views.second_factor, name="second_factor"),
+    path(
+        "account/second-factor/set-up",
+        views.set_up_authenticator,
+        name="set_up_authenticator",
+    ),
+    path(
+        "account/second-factor/recovery-codes",
+        views.new_recovery_codes,
+        name="new_recovery_codes",
+    ),
+    path("account/second-factor/remove", views.remove_second_factor, name="remove_second_factor"),
+    path("account/linked/<int:pk>/remove", views.unlink, name="unlink"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/sent", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(

@@ -1,10 +1,13 @@
 """People pages: an organisation's people and invitations, joining by link, asking for access,
-deciding requests, resetting a password by email, and signing in with OpenID Connect."""
+deciding requests, resetting a password by email, signing in with OpenID Connect, and the
+person's own account (their second factor and linked sign-ins)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -13,8 +16,11 @@ from django.core.exceptions import SuspiciousOperation
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
-from django.views.decorators.http import require_POST
+from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_http_methods, require_POST
+from django_otp import login as otp_login
+from markupsafe import Markup
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from flotilla.accounts import actions, oidc
@@ -32,10 +38,19 @@ from flotilla.accounts.forms import (
 from flotilla.accounts.models import (
     AccessRequest,
     AccessRequestStatus,
+    OidcIdentity,
     PersonInvitation,
     PersonInvitationStatus,
 )
-from flotilla.accounts.queries import decides_as_coordinator, may_decide, signin_locked_until
+from flotilla.accounts.queries import (
+    authenticator_of,
+    decides_as_coordinator,
+    identities_of,
+    may_decide,
+    needs_second_factor,
+    recovery_codes_left,
+    signin_locked_until,
+)
 from flotilla.accounts.signin import client_address
 from flotilla.audit.principals import Principal
 from flotilla.authz import actions as authz_actions
@@ -445,3 +460,180 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
         # The provider's own error text is not shown: anyone can put it in a link.
         messages.error(self.request, oidc.refusal(self.request) or oidc.FAILED)
         return redirect("login")
+
+
+# ------------------------------------------------------------------ your account (ADR 0031)
+
+#: The session's key for an authenticator app being set up (nothing is stored before its code).
+PENDING_KEY = "_flotilla_authenticator_key"
+
+
+def _next(request: HttpRequest) -> str:
+    """Where to go after a second-factor step: the page asked for, if it is one of ours."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("home")
+
+
+def _code_errors(exc: AccountsError) -> list[dict[str, str]]:
+    return [{"text": str(exc), "anchor": "id_code"}]
+
+
+def _unproven(user: Any) -> bool:
+    """A session that has an authenticator to pass and has not passed it: it may not change
+    the second factor (the middleware sends it to the code first; this holds without it)."""
+    return authenticator_of(user) is not None and not user.is_verified()
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    """The person's own account: their second factor, recovery codes and linked sign-ins."""
+    user = request.user
+    return render(
+        request,
+        "accounts/account.jinja",
+        {
+            "authenticator": authenticator_of(user),
+            "codes_left": recovery_codes_left(user),
+            "required": needs_second_factor(user),
+            "identities": identities_of(user),
+            "oidc_name": oidc.enabled() and settings.OIDC_NAME,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def set_up_authenticator(request: HttpRequest) -> HttpResponse:
+    """Show a new key (as a QR code and as text); the app's first code adds it, and the
+    recovery codes are shown once. Replacing an app needs a session that passed the old one."""
+    user = request.user
+    if _unproven(user):
+        return redirect(
+            f"{reverse('accounts:second_factor')}?{urlencode({'next': _next(request)})}"
+        )
+    key = request.session.get(PENDING_KEY)
+    if not key:
+        key = actions.new_authenticator_key()
+        request.session[PENDING_KEY] = key
+    errors: list[dict[str, str]] = []
+    if request.method == "POST":
+        try:
+            device, codes = actions.add_authenticator(
+                by=user, key=key, code=request.POST.get("code", "")
+            )
+        except AccountsError as exc:
+            errors = _code_errors(exc)
+        else:
+            del request.session[PENDING_KEY]
+            otp_login(request, device)
+            return render(
+                request,
+                "accounts/recovery_codes.jinja",
+                {"codes": codes, "next": _next(request), "added": True},
+            )
+    uri = actions.authenticator_uri(user=user, key=key)
+    secret = uri.split("secret=", 1)[1].split("&", 1)[0]
+    return render(
+        request,
+        "accounts/set_up_authenticator.jinja",
+        {
+            "qr": Markup(segno.make(uri, error="m").svg_inline(scale=5, border=4)),
+            "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+            "errors": errors,
+            "next": _next(request),
+            "required": needs_second_factor(user),
+            "replacing": authenticator_of(user) is not None,
+        },
+        status=200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def second_factor(request: HttpRequest) -> HttpResponse:
+    """Enter the code the authenticator app shows now, or a recovery code."""
+    user = request.user
+    if authenticator_of(user) is None:
+        return redirect(
+            f"{reverse('accounts:set_up_authenticator')}?{urlencode({'next': _next(request)})}"
+        )
+    if user.is_verified():  # type: ignore[union-attr]
+        return redirect(_next(request))
+    errors: list[dict[str, str]] = []
+    if request.method == "POST":
+        try:
+            device = actions.pass_second_factor(by=user, code=request.POST.get("code", ""))
+        except AccountsError as exc:
+            errors = _code_errors(exc)
+        else:
+            otp_login(request, device)
+            if device.name == actions.RECOVERY:
+                left = recovery_codes_left(user)
+                messages.warning(
+                    request,
+                    f"You used a recovery code: {left} left. Make new ones from your account "
+                    "page if you are running short, and set up your app again if it is lost.",
+                )
+            return redirect(_next(request))
+    return render(
+        request, "accounts/second_factor.jinja", {"errors": errors, "next": _next(request)}
+    )
+
+
+@login_required
+@require_POST
+def new_recovery_codes(request: HttpRequest) -> HttpResponse:
+    """New recovery codes, shown once; the old ones stop working."""
+    if _unproven(request.user):
+        return redirect("accounts:second_factor")
+    try:
+        codes = actions.new_recovery_codes(by=request.user)
+    except AccountsError as exc:
+        messages.error(request, str(exc))
+        return redirect("accounts:account")
+    return render(
+        request,
+        "accounts/recovery_codes.jinja",
+        {"codes": codes, "next": reverse("accounts:account"), "added": False},
+    )
+
+
+@login_required
+@require_POST
+def remove_second_factor(request: HttpRequest) -> HttpResponse:
+    """Stop asking for a code (for those not required to pass one)."""
+    user = request.user
+    if _unproven(user):
+        return redirect("accounts:second_factor")
+    if needs_second_factor(user):
+        messages.error(
+            request,
+            "As an admin you must keep a second factor. To use a new phone, set up your "
+            "authenticator app again: the new one replaces the old.",
+        )
+    else:
+        actions.remove_second_factor(by=user, user=user)
+        messages.success(request, "Your authenticator app and recovery codes are removed.")
+    return redirect("accounts:account")
+
+
+@login_required
+@require_POST
+def unlink(request: HttpRequest, pk: int) -> HttpResponse:
+    """Remove one of the person's own linked sign-in accounts."""
+    identity = get_object_or_404(OidcIdentity, pk=pk, user=request.user)
+    try:
+        actions.unlink_identity(by=request.user, identity=identity)
+    except AccountsError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            "That account is no longer linked. It can sign you in again only once it is linked "
+            "again through your verified email.",
+        )
+    return redirect("accounts:account")

@@ -441,6 +441,50 @@ def test_page_access_matches_the_matrix_under_every_grant_setting(client, world,
     assert not mismatches, f"{who} under '{setting}':\n" + "\n".join(mismatches)
 
 
+#: What an admin's session reaches before it passes its second factor (ADR 0031): each route
+#: named here answers as given; every other page sends them to the step.
+SECOND_FACTOR_STEPS = {
+    "no app yet": (
+        "/account/second-factor/set-up",
+        {"accounts:set_up_authenticator": 200, "logout": 200},
+    ),
+    "app not yet passed": (
+        "/account/second-factor/",
+        {"accounts:second_factor": 200, "logout": 200},
+    ),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("step", list(SECOND_FACTOR_STEPS))
+def test_an_admin_who_has_not_passed_the_second_factor_reaches_no_page_but_the_step(
+    client, world, settings, step
+):
+    settings.ADMIN_SECOND_FACTOR = True
+    cast, fill = world["cast"], world["fill"]
+    admin = cast.people[Role.ORG_ADMIN]
+    if step == "app not yet passed":
+        f.authenticator(admin)
+    target, open_routes = SECOND_FACTOR_STEPS[step]
+
+    def visit(page: Page) -> object:
+        client.force_login(admin)
+        path = page.path.format(**fill)
+        data = {k: v.format(**fill) for k, v in (page.data or {}).items()}
+        response = client.post(path, data) if page.method == "POST" else client.get(path)
+        if response.status_code == 302 and response["Location"].startswith(target + "?next="):
+            return "step"
+        return response.status_code
+
+    mismatches = []
+    for route, page in sorted(PAGES.items()):
+        expected = open_routes.get(route, "step")
+        got = _undone(lambda page=page: visit(page))
+        if got != expected:
+            mismatches.append(f"{route}: {page.method} {page.path} gave {got}, expected {expected}")
+    assert not mismatches, "\n".join(mismatches)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("caller", API_CALLERS)
 @pytest.mark.parametrize("setting", list(SETTINGS))

@@ -35,6 +35,17 @@ PAGES: dict[str, Page] = {
     "accounts:password_reset_complete": Page(
         "GET", "/password-reset/done", everyone(200, anon=200)
     ),
+    # One's own account: every signed-in person has one. Without an authenticator app the
+    # code page sends them to set one up, and changing its codes or removing it goes back to
+    # the account page with the reason; a linked account not theirs is not found.
+    "accounts:account": Page("GET", "/account/", everyone(200)),
+    "accounts:second_factor": Page("GET", "/account/second-factor/", everyone(302)),
+    "accounts:set_up_authenticator": Page("GET", "/account/second-factor/set-up", everyone(200)),
+    "accounts:new_recovery_codes": Page(
+        "POST", "/account/second-factor/recovery-codes", everyone(302)
+    ),
+    "accounts:remove_second_factor": Page("POST", "/account/second-factor/remove", everyone(302)),
+    "accounts:unlink": Page("POST", "/account/linked/999999/remove", everyone(404)),
 }
 
 APIS: dict[str, Api] = {}

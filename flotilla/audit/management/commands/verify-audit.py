@@ -2,6 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from flotilla.accounts import integrity as accounts_integrity
 from flotilla.audit import chain
 from flotilla.audit.models import ChainedRecord, ChainHead, chained_models
 from flotilla.authz import integrity as authz_integrity
@@ -12,6 +13,8 @@ STATE = (
     ("grants", sharing_integrity.check),
     ("memberships", authz_integrity.check_memberships),
     ("API tokens", authz_integrity.check_tokens),
+    ("linked sign-in accounts", accounts_integrity.check_identities),
+    ("second factors", accounts_integrity.check_second_factors),
 )
 
 
