@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Max, Q
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -139,9 +140,15 @@ def must_pass_second_factor(user: Any) -> bool:
     (when the setting is on), or anyone who chose to set up an authenticator app."""
     if not getattr(user, "is_authenticated", False):
         return False
-    return (
-        needs_second_factor(user) or TOTPDevice.objects.filter(user=user, confirmed=True).exists()
-    )
+    required = settings.ADMIN_SECOND_FACTOR
+    if required and (user.is_staff or user.is_superuser):
+        return True
+    # One query on every page a session that has not passed asks for: an app, or (when
+    # required) an admin role.
+    reasons = Q(Exists(TOTPDevice.objects.filter(user=user, confirmed=True)))
+    if required:
+        reasons |= Q(Exists(Membership.objects.filter(user=user, role=Role.ORG_ADMIN)))
+    return get_user_model().objects.filter(reasons, pk=user.pk).exists()
 
 
 def authenticator_of(user: Any) -> TOTPDevice | None:
