@@ -33,6 +33,8 @@ class Authenticators:
     def __init__(self) -> None:
         self.keys: dict[str, bytes] = {}
         self.last: dict[str, int] = {}
+        #: Whether the code page's screenshot is taken (the first time it is shown).
+        self.code_page_taken = False
 
     def add(self, user: str, shown: str) -> str:
         secret = shown.replace(" ", "")
@@ -83,6 +85,9 @@ def main(base: str, staff_password: str = "") -> None:
                 page.click("#continue")
                 page.wait_for_load_state()
             elif "/account/second-factor/" in page.url:
+                if not apps.code_page_taken:
+                    page.screenshot(path=OUT / "second-factor.png", full_page=True)
+                    apps.code_page_taken = True
                 page.fill("#id_code", apps.code(user))
                 page.click("#pass-second-factor")
                 page.wait_for_load_state()
