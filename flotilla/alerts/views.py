@@ -70,6 +70,10 @@ def alert_page(request: HttpRequest, pk: int) -> HttpResponse:
         {
             **_common(),
             "alert": alert,
+            # "Who to call" only where the organisation shares something with the person
+            # (its directory page answers 404 otherwise).
+            "directory_open": alert.organisation is not None
+            and policy.readable(viewer, alert.organisation.pk),
             "may_acknowledge": alert.seen_state == logic.OPEN
             and queries.may_acknowledge(request.user, alert),
         },

@@ -43,6 +43,7 @@ from flotilla.sharing.policy.engine import (
     read_frozen,
     read_history,
     read_latest,
+    readable,
     viewer_of,
 )
 from flotilla.sharing.policy.rules import Viewer
@@ -72,6 +73,7 @@ __all__ = [
     "read_frozen",
     "read_history",
     "read_latest",
+    "readable",
     "rules",
     "viewer_of",
 ]

@@ -132,7 +132,7 @@ def grants_to(viewer: Viewer, organisation: Organisation) -> list[Grant]:
     )
 
 
-def _readable(viewer: Viewer, organisation_id: int) -> bool:
+def readable(viewer: Viewer, organisation_id: int) -> bool:
     """Whether the organisation is the viewer's own or shares something with them."""
     if viewer.platform or organisation_id in viewer.organisation_ids:
         return True
@@ -142,7 +142,7 @@ def _readable(viewer: Viewer, organisation_id: int) -> bool:
 def get_organisation(viewer: Viewer, code: str) -> Organisation:
     """The organisation, or 404 if it shares nothing with the viewer."""
     org = Organisation.objects.filter(code=code.upper()).first()
-    if org is None or not _readable(viewer, org.pk):
+    if org is None or not readable(viewer, org.pk):
         raise Http404("Not found")
     return org
 
@@ -150,7 +150,7 @@ def get_organisation(viewer: Viewer, code: str) -> Organisation:
 def get_site(viewer: Viewer, code: str) -> Site:
     """The site, or 404 if its organisation shares nothing with the viewer."""
     site = Site.objects.select_related("organisation").filter(code=code.upper()).first()
-    if site is None or not _readable(viewer, site.organisation_id):
+    if site is None or not readable(viewer, site.organisation_id):
         raise Http404("Not found")
     return site
 

@@ -341,7 +341,14 @@ def test_an_overdue_report_opens_an_alert_every_member_sees_and_a_report_resolve
     (text,) = notes(coordinator)
     assert "South Hospitals NHS Trust's report is overdue" in text
     client.force_login(cast.people[Role.VIEWER])
-    assert client.get(f"/alerts/{alert.pk}").status_code == 200
+    page = client.get(f"/alerts/{alert.pk}")
+    assert page.status_code == 200
+    # South shares nothing with North: no "Who to call" link to a page that would be 404.
+    assert "Who to call at South" not in page.content.decode()
+    assert client.get("/o/RS1/on-call").status_code == 404
+    f.grant(cast.south, collaborative=cast.collab, groups=("contacts",))
+    page = client.get(f"/alerts/{alert.pk}").content.decode()
+    assert 'href="/o/RS1/on-call">Who to call at South Hospitals NHS Trust</a>' in page
 
     f.report(cast.south, timezone.now() - timedelta(minutes=1), ga_occupied=12)
     f.run_alert_jobs()
