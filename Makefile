@@ -36,7 +36,7 @@ run: $(STAMP)
 	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
 	trap 'trap "wait $$worker" EXIT; exit 130' INT; \
 	trap 'exit 143' TERM; \
-	$(BIN)/gunicorn flotilla.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
+	$(BIN)/gunicorn flotilla.wsgi -k flotilla.serving.QueueTimeoutWorker --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
 
 ## make test: the whole suite (unit, integration, browser) with branch coverage
 test: $(STAMP)

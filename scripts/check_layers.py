@@ -59,7 +59,8 @@ FOUNDATION = (
     "flotilla.opel",
 )
 
-#: The project shell: settings, root URLs, the API root, the home page, the command line.
+#: The project shell: settings, root URLs, the API root, the home page, the command line, the
+#: WSGI entry point and the gunicorn worker class (serving).
 SHELL = (
     "flotilla.settings",
     "flotilla.urls",
@@ -70,6 +71,7 @@ SHELL = (
     "flotilla.jinja2",
     "flotilla.errors",
     "flotilla.middleware",
+    "flotilla.serving",
 )
 
 #: Module names (first part below the app) that face the outside world.

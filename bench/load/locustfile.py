@@ -45,6 +45,9 @@ ONE_ADDRESS = "10.99.0.1" if os.environ.get("LOAD_ONE_ADDRESS") else None
 SLUG = WORLD["collaborative"]
 ORGS = WORLD["organisations"]
 REPORTING = [o for o in ORGS if "submit" in o]
+#: How the server refuses overload: a rate limit's 429, or a 503 for a request that waited
+#: too long in the server's queue; both with Retry-After.
+OVERLOAD = (429, 503)
 
 _next = defaultdict(itertools.count)
 
@@ -72,7 +75,7 @@ def _reset(**_kw) -> None:
 def _record(name, response_time, response=None, exception=None, **_kw) -> None:
     status = getattr(response, "status_code", 0) or 0
     headers = getattr(response, "headers", None) or {}
-    retry_after = bool(headers.get("Retry-After")) if status in (429, 503) else None
+    retry_after = bool(headers.get("Retry-After")) if status in OVERLOAD else None
     failure = None
     if exception is not None:
         # Why it failed: the status and what was expected, or for no status at all (a
@@ -134,8 +137,17 @@ class Client(FastHttpUser):
             )
 
     def check(self, response, expected: int, what: str = "") -> None:
-        if response.status_code != expected:
-            response.failure(f"{response.status_code} (expected {expected}) {what}".strip())
+        """`expected`, or overload refused as it should be: 429 (a rate limit) or 503 (load
+        shed, ADR 0030) with Retry-After, which the driver counts apart, not as a failure. A
+        429 or 503 without Retry-After is a failure like any other status."""
+        status = response.status_code
+        if status in OVERLOAD:
+            if response.headers.get("Retry-After"):
+                response.success()
+            else:
+                response.failure(f"{status} without Retry-After (expected {expected})")
+        elif status != expected:
+            response.failure(f"{status} (expected {expected}) {what}".strip())
 
 
 def _wait(kind: str):
