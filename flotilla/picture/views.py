@@ -106,7 +106,10 @@ def _expected(
     day = timezone.localtime(at or timezone.now()).date() + timedelta(days=EXPECTED_IN_DAYS)
     orgs = {r.organisation.pk: r.organisation for r in picture.all_rows}
     out = {}
-    for seen in planning.forecasts_seen_by(viewer, orgs.values(), measures=wanted, at=at):
+    seen_on_day = planning.forecasts_seen_by(
+        viewer, orgs.values(), measures=wanted, at=at, target=day
+    )
+    for seen in seen_on_day:
         for d in seen.days:
             if d.target == day:
                 out[(seen.organisation.pk, seen.site_id, seen.measure)] = d

@@ -187,6 +187,21 @@ def test_a_fellow_member_sees_them_under_the_collaborative_grant(cast):
     assert seen.measure == "ga_occupied" and len(seen.days) == 14
 
 
+def test_asking_for_one_target_day_gives_that_day_of_the_newest_forecast_alone(cast):
+    history(cast.south)
+    actions.recompute(organisation=cast.south)
+    (whole,) = queries.forecasts_seen_by(viewer(cast.people["viewer"]), [cast.south])
+    day = whole.day(3)
+    (one,) = queries.forecasts_seen_by(
+        viewer(cast.people["viewer"]), [cast.south], target=day.target
+    )
+    assert one.days == (day,) and one.origin == whole.origin
+    beyond = whole.days[-1].target + timedelta(days=1)
+    assert (
+        queries.forecasts_seen_by(viewer(cast.people["viewer"]), [cast.south], target=beyond) == []
+    )
+
+
 def test_with_no_grant_nothing_is_seen(cast):
     history(cast.north)
     actions.recompute(organisation=cast.north)
