@@ -104,15 +104,6 @@ def _shown(f: Forecast, detail: str) -> dict[float, float] | None:
     return out
 
 
-def _newest(rows: list[Forecast]) -> list[Forecast]:
-    """Of the rows given, those of each series' newest origin."""
-    newest: dict[tuple[int, int | None, str], date] = {}
-    for f in rows:
-        key = (f.organisation_id, f.site_id, f.measure)
-        newest[key] = max(newest.get(key, f.origin), f.origin)
-    return [f for f in rows if f.origin == newest[(f.organisation_id, f.site_id, f.measure)]]
-
-
 def _series(
     found: list[tuple[Forecast, rules.Access]], orgs: dict[int, Organisation]
 ) -> list[Seen]:
@@ -172,24 +163,24 @@ def forecasts_seen_by(
                 rows = rows.filter(site__isnull=True)
             elif site != ALL_SITES:
                 rows = rows.filter(site=site)
-            newest = rows.values("organisation_id", "site_id", "measure").annotate(
-                origin=Max("origin")
-            )
-            keys = [
-                Q(
-                    organisation_id=n["organisation_id"],
-                    site_id=n["site_id"],
-                    measure=n["measure"],
-                    origin=n["origin"],
+            newest = {
+                (n["organisation_id"], n["site_id"], n["measure"]): n["origin"]
+                for n in rows.values("organisation_id", "site_id", "measure").annotate(
+                    origin=Max("origin")
                 )
-                for n in newest
-            ]
-            if not keys:
+            }
+            if not newest:
                 return []
-            chosen = rows.filter(reduce(or_, keys))
+            # The rows of those origins, kept where the origin is its own series' newest (one
+            # IN over the few origins, rather than an OR of every series' key).
+            chosen = rows.filter(origin__in=set(newest.values()))
             if target is not None:
                 chosen = chosen.filter(target=target)
-            return _newest(list(chosen))
+            return [
+                f
+                for f in chosen
+                if newest.get((f.organisation_id, f.site_id, f.measure)) == f.origin
+            ]
 
         found = policy.read_derived(viewer, group, orgs, fetch, at=at)
         out += _series(found, orgs)
