@@ -21,7 +21,14 @@ from ninja import Field, Query, Router, Schema
 from flotilla import csvsafe
 from flotilla.alerts import logic, queries
 from flotilla.alerts.models import Alert, AlertRule
-from flotilla.authz.api_auth import READ_ERRORS, SafeStr, require_scope
+from flotilla.authz.api_auth import (
+    READ_ERRORS,
+    SLUG_LENGTH,
+    Slug,
+    path_id,
+    require_scope,
+    safe_text,
+)
 from flotilla.authz.models import TokenScope
 from flotilla.collaboratives.queries import find_collaborative
 from flotilla.sharing import policy
@@ -29,6 +36,9 @@ from flotilla.sharing import policy
 router = Router(tags=["alerts"])
 
 MAX_PAGE = 500
+AlertId = path_id("The alert's id.")
+#: A collaborative's slug in a query string.
+SlugFilter = safe_text(SLUG_LENGTH)
 StateFilter = Literal["open", "acknowledged", "resolved", "unresolved", "any"]
 
 CSV_COLUMNS = [
@@ -177,7 +187,7 @@ def list_alerts(
         Query(description="Only those in this state (default unresolved: open or acknowledged)."),
     ] = "unresolved",
     collaborative: Annotated[
-        SafeStr | None, Query(description="Only those of this collaborative's rules (slug).")
+        SlugFilter | None, Query(description="Only those of this collaborative's rules (slug).")
     ] = None,
     format: Annotated[Literal["json", "csv"], Query(description="json (default) or csv.")] = "json",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many.")] = 100,
@@ -202,7 +212,7 @@ def list_alerts(
 
 
 @router.get("/alerts/{alert_id}", response={200: AlertOut, **READ_ERRORS}, summary="An alert")
-def get_alert(request: HttpRequest, alert_id: int) -> dict[str, Any]:
+def get_alert(request: HttpRequest, alert_id: AlertId) -> dict[str, Any]:
     """One alert, with who acknowledged it and when. 404 unless the token's organisation
     may see it. Needs a `read` token."""
     token = require_scope(request, TokenScope.READ)
@@ -214,7 +224,7 @@ def get_alert(request: HttpRequest, alert_id: int) -> dict[str, Any]:
     response={200: list[RuleOut], **READ_ERRORS},
     summary="A collaborative's alert rules",
 )
-def list_alert_rules(request: HttpRequest, slug: str) -> list[dict[str, Any]]:
+def list_alert_rules(request: HttpRequest, slug: Slug) -> list[dict[str, Any]]:
     """The collaborative's own alert rules in force (not people's personal ones). 404 unless
     the token's organisation is a member. Needs a `read` token."""
     token = require_scope(request, TokenScope.READ)

@@ -7,16 +7,24 @@ that routers can import them without an import cycle.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from django.http import HttpRequest
-from ninja import Schema
+from ninja import Path, Schema
 from ninja.errors import AuthorizationError, ValidationError
 from ninja.security import HttpBearer
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, GetJsonSchemaHandler
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    TypeAdapter,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -94,13 +102,26 @@ def _no_nul(value: str) -> str:
 NO_NUL = r"^[^\x00]*$"
 #: The characters `str.strip()` removes (those for which `str.isspace()` is true, the last of
 #: them U+3000), as a regex class body: what "blank" means to the checks that strip text.
-_SPACE = "".join(f"\\u{c:04x}" for c in range(0x3001) if chr(c).isspace())
+SPACE = "".join(f"\\u{c:04x}" for c in range(0x3001) if chr(c).isspace())
 #: Text without NUL characters and with something besides white space (not blank once
 #: stripped), for the fields the code refuses blank.
-NOT_BLANK = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"
+NOT_BLANK = rf"^[^\x00]*[^\x00{SPACE}][^\x00]*$"
+#: Nothing but white space, or nothing at all: what the checks that strip text read as "not given".
+BLANK = rf"^[{SPACE}]*$"
 
 #: Text from a client that may reach the database.
 SafeStr = Annotated[str, AfterValidator(_no_nul), Stated(pattern=NO_NUL)]
+
+
+def safe_text(max_length: int) -> Any:
+    """SafeStr of at most `max_length` characters (pydantic's words: "String should have at
+    most N characters")."""
+    return Annotated[
+        str,
+        StringConstraints(max_length=max_length),
+        AfterValidator(_no_nul),
+        Stated(pattern=NO_NUL),
+    ]
 
 
 def _measure_codes() -> list[str]:
@@ -165,6 +186,70 @@ def _rfc3339(value: Any) -> Any:
 #: A moment with its UTC offset (a time without one is ambiguous), within a sane span, as
 #: the document says: RFC 3339 (`format: date-time`) and `TIME_PATTERN`.
 ApiTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339), Stated(pattern=TIME_PATTERN)]
+
+
+#: The longest values the path and query parameters take, so that no URL the document allows
+#: outgrows a server's request line (gunicorn answers 414 beyond 4094 bytes, outside the
+#: document): a stored code's own length (a longer one names nothing), and the largest id the
+#: database holds (its keys are 64-bit integers; a larger one would overflow a query). The
+#: lengths are the models' (`Collaborative.slug`, `Organisation.code` and `Site.code`), which
+#: this module may not import; tests/integration/test_api_limits.py checks they agree.
+SLUG_LENGTH = 80
+CODE_LENGTH = 10
+MAX_ID = 2**63 - 1
+#: A time in a query string, up to nanoseconds and with an offset:
+#: `2026-01-05T08:00:00.123456789+00:00`.
+QUERY_TIME_LENGTH = 35
+
+#: A collaborative's slug in a path.
+Slug = Annotated[
+    str, Path(max_length=SLUG_LENGTH, description="The collaborative's slug (as in its address).")
+]
+#: An organisation's ODS code in a path.
+OrgCode = Annotated[str, Path(max_length=CODE_LENGTH, description="The organisation's ODS code.")]
+
+
+def path_id(description: str) -> Any:
+    """An id in a path: 1 to MAX_ID (anything else is a 422 naming it)."""
+    return Annotated[int, Path(ge=1, le=MAX_ID, description=description)]
+
+
+def _short_time(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > QUERY_TIME_LENGTH:
+        raise ValueError(
+            f"give the time as {TIME_EXAMPLE}, in at most {QUERY_TIME_LENGTH} characters"
+        )
+    return value
+
+
+#: A moment in a query string: an ApiTime of at most QUERY_TIME_LENGTH characters.
+QueryTime = Annotated[ApiTime, BeforeValidator(_short_time), Stated(maxLength=QUERY_TIME_LENGTH)]
+
+
+def documented_as(shapes: Any) -> Any:
+    """A request body's JSON Schema, taken from `shapes` (a callable giving a type: a union of
+    documentation-only models, say) rather than from the model the view reads.
+
+    The view's model reads the body leniently, and the view or the actions check its rules in
+    their own words, alongside its other problems (one 422 naming every field at fault). The
+    document gives the exact shapes the API takes (one per audience, kind of aid, ...), which
+    exclude one another (`oneOf`), so that a client (or schemathesis) knows what will be
+    refused:
+
+        class GrantIn(Schema):
+            __get_pydantic_json_schema__ = documented_as(lambda: GrantShape)
+    """
+
+    def schema(cls: Any, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        said = {"title": cls.__name__}
+        if cls.__doc__:
+            said["description"] = inspect.cleandoc(cls.__doc__)
+        schema = handler(TypeAdapter(shapes()).core_schema)
+        if "anyOf" in schema:  # the shapes exclude one another: a body fits exactly one
+            schema["oneOf"] = schema.pop("anyOf")
+        return {**said, **schema}
+
+    return classmethod(schema)
 
 
 def field_errors(where: str, problems: Iterable[tuple[str, str]]) -> ValidationError:

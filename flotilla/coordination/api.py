@@ -20,7 +20,7 @@ from django.utils import timezone
 from ninja import Field, Path, Query, Router, Schema
 
 from flotilla import formatting
-from flotilla.authz.api_auth import READ_ERRORS, Stated, has_nul, require_scope
+from flotilla.authz.api_auth import READ_ERRORS, Slug, Stated, has_nul, require_scope
 from flotilla.authz.models import TokenScope
 from flotilla.collaboratives.models import Collaborative
 from flotilla.collaboratives.queries import find_collaborative
@@ -331,7 +331,7 @@ def _with_items(calls: list[SystemCall]) -> list[SystemCall]:
     response={200: list[ObjectiveOut], **READ_ERRORS},
     summary="Shared objectives",
 )
-def list_objectives(request: HttpRequest, slug: str) -> list[dict[str, Any]]:
+def list_objectives(request: HttpRequest, slug: Slug) -> list[dict[str, Any]]:
     """The collaborative's objectives, open ones first, each with its progress now as the
     token's organisation may see it (through the sharing policy: a figure not shared with it
     is never guessed at, and missing is never 0). 404 unless the organisation is a member.
@@ -365,7 +365,7 @@ def list_objectives(request: HttpRequest, slug: str) -> list[dict[str, Any]]:
 )
 def list_log_items(
     request: HttpRequest,
-    slug: str,
+    slug: Slug,
     kind: Annotated[
         Literal["risk", "action", "issue", "decision"] | None,
         Query(description="Only items of this kind (default: every kind)."),
@@ -401,7 +401,7 @@ def list_log_items(
 )
 def get_decision(
     request: HttpRequest,
-    slug: str,
+    slug: Slug,
     reference: Annotated[
         str, Path(pattern=DECISION_PATTERN, description="The decision's reference, as D3.")
     ],
@@ -431,7 +431,7 @@ def get_decision(
     response={200: list[CallOut], **READ_ERRORS},
     summary="Daily calls",
 )
-def list_calls(request: HttpRequest, slug: str) -> list[dict[str, Any]]:
+def list_calls(request: HttpRequest, slug: Slug) -> list[dict[str, Any]]:
     """The collaborative's daily calls, newest first (the latest 60), each with its minutes:
     who took the notes, who attended, the notes, when the minutes were sent, and what was
     recorded in it. 404 unless the token's organisation is a member. Needs a `read` token."""
@@ -447,7 +447,7 @@ def list_calls(request: HttpRequest, slug: str) -> list[dict[str, Any]]:
 )
 def get_call(
     request: HttpRequest,
-    slug: str,
+    slug: Slug,
     day: Annotated[
         str,
         Stated(format="date"),

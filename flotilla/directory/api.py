@@ -17,7 +17,7 @@ from typing import Any
 from django.http import Http404, HttpRequest
 from ninja import Field, Router, Schema
 
-from flotilla.authz.api_auth import READ_ERRORS, SafeStr, has_nul, require_scope
+from flotilla.authz.api_auth import READ_ERRORS, OrgCode, SafeStr, has_nul, require_scope
 from flotilla.authz.models import TokenScope
 from flotilla.directory import queries
 from flotilla.directory.models import OnCallEntry, Route
@@ -83,7 +83,7 @@ def _entry(e: OnCallEntry) -> dict[str, Any]:
     response={200: DirectoryOut, **READ_ERRORS},
     summary="An organisation's on-call directory",
 )
-def organisation_on_call(request: HttpRequest, code: str) -> dict[str, Any]:
+def organisation_on_call(request: HttpRequest, code: OrgCode) -> dict[str, Any]:
     """Who to call at an organisation: its current on-call entries, in its order, as your
     organisation may see them. 404 unless the organisation shares something with yours.
     Needs a `read` token."""

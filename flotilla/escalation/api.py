@@ -17,7 +17,15 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 
 from flotilla import csvsafe
-from flotilla.authz.api_auth import READ_ERRORS, ApiTime, field_errors, has_nul, require_scope
+from flotilla.authz.api_auth import (
+    READ_ERRORS,
+    OrgCode,
+    QueryTime,
+    Slug,
+    field_errors,
+    has_nul,
+    require_scope,
+)
 from flotilla.authz.models import TokenScope
 from flotilla.collaboratives.queries import find_collaborative, members_of
 from flotilla.escalation import queries
@@ -180,7 +188,7 @@ def _collaborative_levels(request: HttpRequest, slug: str) -> dict[str, Any]:
     response={200: CollaborativeLevelsOut, **READ_ERRORS},
     summary="Escalation levels",
 )
-def collaborative_levels(request: HttpRequest, slug: str) -> dict[str, Any]:
+def collaborative_levels(request: HttpRequest, slug: Slug) -> dict[str, Any]:
     """Each member's newest computed level you may see, beside its declared level, and the
     collaborative's system level with who was left out and why. 404 unless the token's
     organisation is a member. A member that does not share its escalation level with you is
@@ -217,7 +225,7 @@ CSV_COLUMNS = (
         }
     },
 )
-def collaborative_levels_csv(request: HttpRequest, slug: str) -> HttpResponse:
+def collaborative_levels_csv(request: HttpRequest, slug: Slug) -> HttpResponse:
     """The members' levels as CSV, for a spreadsheet."""
     data = _collaborative_levels(request, slug)
     out = io.StringIO()
@@ -247,7 +255,7 @@ def collaborative_levels_csv(request: HttpRequest, slug: str) -> HttpResponse:
     response={200: list[LevelOut], **READ_ERRORS},
     summary="An organisation's level, explained",
 )
-def organisation_levels(request: HttpRequest, code: str) -> list[dict[str, Any]]:
+def organisation_levels(request: HttpRequest, code: OrgCode) -> list[dict[str, Any]]:
     """The organisation's newest computed level under each profile that scores it, as you may
     see it, with its explanation where its figures are shared with you exactly. 404 unless
     the organisation is the token's own or shares something with it; an empty list when it
@@ -268,11 +276,15 @@ def organisation_levels(request: HttpRequest, code: str) -> list[dict[str, Any]]
 )
 def organisation_level_history(
     request: HttpRequest,
-    code: str,
-    since: Annotated[ApiTime | None, Query(description="Default: 14 days before until.")] = None,
-    until: Annotated[ApiTime | None, Query(description="Default: now.")] = None,
+    code: OrgCode,
+    since: Annotated[QueryTime | None, Query(description="Default: 14 days before until.")] = None,
+    until: Annotated[QueryTime | None, Query(description="Default: now.")] = None,
 ) -> dict[str, Any]:
-    """Computed and declared levels between two times, newest first, as you may see them."""
+    """Computed and declared levels between two times, newest first, as you may see them.
+
+    Besides what this document states, the API checks what no schema can (422 on `since`):
+    `since` not after `until`, and at most 400 days before it (one parameter against another;
+    `until` is now when left out, and `since` 14 days before `until`)."""
     viewer = policy.viewer_of(require_scope(request, TokenScope.READ))
     if has_nul(code):
         raise Http404

@@ -18,26 +18,35 @@ import io
 import json
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Header, Query, Router, Schema, Status
 from ninja.errors import AuthorizationError, HttpError
-from pydantic import AfterValidator
+from pydantic import AfterValidator, ConfigDict, WithJsonSchema, create_model
 
 from flotilla.authz.api_auth import (
+    BLANK,
+    MAX_ID,
     NO_NUL,
     READ_ERRORS,
+    SLUG_LENGTH,
+    SPACE,
     TOO_BIG,
     ApiTime,
     ErrorOut,
+    QueryTime,
     SafeStr,
+    Slug,
     Stated,
+    documented_as,
     field_errors,
     has_nul,
+    path_id,
     require_scope,
+    safe_text,
     token_of,
 )
 from flotilla.authz.models import ApiToken, TokenScope
@@ -66,6 +75,11 @@ CHANGE_ERRORS = {**READ_ERRORS, 409: ErrorOut}
 #: The same, for the changes that take a body.
 BODY_ERRORS = {**CHANGE_ERRORS, **TOO_BIG}
 MAX_PAGE = 500
+RequestId = path_id("The request's id.")
+OfferId = path_id("The offer's id.")
+CommitmentId = path_id("The commitment's id.")
+#: A collaborative's slug in a query string.
+SlugFilter = safe_text(SLUG_LENGTH)
 
 #: Names of `actions.AidInvalid`'s fields that the request body spells otherwise.
 API_FIELD = {
@@ -83,8 +97,6 @@ RequestFilter = Literal[(*lifecycle.REQUEST_STATES, "any")]  # type: ignore[vali
 OfferFilter = Literal[(*lifecycle.OFFER_STATES, "any")]  # type: ignore[valid-type]
 ReachName = Literal["organisation", "collaborative", "region", "platform"]
 
-#: The largest id the database holds (a 64-bit integer): larger ones would overflow a query.
-MAX_ID = 2**63 - 1
 
 REACH_HELP = (
     "Who sees it: organisation (the organisation's own other sites), collaborative (its "
@@ -144,12 +156,43 @@ Details = Annotated[
         },
     ),
 ]
+#: Besides each letter's two cases, what Python's `re.IGNORECASE` matches of the letters
+#: (`kinds` reads free text that way): dotted and dotless i, the Kelvin sign, the long s.
+_OTHER_CASES = {"i": "\u0130\u0131", "k": "\u212a", "s": "\u017f"}
+
+
+def _either_case(pattern: str) -> str:
+    """`pattern`, read with re.IGNORECASE, as one that JSON Schema (which has no flags) reads
+    alike: each ASCII letter becomes the class of its cases."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if c.isascii() and c.isalpha():
+            cases = c.lower() + c.upper() + _OTHER_CASES.get(c.lower(), "")
+            out.append(cases if in_class else f"[{cases}]")
+        else:
+            in_class = (in_class or c == "[") and c != "]"
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+#: What `kinds.looks_like_patient_identity` finds in free text (an NHS number, a date of
+#: birth), as a pattern: text in which it matches anywhere is refused (`"not": {"pattern"}`).
+IDENTITY = "|".join(f"(?:{_either_case(p.pattern)})" for p in (kinds._NHS_NUMBER, kinds._BIRTH))
+_NO_IDENTITY = {"not": {"pattern": IDENTITY}}
+
 #: The limits `flotilla.exchange.actions` checks (in its own words, with every other problem of
 #: the request), stated in the document.
 Quantity = Annotated[int, Stated(minimum=1, maximum=actions.MAX_QUANTITY)]
 DistanceKm = Annotated[int, Stated(minimum=1, maximum=actions.MAX_DISTANCE_KM)]
 DurationHours = Annotated[int, Stated(minimum=1, maximum=24 * actions.MAX_OFFER_DAYS)]
-Text = Annotated[SafeStr, Stated(maxLength=actions.MAX_TEXT)]
+Text = Annotated[SafeStr, Stated(maxLength=actions.MAX_TEXT, **_NO_IDENTITY)]
+RequestRef = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -165,25 +208,137 @@ IdempotencyKey = Annotated[
 ]
 
 
+# ------------------------------------------------------------------ schemas: the kinds' details
+
+# The document states the details each kind takes, as `kinds.validate` reads them; the API
+# reads `details` as free-form JSON and `kinds.validate` refuses what does not fit, in its own
+# words and with the request's other problems. What no schema can state stays with it: a beds
+# window's `until_date` not before its `from_date`.
+
+#: What `kinds` reads as a detail left out: null, an empty list, or blank text.
+_LEFT_OUT: list[dict[str, Any]] = [
+    {"type": "null"},
+    {"type": "array", "maxItems": 0},
+    {"type": "string", "pattern": BLANK},
+]
+#: The answers `kinds` reads as yes, and as no.
+_YES: list[Any] = [True, "true", "on", "yes", "1"]
+_NO: list[Any] = [False, "false", "no", "0", ""]
+
+
+def _stripped(max_length: int, required: bool) -> str:
+    """Text without NUL of at most `max_length` characters once white space is stripped from
+    its ends (as `kinds` counts them); blank only when not `required`."""
+    inner = rf"[^\x00{SPACE}]"
+    if max_length > 1:
+        inner += rf"([^\x00]{{0,{max_length - 2}}}[^\x00{SPACE}])?"
+    return rf"^[{SPACE}]*({inner}){'' if required else '?'}[{SPACE}]*$"
+
+
+def _number_text(low: int, high: int) -> str:
+    """A whole number from `low` to `high` in digits, as `kinds` reads one given as text
+    (leading zeros, and white space around it)."""
+    numbers = "|".join(str(n) for n in range(high, low - 1, -1))
+    return rf"^[{SPACE}]*0*({numbers})[{SPACE}]*$"
+
+
+def _detail_schema(f: kinds.Field) -> dict[str, Any]:
+    """What one detail of a kind takes, as `kinds.validate` reads it."""
+    if f.type == "bool":
+        return {"enum": _YES + _NO}
+    choices = list(f.choices or {})
+    given: list[dict[str, Any]]
+    if f.type == "choice":
+        given = [{"enum": choices}]
+    elif f.type == "choices":
+        listed: dict[str, Any] = {"type": "array", "items": {"enum": choices}}
+        given = [{**listed, "minItems": 1} if f.required else listed, {"enum": choices}]
+    elif f.type == "int":
+        given = [
+            {"type": "integer", "minimum": f.minimum, "maximum": f.maximum},
+            {"type": "string", "pattern": _number_text(f.minimum, f.maximum)},
+        ]
+    elif f.type == "date":
+        given = [{"type": "string", "format": "date"}]
+    else:  # text, or a whole number (read as its digits)
+        text = {"type": "string", "pattern": _stripped(f.max_length, f.required), **_NO_IDENTITY}
+        digits: dict[str, Any] = {
+            "type": "integer",
+            "minimum": -(10 ** (f.max_length - 1) - 1),
+            "maximum": 10**f.max_length - 1,
+        }
+        if f.max_length >= 10:  # ten digits read as an NHS number
+            ten = [{"minimum": 10**9, "maximum": 10**10 - 1}]
+            digits["not"] = {"anyOf": [*ten, {"minimum": -(10**10 - 1), "maximum": -(10**9)}]}
+        given = [text, digits]
+    if not f.required:  # blank text is in the text's pattern already
+        given += [s for s in _LEFT_OUT if f.type != "text" or s.get("type") != "string"]
+    return {"anyOf": given} if len(given) > 1 else given[0]
+
+
+def _details_shape(
+    name: str,
+    kind: kinds.Kind,
+    doc: str,
+    changed: dict[str, dict[str, Any]] | None = None,
+    needed: frozenset[str] = frozenset(),
+) -> Any:
+    """A documentation-only model of a kind's details: each detail as `kinds.validate` reads
+    it (or as `changed`), and no other, as it refuses unknown details rather than drop them."""
+    fields: dict[str, Any] = {}
+    for f in kind.fields:
+        schema = (changed or {}).get(f.name) or _detail_schema(f)
+        # A yes-or-no is always needed: left out, it is neither.
+        required = f.required or f.type == "bool" or f.name in needed
+        fields[f.name] = (
+            Annotated[Any, WithJsonSchema(schema)],
+            Field(... if required else None, description=f.label),
+        )
+    return create_model(  # type: ignore[call-overload]
+        name, __config__=ConfigDict(extra="forbid", title=name), __doc__=doc, **fields
+    )
+
+
+def _details_shapes(kind: kinds.Kind) -> Any:
+    """The shape of one kind's details (two for equipment, as it is consumed or comes back)."""
+    label = f"{kind.label.lower()} (counted in {kind.unit})"
+    if kind.code != "equipment":
+        return _details_shape(f"{kind.code.capitalize()}Details", kind, f"The details of {label}.")
+    consumed = _details_shape(
+        "ConsumedEquipmentDetails",
+        kind,
+        f"The details of {label} that is consumed: `return_by` may be left out.",
+        {"consumable": {"enum": _YES}},
+    )
+    returned = _details_shape(
+        "ReturnedEquipmentDetails",
+        kind,
+        f"The details of {label} that comes back: `return_by` says when.",
+        {"consumable": {"enum": _NO}, "return_by": {"type": "string", "format": "date"}},
+        needed=frozenset({"return_by"}),
+    )
+    return consumed | returned
+
+
+#: Each kind's details, for the document.
+DETAILS = {code: _details_shapes(kind) for code, kind in kinds.KINDS.items()}
+#: What the document says of the details, whatever the kind.
+DETAILS_HELP = (
+    "The kind's details (see the shape for each kind), never a patient's identity: no NHS "
+    "number or date of birth in any text. Unknown details are refused, not dropped."
+)
+
+
 # ------------------------------------------------------------------ schemas: in
 
 
-class RequestIn(Schema):
-    """A request for help, raised for the token's organisation."""
+class RequestTerms(Schema):
+    """A request for help, whatever its kind."""
 
     collaborative: SafeStr = Field(
         ..., description="Slug of a collaborative the organisation belongs to."
     )
     site: SafeStr = Field(..., description="Code of the organisation's site that needs help.")
-    kind: KindCode = Field(..., description="The kind of aid (see `details`).")
-    details: Details = Field(
-        ...,
-        description="The kind's details, as `flotilla.exchange.kinds` defines them: transfer "
-        "(level_of_care, bed_type, clinical_needs), beds (bed_type, from_date, until_date), "
-        "staff (role, grade, skills, shifts), equipment (equipment_type, consumable, "
-        "return_by), elective (specialty, procedure_group, unit, weeks). Never a patient's "
-        "identity.",
-    )
     quantity: Quantity = Field(
         ..., description=f"How many, in the kind's unit: 1 to {actions.MAX_QUANTITY}."
     )
@@ -197,11 +352,37 @@ class RequestIn(Schema):
         None,
         description=f"Farthest helper worth asking, 1 to {actions.MAX_DISTANCE_KM} km; null: any.",
     )
-    note: Text = Field("", description="Anything else helpers should know (≤ 1000).")
+    note: Text = Field(
+        "", description="Anything else helpers should know (≤ 1000), never a patient's identity."
+    )
     reach: ReachName | None = Field(
         None,
         description=REACH_HELP + " Default (null): the collaborative's default, its members, "
         "or wider while the collaborative is in surge.",
+    )
+
+
+#: A request's shapes, one per kind of aid, for the document.
+REQUEST_SHAPES = [
+    create_model(  # type: ignore[call-overload]
+        f"{code.capitalize()}Request",
+        __base__=RequestTerms,
+        __doc__=f"A request for {kind.label.lower()}.",
+        kind=(Literal[code], Field(..., description="The kind of aid.")),
+        details=(DETAILS[code], Field(..., description=DETAILS_HELP)),
+    )
+    for code, kind in kinds.KINDS.items()
+]
+
+
+class RequestIn(RequestTerms):
+    """A request for help, raised for the token's organisation: its shape is its kind's."""
+
+    kind: KindCode = Field(..., description="The kind of aid (see `details`).")
+    details: Details = Field(..., description=DETAILS_HELP)
+
+    __get_pydantic_json_schema__ = documented_as(
+        lambda: Annotated[Union[tuple(REQUEST_SHAPES)], Field(discriminator="kind")]  # noqa: UP007
     )
 
 
@@ -219,32 +400,15 @@ class TermsIn(Schema):
         description=f"How long the help lasts, 1 to {24 * actions.MAX_OFFER_DAYS} hours; null: "
         "not limited.",
     )
-    conditions: Text = Field("", description="Conditions attached (≤ 1000).")
-
-
-class OfferIn(Schema):
-    """Help offered by the token's organisation: in answer to a request, or unsolicited."""
-
-    request: int | None = Field(
-        None,
-        ge=1,
-        le=MAX_ID,
-        description="The request answered (one the organisation sees); null: unsolicited.",
+    conditions: Text = Field(
+        "", description="Conditions attached (≤ 1000), never a patient's identity."
     )
-    collaborative: SafeStr | None = Field(
-        None,
-        description="For an unsolicited offer (only): the slug of a collaborative the "
-        "organisation belongs to.",
-    )
+
+
+class OfferTerms(Schema):
+    """Help offered, whatever it answers."""
+
     site: SafeStr = Field(..., description="Code of the organisation's site that helps.")
-    kind: KindCode | None = Field(
-        None, description="The kind of aid; for an answer, the request's (the default)."
-    )
-    details: Details | None = Field(
-        None,
-        description="The kind's details (see POST /api/aid/requests); for an answer, the "
-        "request's by default.",
-    )
     quantity: Quantity = Field(..., description=f"How many: 1 to {actions.MAX_QUANTITY}.")
     available_from: ApiTime | None = Field(None, description="From when; default now.")
     available_until: ApiTime = Field(
@@ -258,7 +422,98 @@ class OfferIn(Schema):
         "two parties.",
     )
     terms: TermsIn = Field(..., description="The terms of the offer.")
-    note: Text = Field("", description="Anything else the other side should know (≤ 1000).")
+    note: Text = Field(
+        "",
+        description="Anything else the other side should know (≤ 1000), never a patient's "
+        "identity.",
+    )
+
+
+_UNSOLICITED = "Not taken by an unsolicited offer: leave it out, or null."
+_ANSWER = "Not taken by an answer, which is made where the request was: leave it out, or null."
+_ANSWERED = "The request answered: one the organisation sees, of this kind."
+
+
+def _offer_shapes() -> list[Any]:
+    """An offer's shapes, for the document: unsolicited, of each kind; answering a request,
+    of each kind; and answering one with the request's kind (and by default its details)."""
+    shapes = []
+    for code, kind in kinds.KINDS.items():
+        name, label = code.capitalize(), kind.label.lower()
+        kind_of = (Literal[code], Field(..., description="The kind of aid."))
+        shapes.append(
+            create_model(  # type: ignore[call-overload]
+                f"Unsolicited{name}Offer",
+                __base__=OfferTerms,
+                __doc__=f"An unsolicited offer of {label}, in one of the organisation's "
+                "collaboratives.",
+                request=(None, Field(None, description=_UNSOLICITED)),
+                collaborative=(
+                    SafeStr,
+                    Field(..., description="Slug of a collaborative the organisation belongs to."),
+                ),
+                kind=kind_of,
+                details=(DETAILS[code], Field(..., description=DETAILS_HELP)),
+            )
+        )
+        shapes.append(
+            create_model(  # type: ignore[call-overload]
+                f"{name}OfferAnswering",
+                __base__=OfferTerms,
+                __doc__=f"An offer of {label} answering a request for it.",
+                request=(RequestRef, Field(..., description=_ANSWERED)),
+                collaborative=(None, Field(None, description=_ANSWER)),
+                kind=kind_of,
+                details=(
+                    DETAILS[code] | None,
+                    Field(None, description=DETAILS_HELP + " Default (null): the request's."),
+                ),
+            )
+        )
+
+    class OfferAnswering(OfferTerms):
+        """An offer answering a request, of the request's kind."""
+
+        request: RequestRef = Field(..., description="The request answered: one it sees.")
+        collaborative: None = Field(None, description=_ANSWER)
+        kind: None = Field(None, description="Left out (or null): the request's kind.")
+        details: Details | None = Field(
+            None,
+            description="The details the request's kind takes (see the shapes of a request); "
+            "default (null): the request's.",
+        )
+
+    return [*shapes, OfferAnswering]
+
+
+OFFER_SHAPES = _offer_shapes()
+
+
+class OfferIn(OfferTerms):
+    """Help offered by the token's organisation: in answer to a request (`request`), or
+    unsolicited in one of its collaboratives (`collaborative`), never both."""
+
+    request: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_ID,
+        description="The request answered (one the organisation sees); null: unsolicited.",
+    )
+    collaborative: SafeStr | None = Field(
+        None,
+        description="For an unsolicited offer (only): the slug of a collaborative the "
+        "organisation belongs to.",
+    )
+    kind: KindCode | None = Field(
+        None, description="The kind of aid; for an answer, the request's (the default)."
+    )
+    details: Details | None = Field(
+        None,
+        description="The kind's details (see POST /api/aid/requests); for an answer, the "
+        "request's by default.",
+    )
+
+    __get_pydantic_json_schema__ = documented_as(lambda: Union[tuple(OFFER_SHAPES)])  # noqa: UP007
 
 
 class CommitmentIn(Schema):
@@ -729,7 +984,7 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Skip this many fi
 def list_aid_requests(
     request: HttpRequest,
     collaborative: Annotated[
-        SafeStr | None, Query(description="Only those raised in this collaborative (slug).")
+        SlugFilter | None, Query(description="Only those raised in this collaborative (slug).")
     ] = None,
     kind: Annotated[KindCode | None, Query(description="Only this kind of aid.")] = None,
     urgency: Annotated[Urgency | None, Query(description="Only this urgency.")] = None,
@@ -764,7 +1019,7 @@ def list_aid_requests(
     response={200: RequestDetailOut, **READ_ERRORS},
     summary="An aid request",
 )
-def get_aid_request(request: HttpRequest, request_id: int) -> dict[str, Any]:
+def get_aid_request(request: HttpRequest, request_id: RequestId) -> dict[str, Any]:
     """One request, with how much is committed and fulfilled, and the offers and commitments
     the token's organisation may see. 404 unless its audience reaches the organisation."""
     token = _reader(request)
@@ -783,8 +1038,13 @@ def raise_aid_request(
     idempotency_key: IdempotencyKey = None,
 ) -> Status[Any]:
     """Ask for help for the token's organisation; its audience is told at once. Answers 201
-    with the request (`Location`: its address). 422 names every field at fault, and then
-    nothing is stored. Needs an `aid` token."""
+    with the request (`Location`: its address). The body takes its kind's shape. 422 names
+    every field at fault, and then nothing is stored. Needs an `aid` token.
+
+    Besides what this document states, the API checks what no schema can: the collaborative
+    must be one the organisation belongs to and the site one of its own (what is stored);
+    `needed_by` must be in the future (the clock); a beds window's `until_date` must not be
+    before its `from_date` (one detail against another)."""
     token = require_scope(request, TokenScope.AID)
     collaborative = _my_collaborative(token, payload.collaborative)
     site = _my_site(token, payload.site)
@@ -830,7 +1090,7 @@ def raise_aid_request(
     response={200: RequestDetailOut, **CHANGE_ERRORS},
     summary="Widen a request",
 )
-def widen_aid_request(request: HttpRequest, request_id: int) -> dict[str, Any]:
+def widen_aid_request(request: HttpRequest, request_id: RequestId) -> dict[str, Any]:
     """Show an open request one step further up the ladder (organisation, collaborative,
     region, platform), and tell the newly reached. 409 if it is not open, is already seen by
     everyone, or is not the token's organisation's. Needs an `aid` token."""
@@ -845,7 +1105,7 @@ def widen_aid_request(request: HttpRequest, request_id: int) -> dict[str, Any]:
     summary="Close or withdraw a request",
 )
 def move_aid_request(
-    request: HttpRequest, request_id: int, payload: RequestMoveIn
+    request: HttpRequest, request_id: RequestId, payload: RequestMoveIn
 ) -> dict[str, Any]:
     """Move a request to another state: open → closed, or open → withdrawn (with a reason);
     only the organisation that asked may. A move the negotiation does not allow answers 409
@@ -861,7 +1121,7 @@ def move_aid_request(
     response={200: MatchesOut, **READ_ERRORS},
     summary="Who could help",
 )
-def aid_request_matches(request: HttpRequest, request_id: int) -> dict[str, Any]:
+def aid_request_matches(request: HttpRequest, request_id: RequestId) -> dict[str, Any]:
     """Who could help with a request, best first, with a score and its reasons: open offers
     the token's organisation may see, and (for transfers and beds) organisations that appear
     to have room, read through the sharing policy with the detail and delay they share with
@@ -911,7 +1171,7 @@ def _figure(shared: Shared | None) -> dict[str, Any] | None:
 def list_aid_offers(
     request: HttpRequest,
     collaborative: Annotated[
-        SafeStr | None, Query(description="Only those made in this collaborative (slug).")
+        SlugFilter | None, Query(description="Only those made in this collaborative (slug).")
     ] = None,
     kind: Annotated[KindCode | None, Query(description="Only this kind of aid.")] = None,
     answering: Annotated[
@@ -952,7 +1212,7 @@ def list_aid_offers(
 @router.get(
     "/aid/offers/{offer_id}", response={200: OfferDetailOut, **READ_ERRORS}, summary="An offer"
 )
-def get_aid_offer(request: HttpRequest, offer_id: int) -> dict[str, Any]:
+def get_aid_offer(request: HttpRequest, offer_id: OfferId) -> dict[str, Any]:
     """One offer with its terms and the commitments the token's organisation may see; 404
     unless the organisation may see it."""
     token = _reader(request)
@@ -967,9 +1227,17 @@ def make_aid_offer(
     idempotency_key: IdempotencyKey = None,
 ) -> Status[Any]:
     """Offer help for the token's organisation: in answer to a request it sees (`request`),
-    or unsolicited in one of its collaboratives (`collaborative`). Answers 201 with the offer
-    (`Location`: its address). 422 names every field at fault, and then nothing is stored.
-    Needs an `aid` token."""
+    or unsolicited in one of its collaboratives (`collaborative`), never both. Answers 201
+    with the offer (`Location`: its address). 422 names every field at fault, and then nothing
+    is stored. Needs an `aid` token.
+
+    Besides what this document states, the API checks what no schema can: the request must be
+    one the organisation sees, still open, and of the kind given (and details given without a
+    kind must be those its kind takes); the collaborative must be one the organisation belongs
+    to and the site one of its own (what is stored); `available_until` must be in the future,
+    after `available_from` (default now) and at most 90 days after it (the clock, and one
+    field against another); a beds window's `until_date` must not be before its
+    `from_date`."""
     token = require_scope(request, TokenScope.AID)
     problems = []
     answered = collaborative = None
@@ -1029,7 +1297,7 @@ def make_aid_offer(
     response={200: OfferDetailOut, **BODY_ERRORS},
     summary="Withdraw or decline an offer",
 )
-def move_aid_offer(request: HttpRequest, offer_id: int, payload: OfferMoveIn) -> dict[str, Any]:
+def move_aid_offer(request: HttpRequest, offer_id: OfferId, payload: OfferMoveIn) -> dict[str, Any]:
     """Withdraw an offer (the offerer), or decline one made for your request (the
     organisation that asked), with a reason. Commitments already made stand. A move the
     negotiation does not allow answers 409 and changes nothing. Needs an `aid` token."""
@@ -1050,14 +1318,18 @@ def move_aid_offer(request: HttpRequest, offer_id: int, payload: OfferMoveIn) ->
 def commit_to_aid_offer(
     request: HttpRequest,
     response: HttpResponse,
-    offer_id: int,
+    offer_id: OfferId,
     payload: CommitmentIn,
     idempotency_key: IdempotencyKey = None,
 ) -> Status[Any]:
     """Take up part (or all) of an offer: one answering the token's organisation's request,
     or an unsolicited one open to it. Never more than is left (422 on `quantity`); 409 if the
     offer is no longer open; 403 for an offer made for another organisation's request.
-    Answers 201 with the commitment. Needs an `aid` token."""
+    Answers 201 with the commitment. Needs an `aid` token.
+
+    Besides what this document states, the API checks what no schema can (what is stored):
+    `quantity` no more than is left on the offer, nor (for an answer) than the request still
+    needs; `organisation` one that exists, and for an answer the organisation that asked."""
     token = require_scope(request, TokenScope.AID)
     offer = _offer(token, offer_id)
     taker: Organisation | None = None
@@ -1088,7 +1360,7 @@ def commit_to_aid_offer(
     summary="Move a commitment along",
 )
 def move_aid_commitment(
-    request: HttpRequest, commitment_id: int, payload: CommitmentMoveIn
+    request: HttpRequest, commitment_id: CommitmentId, payload: CommitmentMoveIn
 ) -> dict[str, Any]:
     """Start (the offerer), fulfil, return or release (either side) a commitment. Releasing
     before fulfilment puts the quantity back on the offer and needs a reason. A move the
@@ -1115,7 +1387,7 @@ def _minutes(span: Any) -> float | None:
 
 
 Since = Annotated[
-    ApiTime | None,
+    QueryTime | None,
     Query(description="Only help fulfilled, and requests raised, from this moment (with offset)."),
 ]
 
@@ -1125,7 +1397,7 @@ Since = Annotated[
     response={200: LedgerOut, **READ_ERRORS},
     summary="Reciprocity ledger",
 )
-def aid_ledger(request: HttpRequest, slug: str, since: Since = None) -> dict[str, Any]:
+def aid_ledger(request: HttpRequest, slug: Slug, since: Since = None) -> dict[str, Any]:
     """Who helped whom with what in a collaborative, each member's tally and how fast help
     came. 404 unless the token's organisation is a member. Needs a `read` or `aid` token."""
     name, ledger = _ledger(request, slug, since)
@@ -1185,7 +1457,7 @@ def aid_ledger(request: HttpRequest, slug: str, since: Since = None) -> dict[str
         }
     },
 )
-def aid_ledger_csv(request: HttpRequest, slug: str, since: Since = None) -> HttpResponse:
+def aid_ledger_csv(request: HttpRequest, slug: Slug, since: Since = None) -> HttpResponse:
     """The ledger's exchanges as CSV, for a spreadsheet: text cells that would start a
     formula are defused. 404 unless the token's organisation is a member."""
     name, ledger = _ledger(request, slug, since)

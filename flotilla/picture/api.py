@@ -14,14 +14,17 @@ from pydantic import BeforeValidator
 from flotilla import catalogue as catalogue_module
 from flotilla import formatting
 from flotilla.authz.api_auth import (
+    CODE_LENGTH,
     READ_ERRORS,
-    ApiTime,
     MeasureCode,
-    SafeStr,
+    OrgCode,
+    Slug,
     field_errors,
     has_nul,
     require_scope,
+    safe_text,
 )
+from flotilla.authz.api_auth import QueryTime as ShortTime
 from flotilla.authz.models import TokenScope
 from flotilla.collaboratives.queries import collaboratives_of, find_collaborative, members_of
 from flotilla.escalation import queries as escalation
@@ -147,7 +150,11 @@ def _plus_from_query(value: Any) -> Any:
 
 
 #: A time in a query string: ISO 8601 with its UTC offset (Z, or + encoded as %2B).
-QueryTime = Annotated[ApiTime, BeforeValidator(_plus_from_query)]
+QueryTime = Annotated[ShortTime, BeforeValidator(_plus_from_query)]
+#: As many measure codes as the catalogue has: enough for every measure once, and a bound on
+#: the URL's length.
+MAX_MEASURES = len(catalogue_module.current().measures)
+SiteCode = safe_text(CODE_LENGTH)
 
 
 @router.get(
@@ -175,7 +182,7 @@ def list_collaboratives(request: HttpRequest) -> list[dict[str, Any]]:
 )
 def collaborative_picture(
     request: HttpRequest,
-    slug: str,
+    slug: Slug,
     at: Annotated[
         QueryTime | None,
         Query(description="A past moment (ISO 8601 with offset); omitted for the live picture."),
@@ -246,11 +253,17 @@ def collaborative_picture(
 )
 def organisation_history(
     request: HttpRequest,
-    code: str,
+    code: OrgCode,
     measure: Annotated[
-        list[MeasureCode], Query(min_length=1, description="One or more measure codes.")
+        list[MeasureCode],
+        Query(
+            min_length=1,
+            max_length=MAX_MEASURES,
+            description=f"One or more measure codes (at most {MAX_MEASURES}; repeats are read "
+            "once).",
+        ),
     ],
-    site: Annotated[SafeStr | None, Query(description="A site code of the organisation.")] = None,
+    site: Annotated[SiteCode | None, Query(description="A site code of the organisation.")] = None,
     since: Annotated[
         QueryTime | None, Query(description="Default: seven days before `until`.")
     ] = None,
@@ -261,6 +274,11 @@ def organisation_history(
     404 unless the organisation is the token's own or shares something with it. Measures it
     does not share with you come back with `shared` false and no points; counts it shares as
     status only have no points either.
+
+    Besides what this document states, the API checks what no schema can (422 on `since`):
+    `since` not after `until`, and at most 400 days before it (one parameter against another;
+    `until` is now when left out, and `since` seven days before `until`); and (422 on `site`)
+    the site one of the organisation's (what is stored).
     """
     viewer = policy.viewer_of(require_scope(request, TokenScope.READ))
     until = until or timezone.now()
@@ -334,7 +352,7 @@ class HospitalStatusOut(Schema):
     response={200: list[HospitalStatusOut], **READ_ERRORS},
     summary="Members' status (EDXL-HAVE style)",
 )
-def collaborative_status(request: HttpRequest, slug: str) -> list[dict[str, Any]]:
+def collaborative_status(request: HttpRequest, slug: Slug) -> list[dict[str, Any]]:
     """Each member's escalation status in the shape of an OASIS EDXL-HAVE hospital status:
     the organisation, its last update time, and its declared and computed levels with their
     times, each null where the member does not share it with you. 404 unless the token's

@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, Router, Schema
 
 from flotilla import csvsafe
-from flotilla.authz.api_auth import READ_ERRORS, has_nul, require_scope
+from flotilla.authz.api_auth import READ_ERRORS, OrgCode, has_nul, require_scope
 from flotilla.authz.models import TokenScope
 from flotilla.organisations.models import Organisation
 from flotilla.planning import queries
@@ -101,7 +101,7 @@ def _out(org: Organisation, seen: list[queries.Seen]) -> list[dict[str, Any]]:
     response={200: list[ForecastOut], **READ_ERRORS},
     summary="An organisation's forecasts",
 )
-def organisation_forecasts(request: HttpRequest, code: str) -> list[dict[str, Any]]:
+def organisation_forecasts(request: HttpRequest, code: OrgCode) -> list[dict[str, Any]]:
     """The newest daily forecast you may see of each forecast measure of the organisation and
     of each of its sites, 1 to 14 days ahead, with the median and the 50%, 80% and 95%
     bands. 404 unless the organisation is the token's own or shares something with it; an
@@ -147,7 +147,7 @@ CSV_COLUMNS = (
         }
     },
 )
-def organisation_forecasts_csv(request: HttpRequest, code: str) -> HttpResponse:
+def organisation_forecasts_csv(request: HttpRequest, code: OrgCode) -> HttpResponse:
     """The organisation's forecasts as CSV, for a spreadsheet."""
     org, seen = _seen(request, code)
     out = io.StringIO()

@@ -9,11 +9,14 @@ from typing import Annotated, Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Header, Router, Schema, Status
 from ninja.errors import AuthorizationError, HttpError
-from pydantic import BaseModel
+from pydantic import BaseModel, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from flotilla import catalogue as catalogue_module
 from flotilla.authz.api_auth import (
     ERROR_RESPONSES,
+    NO_NUL,
     ApiTime,
     ErrorOut,
     MeasureCode,
@@ -33,6 +36,58 @@ router = Router(tags=["reporting"])
 MAX_VALUES = 20_000
 
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+#: The kinds of measure whose values are whole numbers (`check_cells`).
+WHOLE = ("count", "level")
+
+
+def _figure_shapes(schema: JsonSchemaValue) -> list[JsonSchemaValue]:
+    """The shapes of a reported value, one per kind of figure: `value` within the range of the
+    measures named (grouped by kind and range), `text` for a text measure, or `missing_reason`
+    for any; the other two absent or null. What `_cells` and `check_cells` refuse of a single
+    value, stated; the measures are the catalogue's when the document is made."""
+    properties = schema["properties"]
+    null = {"type": "null"}
+    [reason] = [s for s in properties["missing_reason"]["anyOf"] if s != null]
+
+    def shape(title: str, codes: list[str], given: str, of: JsonSchemaValue) -> JsonSchemaValue:
+        others = {n: null for n in ("value", "text", "missing_reason") if n != given}
+        return {
+            "title": title,
+            "type": "object",
+            "properties": {
+                **properties,
+                "measure": {**properties["measure"], "enum": codes},
+                given: of,
+                **others,
+            },
+            "required": ["measure", "as_of", given],
+        }
+
+    ranges: dict[tuple[str, float | None, float | None], list[str]] = {}
+    texts = []
+    for m in catalogue_module.current().measures:
+        if m.kind == "text":
+            texts.append(m.code)
+        else:
+            ranges.setdefault(
+                ("integer" if m.kind in WHOLE else "number", m.min_value, m.max_value), []
+            ).append(m.code)
+    shapes = []
+    for (kind, low, high), codes in ranges.items():
+        number: JsonSchemaValue = {"type": kind}
+        if low is not None:
+            number["minimum"] = low
+        if high is not None:
+            number["maximum"] = high
+        words = "a whole number" if kind == "integer" else "a number"
+        span = f" from {low:g}" if low is not None else ""
+        span += f" to {high:g}" if high is not None else ""
+        shapes.append(shape(f"{words.capitalize()}{span}", codes, "value", number))
+    if texts:
+        shapes.append(shape("A text", texts, "text", {"type": "string", "pattern": NO_NUL}))
+    every = [m.code for m in catalogue_module.current().measures]
+    shapes.append(shape("Missing, and why", every, "missing_reason", reason))
+    return shapes
 
 
 class ValueIn(BaseModel):
@@ -40,6 +95,8 @@ class ValueIn(BaseModel):
 
     # A plain pydantic model, not ninja's Schema: Schema's per-object validator (for reading
     # Django models) costs about a third of the parsing time of a 10,000-value report.
+    # Read leniently, so that `_cells` and `check_cells` name every problem of the report in one
+    # 422, in their own words; documented as the shapes they take (`_figure_shapes`).
 
     site_code: SafeStr | None = Field(
         None, description="A site of the token's organisation; null for the organisation."
@@ -56,6 +113,22 @@ class ValueIn(BaseModel):
     missing_reason: MissingReason | None = Field(
         None, description="Why there is no value. Missing is never stored as zero."
     )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        return {
+            "title": schema["title"],
+            "description": "One reported value: exactly one of `value` (a number within the "
+            "measure's range, a whole number for counts and levels), `text` (for a text "
+            "measure) or `missing_reason`; the other two left out or null. Also checked: "
+            "`as_of` at most an hour ahead of now and not before 1 January 2000 in UTC, "
+            "`site_code` a site of the token's organisation, and each value consistent with "
+            "the report's other values for the same site and time (see the catalogue's rules).",
+            "oneOf": _figure_shapes(schema),
+        }
 
 
 class ReportIn(Schema):
@@ -204,6 +277,13 @@ def submit_report(
     now. A value equal to the current one is left alone, so sending the same report twice
     changes nothing; a different value for the same minute becomes a new revision (the later
     received wins). Needs a token with the `submit` scope.
+
+    Besides what this document states, the API checks what no schema can (422 on the value):
+    `as_of` at most an hour ahead of now (the clock) and not before 1 January 2000 in UTC (an
+    instant, across the time's offset); `site_code` a site of the token's organisation (what is
+    stored); no two different values for one measure, site and minute, and each value
+    consistent with the report's others by the catalogue's rules, such as beds admissible now
+    no more than beds open (one value against another).
     """
     token = require_scope(request, TokenScope.SUBMIT)
     if payload.org_code is not None and payload.org_code.strip().upper() != (

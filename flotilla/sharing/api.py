@@ -8,7 +8,7 @@ change goes through flotilla.sharing.actions (checked, audited, effective on the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -23,7 +23,9 @@ from flotilla.authz.api_auth import (
     ErrorOut,
     SafeStr,
     Stated,
+    documented_as,
     field_errors,
+    path_id,
     require_scope,
 )
 from flotilla.authz.models import ApiToken, TokenScope
@@ -36,6 +38,7 @@ from flotilla.sharing.policy.rules import GROUPS
 router = Router(tags=["sharing"])
 
 CHANGE_ERRORS = {**READ_ERRORS, 409: ErrorOut}
+GrantId = path_id("The grant's id.")
 
 #: GrantInvalid names the model's fields; the API names them as the request does.
 _API_FIELD = {"audience_organisation": "organisation"}
@@ -47,20 +50,9 @@ DelayHours = Annotated[int, Stated(minimum=0, maximum=actions.MAX_DELAY_HOURS)]
 Purpose = Annotated[SafeStr, Stated(pattern=NOT_BLANK, maxLength=actions.MAX_PURPOSE)]
 
 
-class GrantIn(Schema):
-    """The terms of a grant: what is shared, with whom, how finely and how late."""
+class GrantTerms(Schema):
+    """What a grant shares, how finely and how late, whoever its audience."""
 
-    audience: AudienceKind = Field(
-        ...,
-        description="Who to share with: a collaborative the organisation belongs to, a named "
-        "organisation, every organisation on Flotilla, or the public.",
-    )
-    collaborative: SafeStr | None = Field(
-        None, description="The collaborative's slug; only (and required) for `collaborative`."
-    )
-    organisation: SafeStr | None = Field(
-        None, description="The organisation's ODS code; only (and required) for `organisation`."
-    )
     groups: GroupCodes = Field(
         ...,
         max_length=20,
@@ -80,6 +72,71 @@ class GrantIn(Schema):
     expires_at: ApiTime | None = Field(
         None, description="When the grant stops by itself (in the future); null: never."
     )
+
+
+# The shapes of a grant, one per audience, each with the fields it takes (the others left out
+# or null), for the document: GrantIn reads them all, and `_terms` and the actions refuse what
+# does not fit its audience in their own words.
+
+_NOT_TAKEN = "Not taken with this audience: leave it out, or null."
+Slug = Annotated[SafeStr, Field(description="The collaborative's slug: one it belongs to.")]
+Code = Annotated[SafeStr, Field(description="The organisation's ODS code: another organisation.")]
+
+
+class GrantToCollaborative(GrantTerms):
+    """A grant to a collaborative the organisation belongs to (its other members)."""
+
+    audience: Literal["collaborative"]
+    collaborative: Slug
+    organisation: None = Field(None, description=_NOT_TAKEN)
+
+
+class GrantToOrganisation(GrantTerms):
+    """A grant to one named organisation."""
+
+    audience: Literal["organisation"]
+    organisation: Code
+    collaborative: None = Field(None, description=_NOT_TAKEN)
+
+
+class GrantToEveryone(GrantTerms):
+    """A grant to every organisation on Flotilla."""
+
+    audience: Literal["everyone"]
+    collaborative: None = Field(None, description=_NOT_TAKEN)
+    organisation: None = Field(None, description=_NOT_TAKEN)
+
+
+class GrantToPublic(GrantTerms):
+    """A grant to the public (anyone, without signing in)."""
+
+    audience: Literal["public"]
+    collaborative: None = Field(None, description=_NOT_TAKEN)
+    organisation: None = Field(None, description=_NOT_TAKEN)
+
+
+GrantShape = Annotated[
+    GrantToCollaborative | GrantToOrganisation | GrantToEveryone | GrantToPublic,
+    Field(discriminator="audience"),
+]
+
+
+class GrantIn(GrantTerms):
+    """The terms of a grant: what is shared, with whom, how finely and how late."""
+
+    audience: AudienceKind = Field(
+        ...,
+        description="Who to share with: a collaborative the organisation belongs to, a named "
+        "organisation, every organisation on Flotilla, or the public.",
+    )
+    collaborative: SafeStr | None = Field(
+        None, description="The collaborative's slug; only (and required) for `collaborative`."
+    )
+    organisation: SafeStr | None = Field(
+        None, description="The organisation's ODS code; only (and required) for `organisation`."
+    )
+
+    __get_pydantic_json_schema__ = documented_as(lambda: GrantShape)
 
 
 class GrantOut(Schema):
@@ -156,7 +213,7 @@ def _grants(owner: Organisation, grants: QuerySet[Grant] | None = None) -> Query
     return grants.filter(owner=owner).select_related("collaborative", "audience_organisation")
 
 
-def _grant(token: ApiToken, grant_id: int) -> Grant:
+def _grant(token: ApiToken, grant_id: GrantId) -> Grant:
     """The grant of the token's organisation, or 404 (another organisation's, or none)."""
     grant = _grants(token.organisation).filter(pk=grant_id).first()
     if grant is None:
@@ -224,7 +281,11 @@ def list_grants(
 def add_grant(request: HttpRequest, response: HttpResponse, payload: GrantIn) -> Status[Any]:
     """Share some of the token's organisation's data with an audience, from the next request.
 
-    422 names every field at fault; nothing is stored then.
+    The body takes one shape per audience (see `GrantIn`). 422 names every field at fault;
+    nothing is stored then. Besides what this document states, the API checks what no schema
+    can: the collaborative must be one the organisation belongs to, and the organisation one
+    that exists and is not its own (what is stored); `expires_at` must be in the future (the
+    clock).
     """
     token = require_scope(request, TokenScope.SHARING)
     terms = _terms(token, payload)
@@ -239,7 +300,7 @@ def add_grant(request: HttpRequest, response: HttpResponse, payload: GrantIn) ->
 @router.get(
     "/sharing/grants/{grant_id}", response={200: GrantOut, **READ_ERRORS}, summary="A grant"
 )
-def get_grant(request: HttpRequest, grant_id: int) -> dict[str, Any]:
+def get_grant(request: HttpRequest, grant_id: GrantId) -> dict[str, Any]:
     """One grant of the token's organisation, in force or ended; 404 for any other."""
     token = require_scope(request, TokenScope.SHARING)
     return _output(token.organisation, _grant(token, grant_id))
@@ -251,12 +312,15 @@ def get_grant(request: HttpRequest, grant_id: int) -> dict[str, Any]:
     summary="Change a grant",
 )
 def change_grant(
-    request: HttpRequest, response: HttpResponse, grant_id: int, payload: GrantIn
+    request: HttpRequest, response: HttpResponse, grant_id: GrantId, payload: GrantIn
 ) -> Status[Any]:
     """Narrow or widen a grant: it ends (reason `changed`) and a new grant with the given
     terms replaces it. Answers 201 with the new grant (its `replaces` is the old one's id).
 
     409 if the grant has already ended; 422 names every field at fault, and then nothing changes.
+    As for a new grant, the API checks what no schema can: the collaborative must be one the
+    organisation belongs to, and the organisation one that exists and is not its own (what is
+    stored); `expires_at` must be in the future (the clock).
     """
     token = require_scope(request, TokenScope.SHARING)
     grant = _grant(token, grant_id)
@@ -276,7 +340,7 @@ def change_grant(
     response={200: GrantOut, **CHANGE_ERRORS},
     summary="Revoke a grant",
 )
-def revoke_grant(request: HttpRequest, grant_id: int) -> dict[str, Any]:
+def revoke_grant(request: HttpRequest, grant_id: GrantId) -> dict[str, Any]:
     """Stop a grant from the next request. Answers 200 with the ended grant, which stays in
     the history. 409 if it has already ended."""
     token = require_scope(request, TokenScope.SHARING)

@@ -145,6 +145,8 @@ def test_a_clean_chain_verifies_with_every_chain_named(long_chain):
         "grants: 0 as the audit record says",
         "memberships: 0 as the audit record says",
         "API tokens: 0 as the audit record says",
+        "linked sign-in accounts: 0 as the audit record says",
+        "second factors: 0 as the audit record says",
     ]
     assert access_line == f"access chain: {N} events verified, head {head.hash}"
 

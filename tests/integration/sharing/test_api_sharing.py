@@ -261,8 +261,15 @@ def test_another_organisations_token_gets_404_for_the_grant(cast, client):
 
 
 def test_an_unknown_grant_is_404(cast, client, admin):
-    for grant_id in (999_999, 2**70):
-        assert call(client, "GET", admin, f"{GRANTS}/{grant_id}").status_code == 404
+    assert call(client, "GET", admin, f"{GRANTS}/999999").status_code == 404
+
+
+def test_an_id_beyond_any_the_database_holds_is_refused_naming_it(cast, client, admin):
+    # As the document says (1 to 2**63 - 1): refused, not sent to the database to overflow.
+    for grant_id in (0, 2**63, 2**70):
+        response = call(client, "GET", admin, f"{GRANTS}/{grant_id}")
+        assert response.status_code == 422
+        assert [e["field"] for e in response.json()["errors"]] == ["grant_id"]
 
 
 def _errors(response) -> dict[str, str]:
