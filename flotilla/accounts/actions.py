@@ -924,10 +924,15 @@ def new_authenticator_key() -> str:
     return random_hex(20)
 
 
+def authenticator_secret(key: str) -> str:
+    """The key as an authenticator app takes it typed in: base 32, without padding."""
+    return b32encode(unhexlify(key)).decode().rstrip("=")
+
+
 def authenticator_uri(*, user: Any, key: str) -> str:
     """The otpauth:// address an app reads from the QR code: the key, our name, the account."""
     label = quote(f"{settings.OTP_TOTP_ISSUER}:{user.get_username()}")
-    secret = b32encode(unhexlify(key)).decode().rstrip("=")
+    secret = authenticator_secret(key)
     issuer = quote(settings.OTP_TOTP_ISSUER)
     return f"otpauth://totp/{label}?secret={secret}&issuer={issuer}&digits=6&period=30"
 

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, Max, Q
 from django.urls import reverse
 from django.utils import timezone
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from flotilla.accounts.models import (
@@ -132,7 +132,12 @@ def needs_second_factor(user: Any) -> bool:
         return False
     if user.is_staff or user.is_superuser:
         return True
-    return Membership.objects.filter(user=user, role=Role.ORG_ADMIN).exists()
+    return _admin_roles(user).exists()
+
+
+def _admin_roles(user: Any) -> Any:
+    """The person's organisation admin memberships: what makes them need a second factor."""
+    return Membership.objects.filter(user=user, role=Role.ORG_ADMIN)
 
 
 def must_pass_second_factor(user: Any) -> bool:
@@ -147,7 +152,7 @@ def must_pass_second_factor(user: Any) -> bool:
     # required) an admin role.
     reasons = Q(Exists(TOTPDevice.objects.filter(user=user, confirmed=True)))
     if required:
-        reasons |= Q(Exists(Membership.objects.filter(user=user, role=Role.ORG_ADMIN)))
+        reasons |= Q(Exists(_admin_roles(user)))
     return get_user_model().objects.filter(reasons, pk=user.pk).exists()
 
 
@@ -159,10 +164,6 @@ def authenticator_of(user: Any) -> TOTPDevice | None:
 def recovery_codes_left(user: Any) -> int:
     """How many one-time recovery codes the person has not used."""
     return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
-
-
-def recovery_device_of(user: Any) -> StaticDevice | None:
-    return StaticDevice.objects.filter(user=user, confirmed=True).order_by("-pk").first()
 
 
 def identities_of(user: Any) -> list[OidcIdentity]:

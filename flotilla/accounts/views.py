@@ -536,7 +536,7 @@ def set_up_authenticator(request: HttpRequest) -> HttpResponse:
                 {"codes": codes, "next": _next(request), "added": True},
             )
     uri = actions.authenticator_uri(user=user, key=key)
-    secret = uri.split("secret=", 1)[1].split("&", 1)[0]
+    secret = actions.authenticator_secret(key)
     return render(
         request,
         "accounts/set_up_authenticator.jinja",
