@@ -266,9 +266,11 @@ def _to_second_factor(request: HttpRequest, user: Any) -> HttpResponse:
     # After the step, back to the page asked for; a form's POST is not repeated.
     # (htmx's middleware runs later: its header is read here.)
     htmx = request.headers.get("HX-Request") == "true"
-    back = request.get_full_path() if request.method == "GET" else reverse("home")
     if htmx:
-        back = request.headers.get("HX-Current-URL", "") or reverse("home")
+        back = request.headers.get("HX-Current-URL", "")
+    else:
+        back = request.get_full_path() if request.method == "GET" else ""
+    back = back or reverse("home")
     target = f"{reverse(step)}?{urlencode({'next': back})}"
     if htmx:
         response = HttpResponse(status=204)
