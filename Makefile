@@ -38,17 +38,26 @@ run: $(STAMP)
 	trap 'exit 143' TERM; \
 	$(BIN)/gunicorn flotilla.wsgi -k flotilla.serving.QueueTimeoutWorker --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
 
-## make test: the whole suite (unit, integration, browser) with branch coverage
+## make test: the whole suite (unit, integration, browser) in one process per core, with
+## branch coverage and its floors; COVERAGE=0 leaves coverage out, as CI's PostgreSQL run does
+## (ADR 0032)
+COVERAGE ?= 1
+PARALLEL ?= -n auto --dist worksteal
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/check_layers.py
 	$(BIN)/mypy --strict flotilla/planning/core flotilla/opel
-	$(BIN)/pytest --cov --cov-branch --cov-report=term:skip-covered --cov-report=xml -p no:cacheprovider
+ifeq ($(COVERAGE),0)
+	$(BIN)/pytest $(PARALLEL) --durations=25 -p no:cacheprovider
+else
+	$(BIN)/pytest $(PARALLEL) --durations=25 -p no:cacheprovider \
+		--cov --cov-branch --cov-report=term:skip-covered --cov-report=xml
 	$(BIN)/python scripts/coverage_floor.py coverage.xml
+endif
 
 test-fast: $(STAMP)
-	$(BIN)/pytest -x -q -m "not browser"
+	$(BIN)/pytest $(PARALLEL) -x -q -m "not browser"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
