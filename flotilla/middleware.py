@@ -65,6 +65,7 @@ from flotilla.accounts.actions import count_request
 from flotilla.accounts.queries import authenticator_of, must_pass_second_factor
 from flotilla.accounts.signin import client_address
 from flotilla.authz.models import ApiToken
+from flotilla.sharing import policy
 
 NUL = "\x00"
 #: Where the API is mounted (flotilla/urls.py): its clients get JSON, not a page.
@@ -229,6 +230,27 @@ class RateLimitMiddleware:
             if count_request(subject, minute) > limit:
                 return too_many(request, subject, limit, retry_after=60 - int(now % 60))
         return self.get_response(request)
+
+
+#: Requests that change nothing (RFC 9110's safe methods).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class RememberAccessMiddleware:
+    """A safe request (GET, HEAD, OPTIONS: no page or API operation changes a grant, a
+    membership or a collaborative on one) asks the sharing policy what reaches its reader
+    once per set of organisations, however many of its reads ask (`policy.remembering`).
+    Any other request asks afresh each time, so that what it changed is seen by its own
+    reads after the change."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method not in SAFE_METHODS:
+            return self.get_response(request)
+        with policy.remembering():
+            return self.get_response(request)
 
 
 class SecondFactorMiddleware:

@@ -44,6 +44,7 @@ from flotilla.sharing.policy.engine import (
     read_history,
     read_latest,
     readable,
+    remembering,
     viewer_of,
 )
 from flotilla.sharing.policy.rules import Viewer
@@ -74,6 +75,7 @@ __all__ = [
     "read_history",
     "read_latest",
     "readable",
+    "remembering",
     "rules",
     "viewer_of",
 ]

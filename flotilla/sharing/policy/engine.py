@@ -19,6 +19,7 @@ import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import reduce
@@ -94,6 +95,27 @@ def _combined(accesses: dict[int, dict[str, list[Access]]]) -> dict[int, dict[st
     }
 
 
+#: (viewer, organisations asked for) → their access map, while `remembering`; else None.
+_remembered: ContextVar[dict[tuple[Viewer, frozenset[int] | None], Any] | None] = ContextVar(
+    "flotilla_policy_remembered", default=None
+)
+
+
+@contextmanager
+def remembering() -> Iterator[None]:
+    """Inside the block, each viewer's access to the same organisations is worked out once.
+
+    For a request that changes nothing (a GET: `flotilla.middleware.RememberAccessMiddleware`),
+    which asks the same question of the policy several times (the dashboard: its figures,
+    levels and forecasts). Only for a block in which no grant, membership or collaborative
+    changes: a change made inside it would not be seen by the reads after it."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
 def access_map(
     viewer: Viewer, organisation_ids: Iterable[int] | None = None
 ) -> dict[int, dict[str, Accesses]]:
@@ -104,6 +126,17 @@ def access_map(
     seen in full. Others are seen through the grants that reach the viewer.
     """
     wanted = None if organisation_ids is None else frozenset(organisation_ids)
+    memo = _remembered.get()
+    if memo is None:
+        return _access_map(viewer, wanted)
+    key = (viewer, wanted)
+    if key not in memo:
+        memo[key] = _access_map(viewer, wanted)
+    # A copy each time: a caller may change what it is given.
+    return {owner: dict(groups) for owner, groups in memo[key].items()}
+
+
+def _access_map(viewer: Viewer, wanted: frozenset[int] | None) -> dict[int, dict[str, Accesses]]:
     if viewer.platform:
         owners = wanted if wanted is not None else Organisation.objects.values_list("id", flat=True)
         return {o: dict.fromkeys(rules.GROUPS, OWN) for o in owners}
