@@ -38,23 +38,17 @@ run: $(STAMP)
 	trap 'exit 143' TERM; \
 	$(BIN)/gunicorn flotilla.wsgi -k flotilla.serving.QueueTimeoutWorker --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
 
-## make test: the whole suite (unit, integration, browser) in one process per core, with
-## branch coverage and its floors; COVERAGE=0 leaves coverage out, as CI's PostgreSQL run does
-## (ADR 0032)
+## make test: lint, then the whole suite (unit, integration, browser) in one process per
+## core, with branch coverage and its floors; COVERAGE=0 leaves coverage out, as CI's
+## PostgreSQL run does (ADR 0032)
 COVERAGE ?= 1
 PARALLEL ?= -n auto --dist worksteal
-test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/python scripts/check_layers.py
-	$(BIN)/mypy --strict flotilla/planning/core flotilla/opel
-ifeq ($(COVERAGE),0)
-	$(BIN)/pytest $(PARALLEL) --durations=25 -p no:cacheprovider
-else
-	$(BIN)/pytest $(PARALLEL) --durations=25 -p no:cacheprovider \
-		--cov --cov-branch --cov-report=term:skip-covered --cov-report=xml
-	$(BIN)/python scripts/coverage_floor.py coverage.xml
+ifneq ($(COVERAGE),0)
+COVERAGE_ARGS := --cov --cov-branch --cov-report=term:skip-covered --cov-report=xml
 endif
+test: lint
+	$(BIN)/pytest $(PARALLEL) --durations=25 -p no:cacheprovider $(COVERAGE_ARGS)
+	$(if $(COVERAGE_ARGS),$(BIN)/python scripts/coverage_floor.py coverage.xml)
 
 test-fast: $(STAMP)
 	$(BIN)/pytest $(PARALLEL) -x -q -m "not browser"
