@@ -232,7 +232,7 @@ class RateLimitMiddleware:
         return self.get_response(request)
 
 
-#: Requests that change nothing (RFC 9110's safe methods).
+#: RFC 9110's safe methods: no page or API operation changes who may see what on one.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
