@@ -25,6 +25,7 @@ from flotilla.exchange.actions import AidInvalid, NotAllowed
 from flotilla.exchange.api import api_field
 from flotilla.exchange.api import router as exchange_router
 from flotilla.exchange.lifecycle import IllegalMove
+from flotilla.interop.api import router as interop_router
 from flotilla.picture.api import router as picture_router
 from flotilla.planning.api import router as planning_router
 from flotilla.reporting.api import router as reporting_router
@@ -55,6 +56,7 @@ api.add_router("/", alerts_router)
 api.add_router("/", planning_router)
 api.add_router("/", coordination_router)
 api.add_router("/", directory_router)
+api.add_router("/", interop_router)
 
 #: Friendlier words for pydantic's error types that clients meet most.
 _MESSAGES = {

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "flotilla.picture",
     "flotilla.exchange",
     "flotilla.planning",
+    "flotilla.interop",
     "flotilla.demo",
     "flotilla.jobs",
 ]

@@ -48,6 +48,7 @@ APPS = (
     "planning",
     "alerts",
     "coordination",
+    "interop",
     "demo",
 )
 

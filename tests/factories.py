@@ -719,3 +719,8 @@ def authenticator(person: Any) -> tuple[Any, str, list[str]]:
     key = accounts_actions.new_authenticator_key()
     device, codes = accounts_actions.add_authenticator(by=person, key=key, code=totp_code(key))
     return device, key, codes
+
+
+def alias(organisation: Any, name: str, *, by: Any = SYSTEM) -> Any:
+    """Another name `organisation` goes by in published files (matched by mapped imports)."""
+    return organisations_actions.add_organisation_alias(by=by, organisation=organisation, name=name)

@@ -110,3 +110,38 @@ class Site(models.Model):
     def acting_organisation_ids(self) -> list[int]:
         """A site is acted for by its organisation's people."""
         return [self.organisation_id]
+
+
+def name_key(name: str) -> str:
+    """How names are compared when a file names an organisation or site instead of coding it:
+    case-insensitive, "&" read as "and", other punctuation dropped, repeated spaces ignored
+    ("St. Mary's  Hospital & Clinic" → "st marys hospital and clinic"; a hyphen, slash,
+    comma, full stop or bracket parts words). Accented letters are kept as they are: "Côte"
+    and "Cote" do not match (an alias says they are the same), so that two names that differ
+    only by an accent are never taken for one without someone saying so."""
+    text = name.casefold().replace("&", " and ")
+    kept = "".join(
+        ch if ch.isalnum() or ch.isspace() else (" " if ch in "-/,()." else "") for ch in text
+    )
+    return " ".join(kept.split())
+
+
+class OrganisationAlias(models.Model):
+    """Another name an organisation goes by in published files (a former or short name).
+
+    Written only through `actions.add_organisation_alias`. Matching by name (the mapping
+    importer) compares `key` (see `name_key`) with organisations' names and aliases.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="aliases")
+    name = models.CharField(max_length=300)
+    key = models.CharField(max_length=300, db_index=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "key"], name="organisation_alias_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.organisation.code}"

@@ -25,7 +25,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from flotilla.organisations import actions as organisations_actions
-from flotilla.organisations.models import Organisation, OrganisationKind, Site
+from flotilla.organisations.models import (
+    Organisation,
+    OrganisationAlias,
+    OrganisationKind,
+    Site,
+    name_key,
+)
 from flotilla.reporting.actions import record_report
 from flotilla.reporting.importers import (
     ON_CONFLICT_CHOICES,
@@ -36,12 +42,14 @@ from flotilla.reporting.importers import (
     ParsedFile,
     combine_into_successors,
     longform,
+    mapped,
     sitrep,
 )
+from flotilla.reporting.importers.mapped import Mapping, MappingError
 from flotilla.reporting.models import Observation, Series, Source
 from flotilla.reporting.validation import CellIn, Problem, ReportRejected
 
-FORMATS = ("auto", sitrep.FORMAT, longform.FORMAT)
+FORMATS = ("auto", sitrep.FORMAT, longform.FORMAT, mapped.FORMAT)
 
 
 @dataclass
@@ -72,6 +80,13 @@ class ImportOutcome:
     ignored_columns: list[str] = field(default_factory=list)
     #: (code, name) of organisations registered because the file named them first.
     registered_organisations: list[tuple[str, str]] = field(default_factory=list)
+    #: (code, name) of sites registered because the file named them first (mapped files
+    #: whose mapping says so, on the command line only).
+    registered_sites: list[tuple[str, str]] = field(default_factory=list)
+    #: Rows a mapping marks as totals (a national row), skipped.
+    rows_skipped: int = 0
+    #: The mapping a mapped file was read through.
+    mapping: str = ""
     #: Retired code → successor, for codes in the file.
     retired_codes_mapped: dict[str, str] = field(default_factory=dict)
     #: Predecessor trust-days summed into a successor reporting the same day.
@@ -88,7 +103,7 @@ class ImportOutcome:
 
     @property
     def changed_anything(self) -> bool:
-        return bool(self.submission_ids or self.registered_organisations)
+        return bool(self.submission_ids or self.registered_organisations or self.registered_sites)
 
     def summary_lines(self) -> list[str]:
         """What happened, in sentences, for a command's output or a page."""
@@ -99,6 +114,10 @@ class ImportOutcome:
         ]
         if self.england_rows_skipped:
             lines.append(f"Skipped {self.england_rows_skipped} England total rows (Code '-').")
+        if self.mapping:
+            lines.append(f"Read through the mapping {self.mapping}.")
+        if self.rows_skipped:
+            lines.append(f"Skipped {self.rows_skipped} total rows the mapping names.")
         if self.duplicate_rows_merged or self.duplicate_rows_collapsed:
             lines.append(
                 f"Merged {self.duplicate_rows_merged} complementary duplicate rows and collapsed "
@@ -132,9 +151,19 @@ class ImportOutcome:
                 "Registered organisations new to Flotilla: "
                 + ", ".join(f"{c} ({n})" for c, n in self.registered_organisations)
             )
+        if self.registered_sites:
+            lines.append(
+                "Registered sites new to Flotilla: "
+                + ", ".join(f"{c} ({n})" for c, n in self.registered_sites)
+            )
         if self.unknown_columns:
             lines.append(f"Ignored unknown columns: {', '.join(self.unknown_columns)}.")
-        if self.ignored_columns:
+        if self.ignored_columns and self.mapping:
+            lines.append(
+                "Not stored, as the mapping says (rates derived from counts, or no catalogue "
+                f"measure): {', '.join(self.ignored_columns)}."
+            )
+        elif self.ignored_columns:
             lines.append(
                 f"Not stored (published rates, derived from counts instead): "
                 f"{', '.join(self.ignored_columns)}."
@@ -165,6 +194,9 @@ class ImportOutcome:
             "unknown_columns": self.unknown_columns,
             "ignored_columns": self.ignored_columns,
             "registered_organisations": [list(p) for p in self.registered_organisations],
+            "registered_sites": [list(p) for p in self.registered_sites],
+            "rows_skipped": self.rows_skipped,
+            "mapping": self.mapping,
             "retired_codes_mapped": self.retired_codes_mapped,
             "predecessor_rows_combined": self.predecessor_rows_combined,
             "predecessor_rows_relabelled": self.predecessor_rows_relabelled,
@@ -180,11 +212,13 @@ class ImportRejected(ReportRejected):
         self.outcome = outcome
 
 
-def _read_text(path_or_stream: str | Path | IO[Any]) -> str:
+def _read_text(path_or_stream: str | Path | IO[Any], mapping: Mapping | None = None) -> str:
     if isinstance(path_or_stream, str | Path):
         data: Any = Path(path_or_stream).read_bytes()
     else:
         data = path_or_stream.read()
+    if isinstance(data, bytes) and mapping is not None:
+        return mapped.decode(data, mapping)
     if isinstance(data, bytes):
         try:
             return data.decode("utf-8-sig")
@@ -205,8 +239,15 @@ def detect_format(text: str) -> str:
     return ""
 
 
-def parse_text(text: str, *, fmt: str = "auto", on_conflict: str = "reject") -> ParsedFile:
-    """Parse file text in the given (or detected) format, without touching the database."""
+def parse_text(
+    text: str, *, fmt: str = "auto", on_conflict: str = "reject", mapping: Mapping | None = None
+) -> ParsedFile:
+    """Parse file text in the given (or detected) format, without touching the database.
+
+    A mapped file (`mapping` given) raises `MappingError` when the mapping does not fit it.
+    """
+    if mapping is not None:
+        return mapped.parse(io.StringIO(text, newline=""), mapping, on_conflict=on_conflict)
     if fmt == "auto":
         probe = ParsedFile(format="")
         if CsvRows(io.StringIO(text, newline=""), probe).read_header() is None:
@@ -240,6 +281,7 @@ def import_file(
     on_conflict: str = "reject",
     dry_run: bool = False,
     allowed_organisation_ids: set[int] | None = None,
+    mapping: Mapping | None = None,
 ) -> ImportOutcome:
     """Import one file whole, or raise `ImportRejected` with every problem and store nothing.
 
@@ -248,15 +290,31 @@ def import_file(
     revision. Importing the same file again changes nothing. `dry_run` does everything,
     reports it, and rolls back. `allowed_organisation_ids`, when given (uploads by a person),
     rejects rows for any other organisation and never registers a new one.
+    `mapping` (from `importers.mapped.load_mapping`) reads a file in another layout
+    (`fmt='mapped'`, implied by giving a mapping); a mapping that does not fit the file
+    rejects it with the mapping's line named.
     """
     if on_conflict not in ON_CONFLICT_CHOICES:
         raise ValueError(f"on_conflict must be one of {ON_CONFLICT_CHOICES}")
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}")
+    if mapping is not None and fmt == "auto":
+        fmt = mapped.FORMAT
+    if (fmt == mapped.FORMAT) != (mapping is not None):
+        raise ValueError("a mapped file needs a mapping, and a mapping needs fmt='mapped'")
     outcome = ImportOutcome(name=name, on_conflict=on_conflict, dry_run=dry_run)
+    if mapping is not None:
+        outcome.mapping = mapping.source
     with _gc_paused():
         return _import(
-            by, path_or_stream, fmt, on_conflict, dry_run, outcome, allowed_organisation_ids
+            by,
+            path_or_stream,
+            fmt,
+            on_conflict,
+            dry_run,
+            outcome,
+            allowed_organisation_ids,
+            mapping,
         )
 
 
@@ -284,12 +342,19 @@ def _import(
     dry_run: bool,
     outcome: ImportOutcome,
     allowed: set[int] | None = None,
+    mapping: Mapping | None = None,
 ) -> ImportOutcome:
     try:
-        text = _read_text(path_or_stream)
+        text = _read_text(path_or_stream, mapping)
     except ValueError as exc:
         raise ImportRejected([Problem(f"the file is {exc}", row=1)], outcome) from None
-    parsed = parse_text(text, fmt=fmt, on_conflict=on_conflict)
+    try:
+        parsed = parse_text(text, fmt=fmt, on_conflict=on_conflict, mapping=mapping)
+    except MappingError as exc:
+        raise ImportRejected(
+            [Problem(f"the mapping does not fit the file: {exc}")], outcome
+        ) from None
+    outcome.rows_skipped = parsed.skipped_rows
     outcome.format = parsed.format
     outcome.rows = parsed.rows
     outcome.england_rows_skipped = parsed.england_rows
@@ -301,6 +366,8 @@ def _import(
     if parsed.errors:
         raise ImportRejected(parsed.errors, outcome)
     with transaction.atomic():
+        if mapping is not None:
+            _resolve_mapped(by=by, parsed=parsed, mapping=mapping, outcome=outcome, allowed=allowed)
         _store(by=by, parsed=parsed, outcome=outcome, allowed=allowed)
         if dry_run:
             transaction.set_rollback(True)
@@ -324,7 +391,9 @@ def _store(
         else:
             problems.append(
                 Problem(
-                    f"unknown organisation code {code!r}", "org_code", parsed.first_row.get(code)
+                    f"unknown organisation code {code!r}",
+                    parsed.code_column or "org_code",
+                    parsed.first_row.get(code),
                 )
             )
     current = {code: org.current() for code, org in orgs.items()}
@@ -334,7 +403,8 @@ def _store(
                 problems.append(
                     Problem(
                         f"you cannot report for {code}: it is not your organisation",
-                        "org_code" if parsed.format != sitrep.FORMAT else "Code",
+                        parsed.code_column
+                        or ("org_code" if parsed.format != sitrep.FORMAT else "Code"),
                         parsed.first_row.get(code),
                     )
                 )
@@ -349,7 +419,9 @@ def _store(
     }
     for code, row in parsed.site_rows.items():
         if code not in sites:
-            problems.append(Problem(f"unknown site code {code!r}", "site_code", row))
+            problems.append(
+                Problem(f"unknown site code {code!r}", parsed.site_column or "site_code", row)
+            )
     final: list[CellIn] = []
     earlier: list[CellIn] = []
     bad_site_rows: set[int] = set()
@@ -368,7 +440,7 @@ def _store(
                     problems.append(
                         Problem(
                             f"site {site.code} belongs to {site.organisation.code}, not {c.code}",
-                            "site_code",
+                            parsed.site_column or "site_code",
                             c.row,
                         )
                     )
@@ -488,3 +560,125 @@ def _note_combination(outcome: ImportOutcome, combine: CombineReport) -> None:
     outcome.retired_codes_mapped = dict(sorted(combine.mapped.items()))
     outcome.predecessor_rows_combined = combine.combined_rows
     outcome.predecessor_rows_relabelled = combine.relabelled_rows
+
+
+def _resolve_mapped(
+    *,
+    by: Any,
+    parsed: ParsedFile,
+    mapping: Mapping,
+    outcome: ImportOutcome,
+    allowed: set[int] | None,
+) -> None:
+    """Put registry codes on a mapped file's cells before they are stored.
+
+    Names (`match = "name"`) are looked up among the registry's names and aliases (compared
+    by `name_key`); a name found nowhere, or naming two organisations, is an error naming the
+    row and column. Codes the registry does not know are registered when the mapping says
+    `register = true` and the import is not a person's upload (`allowed` is None); otherwise
+    `_store` reports them. Raises `ImportRejected`, rolling back, on any problem.
+    """
+    problems: list[Problem] = []
+    org, site = mapping.organisation, mapping.site
+    rename: dict[str, str] = {}
+    named = [c for c in parsed.first_row if c.startswith(mapped.NAME_PREFIX)]
+    if named:
+        lookup: dict[str, set[str]] = {}
+        for code, org_name in Organisation.objects.values_list("code", "name"):
+            lookup.setdefault(name_key(org_name), set()).add(code)
+        for code, key in OrganisationAlias.objects.values_list("organisation__code", "key"):
+            lookup.setdefault(key, set()).add(code)
+        for key in named:
+            found = lookup.get(key.removeprefix(mapped.NAME_PREFIX), set())
+            shown = parsed.names.get(key, key)
+            if len(found) == 1:
+                rename[key] = found.pop()
+            else:
+                problems.append(
+                    Problem(
+                        f"{shown!r} names {' and '.join(sorted(found))}: add a code column or "
+                        "make the name unique"
+                        if found
+                        else f"no organisation is named {shown!r} (nor has it as an alias): "
+                        "add one with `flotilla load-registry` (aliases column)",
+                        parsed.code_column,
+                        parsed.first_row[key],
+                    )
+                )
+    site_rename: dict[str, str] = {}
+    named_sites = [c for c in parsed.site_rows if c.startswith(mapped.NAME_PREFIX)]
+    if named_sites:
+        site_lookup: dict[str, set[str]] = {}
+        for code, site_name in Site.objects.values_list("code", "name"):
+            site_lookup.setdefault(name_key(site_name), set()).add(code)
+        for key in named_sites:
+            found = site_lookup.get(key.removeprefix(mapped.NAME_PREFIX), set())
+            shown = parsed.names.get(key, key)
+            if len(found) == 1:
+                site_rename[key] = found.pop()
+            else:
+                problems.append(
+                    Problem(
+                        f"{shown!r} names sites {' and '.join(sorted(found))}"
+                        if found
+                        else f"no site is named {shown!r}",
+                        parsed.site_column,
+                        parsed.site_rows[key],
+                    )
+                )
+    if problems:
+        raise ImportRejected(problems, outcome)
+    if rename or site_rename:
+        for c in parsed.cells:
+            c.code = rename.get(c.code, c.code)
+            c.site_code = site_rename.get(c.site_code, c.site_code)
+        parsed.first_row = {rename.get(k, k): v for k, v in parsed.first_row.items()}
+        parsed.site_rows = {site_rename.get(k, k): v for k, v in parsed.site_rows.items()}
+        parsed.site_organisations = {
+            site_rename.get(k, k): rename.get(v, v) for k, v in parsed.site_organisations.items()
+        }
+    if (
+        site is not None
+        and org.first
+        and " ".join(org.column.split()).lower() == " ".join(site.column.split()).lower()
+    ):
+        # The organisation is only the site code's first characters (a Welsh hospital's
+        # health board): for a site the registry knows, its registered organisation wins
+        # (Princess of Wales, 7A3B7, moved from 7A3 to 7A5 in 2019 and kept its code).
+        owner_of = {
+            s.code: s.organisation.current().code
+            for s in Site.objects.filter(code__in=parsed.site_rows).select_related("organisation")
+        }
+        for c in parsed.cells:
+            c.code = owner_of.get(c.site_code, c.code)
+        for code, row in parsed.site_rows.items():
+            if code in owner_of:
+                owner = owner_of[code]
+                parsed.first_row[owner] = min(row, parsed.first_row.get(owner, row))
+                parsed.site_organisations[code] = owner
+    registering = allowed is None
+    if org.register and registering:
+        known = set(
+            Organisation.objects.filter(code__in=parsed.first_row).values_list("code", flat=True)
+        )
+        for code in sorted(set(parsed.first_row) - known, key=parsed.first_row.__getitem__):
+            org_name = parsed.names.get(code) or code
+            organisations_actions.register_organisation(
+                by=by, code=code, name=org_name, kind=org.kind
+            )
+            outcome.registered_organisations.append((code, org_name))
+    if site is not None and site.register and registering:
+        known = set(Site.objects.filter(code__in=parsed.site_rows).values_list("code", flat=True))
+        owners = {
+            o.code: o
+            for o in Organisation.objects.filter(code__in=set(parsed.site_organisations.values()))
+        }
+        for code in sorted(set(parsed.site_rows) - known, key=parsed.site_rows.__getitem__):
+            owner = owners.get(parsed.site_organisations.get(code, ""))
+            if owner is None:
+                continue  # its organisation is unknown: reported by `_store`
+            site_name = parsed.names.get(code) or code
+            organisations_actions.register_site(
+                by=by, code=code, name=site_name, organisation=owner.current()
+            )
+            outcome.registered_sites.append((code, site_name))

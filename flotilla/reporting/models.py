@@ -118,6 +118,9 @@ class MissingReason(models.TextChoices):
     NOT_APPLICABLE = "not_applicable", "Not applicable"
     UNKNOWN = "unknown", "Unknown"
     INVALID = "invalid", "Invalid in source"
+    #: The publisher or the source system held the figure back (small numbers suppressed,
+    #: `*` or `c` in a published file): it exists, but is not given. Not a sharing state.
+    WITHHELD = "withheld", "Withheld at source"
 
 
 class Observation(models.Model):

@@ -129,16 +129,29 @@ def no_change(request: HttpRequest, code: str) -> HttpResponse:
 
 @login_required
 def upload(request: HttpRequest, code: str) -> HttpResponse:
-    """Upload a CSV (a published sitrep or our long-format template) for your organisation."""
+    """Upload a CSV for your organisation: a published sitrep or our long-format template
+    (recognised from the header), or a file in a layout one of the shipped mappings reads."""
+    from flotilla.reporting.importers.mapped import shipped
     from flotilla.reporting.imports import ImportRejected, import_file
 
     org = get_object_or_404(Organisation, code=code.upper())
     require(request.user, Perm.IMPORT_REPORTS, org)
-    ctx: dict = {"org": org, "outcome": None, "problems": [], "errors": []}
+    layouts = shipped()
+    ctx: dict = {
+        "org": org,
+        "outcome": None,
+        "problems": [],
+        "errors": [],
+        "layouts": layouts,
+        "layout": "",
+    }
     if request.method == "POST":
         upload = request.FILES.get("file")
         on_conflict = "last" if request.POST.get("on_conflict") == "last" else "reject"
-        if upload is None:
+        ctx["layout"] = layout = request.POST.get("layout", "")
+        if layout and layout not in layouts:
+            ctx["errors"] = [{"text": "Choose one of the layouts listed", "anchor": "layout"}]
+        elif upload is None:
             ctx["errors"] = [{"text": "Choose a CSV file to upload", "anchor": "id_file"}]
         else:
             allowed = set(organisations_where(request.user, Perm.IMPORT_REPORTS))
@@ -149,6 +162,7 @@ def upload(request: HttpRequest, code: str) -> HttpResponse:
                     name=upload.name,
                     on_conflict=on_conflict,
                     allowed_organisation_ids=allowed,
+                    mapping=layouts.get(layout),
                 )
             except ImportRejected as exc:
                 ctx["problems"] = exc.problems

@@ -415,7 +415,7 @@ def test_every_operation_that_reads_a_body_documents_the_413_it_answers_to_one_t
         for method, operation in operations.items()
         if "requestBody" in operation
     ]
-    assert len(reading) == 9
+    assert len(reading) == 11
     with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000):
         for method, path in reading:
             operation = document["paths"][path][method.lower()]

@@ -53,6 +53,8 @@ from flotilla.exchange import actions as exchange_actions
 from flotilla.planning import actions as planning_actions
 from flotilla.wsgi import application
 from tests import factories as f
+from tests.integration.interop.edxl_routes import RM_REQUEST
+from tests.integration.interop.saner_routes import MEASURE_REPORT
 
 # Loaded while the tests are collected, before any test may use the database (where the rate
 # limits count): the document is fetched with the limits off.
@@ -107,6 +109,13 @@ SCOPES: dict[str, TokenScope | tuple[TokenScope, ...] | None] = {
     "GET /api/collaboratives/{slug}/decisions/{reference}": TokenScope.READ,
     "GET /api/collaboratives/{slug}/calls": TokenScope.READ,
     "GET /api/collaboratives/{slug}/calls/{day}": TokenScope.READ,
+    "GET /api/collaboratives/{slug}/saner": TokenScope.READ,
+    "GET /api/organisations/{code}/saner": TokenScope.READ,
+    "POST /api/saner": TokenScope.SUBMIT,
+    "GET /api/collaboratives/{slug}/have": TokenScope.READ,
+    "GET /api/organisations/{code}/have": TokenScope.READ,
+    "GET /api/aid/requests/{request_id}/edxl-rm": EXCHANGE_READERS,
+    "POST /api/aid/edxl-rm": TokenScope.AID,
 }
 
 
@@ -153,6 +162,8 @@ GRANT = Beyond(
     ),
 )
 BEDS_WINDOW = (r"details\.until_date", "must be on or after the from date")
+#: A MeasureReport of a SANER import, alone or as a Bundle's entry.
+MEASURE_REPORT_AT = r"(Bundle\.entry\[\d+\]\.resource|MeasureReport)"
 
 #: Operations with rules beyond what a JSON Schema can state, which may refuse with 422 a
 #: request the document allows: the clock, what is stored, and one value against another
@@ -207,6 +218,30 @@ BEYOND_THE_SCHEMA = {
             ("available_until", "after the start and in the future|at most 90 days"),
             BEDS_WINDOW,
         ),
+    ),
+    "POST /api/saner": Beyond(
+        "each MeasureReport's subject the token's organisation or one of its sites (what is "
+        "stored); `period.end` at most an hour ahead of now and not before 2000 in UTC (the "
+        "clock); `period.start` not after `period.end`, no two different counts for one "
+        "measure, place and time, and the catalogue's rules of one count against another",
+        (
+            (rf"{MEASURE_REPORT_AT}\.subject\.identifier\.value", "is not RN1|is not a site of"),
+            (
+                rf"{MEASURE_REPORT_AT}\.period\.end",
+                "more than an hour ahead of now|before 1 January 2000",
+            ),
+            (rf"{MEASURE_REPORT_AT}\.period\.start", "must not be after"),
+            (
+                rf"{MEASURE_REPORT_AT}\.group\[\d+\]\.population\[\d+\]\.(count|extension)",
+                f"two different values for|{CROSS_VALUE}",
+            ),
+        ),
+    ),
+    "POST /api/aid/edxl-rm": Beyond(
+        "the body is an EDXL-RM message (XML): a JSON Schema states only that it is text, so "
+        "its elements are checked against the message's XSD and then by the exchange's rules "
+        "(what is stored, the clock), each error naming the element by its path",
+        ((r"/.*", ""),),
     ),
     "POST /api/aid/offers/{offer_id}/commitments": Beyond(
         "no more than is left on the offer, nor than the request still needs; an organisation "
@@ -296,6 +331,21 @@ def aid_bodies() -> dict[str, list[dict]]:
             {"to": "released", "reason": "Not needed"},
             {"to": "in_progress"},
         ],
+    }
+
+
+def interop_bodies() -> dict[str, list[Any]]:
+    """A SANER import of North's beds (alone, for its site, in a Bundle), and an EDXL-RM
+    request of North's."""
+    report = {**MEASURE_REPORT, "period": {"end": timezone.now().isoformat()}}
+    site = {"identifier": {"system": "https://fhir.nhs.uk/Id/ods-site-code", "value": "RN101"}}
+    return {
+        "POST /api/saner": [
+            report,
+            {**report, "subject": site},
+            {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": report}]},
+        ],
+        "POST /api/aid/edxl-rm": [RM_REQUEST],
     }
 
 
@@ -406,7 +456,7 @@ def test_every_operation_answers_each_scope_as_documented(case, data, world):
         for name in [n for n in where or {} if n in known and n not in wrong]:
             if data.draw(st.booleans(), label=f"real {name}"):
                 where[name] = data.draw(st.sampled_from(known[name]), label=name)
-    bodies = {**GRANT_BODIES, **aid_bodies()}
+    bodies = {**GRANT_BODIES, **aid_bodies(), **interop_bodies()}
     checks = CHECKS + REFUSES_WHAT_THE_SCHEMA_FORBIDS
     if case.operation.label in bodies and data.draw(st.booleans(), label="real body"):
         case.body = data.draw(st.sampled_from(bodies[case.operation.label]), label="body")

@@ -48,6 +48,8 @@ from tests.integration.directory import routes as directory_routes
 from tests.integration.escalation import routes as escalation_routes
 from tests.integration.exchange import api_routes as exchange_api_routes
 from tests.integration.exchange import routes as exchange_routes
+from tests.integration.interop import edxl_routes as interop_edxl_routes
+from tests.integration.interop import saner_routes as interop_saner_routes
 from tests.integration.jobs import routes as jobs_routes
 from tests.integration.matrix import (
     ANON,
@@ -87,6 +89,8 @@ PARTS = [
     escalation_routes,
     exchange_routes,
     exchange_api_routes,
+    interop_edxl_routes,
+    interop_saner_routes,
     jobs_routes,
     notifications_routes,
     picture_routes,

@@ -6,8 +6,10 @@ everything a person needs to know about what happened (errors with row and colum
 unknown columns, skipped rows). `flotilla.reporting.imports` resolves the codes against the
 registry and stores the cells.
 
-Formats: `sitrep` (the published NHS England daily sitrep, see `sitrep.py`) and `longform`
-(our own template, see `longform.py`). Both are described in docs/import-formats.md.
+Formats: `sitrep` (the published NHS England daily sitrep, see `sitrep.py`), `longform`
+(our own template, see `longform.py`), both described in docs/import-formats.md, and
+`mapped` (other layouts, read through a declarative mapping, see `mapped.py` and
+docs/interoperability.md).
 """
 
 from __future__ import annotations
@@ -180,6 +182,14 @@ class ParsedFile:
     site_rows: dict[str, int] = field(default_factory=dict)
     #: The column the times come from, as the file names it (for problems with a time).
     time_column: str = ""
+    #: The columns organisation and site codes come from, as the file names them (for
+    #: problems with a code; empty: the format's usual names).
+    code_column: str = ""
+    site_column: str = ""
+    #: Rows a mapping marks as totals (not an organisation), skipped.
+    skipped_rows: int = 0
+    #: Site code → the organisation code of the first row that named it (mapped files).
+    site_organisations: dict[str, str] = field(default_factory=dict)
 
 
 CellKey = tuple[str, str, datetime, str]  # (code, site code, as_of, measure)
@@ -406,9 +416,10 @@ class CsvRows:
     so a file with any of them is rejected whole by the callers' error check.
     """
 
-    def __init__(self, lines: Iterable[str], parsed: ParsedFile):
+    def __init__(self, lines: Iterable[str], parsed: ParsedFile, *, delimiter: str = ","):
         self._lines = _Lines(lines)
-        self._reader = csv.reader(self._lines)
+        self._reader = csv.reader(self._lines, delimiter=delimiter)
+        self._delimiter = delimiter
         self._parsed = parsed
         self.header: list[str] = []
 
@@ -474,7 +485,7 @@ class CsvRows:
 
     def _unreadable(self, exc: csv.Error, start: int) -> Problem:
         limit = csv.field_size_limit()
-        index = _long_cell("".join(self._lines.record), limit)
+        index = _long_cell("".join(self._lines.record), limit, self._delimiter)
         if index is None:
             return Problem(f"cannot be read as CSV from this line on ({exc})", row=start)
         return Problem(
@@ -498,7 +509,7 @@ class CsvRows:
                 )
 
 
-def _long_cell(text: str, limit: int) -> int | None:
+def _long_cell(text: str, limit: int, delimiter: str = ",") -> int | None:
     """The index of the first cell of a CSV record (Excel dialect) longer than `limit`."""
     index = length = 0
     quoted, at_start = False, True
@@ -516,7 +527,7 @@ def _long_cell(text: str, limit: int) -> int | None:
         elif ch == '"' and at_start:
             quoted, at_start = True, False
             continue
-        elif ch == ",":
+        elif ch == delimiter:
             index, length, at_start = index + 1, 0, True
             continue
         elif ch in "\r\n":

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from flotilla.authz.models import Role
+from flotilla.organisations.models import Organisation
 from flotilla.reporting.models import Observation, Submission
 from tests import factories as f
 
@@ -118,3 +119,53 @@ def test_uploading_rows_for_another_organisation_is_refused_whole(client, cast):
 def test_uploading_without_a_file_asks_for_one(client, cast):
     client.force_login(cast.people[Role.REPORTER])
     assert "Choose a CSV file" in client.post("/o/RN1/import", {}).content.decode()
+
+
+def test_uploading_a_file_in_a_published_layout_reads_it_through_that_mapping(client, cast):
+    body = (
+        '"nhs_trust22_code","date","do_not_meet_criteria_to_reside"\n'
+        '"RN1",2026-01-05,42\n'
+        '"RN1",2026-01-06,NA\n'
+    )
+    client.force_login(cast.people[Role.REPORTER])
+    form = client.get("/o/RN1/import").content.decode()
+    assert 'value="england_trust_criteria_to_reside"' in form
+    page = client.post(
+        "/o/RN1/import",
+        {
+            "file": SimpleUploadedFile("nctr.csv", body.encode()),
+            "layout": "england_trust_criteria_to_reside",
+        },
+    ).content.decode()
+    assert "Imported nctr.csv" in page
+    assert "Read through the mapping" in page
+    stored = {o.as_of.day: (o.value, o.missing_reason) for o in Observation.objects.all()}
+    assert stored == {5: (42.0, ""), 6: (None, "not_reported")}
+
+
+def test_an_upload_read_through_a_mapping_never_registers_and_stores_nothing_for_others(
+    client, cast
+):
+    body = '"nhs_trust22_code","date","do_not_meet_criteria_to_reside"\n"RXX",2026-01-05,42\n'
+    client.force_login(cast.people[Role.REPORTER])
+    page = client.post(
+        "/o/RN1/import",
+        {
+            "file": SimpleUploadedFile("other.csv", body.encode()),
+            "layout": "england_trust_criteria_to_reside",
+        },
+    ).content.decode()
+    assert "Nothing was stored" in page
+    assert "RXX" in page
+    assert not Observation.objects.exists()
+    assert not Organisation.objects.filter(code="RXX").exists()
+
+
+def test_a_layout_that_is_not_listed_is_refused_before_the_file_is_read(client, cast):
+    client.force_login(cast.people[Role.REPORTER])
+    page = client.post(
+        "/o/RN1/import",
+        {"file": SimpleUploadedFile("x.csv", b"a,b\n1,2\n"), "layout": "../../etc/passwd"},
+    ).content.decode()
+    assert "Choose one of the layouts listed" in page
+    assert not Observation.objects.exists()
