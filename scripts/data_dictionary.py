@@ -28,7 +28,7 @@ def render() -> str:
         "Every value is stored with the time it was true (`as_of`), who reported it, how "
         "(form, API, file import, demo) and when it was received. A value is a number, a text "
         "(narrative) or missing with a reason (`not_reported`, `not_applicable`, `unknown`, "
-        "`invalid`, `withheld` at source): missing is never zero. Rates such as occupancy are "
+        "`invalid`, `withheld_at_source`): missing is never zero. Rates such as occupancy are "
         "never stored: they are derived from counts (occupied ÷ open) when shown.",
         "",
         "## Measure groups",

@@ -67,7 +67,7 @@ _ABSENT = {
     "unknown": "unknown",
     "invalid": "error",
     # Held back by the publisher or the source system (small numbers suppressed).
-    "withheld": "asked-declined",
+    "withheld_at_source": "asked-declined",
 }
 # A reason added to MissingReason without a code here fails at import, not in an export.
 ABSENT_CODE = {reason: _ABSENT[reason] for reason in MissingReason.values}

@@ -120,7 +120,7 @@ class MissingReason(models.TextChoices):
     INVALID = "invalid", "Invalid in source"
     #: The publisher or the source system held the figure back (small numbers suppressed,
     #: `*` or `c` in a published file): it exists, but is not given. Not a sharing state.
-    WITHHELD = "withheld", "Withheld at source"
+    WITHHELD_AT_SOURCE = "withheld_at_source", "Withheld at source"
 
 
 class Observation(models.Model):

@@ -139,7 +139,7 @@ SHIPPED = [
             ("NY331301", "", "ga_adult_open", at(2020, 8, 2, NEW_YORK), 7),
             ("NY331301", "", "ga_adult_occupied", at(2020, 8, 2, NEW_YORK), 7),
             # 2020-07-31,…,Allegany,330096: used_staffed_adult_icu_avg -999999.0 (suppressed)
-            ("NY330096", "", "cc_adult_occupied", at(2020, 7, 31, NEW_YORK), "withheld"),
+            ("NY330096", "", "cc_adult_occupied", at(2020, 7, 31, NEW_YORK), "withheld_at_source"),
         ),
     ),
 ]

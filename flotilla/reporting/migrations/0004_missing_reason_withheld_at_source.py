@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
                     ("not_applicable", "Not applicable"),
                     ("unknown", "Unknown"),
                     ("invalid", "Invalid in source"),
-                    ("withheld", "Withheld at source"),
+                    ("withheld_at_source", "Withheld at source"),
                 ],
                 max_length=20,
             ),
