@@ -41,6 +41,7 @@ urlpatterns = [
     path("", include("flotilla.planning.urls")),
     path("", include("flotilla.directory.urls")),
     path("", include("flotilla.coordination.urls")),
+    path("", include("flotilla.interop.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

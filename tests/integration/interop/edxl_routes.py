@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from tests.integration.matrix import Api, Page, api_aid, api_aid_read, api_read
+from tests.integration.matrix import Api, Page, api_aid, api_aid_read, api_read, members_only
 
 _SOON = (timezone.now() + timedelta(days=2)).isoformat()
 _NS = "urn:oasis:names:tc:emergency:EDXL:RM:1.0:msg"
@@ -45,7 +45,13 @@ RM_REQUEST = f"""<RequestResource xmlns="{_NS}">
   </ResourceInformation>
 </RequestResource>"""
 
-PAGES: dict[str, Page] = {}
+#: The downloads on the dashboard and on a request's page, for whoever sees those pages.
+PAGES: dict[str, Page] = {
+    "interop:collaborative_have": Page("GET", "/c/{slug}/export-have.xml", members_only()),
+    "interop:aid_request_rm": Page(
+        "GET", "/aid/requests/{aid_request}/edxl-rm.xml", members_only()
+    ),
+}
 
 APIS: dict[str, Api] = {
     "api:collaborative_have": Api("GET", "/api/collaboratives/{slug}/have", api_read()),

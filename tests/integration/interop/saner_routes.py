@@ -6,9 +6,12 @@ South's own Bundle takes a read token of an organisation South shares something 
 follows South's grants (`GRANT_APIS`), as South's history does. MeasureReports are sent with
 a submit token, for the token's own organisation (North)."""
 
-from tests.integration.matrix import Api, Page, api_read
+from tests.integration.matrix import Api, Page, api_read, members_only
 
-PAGES: dict[str, Page] = {}
+#: The download on the dashboard: the collaborative's members only, as the dashboard is.
+PAGES: dict[str, Page] = {
+    "interop:collaborative_saner": Page("GET", "/c/{slug}/export-saner.json", members_only()),
+}
 
 #: One MeasureReport of North's: ten G&A beds open (the matrix's REPORT, as FHIR SANER).
 MEASURE_REPORT = {
