@@ -391,6 +391,30 @@ def thread(viewer: Viewer, request: AidRequest) -> bytes:
     )
     for n, commitment in enumerate(commitments, start=len(messages)):
         messages.extend(commitment_messages(commitment, commitment.offer, origin, n))
+    return _envelope(messages)
+
+
+def offer_thread(viewer: Viewer, offer: Offer) -> bytes:
+    """A standing offer (one the viewer may see: `queries.get_offer`) and what became of it:
+    its OfferUnsolicitedResource, then each commitment against it the viewer may see
+    (CommitResource, deployment reports, ReleaseResource), oldest first. An offer answering
+    a request belongs to that request's thread, which is given instead."""
+    if offer.request_id is not None:
+        return thread(viewer, queries.get_request(viewer, offer.request_id))
+    origin = message_id("offer", offer.pk)
+    messages = [_Message(offer.created_at, 0, offer_message(offer))]
+    commitments = (
+        queries.commitments_seen_by(viewer)
+        .filter(offer=offer)
+        .select_related("organisation", "offer__organisation", "offer__site")
+        .order_by("created_at", "pk")
+    )
+    for n, commitment in enumerate(commitments, start=1):
+        messages.extend(commitment_messages(commitment, offer, origin, n))
+    return _envelope(messages)
+
+
+def _envelope(messages: list[_Message]) -> bytes:
     envelope = etree.Element(_q("ResourceMessages"), nsmap={None: NS})
     for m in sorted(messages, key=lambda m: (m.sent, m.order)):
         envelope.append(m.element)

@@ -58,3 +58,13 @@ def aid_request_edxl_rm(request: HttpRequest, pk: int) -> HttpResponse:
     return _download(
         edxl_rm.thread(viewer, aid), have.MEDIA_TYPE, f"aid-request-{aid.pk}-edxl-rm.xml"
     )
+
+
+@login_required
+def aid_offer_edxl_rm(request: HttpRequest, pk: int) -> HttpResponse:
+    """A standing offer's thread as EDXL-RM 1.0 messages: what the person may see of it."""
+    viewer = policy.viewer_of(request.user)
+    offer = exchange_queries.get_offer(viewer, pk)
+    return _download(
+        edxl_rm.offer_thread(viewer, offer), have.MEDIA_TYPE, f"aid-offer-{offer.pk}-edxl-rm.xml"
+    )

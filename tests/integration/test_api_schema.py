@@ -115,6 +115,7 @@ SCOPES: dict[str, TokenScope | tuple[TokenScope, ...] | None] = {
     "GET /api/collaboratives/{slug}/have": TokenScope.READ,
     "GET /api/organisations/{code}/have": TokenScope.READ,
     "GET /api/aid/requests/{request_id}/edxl-rm": EXCHANGE_READERS,
+    "GET /api/aid/offers/{offer_id}/edxl-rm": EXCHANGE_READERS,
     "POST /api/aid/edxl-rm": TokenScope.AID,
 }
 

@@ -136,6 +136,30 @@ def aid_request_edxl_rm(request: HttpRequest, request_id: RequestId) -> HttpResp
     return _xml(edxl_rm.thread(viewer, aid), f"aid-request-{aid.pk}-edxl-rm.xml")
 
 
+OfferId = path_id("The offer's id.")
+
+
+@router.get(
+    "/aid/offers/{offer_id}/edxl-rm",
+    response=READ_ERRORS,
+    summary="A standing offer's thread (EDXL-RM 1.0)",
+    openapi_extra=_xml_answer(
+        "A standing offer and what became of it as EDXL-RM 1.0 messages, oldest first, in one "
+        "`ResourceMessages` envelope: OfferUnsolicitedResource, then for each commitment you "
+        "may see a CommitResource, its deployment reports and a ReleaseResource if released. "
+        "For an offer answering a request, that request's thread."
+    ),
+)
+def aid_offer_edxl_rm(request: HttpRequest, offer_id: OfferId) -> HttpResponse:
+    """A standing offer's thread as EDXL-RM 1.0 messages (XML), each linked to the offer by
+    `OriginatingMessageID` and to the one before by `PrecedingMessageID`. 404 unless the
+    token's organisation may see the offer. Needs a `read` or `aid` token."""
+    token = _exchange_reader(request)
+    viewer = policy.viewer_of(token)
+    offer = exchange_queries.get_offer(viewer, offer_id)
+    return _xml(edxl_rm.offer_thread(viewer, offer), f"aid-offer-{offer.pk}-edxl-rm.xml")
+
+
 class ImportOut(Schema):
     """What an imported message made."""
 

@@ -51,6 +51,8 @@ PAGES: dict[str, Page] = {
     "interop:aid_request_rm": Page(
         "GET", "/aid/requests/{aid_request}/edxl-rm.xml", members_only()
     ),
+    # South's standing offer to the collaborative: every North role sees it.
+    "interop:aid_offer_rm": Page("GET", "/aid/offers/{standing_offer}/edxl-rm.xml", members_only()),
 }
 
 APIS: dict[str, Api] = {
@@ -59,6 +61,7 @@ APIS: dict[str, Api] = {
     "api:aid_request_edxl_rm": Api(
         "GET", "/api/aid/requests/{aid_request}/edxl-rm", api_aid_read()
     ),
+    "api:aid_offer_edxl_rm": Api("GET", "/api/aid/offers/{standing_offer}/edxl-rm", api_aid_read()),
     "api:import_edxl_rm": Api("POST", "/api/aid/edxl-rm", api_aid(201, 422), RM_REQUEST),
 }
 

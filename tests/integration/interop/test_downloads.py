@@ -99,3 +99,21 @@ def test_an_outsider_downloads_nothing(client, south):
     client.force_login(south.people["outsider"])
     assert client.get(f"/c/{south.collab.slug}/export-saner.json").status_code == 404
     assert client.get(f"/c/{south.collab.slug}/export-have.xml").status_code == 404
+
+
+def test_a_standing_offers_page_offers_its_thread_as_edxl_rm_messages(client, aid):
+    standing = f.offer(
+        by=aid.people["south_coordinator"],
+        organisation=aid.south,
+        site=aid.south_site,
+        collaborative=aid.collab,
+        kind="staff",
+        details={"role": "porter", "grade": "Band 2", "shifts": "Days"},
+        quantity=2,
+    )
+    client.force_login(aid.people[Role.REPORTER])
+    path = f"/aid/offers/{standing.pk}/edxl-rm.xml"
+    assert path in client.get(f"/aid/offers/{standing.pk}").content.decode()
+    response = _download(client, aid.people[Role.REPORTER], path)
+    assert edxl_rm.validate(response.content) == []
+    assert b"<OfferUnsolicitedResource" in response.content

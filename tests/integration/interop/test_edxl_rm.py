@@ -140,6 +140,30 @@ def test_a_thread_goes_out_as_linked_rm_messages_that_validate(client, aid):
     assert messages[0].findtext(f"{amount}/rm:Amount", namespaces=NS) == "2"
 
 
+def test_a_standing_offer_goes_out_with_its_commitments_as_one_linked_thread(client, aid):
+    cast = aid
+    _request, answer, standing = _thread(cast)
+    taken = f.commitment(
+        by=cast.people[Role.COORDINATOR], offer=standing, quantity=1, organisation=cast.north
+    )
+    f.move(taken, "released", by=cast.people[Role.COORDINATOR], reason="Covered after all.")
+    token = _token(cast.north, cast.people[Role.ORG_ADMIN])
+    response = client.get(f"/api/aid/offers/{standing.pk}/edxl-rm", **token)
+    assert response.status_code == 200
+    assert edxl_rm.validate(response.content) == []
+    messages = _messages(response.content)
+    kinds = [etree.QName(m).localname for m in messages]
+    assert kinds == ["OfferUnsolicitedResource", "CommitResource", "ReleaseResource"]
+    ids = [m.findtext("rm:MessageID", namespaces=NS) for m in messages]
+    for before, message in zip(ids, messages[1:], strict=False):
+        assert message.findtext("rm:OriginatingMessageID", namespaces=NS) == ids[0]
+        assert message.findtext("rm:PrecedingMessageID", namespaces=NS) == before
+    # An offer that answers a request belongs to the request's thread.
+    response = client.get(f"/api/aid/offers/{answer.pk}/edxl-rm", **token)
+    kinds = [etree.QName(m).localname for m in _messages(response.content)]
+    assert kinds[:2] == ["RequestResource", "ResponseToRequestResource"]
+
+
 def test_an_offer_the_reader_may_not_see_is_not_in_its_thread(client, aid):
     cast = aid
     request, _answer, _standing = _thread(cast)
