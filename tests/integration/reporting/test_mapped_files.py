@@ -130,6 +130,33 @@ SHIPPED = [
         ),
     ),
     Shipped(
+        "england_covid_hospital_activity",
+        "nhse-covid-hospital-activity-2020/covid_admissions_and_beds_by_trust_daily.csv",
+        "date",
+        ("2020-10-01", "2020-11-15"),
+        (
+            # R0A,2020-10-01,9,9,9,9,0,68,7
+            ("R0A", "", "covid_occupied", at(2020, 10, 1), 68),
+            ("R0A", "", "covid_mv_occupied", at(2020, 10, 1), 7),
+            ("R0A", "", "covid_admissions", at(2020, 10, 1), 9),
+            # R0A,2020-11-15,22,14,12,21,2,283,29
+            ("R0A", "", "covid_occupied", at(2020, 11, 15), 283),
+            ("R0A", "", "covid_mv_occupied", at(2020, 11, 15), 29),
+            # 8A580 (an independent hospital, registered from the file): 2020-08-01 all 0
+            ("8A580", "", "covid_occupied", at(2020, 8, 1), 0),
+        ),
+    ),
+    Shipped(
+        "nj_hospital_daily",
+        "us-optimisation-benchmarks/nj_hosp_2020_06_19.csv",
+        "date",
+        ("2020-05-01",),
+        (
+            # 3100642,AtlantiCare Regional Medical Center City Division,2020-05-01,14,…
+            ("NJ3100642", "", "covid_occupied", at(2020, 5, 1, NEW_YORK), 14),
+        ),
+    ),
+    Shipped(
         "ny_hospital_weekly",
         "us-optimisation-benchmarks/ny-facility-weekly/raw_hospitalData_Hospital_NY.csv",
         "date",
@@ -258,3 +285,28 @@ def test_welsh_hospitals_the_registry_file_lacks_are_registered_under_their_boar
         assert not Observation.objects.filter(
             series__site__code="7A3B7", series__organisation__code="7A3"
         ).exists()
+
+
+def test_a_blank_covid_cell_stores_nothing_and_is_never_zero(registry, tmp_path):
+    spec = next(s for s in SHIPPED if s.mapping.startswith("england_covid"))
+    mapping = load_mapping(MAPPINGS / f"{spec.mapping}.toml")
+    path = tmp_path / "covid.csv"
+    # 8A580,2020-08-02,0,0,0,0,0,, (beds blank that day)
+    path.write_text(
+        "org_code,date,hosp_ads_and_diag,hosp_ads_from_comm,hosp_ads_from_comm_with_lag,"
+        "new_hosp_cases,care_home_ads_and_diags,all_beds_covid,mv_beds_covid\n"
+        "8A580,2020-08-02,0,0,0,0,0,,\n"
+    )
+    outcome = import_file(by=f.SYSTEM, path_or_stream=path, name=path.name, mapping=mapping)
+    assert outcome.cells == 1
+    assert stored("8A580", "", "covid_admissions", at(2020, 8, 2)) == 0
+    assert not Observation.objects.filter(series__measure__code="covid_occupied").exists()
+
+
+def test_new_jersey_facilities_are_registered_under_the_files_own_names(registry, tmp_path):
+    spec = next(s for s in SHIPPED if s.mapping.startswith("nj_"))
+    mapping = load_mapping(MAPPINGS / f"{spec.mapping}.toml")
+    path = sample(spec, tmp_path)
+    outcome = import_file(by=f.SYSTEM, path_or_stream=path, name=path.name, mapping=mapping)
+    registered = dict(outcome.registered_organisations)
+    assert registered["NJ3100642"] == "AtlantiCare Regional Medical Center City Division"
