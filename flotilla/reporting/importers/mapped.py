@@ -32,7 +32,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flotilla import catalogue as catalogue_module
-from flotilla.organisations.models import OrganisationKind, name_key
+from flotilla.organisations.models import Organisation, OrganisationKind, name_key
 from flotilla.reporting.importers import (
     Accumulator,
     CsvRows,
@@ -551,6 +551,9 @@ def parse(lines: Iterable[str], mapping: Mapping, *, on_conflict: str = "reject"
         if not code:
             parsed.errors.append(Problem("no organisation", parsed.code_column, line))
             continue
+        if _too_long(code, org):
+            parsed.errors.append(Problem(_too_long(code, org), parsed.code_column, line))
+            continue
         site_code = ""
         if site is not None and site_at is not None:
             raw_site = cells[site_at].strip()
@@ -560,6 +563,9 @@ def parse(lines: Iterable[str], mapping: Mapping, *, on_conflict: str = "reject"
             site_code = _key(raw_site, site)
             if not site_code:
                 parsed.errors.append(Problem("no site", parsed.site_column, line))
+                continue
+            if _too_long(site_code, site):
+                parsed.errors.append(Problem(_too_long(site_code, site), parsed.site_column, line))
                 continue
         raw_date = cells[date_at].strip()
         found = moments.get(raw_date)
@@ -603,6 +609,22 @@ def parse(lines: Iterable[str], mapping: Mapping, *, on_conflict: str = "reject"
             acc.add((*key, m.measure), column, reading)
     acc.resolve(parsed)
     return parsed
+
+
+#: The longest code the registry holds (organisations' and sites' alike).
+CODE_LENGTH = Organisation._meta.get_field("code").max_length
+
+
+def _too_long(key: str, spec: KeyColumn) -> str:
+    """Why a code cannot be a registry code ('' when it can): longer than the registry holds.
+    Names are matched, not stored, so only codes are checked."""
+    if key.startswith(NAME_PREFIX) or len(key) <= CODE_LENGTH:
+        return ""
+    made = f" (with the mapping's prefix {spec.prefix!r})" if spec.prefix else ""
+    return (
+        f"the code {key!r}{made} is longer than the {CODE_LENGTH} characters a code in the "
+        "registry may have"
+    )
 
 
 def _key(raw: str, spec: KeyColumn) -> str:

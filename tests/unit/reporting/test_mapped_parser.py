@@ -221,3 +221,19 @@ def test_any_cell_gives_a_value_a_missing_reason_nothing_or_an_error_naming_row_
             assert math.isfinite(value) and value == float(text.replace(",", ""))
         else:
             assert reason in ("not_reported", "invalid")
+
+
+def test_a_code_longer_than_the_registry_holds_is_an_error_naming_row_and_column():
+    mapping = read_mapping(
+        'description = "d"\n[date]\ncolumn = "day"\nformats = ["%Y-%m-%d"]\n'
+        '[organisation]\ncolumn = "id"\n'
+        'match = "code"\nprefix = "NJ"\n[[measures]]\ncolumn = "beds"\nmeasure = "ga_open"\n'
+        'unit = "beds"\n'
+    )
+    text = "id,day,beds\n3100642,2020-05-01,4\nACS-Hunterd,2020-05-01,1\n"
+    parsed = mapped.parse(io.StringIO(text), mapping)
+    [problem] = parsed.errors
+    assert (problem.row, problem.field) == (3, "id")
+    assert "'NJACS-HUNTERD' (with the mapping's prefix 'NJ') is longer than the 10" in (
+        problem.message
+    )
