@@ -580,52 +580,27 @@ def _resolve_mapped(
     """
     problems: list[Problem] = []
     org, site = mapping.organisation, mapping.site
-    rename: dict[str, str] = {}
-    named = [c for c in parsed.first_row if c.startswith(mapped.NAME_PREFIX)]
-    if named:
-        lookup: dict[str, set[str]] = {}
+    lookup: dict[str, set[str]] = {}
+    if any(c.startswith(mapped.NAME_PREFIX) for c in parsed.first_row):
         for code, org_name in Organisation.objects.values_list("code", "name"):
             lookup.setdefault(name_key(org_name), set()).add(code)
         for code, key in OrganisationAlias.objects.values_list("organisation__code", "key"):
             lookup.setdefault(key, set()).add(code)
-        for key in named:
-            found = lookup.get(key.removeprefix(mapped.NAME_PREFIX), set())
-            shown = parsed.names.get(key, key)
-            if len(found) == 1:
-                rename[key] = found.pop()
-            else:
-                problems.append(
-                    Problem(
-                        f"{shown!r} names {' and '.join(sorted(found))}: add a code column or "
-                        "make the name unique"
-                        if found
-                        else f"no organisation is named {shown!r} (nor has it as an alias): "
-                        "add one with `flotilla load-registry` (aliases column)",
-                        parsed.code_column,
-                        parsed.first_row[key],
-                    )
-                )
-    site_rename: dict[str, str] = {}
-    named_sites = [c for c in parsed.site_rows if c.startswith(mapped.NAME_PREFIX)]
-    if named_sites:
-        site_lookup: dict[str, set[str]] = {}
+    rename = _by_name(
+        parsed, parsed.first_row, lookup, parsed.code_column, problems,
+        ambiguous="{shown!r} names {found}: add a code column or make the name unique",
+        unknown="no organisation is named {shown!r} (nor has it as an alias): add one with "
+        "`flotilla load-registry` (aliases column)",
+    )  # fmt: skip
+    site_lookup: dict[str, set[str]] = {}
+    if any(c.startswith(mapped.NAME_PREFIX) for c in parsed.site_rows):
         for code, site_name in Site.objects.values_list("code", "name"):
             site_lookup.setdefault(name_key(site_name), set()).add(code)
-        for key in named_sites:
-            found = site_lookup.get(key.removeprefix(mapped.NAME_PREFIX), set())
-            shown = parsed.names.get(key, key)
-            if len(found) == 1:
-                site_rename[key] = found.pop()
-            else:
-                problems.append(
-                    Problem(
-                        f"{shown!r} names sites {' and '.join(sorted(found))}"
-                        if found
-                        else f"no site is named {shown!r}",
-                        parsed.site_column,
-                        parsed.site_rows[key],
-                    )
-                )
+    site_rename = _by_name(
+        parsed, parsed.site_rows, site_lookup, parsed.site_column, problems,
+        ambiguous="{shown!r} names sites {found}",
+        unknown="no site is named {shown!r}",
+    )  # fmt: skip
     if problems:
         raise ImportRejected(problems, outcome)
     if rename or site_rename:
@@ -682,3 +657,29 @@ def _resolve_mapped(
                 by=by, code=code, name=site_name, organisation=owner.current()
             )
             outcome.registered_sites.append((code, site_name))
+
+
+def _by_name(
+    parsed: ParsedFile,
+    first_rows: dict[str, int],
+    lookup: dict[str, set[str]],
+    column: str,
+    problems: list[Problem],
+    *,
+    ambiguous: str,
+    unknown: str,
+) -> dict[str, str]:
+    """Name key → the one registry code it names; a name naming none or several is a
+    problem at the first row that gives it (`ambiguous`/`unknown` are the messages, with
+    `{shown}` the name as the file gives it and `{found}` the codes it names)."""
+    rename: dict[str, str] = {}
+    for key in [c for c in first_rows if c.startswith(mapped.NAME_PREFIX)]:
+        found = lookup.get(key.removeprefix(mapped.NAME_PREFIX), set())
+        shown = parsed.names.get(key, key)
+        if len(found) == 1:
+            rename[key] = next(iter(found))
+        else:
+            text = ambiguous if found else unknown
+            message = text.format(shown=shown, found=" and ".join(sorted(found)))
+            problems.append(Problem(message, column, first_rows[key]))
+    return rename

@@ -27,7 +27,9 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -181,10 +183,14 @@ def _locate(text: str) -> dict[tuple[str, int, str], int]:
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "mappings"
 
 
-def shipped() -> dict[str, Mapping]:
+@cache
+def shipped() -> MappingProxyType[str, Mapping]:
     """The shipped mappings by name (the file's stem), in name order: what a person may
-    choose when uploading a file in one of those layouts."""
-    return {path.stem: load_mapping(path) for path in sorted(SHIPPED_DIR.glob("*.toml"))}
+    choose when uploading a file in one of those layouts. Read once per process: they are
+    files of the release, not data that changes while it runs."""
+    return MappingProxyType(
+        {path.stem: load_mapping(path) for path in sorted(SHIPPED_DIR.glob("*.toml"))}
+    )
 
 
 def load_mapping(path: Path | str) -> Mapping:
@@ -551,8 +557,8 @@ def parse(lines: Iterable[str], mapping: Mapping, *, on_conflict: str = "reject"
         if not code:
             parsed.errors.append(Problem("no organisation", parsed.code_column, line))
             continue
-        if _too_long(code, org):
-            parsed.errors.append(Problem(_too_long(code, org), parsed.code_column, line))
+        if too_long := _too_long(code, org):
+            parsed.errors.append(Problem(too_long, parsed.code_column, line))
             continue
         site_code = ""
         if site is not None and site_at is not None:
@@ -564,8 +570,8 @@ def parse(lines: Iterable[str], mapping: Mapping, *, on_conflict: str = "reject"
             if not site_code:
                 parsed.errors.append(Problem("no site", parsed.site_column, line))
                 continue
-            if _too_long(site_code, site):
-                parsed.errors.append(Problem(_too_long(site_code, site), parsed.site_column, line))
+            if too_long := _too_long(site_code, site):
+                parsed.errors.append(Problem(too_long, parsed.site_column, line))
                 continue
         raw_date = cells[date_at].strip()
         found = moments.get(raw_date)
