@@ -22,8 +22,40 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from flotilla.organisations.models import Organisation, Site
 from flotilla.reporting.models import MissingReason
 from flotilla.reporting.validation import Problem
+
+#: The longest code and name the registry holds (organisations' and sites' alike): a file
+#: that would register one longer is refused at its row and column, never by the database.
+CODE_LENGTH = Organisation._meta.get_field("code").max_length
+NAME_LENGTH = Organisation._meta.get_field("name").max_length
+assert (
+    Site._meta.get_field("code").max_length,
+    Site._meta.get_field("name").max_length,
+) == (CODE_LENGTH, NAME_LENGTH)
+
+
+def code_too_long(code: str, made: str = "") -> str:
+    """Why `code` cannot be a registry code ('' when it can). `made`: how the file's cell
+    became the code, said after it (a mapping's prefix)."""
+    if len(code) <= CODE_LENGTH:
+        return ""
+    return (
+        f"the code {code!r}{made} is longer than the {CODE_LENGTH} characters a code in the "
+        "registry may have"
+    )
+
+
+def name_too_long(name: str) -> str:
+    """Why `name` cannot be a registry name ('' when it can)."""
+    if len(name) <= NAME_LENGTH:
+        return ""
+    return (
+        f"the name is {len(name):,} characters long, longer than the {NAME_LENGTH} a name in "
+        "the registry may have"
+    )
+
 
 #: How conflicting duplicates are handled: reject the file, or keep the last in file order.
 ON_CONFLICT_CHOICES = ("reject", "last")

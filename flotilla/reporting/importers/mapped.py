@@ -34,13 +34,15 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flotilla import catalogue as catalogue_module
-from flotilla.organisations.models import Organisation, OrganisationKind, name_key
+from flotilla.organisations.models import OrganisationKind, name_key
 from flotilla.reporting.importers import (
     Accumulator,
     CsvRows,
     NotANumber,
     ParsedFile,
     Reading,
+    code_too_long,
+    name_too_long,
     parse_number,
 )
 from flotilla.reporting.models import MissingReason
@@ -511,6 +513,7 @@ def parse(lines: Iterable[str], mapping: Mapping, *, on_conflict: str = "reject"
     site_name_at = (
         index(site.name_column, "site", 0, "name_column") if site and site.name_column else None
     )
+    site_name_column = site.name_column if site else ""
     measures = []
     for n, m in enumerate(mapping.measures):
         where = tuple((index(c, "measures", n, "where"), set(v)) for c, v in m.where)
@@ -590,14 +593,22 @@ def parse(lines: Iterable[str], mapping: Mapping, *, on_conflict: str = "reject"
         moment, day = found
         parsed.first_row.setdefault(code, line)
         if org_name_at is not None and cells[org_name_at].strip():
-            parsed.names.setdefault(code, " ".join(cells[org_name_at].split()))
+            name = " ".join(cells[org_name_at].split())
+            if too_long := name_too_long(name):
+                parsed.errors.append(Problem(too_long, org.name_column, line))
+                continue
+            parsed.names.setdefault(code, name)
         elif org.match == "name":
             parsed.names.setdefault(code, " ".join(raw_org.split()))
         if site_code:
             parsed.site_rows.setdefault(site_code, line)
             parsed.site_organisations.setdefault(site_code, code)
             if site_name_at is not None and cells[site_name_at].strip():
-                parsed.names.setdefault(site_code, " ".join(cells[site_name_at].split()))
+                name = " ".join(cells[site_name_at].split())
+                if too_long := name_too_long(name):
+                    parsed.errors.append(Problem(too_long, site_name_column, line))
+                    continue
+                parsed.names.setdefault(site_code, name)
             elif site is not None and site.match == "name":
                 parsed.names.setdefault(site_code, " ".join(cells[site_at].split()))
         key = (code, site_code, moment)
@@ -617,19 +628,13 @@ def parse(lines: Iterable[str], mapping: Mapping, *, on_conflict: str = "reject"
     return parsed
 
 
-#: The longest code the registry holds (organisations' and sites' alike).
-CODE_LENGTH = Organisation._meta.get_field("code").max_length
-
-
 def _too_long(key: str, spec: KeyColumn) -> str:
     """Why a code cannot be a registry code ('' when it can): longer than the registry holds.
-    Names are matched, not stored, so only codes are checked."""
-    if key.startswith(NAME_PREFIX) or len(key) <= CODE_LENGTH:
+    Names used as keys are matched, not stored, so only codes are checked."""
+    if key.startswith(NAME_PREFIX):
         return ""
-    made = f" (with the mapping's prefix {spec.prefix!r})" if spec.prefix else ""
-    return (
-        f"the code {key!r}{made} is longer than the {CODE_LENGTH} characters a code in the "
-        "registry may have"
+    return code_too_long(
+        key, f" (with the mapping's prefix {spec.prefix!r})" if spec.prefix else ""
     )
 
 

@@ -27,6 +27,8 @@ from flotilla.reporting.importers import (
     NotANumber,
     ParsedFile,
     Reading,
+    code_too_long,
+    name_too_long,
     parse_number,
 )
 from flotilla.reporting.validation import Problem
@@ -144,6 +146,9 @@ def parse(lines: Iterable[str], *, on_conflict: str = "reject") -> ParsedFile:
         if not code:
             parsed.errors.append(Problem("no trust code", code_column, line))
             continue
+        if too_long := code_too_long(code):
+            parsed.errors.append(Problem(too_long, code_column, line))
+            continue
         raw_date = cells[date_at].strip()
         moment = moments.get(raw_date)
         if moment is None:
@@ -154,9 +159,12 @@ def parse(lines: Iterable[str], *, on_conflict: str = "reject") -> ParsedFile:
                     Problem(f"{raw_date!r} is not a date (YYYY-MM-DD)", date_column, line)
                 )
                 continue
-        name = cells[name_at].strip()
+        name = " ".join(cells[name_at].split())
+        if too_long := name_too_long(name):
+            parsed.errors.append(Problem(too_long, " ".join(header[name_at].split()), line))
+            continue
         if name:
-            parsed.names[code] = " ".join(name.split())
+            parsed.names[code] = name
         if code not in parsed.first_row:
             parsed.first_row[code] = line
         acc.add_row((code, "", moment), line)

@@ -356,3 +356,21 @@ def test_the_command_lists_every_conflict_and_imports_with_the_option(reference,
     assert "Resolved" in out.getvalue()
     assert "Skipped" in out.getvalue() and "England total rows" in out.getvalue()
     assert Observation.objects.count() > 0
+
+
+def test_an_unknown_trust_whose_name_the_registry_cannot_hold_is_refused_and_nothing_stays(
+    reference, tmp_path
+):
+    """On PostgreSQL an oversized name would otherwise be a database error; on SQLite it would
+    be stored whole. Either way the file is refused at the row and column instead."""
+    path = tmp_path / "long.csv"
+    path.write_text(
+        f"Code,Name,Date,G&A beds open\nZZ9,{'Stranger Hospitals ' * 16}NHS Trust,2021-12-01,100\n"
+    )
+    before = counts()
+    with pytest.raises(ImportRejected) as rejected:
+        import_file(by=f.SYSTEM, path_or_stream=path, name="long.csv")
+    (problem,) = rejected.value.problems
+    assert (problem.row, problem.field) == (2, "Name")
+    assert counts() == before
+    assert not Organisation.objects.filter(code="ZZ9").exists()

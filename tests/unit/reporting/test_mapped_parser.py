@@ -237,3 +237,17 @@ def test_a_code_longer_than_the_registry_holds_is_an_error_naming_row_and_column
     assert "'NJACS-HUNTERD' (with the mapping's prefix 'NJ') is longer than the 10" in (
         problem.message
     )
+
+
+def test_a_name_longer_than_the_registry_holds_is_an_error_naming_row_and_column():
+    mapping = read_mapping(
+        'description = "d"\n[date]\ncolumn = "day"\nformats = ["%Y-%m-%d"]\n'
+        '[organisation]\ncolumn = "id"\nname_column = "hospital"\n'
+        'match = "code"\nprefix = "NJ"\n[[measures]]\ncolumn = "beds"\nmeasure = "ga_open"\n'
+        'unit = "beds"\n'
+    )
+    text = f"id,hospital,day,beds\n31,Short,2020-05-01,4\n32,{'x' * 301},2020-05-01,1\n"
+    parsed = mapped.parse(io.StringIO(text), mapping)
+    [problem] = parsed.errors
+    assert (problem.row, problem.field) == (3, "hospital")
+    assert "the name is 301 characters long, longer than the 300" in problem.message

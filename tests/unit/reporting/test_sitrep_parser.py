@@ -185,3 +185,25 @@ def test_a_resolved_conflict_in_a_part_gives_the_sum_an_earlier_revision():
     parsed = parse(body, on_conflict="last")
     (cell,), _ = combine_into_successors(parsed.cells, {"OLD": "NEW"})
     assert (cell.value, cell.earlier.value) == (151.0, 150.0)
+
+
+def test_a_trust_code_longer_than_the_registry_holds_is_an_error_naming_row_and_column():
+    parsed = parse("RA1,Acme,2021-12-01,100,90,0.9,8\nRA1234567890,Long,2021-12-01,1,1,1,1\n")
+    [problem] = parsed.errors
+    assert (problem.row, problem.field) == (3, "Code")
+    assert "'RA1234567890' is longer than the 10 characters" in problem.message
+
+
+def test_a_trust_name_longer_than_the_registry_holds_is_an_error_naming_row_and_column():
+    name = "Acme " * 61  # 304 characters once its spaces are made single
+    parsed = parse(f"RA1,{name},2021-12-01,100,90,0.9,8\n")
+    [problem] = parsed.errors
+    assert (problem.row, problem.field) == (2, "Name")
+    assert "the name is 304 characters long, longer than the 300" in problem.message
+    assert parsed.names == {}
+
+
+def test_a_name_of_exactly_the_registry_length_is_taken():
+    name = "A" * 300
+    parsed = parse(f"RA1,{name},2021-12-01,100,90,0.9,8\n")
+    assert parsed.errors == [] and parsed.names == {"RA1": name}
