@@ -766,21 +766,32 @@ def reset_password(*, user: Any, password: str, by: Any = None) -> Any:
 
 
 def count_request(subject: str, minute: int) -> int:
-    """Count one request against `subject` in `minute` and return the count so far, in one
-    atomic statement (an upsert), so concurrent requests never share a number. The first
-    request of a minute also deletes the rows of minutes before the last."""
+    """Count one request against `subject` in `minute` and return the count so far (see
+    `count_requests`)."""
+    return count_requests([subject], minute)[subject[:160]]
+
+
+def count_requests(subjects: list[str], minute: int) -> dict[str, int]:
+    """Count one request against each of `subjects` in `minute` and return each one's count
+    so far, in one atomic statement (an upsert of every subject at once), so concurrent
+    requests never share a number. The first request of a minute for any subject also
+    deletes the rows of minutes before the last."""
     table = RequestCount._meta.db_table
+    keys = list(dict.fromkeys(s[:160] for s in subjects))
+    if not keys:
+        return {}
+    rows = ", ".join(["(%s, %s, 1)"] * len(keys))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (subject, minute, count) VALUES (%s, %s, 1) "
+            f"INSERT INTO {table} (subject, minute, count) VALUES {rows} "
             f"ON CONFLICT (subject, minute) DO UPDATE SET count = {table}.count + 1 "
-            "RETURNING count",
-            [subject[:160], minute],
+            "RETURNING subject, count",
+            [v for key in keys for v in (key, minute)],
         )
-        (count,) = cursor.fetchone()
-    if count == 1:
+        counts = {subject: int(count) for subject, count in cursor.fetchall()}
+    if 1 in counts.values():
         RequestCount.objects.filter(minute__lt=minute - 1).delete()
-    return int(count)
+    return counts
 
 
 # ------------------------------------------------------------------ OpenID Connect

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db.models import Exists, Max, Q
+from django.db import connection
+from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticToken
@@ -148,12 +148,26 @@ def must_pass_second_factor(user: Any) -> bool:
     required = settings.ADMIN_SECOND_FACTOR
     if required and (user.is_staff or user.is_superuser):
         return True
-    # One query on every page a session that has not passed asks for: an app, or (when
-    # required) an admin role.
-    reasons = Q(Exists(TOTPDevice.objects.filter(user=user, confirmed=True)))
+    # Asked on every page a session that has not passed asks for, so one plain statement
+    # (the ORM's Exists would cost more to build than to run): an app, or (when required) an
+    # admin role.
+    devices, members = TOTPDevice._meta, Membership._meta
+    sql = (
+        f"SELECT EXISTS (SELECT 1 FROM {devices.db_table} "
+        f"WHERE {devices.get_field('user').column} = %s "
+        f"AND {devices.get_field('confirmed').column})"
+    )
+    params: list[Any] = [user.pk]
     if required:
-        reasons |= Q(Exists(_admin_roles(user)))
-    return get_user_model().objects.filter(reasons, pk=user.pk).exists()
+        sql += (
+            f" OR EXISTS (SELECT 1 FROM {members.db_table} "
+            f"WHERE {members.get_field('user').column} = %s "
+            f"AND {members.get_field('role').column} = %s)"
+        )
+        params += [user.pk, Role.ORG_ADMIN.value]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return bool(cursor.fetchone()[0])
 
 
 def authenticator_of(user: Any) -> TOTPDevice | None:

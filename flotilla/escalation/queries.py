@@ -273,12 +273,15 @@ def levels_seen_by(
     at: datetime | None = None,
     *,
     levels_only: bool = False,
+    declared: Mapping[int, tuple[float, datetime]] | None = None,
 ) -> dict[int, Seen]:
     """Organisation id → its newest computed level under `profiles[id]` that the viewer may
     see as at `at` (None: now), with the declared level beside it. Organisations whose
     escalation group is not shared with the viewer, or with no level yet, are absent.
     `levels_only`: without the declared level and what the viewer may see of the figures
-    (a roll-up needs only the levels)."""
+    (a roll-up needs only the levels). `declared`: the organisations' own declared levels
+    (value, as of) as this viewer was just shown them as at `at` through the policy (a
+    picture that read them), so that they are not read again; absent: none shown."""
     orgs = {o.pk: o for o in organisations}
     wanted = {pk: p for pk, p in profiles.items() if p is not None and pk in orgs}
 
@@ -290,12 +293,17 @@ def levels_seen_by(
     seen = {c.organisation_id: Seen(c, a) for c, a in found}
     if levels_only:
         return seen
-    if seen:
+    if seen and declared is None:
         reading = policy.read_latest(viewer, at, set(seen), [DECLARED])
-        for v in reading.values:
-            if v.site_id is None and v.organisation_id in seen and v.value is not None:
-                seen[v.organisation_id].declared = v.value
-                seen[v.organisation_id].declared_as_of = v.as_of
+        declared = {
+            v.organisation_id: (v.value, v.as_of)
+            for v in reading.values
+            if v.site_id is None and v.value is not None
+        }
+    for owner, (value, as_of) in (declared or {}).items():
+        if owner in seen:
+            seen[owner].declared = value
+            seen[owner].declared_as_of = as_of
     _figures_shown(viewer, list(seen.values()), at)
     return seen
 
@@ -460,13 +468,23 @@ class CollaborativeLevels:
 
 
 def collaborative_levels(
-    viewer: policy.Viewer, collaborative: Collaborative, at: datetime | None = None
+    viewer: policy.Viewer,
+    collaborative: Collaborative,
+    at: datetime | None = None,
+    *,
+    members: list[Organisation] | None = None,
+    declared: Mapping[int, tuple[float, datetime]] | None = None,
 ) -> CollaborativeLevels:
     """Each member's computed level under the profile the collaborative uses for its kind,
-    as the viewer may see it (as at `at`), and the system level as at that moment."""
-    members = members_of(collaborative)
+    as the viewer may see it (as at `at`), and the system level as at that moment.
+    `members` (the collaborative's members, as `members_of` gives them) and `declared` (see
+    `levels_seen_by`): what a page that also shows the picture has already read."""
+    if members is None:
+        members = members_of(collaborative)
     profiles = profiles_for_members(collaborative, {m.kind for m in members})
-    seen = levels_seen_by(viewer, members, {m.pk: profiles[m.kind] for m in members}, at)
+    seen = levels_seen_by(
+        viewer, members, {m.pk: profiles[m.kind] for m in members}, at, declared=declared
+    )
     system = SystemLevel.objects.filter(collaborative=collaborative)
     if at is not None:
         system = system.filter(computed_at__lte=at)

@@ -361,10 +361,15 @@ def collaborative_status(request: HttpRequest, slug: Slug) -> list[dict[str, Any
     if has_nul(slug):
         raise Http404
     collab = find_collaborative(viewer.organisation_ids, slug)
-    levels = escalation.collaborative_levels(viewer, collab)
     members = members_of(collab)
     declared = policy.read_latest(viewer, None, {m.pk for m in members}, [escalation.DECLARED])
     said = {v.organisation_id: v for v in declared.values if v.site_id is None}
+    levels = escalation.collaborative_levels(
+        viewer,
+        collab,
+        members=members,
+        declared={o: (v.value, v.as_of) for o, v in said.items() if v.value is not None},
+    )
     out = []
     for m in members:
         d, s = said.get(m.pk), levels.members.get(m.pk)

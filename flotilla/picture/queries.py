@@ -16,6 +16,7 @@ from flotilla import catalogue
 from flotilla.catalogue import Catalogue, ColumnSpec
 from flotilla.collaboratives.models import Collaborative, CollaborativeMembership
 from flotilla.collaboratives.queries import collaboratives_of, members_of
+from flotilla.escalation.queries import DECLARED
 from flotilla.organisations.models import Organisation, Site
 from flotilla.sharing import policy
 from flotilla.sharing.policy.rules import EXACT, rag_band
@@ -192,6 +193,8 @@ class Picture:
     expected: list[Organisation] = field(default_factory=list)
     #: Every row in name order; `rows` is what the table view shows of them, in its order.
     all_rows: list[Row] = field(default_factory=list)
+    #: The measures read.
+    measures: tuple[str, ...] = ()
 
     @property
     def coverage_hours(self) -> int:
@@ -210,6 +213,19 @@ class Picture:
 
     def organisation_count(self, rows: list[Row]) -> int:
         return len({r.organisation.pk for r in rows})
+
+    def declared_levels(self) -> dict[int, tuple[float, datetime]] | None:
+        """Organisation id → its own declared level and its time, as this picture shows them
+        (for `escalation.collaborative_levels`, so that they are not read twice); None when
+        the picture did not read declared levels."""
+        if DECLARED not in self.measures:
+            return None
+        out = {}
+        for row in self.all_rows:
+            figure = row.figures.get(DECLARED) if row.site is None else None
+            if figure is not None and figure.value is not None:
+                out[row.organisation.pk] = (figure.value, figure.as_of)
+        return out
 
 
 @dataclass(frozen=True)
@@ -319,6 +335,7 @@ def collaborative_picture(
         thresholds=thresholds,
         expected=expected,
         all_rows=ordered,
+        measures=measures,
     )
 
 

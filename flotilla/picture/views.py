@@ -67,7 +67,9 @@ def _dashboard_context(request: HttpRequest, slug: str) -> dict:
     at, at_error, at_notice = parse_at(request)
     view, view_errors = table_view(request.GET)
     picture = collaborative_picture(viewer, collab, at, view.dashboard.measures, view)
-    levels = escalation.collaborative_levels(viewer, collab, at)
+    levels = escalation.collaborative_levels(
+        viewer, collab, at, members=picture.members, declared=picture.declared_levels()
+    )
     expected = _expected(viewer, picture, view.dashboard.measures, at)
     # A time that was moved to now is not carried into links: the page is live again.
     at_param = request.GET.get("at", "") if at else ""

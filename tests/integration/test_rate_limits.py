@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from flotilla.accounts.actions import count_request
+from flotilla.accounts.actions import count_request, count_requests
 from flotilla.accounts.models import RequestCount
 from flotilla.authz import actions as authz_actions
 from flotilla.authz.models import Role, TokenScope
@@ -95,3 +95,16 @@ def test_requests_counted_at_once_from_two_threads_each_get_their_own_number():
 
     seen = [n for counts in at_once(count_forty) for n in counts]
     assert sorted(seen) == list(range(1, 81))
+
+
+@pytest.mark.django_db
+def test_an_address_and_a_token_are_counted_together_in_one_statement():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    count_requests(["address:10.0.0.9", "token:abc"], 200)
+    with CaptureQueriesContext(connection) as queries:
+        counts = count_requests(["address:10.0.0.9", "token:abc", "token:abc"], 200)
+    assert counts == {"address:10.0.0.9": 2, "token:abc": 2}
+    assert len(queries) == 1
+    assert count_requests([], 200) == {}

@@ -133,6 +133,42 @@ def test_a_member_sees_another_members_level_with_its_figures_under_an_exact_gra
     assert s.declared == 2 and s.disagrees
 
 
+def test_the_declared_levels_a_picture_already_read_are_used_instead_of_read_again(cast):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from flotilla.picture.queries import collaborative_picture
+
+    f.report(cast.north, hours_ago(1), **f.HOT, opel_declared=2)
+    f.report(cast.south, hours_ago(1), **f.CALM)
+    f.levels(cast.north)
+    f.levels(cast.south)
+    v = viewer(cast.people["south_reporter"])
+    picture = collaborative_picture(v, cast.collab)
+    declared = picture.declared_levels()
+    assert declared == {cast.north.pk: (2, hours_ago(1))}  # south declared nothing
+    alone = queries.collaborative_levels(v, cast.collab)
+    with CaptureQueriesContext(connection) as given:
+        shared = queries.collaborative_levels(
+            v, cast.collab, members=picture.members, declared=declared
+        )
+    assert (
+        {o: (s.level, s.declared) for o, s in shared.members.items()}
+        == {o: (s.level, s.declared) for o, s in alone.members.items()}
+        == {cast.north.pk: (4, 2), cast.south.pk: (1, None)}
+    )
+    assert not any("reporting_observation" in q["sql"] for q in given.captured_queries)
+
+
+def test_a_picture_without_the_declared_level_gives_none_to_read_it_afresh(cast):
+    from flotilla.picture.queries import collaborative_picture
+
+    picture = collaborative_picture(
+        viewer(cast.people["south_reporter"]), cast.collab, measures=["ga_open"]
+    )
+    assert picture.declared_levels() is None
+
+
 def test_without_the_escalation_group_the_level_is_not_shown_at_all(cast):
     grant = f.collaborative_grant(cast.north, cast.collab)
     f.reshare(grant, groups=("capacity", "flow"))
