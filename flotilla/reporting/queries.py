@@ -38,6 +38,10 @@ def latest_as_at(series: QuerySet[Series], at: datetime | Expression | None) -> 
     One correlated sub-query per series, each answered by the partial unique index on
     (series, as_of) of current values, so the cost grows with the number of series, not with
     the length of history.
+
+    Two statements: the newest value's id of each series, then those values by primary key.
+    As one statement (`id IN (sub-query)`) PostgreSQL hashed the whole observation table to
+    join the ids (47 ms on the demo's 36,000 values, against 7 ms for the two).
     Rows come back as tuples: building model instances cost more than the query itself.
     """
     newest = Observation.objects.filter(series=OuterRef("pk"), is_current=True)
@@ -47,20 +51,28 @@ def latest_as_at(series: QuerySet[Series], at: datetime | Expression | None) -> 
     elif at is not None:
         newest = newest.filter(as_of__lte=at)
     newest_id = newest.order_by("-as_of").values("id")[:1]
-    ids = series.annotate(latest_id=Subquery(newest_id)).values("latest_id")
-    rows = Observation.objects.filter(id__in=ids).values_list(
-        "series_id",
-        "series__organisation_id",
-        "series__site_id",
-        "series__measure__code",
-        "as_of",
-        "value",
-        "text",
-        "missing_reason",
-        "submission__received_at",
-        "submission__source",
-    )
-    return [LatestValue(*row) for row in rows]
+    found = series.annotate(latest_id=Subquery(newest_id)).values_list("latest_id", flat=True)
+    ids = [i for i in found if i is not None]
+    out = []
+    for start in range(0, len(ids), ID_BATCH):
+        rows = Observation.objects.filter(id__in=ids[start : start + ID_BATCH]).values_list(
+            "series_id",
+            "series__organisation_id",
+            "series__site_id",
+            "series__measure__code",
+            "as_of",
+            "value",
+            "text",
+            "missing_reason",
+            "submission__received_at",
+            "submission__source",
+        )
+        out.extend(LatestValue(*row) for row in rows)
+    return out
+
+
+#: Ids asked for in one statement: well under SQLite's limit of 32,766 parameters.
+ID_BATCH = 10_000
 
 
 def report_times(
