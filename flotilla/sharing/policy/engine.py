@@ -131,9 +131,27 @@ def access_map(
         return _access_map(viewer, wanted)
     key = (viewer, wanted)
     if key not in memo:
-        memo[key] = _access_map(viewer, wanted)
+        memo[key] = _within_remembered(memo, viewer, wanted)
+        if memo[key] is None:
+            memo[key] = _access_map(viewer, wanted)
     # A copy each time: a caller may change what it is given.
     return {owner: dict(groups) for owner, groups in memo[key].items()}
+
+
+def _within_remembered(
+    memo: dict[tuple[Viewer, frozenset[int] | None], Any],
+    viewer: Viewer,
+    wanted: frozenset[int] | None,
+) -> dict[int, dict[str, Accesses]] | None:
+    """The viewer's access to `wanted`, taken from a remembered answer about a set of
+    organisations that holds them all (each owner's access does not depend on which others
+    were asked about); None when no remembered answer holds them."""
+    if wanted is None or viewer.platform:  # the platform's answer is made without a query
+        return None
+    for (who, asked), answer in memo.items():
+        if who == viewer and (asked is None or wanted <= asked):
+            return {owner: groups for owner, groups in answer.items() if owner in wanted}
+    return None
 
 
 def _access_map(viewer: Viewer, wanted: frozenset[int] | None) -> dict[int, dict[str, Accesses]]:

@@ -38,9 +38,41 @@ def test_inside_the_block_the_same_question_is_answered_once_and_alike(cast):
             only_south = policy.access_map(viewer, {cast.south.pk})
     assert first == second == fresh
     assert len(again) == 0
-    # Another set of organisations is another question.
-    assert len(other) > 0
+    # A set within one already answered is answered from it, as it would be afresh.
+    assert len(other) == 0
+    assert only_south == policy.access_map(viewer, {cast.south.pk}) != {}
     assert set(only_south) == {cast.south.pk}
+
+
+def test_a_set_not_within_any_answered_is_another_question(cast):
+    viewer = policy.viewer_of(cast.people[Role.VIEWER])
+    other_viewer = policy.viewer_of(cast.people["south_reporter"])
+    with policy.remembering():
+        policy.access_map(viewer, {cast.south.pk})
+        with CaptureQueriesContext(connection) as wider:
+            both = policy.access_map(viewer, {cast.north.pk, cast.south.pk})
+        with CaptureQueriesContext(connection) as someone_else:
+            theirs = policy.access_map(other_viewer, {cast.north.pk})
+        with CaptureQueriesContext(connection) as everyone:
+            policy.access_map(viewer)
+        # Once every organisation is answered, any set is within it.
+        with CaptureQueriesContext(connection) as within_all:
+            north = policy.access_map(viewer, {cast.north.pk})
+    assert len(wider) > 0 and len(someone_else) > 0 and len(everyone) > 0
+    assert len(within_all) == 0
+    assert both == policy.access_map(viewer, {cast.north.pk, cast.south.pk})
+    assert theirs == policy.access_map(other_viewer, {cast.north.pk})
+    assert north == policy.access_map(viewer, {cast.north.pk})
+
+
+def test_the_platform_operator_is_answered_without_asking_the_grants(cast):
+    viewer = policy.platform_viewer("test")
+    with policy.remembering():
+        policy.access_map(viewer)
+        with CaptureQueriesContext(connection) as queries:
+            some = policy.access_map(viewer, {cast.north.pk})
+    assert len(queries) == 0
+    assert some == {cast.north.pk: policy.access_map(viewer, {cast.north.pk})[cast.north.pk]}
 
 
 def test_a_caller_that_changes_what_it_was_given_does_not_change_the_next_answer(cast):
