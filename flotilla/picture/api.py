@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator
 
 from flotilla import catalogue as catalogue_module
 from flotilla import formatting
@@ -52,7 +52,13 @@ class CollaborativeOut(Schema):
     members: list[MemberOut]
 
 
-class FigureOut(Schema):
+class Plain(BaseModel):
+    """A response part the operation builds as plain dicts: validated by pydantic alone,
+    without ninja's `Schema` wrapping each object to read Django model attributes, which
+    took 15 of the picture's 90 ms of CPU for its 300 rows."""
+
+
+class FigureOut(Plain):
     org_code: str
     site_code: str | None
     measure: str
@@ -72,13 +78,13 @@ class FigureOut(Schema):
     )
 
 
-class WithheldOut(Schema):
+class WithheldOut(Plain):
     org_code: str
     measure: str
     reason: str = Field(..., description="Why it is missing, in words: not shared with you.")
 
 
-class DelayedOut(Schema):
+class DelayedOut(Plain):
     org_code: str
     site_code: str | None
     measure: str
@@ -88,7 +94,7 @@ class DelayedOut(Schema):
     )
 
 
-class CoverageOut(Schema):
+class CoverageOut(Plain):
     reported_recently: int = Field(
         ..., description="Members with a figure within the last reporting interval."
     )
@@ -97,7 +103,7 @@ class CoverageOut(Schema):
     )
 
 
-class PictureOut(Schema):
+class PictureOut(Plain):
     collaborative: str
     at: datetime
     is_live: bool
