@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
+from functools import lru_cache
+
 from django.conf import settings
 from django.contrib.messages import get_messages
 from django.middleware.csrf import get_token
 from django.templatetags.static import static
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from jinja2 import ChainableUndefined, Environment
+from markupsafe import Markup
 
 from flotilla import formatting
 
@@ -23,6 +27,23 @@ def unread_notifications(user: object) -> int:
     from flotilla.notifications.queries import unread_count
 
     return unread_count(user)
+
+
+def parts(env: Environment) -> Callable[..., Markup]:
+    """`part(name, **values)`: the template `name` rendered with these values alone, kept
+    for the next page that asks with the same values. For what is the same on many pages
+    and costs more to render than to look up (the header and footer: the NHS.UK macros
+    took about a third of a page's rendering). The values must be hashable and the template
+    must use nothing else of the request; links are kept per URL prefix."""
+
+    @lru_cache(maxsize=1024)
+    def render(name: str, prefix: str, values: tuple[tuple[str, Hashable], ...]) -> Markup:
+        return Markup(env.get_template(name).render(dict(values)))
+
+    def part(name: str, **values: Hashable) -> Markup:
+        return render(name, get_script_prefix(), tuple(sorted(values.items())))
+
+    return part
 
 
 def environment(**options: object) -> Environment:
@@ -41,6 +62,7 @@ def environment(**options: object) -> Environment:
             "occupancy_cell": formatting.occupancy_cell_html,
             "rag": formatting.rag_html,
             "unread_notifications": unread_notifications,
+            "part": parts(env),
         }
     )
     env.filters.update(
