@@ -151,10 +151,13 @@ def forecasts_seen_by(
     for group, codes in _groups(wanted).items():
 
         def fetch(cutoffs: dict[int, datetime], codes: list[str] = codes) -> list[Forecast]:
+            # Owners alike in cutoff (most are: live grants) share one condition.
+            alike: dict[datetime, list[int]] = defaultdict(list)
+            for o, cutoff in cutoffs.items():
+                if o in orgs:
+                    alike[cutoff].append(o)
             reach = [
-                Q(organisation_id=o, as_of__lte=cutoff)
-                for o, cutoff in cutoffs.items()
-                if o in orgs
+                Q(organisation_id__in=owners, as_of__lte=cutoff) for cutoff, owners in alike.items()
             ]
             if not reach:
                 return []
