@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -69,8 +71,8 @@ def _form_context(org: Organisation, site: Site | None) -> dict:
 @login_required
 def form(request: HttpRequest, code: str) -> HttpResponse:
     org, site = _target(request, code)
-    ctx = _form_context(org, site)
-    ctx.update({"values": {}, "field_errors": {}, "errors": [], "warnings": []})
+    # The form's figures are read only to show the form: a report saved is redirected.
+    ctx: dict[str, Any] = {"values": {}, "field_errors": {}, "errors": [], "warnings": []}
     if request.method == "POST":
         now = report_time(timezone.now())
         cells, problems = cells_from_post(
@@ -98,7 +100,7 @@ def form(request: HttpRequest, code: str) -> HttpResponse:
             ctx["field_errors"] = {p.field: p.message for p in problems}
             ctx["errors"] = [{"text": p.message, "anchor": f"id_{p.field}"} for p in problems]
         ctx["values"] = request.POST
-    return render(request, "reporting/form.jinja", ctx)
+    return render(request, "reporting/form.jinja", {**_form_context(org, site), **ctx})
 
 
 def _back(org: Organisation, site: Site | None) -> str:

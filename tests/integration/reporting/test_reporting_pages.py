@@ -33,6 +33,20 @@ def test_submitting_the_form_stores_only_the_figures_given(client, cast):
     assert stored == {"ga_open": 1400.0, "ga_occupied": 1390.0}
 
 
+def test_a_saved_report_is_redirected_without_reading_the_forms_figures(client, cast, monkeypatch):
+    from flotilla.reporting import views
+
+    def not_needed(*args, **kwargs):
+        raise AssertionError("the form's figures were read for a report that was saved")
+
+    client.force_login(cast.people[Role.REPORTER])
+    monkeypatch.setattr(views, "_form_context", not_needed)
+    assert client.post("/o/RN1/report", {"ga_open": "400"}).status_code == 302
+    # A report refused is shown again on the form, which needs them.
+    with pytest.raises(AssertionError, match="figures were read"):
+        client.post("/o/RN1/report", {"ga_open": "x"})
+
+
 def test_a_valid_report_is_saved_with_warnings_shown(client, cast):
     client.force_login(cast.people[Role.REPORTER])
     response = client.post(
