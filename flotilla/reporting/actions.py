@@ -321,6 +321,14 @@ def record_report(
         result.submission_id = submission.pk
         result.created = len(new_rows) - len(superseded)
         result.revised = len(superseded)
+        newest: dict[int, datetime] = {}
+        for c in unique_cells:
+            newest[c.organisation_id] = max(c.as_of, newest.get(c.organisation_id, c.as_of))
+        # The jobs are queued before the audit event: appending it locks the head of the
+        # audit chain, which every report waits for, until the transaction commits.
+        events.report_recorded.send(
+            sender=Submission, by=actor, submission=submission, newest=newest
+        )
         audit.record(
             by=actor,
             action="reporting.report_submitted",
@@ -344,13 +352,7 @@ def record_report(
                 "organisations": sorted({c.organisation_id for c in unique_cells}),
             },
         )
-        newest: dict[int, datetime] = {}
-        for c in unique_cells:
-            newest[c.organisation_id] = max(c.as_of, newest.get(c.organisation_id, c.as_of))
         reminders.clear_after_report(by=actor, newest=newest)
-        events.report_recorded.send(
-            sender=Submission, by=actor, submission=submission, newest=newest
-        )
     return result
 
 
