@@ -230,7 +230,7 @@ class RateLimitMiddleware:
         # Every subject counted in one statement; the first over its limit is named.
         counts = count_requests([subject for subject, _ in subjects], int(now // 60))
         for subject, limit in subjects:
-            if counts[subject[:160]] > limit:
+            if counts[subject] > limit:
                 return too_many(request, subject, limit, retry_after=60 - int(now % 60))
         return self.get_response(request)
 

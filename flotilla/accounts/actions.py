@@ -768,14 +768,15 @@ def reset_password(*, user: Any, password: str, by: Any = None) -> Any:
 def count_request(subject: str, minute: int) -> int:
     """Count one request against `subject` in `minute` and return the count so far (see
     `count_requests`)."""
-    return count_requests([subject], minute)[subject[:160]]
+    return count_requests([subject], minute)[subject]
 
 
 def count_requests(subjects: list[str], minute: int) -> dict[str, int]:
     """Count one request against each of `subjects` in `minute` and return each one's count
     so far, in one atomic statement (an upsert of every subject at once), so concurrent
-    requests never share a number. The first request of a minute for any subject also
-    deletes the rows of minutes before the last."""
+    requests never share a number. A subject is stored in its first 160 characters; the
+    counts are keyed by the subjects as given. The first request of a minute for any
+    subject also deletes the rows of minutes before the last."""
     table = RequestCount._meta.db_table
     keys = list(dict.fromkeys(s[:160] for s in subjects))
     if not keys:
@@ -788,10 +789,10 @@ def count_requests(subjects: list[str], minute: int) -> dict[str, int]:
             "RETURNING subject, count",
             [v for key in keys for v in (key, minute)],
         )
-        counts = {subject: int(count) for subject, count in cursor.fetchall()}
+        counts = {key: int(count) for key, count in cursor.fetchall()}
     if 1 in counts.values():
         RequestCount.objects.filter(minute__lt=minute - 1).delete()
-    return counts
+    return {subject: counts[subject[:160]] for subject in subjects}
 
 
 # ------------------------------------------------------------------ OpenID Connect
