@@ -55,7 +55,7 @@ class CollaborativeOut(Schema):
 class Plain(BaseModel):
     """A response part the operation builds as plain dicts: validated by pydantic alone,
     without ninja's `Schema` wrapping each object to read Django model attributes, which
-    took 15 of the picture's 90 ms of CPU for its 300 rows."""
+    took 15 ms of CPU for the demo's 284 rows, of a request of 70 to 90 ms (2026-12-01)."""
 
 
 class FigureOut(Plain):
