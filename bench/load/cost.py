@@ -7,10 +7,12 @@ wall time and statements sent, medians over `--runs` requests, on a database as
         .venv/bin/python bench/load/cost.py WORLD.json [--runs 40] [--only refresh,picture]
 
 `--profile KIND` prints the functions that took the most time for that kind (cProfile,
-`--sort cumulative` by default) and the statements of one request of it. The settings are
-the load test's (DEBUG off, HTTPS behind a trusted proxy, rate limits on); the client plays
-the proxy as the locustfile does. `about` (a signed-in page with nothing of its own) and
-`signin` (the sign-in page, no session) show what every request costs before its view.
+`--sort cumulative` by default) and the statements of one request of it; `--callers PATTERN`
+adds who called the functions whose names match PATTERN (pstats' `print_callers`). The
+settings are the load test's (DEBUG off, HTTPS behind a trusted proxy, rate limits on); the
+client plays the proxy as the locustfile does. `about` (a signed-in page with nothing of its
+own) and `signin` (the sign-in page, no session) show what every request costs before its
+view.
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ def main() -> int:
     parser.add_argument("--profile", default="")
     parser.add_argument("--only", default="", help="comma-separated kinds")
     parser.add_argument("--sort", default="cumulative", help="cProfile's order (tottime…)")
+    parser.add_argument(
+        "--callers", default="", help="with --profile: who called the functions matching this"
+    )
     parser.add_argument("--sql", type=int, default=200, help="characters of each statement")
     args = parser.parse_args()
     settings_env()
@@ -186,7 +191,10 @@ def main() -> int:
             for _ in range(args.runs):
                 call()
             profiler.disable()
-            pstats.Stats(profiler).sort_stats(args.sort).print_stats(60)
+            stats = pstats.Stats(profiler).sort_stats(args.sort)
+            stats.print_stats(60)
+            if args.callers:
+                stats.print_callers(args.callers)
             with CaptureQueriesContext(connection) as q:
                 call()
             for query in q.captured_queries:

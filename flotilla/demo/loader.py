@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from flotilla.alerts import actions as alerts
@@ -119,8 +119,25 @@ def load(*, data_dir: Path | None = None, today: date | None = None) -> dict[str
     data_dir = Path(data_dir or settings.DATA_DIR)
     today = today or last_snapshot_day()
     if (data_dir / SITREP).exists() and (data_dir / "reference/england").is_dir():
-        return _load_real(data_dir, today)
-    return _load_synthetic(today)
+        result = _load_real(data_dir, today)
+    else:
+        result = _load_synthetic(today)
+    _gather_statistics()
+    return result
+
+
+def _gather_statistics() -> None:
+    """Give PostgreSQL's planner statistics of what was just loaded.
+
+    After a bulk load the planner knows nothing of the new rows until autovacuum samples
+    them, a minute or more later; until then it guesses, and the first pages and a load
+    test started at once run plans made for empty tables. SQLite's planner is left as it
+    is: it plans these queries from their indexes without statistics.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
 
 
 def _users(
