@@ -19,6 +19,7 @@ SCRIPTS = [
     ["dashboard.py"],
     ["escalation.py"],
     ["alerts.py"],
+    ["jobs_backlog.py"],
     ["plan_static.py"],
     ["crash.py"],
     ["planning/forecast_backtest.py"],

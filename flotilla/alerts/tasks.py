@@ -12,7 +12,7 @@ from flotilla.collaboratives.queries import active
 from flotilla.jobs.retry import job
 
 
-@job(max_attempts=5, backoff=timedelta(seconds=10))
+@job(max_attempts=5, backoff=timedelta(seconds=10), takes_over=True)
 def evaluate_alerts(
     organisation_ids: list[int],
     collaborative_ids: list[int] | None = None,
@@ -21,7 +21,8 @@ def evaluate_alerts(
     """Judge the rules about these organisations (only those of `kinds` when given; and the
     system-level rules of these collaboratives) on their newest figures, and queue the
     telling of what opened. Idempotent: one unresolved alert per rule and organisation,
-    each told once."""
+    each told once. Takes over the same evaluation waiting behind it: it judges the
+    figures and levels they were queued for."""
     out = actions.evaluate(organisation_ids=organisation_ids, kinds=kinds).as_dict()
     if collaborative_ids:
         system = actions.evaluate_collaboratives(collaborative_ids=collaborative_ids)

@@ -10,11 +10,12 @@ from flotilla.escalation import actions
 from flotilla.jobs.retry import job
 
 
-@job(max_attempts=5, backoff=timedelta(seconds=20))
+@job(max_attempts=5, backoff=timedelta(seconds=20), takes_over=True)
 def recompute_levels(organisation_ids: list[int]) -> dict[str, Any]:
     """Recompute these organisations' levels from their newest figures, and their
     collaboratives' system levels. Idempotent: a level is stored once per organisation,
-    profile version and report time, and a system level only when it changed."""
+    profile version and report time, and a system level only when it changed. Takes over
+    the same recompute waiting behind it: it reads the figures they were queued for."""
     return actions.recompute_for(organisation_ids=organisation_ids)
 
 

@@ -37,6 +37,12 @@ it again must change nothing that the first run already changed. Ways to get the
   cannot be made idempotent is at-least-once: say so in the job's docstring.
 - **Do the work through an action** (``actions.py``), which audits it, as for any write.
 
+A job that reads the newest state of what its arguments name (an organisation's newest
+figures), not what was true when it was queued, can be made with ``@job(takes_over=True)``:
+when a worker starts it, the identical jobs waiting behind it are marked done by it
+(``actions.take_over_waiting``, ADR 0036), so a queue that fell behind is not worked through
+one report at a time.
+
 Scheduled jobs are listed in ``flotilla.jobs.schedule`` (see its docstring). Workers are
 started with ``flotilla worker``; see docs/deployment.md.
 """

@@ -13,13 +13,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_tasks import TaskResultStatus
-from django_tasks_db.models import DBTaskResult
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 from flotilla.audit import actions as audit
 from flotilla.jobs.models import ScheduledRun, WorkerHeartbeat, lost_after
-from flotilla.jobs.retry import rule_for
+from flotilla.jobs.retry import TAKEN_OVER_BY, rule_for
 
 if TYPE_CHECKING:
     from flotilla.jobs.schedule import Entry
@@ -143,6 +144,41 @@ def recover_lost(*, by: Any, now: datetime | None = None) -> dict[str, list[str]
                 after={"workers": sorted(workers), "put_back": put_back, "failed": given_up},
             )
     return {"put_back": put_back, "failed": given_up}
+
+
+def take_over_waiting(*, row: DBTaskResult, now: datetime | None = None) -> int:
+    """Mark every job waiting behind `row` for the same work as done by `row`; how many.
+
+    For a job that works from the newest state of what its arguments name (`@job(takes_over=
+    True)`), run by a worker that has just claimed `row`. A job "waiting for the same work" has
+    the same task, queue and arguments and is due now (not one waiting for a retry's backoff,
+    nor one running). Each was queued in a transaction that has committed (it is visible
+    here), so the reads `row` makes after this see everything it was queued for; running it
+    as well would do the same work again. They end as succeeded, their return value naming
+    `row`. Not audited, like the rest of the queue's bookkeeping: the rows are the record.
+
+    On PostgreSQL a job another worker is claiming at this moment is locked: the update waits
+    for the claim, then finds it running and leaves it to that worker.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        return (
+            DBTaskResult.objects.filter(
+                status=TaskResultStatus.READY,
+                task_path=row.task_path,
+                queue_name=row.queue_name,
+                backend_name=row.backend_name,
+                args_kwargs=row.args_kwargs,
+            )
+            .filter(Q(run_after=get_date_max()) | Q(run_after__lte=now))
+            .exclude(pk=row.pk)
+            .update(
+                status=TaskResultStatus.SUCCESSFUL,
+                started_at=now,
+                finished_at=now,
+                return_value={TAKEN_OVER_BY: str(row.pk)},
+            )
+        )
 
 
 def enqueue_slot(*, entry: Entry, slot: datetime) -> ScheduledRun | None:

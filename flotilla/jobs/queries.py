@@ -11,7 +11,7 @@ from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from flotilla.jobs.models import ScheduledRun, WorkerHeartbeat, lost_after
-from flotilla.jobs.retry import rule_for
+from flotilla.jobs.retry import TAKEN_OVER_BY, rule_for
 from flotilla.jobs.schedule import SCHEDULE, Entry
 
 #: How many failed and succeeded jobs the page lists (newest first); counts cover all.
@@ -37,6 +37,8 @@ class Job:
     #: The last error, kept while a job waits for its next attempt: class and message line.
     error: str
     traceback: str
+    #: The id of the job that did this one's work (`actions.take_over_waiting`), or "".
+    taken_over_by: str = ""
 
 
 def _error_line(traceback: str) -> str:
@@ -67,7 +69,13 @@ def _job(row: DBTaskResult) -> Job:
         worker=row.worker_ids[-1] if row.worker_ids else "",
         error=_error_line(row.traceback) if row.exception_class_path else "",
         traceback=row.traceback if row.exception_class_path else "",
+        taken_over_by=_taken_over_by(row),
     )
+
+
+def _taken_over_by(row: DBTaskResult) -> str:
+    value = row.return_value if row.status == TaskResultStatus.SUCCESSFUL else None
+    return str(value.get(TAKEN_OVER_BY, "")) if isinstance(value, dict) else ""
 
 
 def _jobs(rows: Any) -> list[Job]:

@@ -49,6 +49,11 @@ NO_RETRY = Retry(max_attempts=1)
 
 #: Retry rules by task path (module.function), filled in as `@job` modules are imported.
 _RULES: dict[str, Retry] = {}
+#: The task paths of jobs made with `takes_over=True`.
+_TAKING_OVER: set[str] = set()
+#: The key of the return value of a job another took over (`actions.take_over_waiting`):
+#: the id of the job that did its work.
+TAKEN_OVER_BY = "taken_over_by"
 
 
 def job(
@@ -61,18 +66,27 @@ def job(
     priority: int = DEFAULT_TASK_PRIORITY,
     queue_name: str = DEFAULT_TASK_QUEUE_NAME,
     takes_context: bool = False,
+    takes_over: bool = False,
 ) -> Any:
     """Make `function` a django-tasks `Task` that is retried with exponential backoff.
 
     Use as `@job` or `@job(max_attempts=…, backoff=…)`; enqueue with `.enqueue(...)` as for
     any task. The function must be idempotent: it may run again after a failure or after its
     worker was lost part-way (see `flotilla.jobs`).
+
+    `takes_over=True` is for a job that works from the newest state of what its arguments
+    name (an organisation's newest figures), not from what was true when it was queued: when
+    a worker starts it, every identical job waiting in the queue is marked done by it
+    (`actions.take_over_waiting`), so a queue that has fallen behind does the work once per
+    organisation rather than once per report (ADR 0036).
     """
     rule = Retry(max_attempts=max_attempts, backoff=backoff, factor=factor, max_delay=max_delay)
 
     def wrap(f: Callable[..., Any]) -> Task:
         made = task(priority=priority, queue_name=queue_name, takes_context=takes_context)(f)
         _RULES[made.module_path] = rule
+        if takes_over:
+            _TAKING_OVER.add(made.module_path)
         return made
 
     return wrap(function) if function is not None else wrap
@@ -86,6 +100,12 @@ def rule_for(task_path: str) -> Retry:
         except ImportError:
             return NO_RETRY
     return _RULES.get(task_path, NO_RETRY)
+
+
+def takes_over(task_path: str) -> bool:
+    """Whether the task at `task_path` takes over identical jobs waiting behind it."""
+    rule_for(task_path)  # imports it, so that its `@job` has run
+    return task_path in _TAKING_OVER
 
 
 def after_attempt(sender: Any, task_result: Any, **kwargs: Any) -> None:

@@ -6,7 +6,9 @@ Beside the worker loop a housekeeping thread, every `lost_after / 6` seconds:
 - schedules: enqueues due slots of the schedule (`enqueue_due`), unless told not to.
 
 The loop itself (claiming rows with `select_for_update(skip_locked=True)` on PostgreSQL, an
-exclusive transaction on SQLite) is django-tasks-db's, unchanged.
+exclusive transaction on SQLite) is django-tasks-db's, unchanged. Between the claim and the
+run, a job made with `@job(takes_over=True)` takes over the identical jobs waiting behind it
+(`actions.take_over_waiting`, ADR 0036).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import threading
 
 from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
 
 from flotilla.audit.principals import Principal
 from flotilla.jobs import actions
+from flotilla.jobs.retry import takes_over
 
 logger = logging.getLogger("flotilla.jobs")
 
@@ -79,6 +83,18 @@ class FlotillaWorker(Worker):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.housekeeping = Housekeeping(worker_id=self.worker_id, schedule=schedule)
 
+    def run_task(self, db_task_result: DBTaskResult) -> None:
+        if takes_over(db_task_result.task_path):
+            try:
+                taken = actions.take_over_waiting(row=db_task_result)
+            except Exception:
+                # Taking over saves work; failing to is no reason not to do this job's own.
+                logger.exception("job %s could not take over its duplicates", db_task_result.pk)
+            else:
+                if taken:
+                    logger.info("Job %s took over %d waiting like it", db_task_result.pk, taken)
+        super().run_task(db_task_result)
+
     def run(self) -> None:
         try:
             # Once before the first claim, in this thread: the heartbeat exists before this
@@ -91,3 +107,21 @@ class FlotillaWorker(Worker):
             self.housekeeping.stop()
             actions.forget_worker(worker_id=self.worker_id)
             logger.info("Worker %s stopped", self.worker_id)
+
+
+def run_batch(*, worker_id: str, schedule: bool = False) -> FlotillaWorker:
+    """Run every job that is due in this process, the jobs they queue too, then return the
+    worker (as `flotilla worker --batch` does, without its logging and signal handling)."""
+    worker = FlotillaWorker(
+        schedule=schedule,
+        queue_names=["default"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id=worker_id,
+        excluded_queue_names=[],
+    )
+    worker.run()
+    return worker

@@ -8,11 +8,11 @@ from flotilla.jobs.retry import job
 from flotilla.planning import actions
 
 
-@job(max_attempts=5, backoff=timedelta(seconds=30))
+@job(max_attempts=5, backoff=timedelta(seconds=30), takes_over=True)
 def forecast_organisations(organisation_ids: list[int]) -> dict[str, int]:
     """Forecast these organisations' measures again from their newest figures. Idempotent:
     one forecast per organisation, site, measure, origin and target day, replaced only when
-    what it says changed."""
+    what it says changed. Takes over the same forecasts waiting behind it."""
     return actions.recompute_for(organisation_ids=organisation_ids)
 
 

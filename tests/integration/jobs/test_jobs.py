@@ -21,9 +21,9 @@ from flotilla.audit.models import AuditEvent
 from flotilla.authz.models import Role
 from flotilla.jobs import actions
 from flotilla.jobs.models import ScheduledRun, WorkerHeartbeat
-from flotilla.jobs.retry import NO_RETRY, Retry, job, rule_for
+from flotilla.jobs.retry import NO_RETRY, TAKEN_OVER_BY, Retry, job, rule_for
 from flotilla.jobs.schedule import SCHEDULE, Entry
-from flotilla.jobs.worker import FlotillaWorker
+from flotilla.jobs.worker import FlotillaWorker, run_batch
 from tests import factories as f
 from tests.concurrency import at_once
 
@@ -50,21 +50,20 @@ def always_fails(ward: str) -> None:
     raise ValueError(f"the bed list for {ward} is unreadable")
 
 
+#: The wards `recount` counted, in order: what the worker actually ran.
+RECOUNTED: list[str] = []
+
+
+@job(takes_over=True)
+def recount(ward: str) -> str:
+    """Stands in for a job that works from the newest state of what it names."""
+    RECOUNTED.append(ward)
+    return f"counted {ward}"
+
+
 def run_worker(*, schedule: bool = False) -> FlotillaWorker:
     """Run every job that is due with a real worker, as `flotilla worker --batch` does."""
-    worker = FlotillaWorker(
-        schedule=schedule,
-        queue_names=["default"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id=f"test-{time.monotonic_ns()}",
-        excluded_queue_names=[],
-    )
-    worker.run()
-    return worker
+    return run_batch(schedule=schedule, worker_id=f"test-{time.monotonic_ns()}")
 
 
 def row(result) -> DBTaskResult:
@@ -374,3 +373,93 @@ def test_platform_staff_see_the_jobs_page_and_an_organisation_admin_gets_404(cli
     client.force_login(cast.people[Role.ORG_ADMIN])
     assert client.get("/platform/jobs").status_code == 404
     assert 'href="/platform/jobs"' not in client.get("/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_that_takes_over_runs_once_for_every_identical_job_waiting_behind_it(client):
+    RECOUNTED.clear()
+    first, second, third = (recount.enqueue("Ward 7") for _ in range(3))
+    other_ward = recount.enqueue("Ward 8")
+    plain = [add.enqueue(1, 2), add.enqueue(1, 2)]  # a job without takes_over runs every time
+
+    worker = run_worker()
+
+    assert RECOUNTED == ["Ward 7", "Ward 8"]
+    assert row(first).return_value == "counted Ward 7"
+    assert row(first).worker_ids == [worker.worker_id]
+    for taken in (second, third):
+        done = row(taken)
+        assert done.status == TaskResultStatus.SUCCESSFUL
+        assert done.return_value == {TAKEN_OVER_BY: str(first.id)}
+        assert done.worker_ids == []  # never claimed: it was not run itself
+        assert done.finished_at is not None
+    assert row(other_ward).return_value == "counted Ward 8"
+    assert [row(r).return_value for r in plain] == [3, 3]
+    assert all(row(r).worker_ids == [worker.worker_id] for r in plain)
+    # The jobs page says which job did the work of the ones it took over.
+    client.force_login(staff_member())
+    html = client.get("/platform/jobs").content.decode()
+    succeeded = html[html.index('id="succeeded"') : html.index('id="workers"')]
+    assert succeeded.count(f"done by job <code>{str(first.id)[:8]}</code>") == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_waiting_for_its_next_attempt_or_running_elsewhere_is_not_taken_over():
+    RECOUNTED.clear()
+    now = timezone.now()
+    running, retrying, waiting = (recount.enqueue("Ward 7") for _ in range(3))
+    actions.beat(worker_id="elsewhere", host="there", pid=1)
+    row(running).claim("elsewhere")
+    DBTaskResult.objects.filter(pk=retrying.id).update(run_after=now + timedelta(minutes=5))
+
+    assert actions.take_over_waiting(row=row(waiting), now=now) == 0
+    assert row(running).status == TaskResultStatus.RUNNING
+    assert row(retrying).status == TaskResultStatus.READY
+
+    # Once its backoff has passed, the retry is due like any other and is taken over.
+    later = now + timedelta(minutes=6)
+    assert actions.take_over_waiting(row=row(waiting), now=later) == 1
+    assert row(retrying).return_value == {TAKEN_OVER_BY: str(waiting.id)}
+    assert row(running).status == TaskResultStatus.RUNNING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_jobs_that_read_the_newest_figures_take_over_and_others_do_not():
+    from flotilla.alerts.tasks import evaluate_alerts, tell_alerts
+    from flotilla.escalation.tasks import recompute_levels
+    from flotilla.jobs.retry import takes_over
+    from flotilla.planning.tasks import forecast_organisations
+
+    for newest in (recompute_levels, forecast_organisations, evaluate_alerts):
+        assert takes_over(newest.module_path), newest.module_path
+    for each_its_own in (tell_alerts, add):
+        assert not takes_over(each_its_own.module_path), each_its_own.module_path
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reports_queued_faster_than_the_worker_runs_are_worked_through_once_each_organisation(
+    cast,
+):
+    at = timezone.now().replace(second=0, microsecond=0) - timedelta(hours=1)
+    for minutes in range(3):
+        f.report(cast.north, at + timedelta(minutes=minutes), ga_open=100, ga_occupied=90 + minutes)
+    queued: dict[str, list] = {}
+    for queued_row in DBTaskResult.objects.filter(status=TaskResultStatus.READY):
+        queued.setdefault(queued_row.task_path, []).append(queued_row.pk)
+    assert {path: len(ids) for path, ids in queued.items()} == dict.fromkeys(queued, 3)
+    assert len(queued) == 3  # levels, forecasts, alerts: one of each a report
+
+    run_worker()
+
+    assert not DBTaskResult.objects.exclude(status=TaskResultStatus.SUCCESSFUL).exists()
+    for path, ids in queued.items():
+        rows = list(DBTaskResult.objects.filter(pk__in=ids))
+        ran = [r for r in rows if r.worker_ids]
+        assert len(ran) == 1, path
+        taken = [r.return_value for r in rows if not r.worker_ids]
+        assert taken == [{TAKEN_OVER_BY: str(ran[0].pk)}] * 2, path
+    # The one run of each read the newest report: the level is the newest report time's.
+    from flotilla.escalation.models import ComputedLevel
+
+    newest = ComputedLevel.objects.filter(organisation=cast.north).order_by("-as_of").first()
+    assert newest.as_of == at + timedelta(minutes=2)
