@@ -51,8 +51,9 @@ def kill(server: subprocess.Popen[bytes]) -> None:
     server.wait(timeout=30)
 
 
-def _clients(url, secret, numbers, tally: Tally, lock, stopped, count: int = 6):
-    """`count` clients sending reports (each one at a new minute) until stopped or cut."""
+def _clients(url, secret, numbers, tally: Tally, lock, stopped, answered, count: int = 6):
+    """`count` clients sending reports (each one at a new minute) until stopped or cut;
+    `answered` is set at the first 201."""
     start = datetime.now(UTC) - timedelta(days=20)
 
     def send() -> None:
@@ -76,6 +77,7 @@ def _clients(url, secret, numbers, tally: Tally, lock, stopped, count: int = 6):
                 with lock:
                     tally.sent += 1
                     tally.acknowledged[answer["submission_id"]] = as_of
+                answered.set()
             except urllib.error.HTTPError as e:
                 with lock:
                     tally.sent += 1
@@ -98,17 +100,28 @@ def _clients(url, secret, numbers, tally: Tally, lock, stopped, count: int = 6):
     return threads
 
 
+#: How long a round waits for the server's first acknowledgement before it kills anyway.
+FIRST_ANSWER_WITHIN = 60.0
+
+
 def drill(rounds: int, secret: str, log: Path, seed: int = 2026) -> Tally:
-    """`rounds` times: serve, send, kill mid-stream. Returns what the clients saw."""
+    """`rounds` times: serve, send, kill mid-stream. Returns what the clients saw.
+
+    The kill comes at a random moment (0-0.3 s) after the round's first acknowledgement, not
+    after the start: a server's first requests are its slowest (workers still importing,
+    connections opening), and on a busy machine a fixed delay from the start can kill every
+    round before anything was acknowledged, so that the drill tests nothing. Six clients
+    send back to back, so some request is in flight whenever the kill comes."""
     rng = random.Random(seed)
     numbers = itertools.count()
     tally = Tally()
     for _ in range(rounds):
         # The rate limits are off (servers.environment): the clients send as fast as it answers.
         server, url = start_gunicorn(log, workers=2, threads=4, own_session=True)
-        stopped = threading.Event()
-        clients = _clients(url, secret, numbers, tally, threading.Lock(), stopped)
-        time.sleep(rng.uniform(0.05, 0.5))
+        stopped, answered = threading.Event(), threading.Event()
+        clients = _clients(url, secret, numbers, tally, threading.Lock(), stopped, answered)
+        answered.wait(timeout=FIRST_ANSWER_WITHIN)
+        time.sleep(rng.uniform(0.0, 0.3))
         kill(server)  # mid-stream: requests in flight are cut
         stopped.set()
         for c in clients:
