@@ -16,6 +16,10 @@ settings, driven by Locust on loopback, every phase bounded in time.
    its queue limit at its default (5 s; `--queue-timeout`, 0 for none): a request that waited
    longer for a thread is answered 503 with Retry-After. Locust plays the TLS proxy: it sends
    X-Forwarded-Proto and X-Forwarded-For, each organisation from an address of its own.
+   Beside it, `--task-workers` (1 by default, as `make run`) background-job workers
+   (`flotilla worker`): they run the jobs the reports queue and chain the access record's
+   inbox while the load runs, and their CPU is counted apart; each phase records the jobs
+   and inbox rows still waiting as it ends.
 3. Each person signs in once through the sign-in form; the phases then reuse the sessions.
 4. Phases, each a headless locust run (see mix.py for the mix and the pacing): steady (100
    requests a second: 50 writes, 50 reads, `--steady` seconds); a top-of-the-hour burst at
@@ -168,16 +172,25 @@ def machine() -> dict:
     }
 
 
+def _process(pid: int) -> psutil.Process | None:
+    try:
+        return psutil.Process(pid)
+    except psutil.Error:  # it has gone
+        return None
+
+
 class CpuSampler(threading.Thread):
-    """CPU time taken during a phase by the server (gunicorn's master and workers) and by
-    PostgreSQL's processes, sampled every second so that a connection closed during the phase
-    (they last a minute, FLOTILLA_CONN_MAX_AGE) loses at most its last second; and the whole
+    """CPU time taken during a phase by the server (gunicorn's master and workers), by the
+    background-job workers and by PostgreSQL's processes, sampled every second so that a
+    connection closed during the phase (they last a minute, FLOTILLA_CONN_MAX_AGE) loses at
+    most its last second; and the whole
     machine's busy time, to see who took the two cores (the load generator is measured by
     the driver, other work on the machine is what is left)."""
 
-    def __init__(self, server_pid: int | None):
+    def __init__(self, server_pid: int | None, task_pids: list[int] = ()):
         super().__init__(daemon=True)
         self.server_pid = server_pid
+        self.task_pids = list(task_pids)
         self.seen: dict[int, list] = {}  # pid -> [group, first, last]
         self.stopping = threading.Event()
         self.started_at = time.time()
@@ -191,6 +204,10 @@ class CpuSampler(threading.Thread):
                     yield "gunicorn", p
             except psutil.Error:
                 pass
+        for pid in self.task_pids:
+            worker = _process(pid)
+            if worker is not None:
+                yield "tasks", worker
         for p in psutil.process_iter(["name"]):
             if p.info["name"] == "postgres":
                 yield "postgres", p
@@ -215,7 +232,7 @@ class CpuSampler(threading.Thread):
         self.stopping.set()
         self.join(timeout=5)
         self.sample()
-        out = {"gunicorn": 0.0, "postgres": 0.0}
+        out = {"gunicorn": 0.0, "tasks": 0.0, "postgres": 0.0}
         for group, first, last in self.seen.values():
             out[group] += last - first
         after = psutil.cpu_times()
@@ -241,6 +258,8 @@ class Run:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server: subprocess.Popen | None = None
+        self.task_workers: list[subprocess.Popen] = []
+        self.tasks_log = self.scratch / "tasks.log"
         self.world_file = self.scratch / "world.json"
         self.access_log = self.scratch / "access.log"
         self.server_log = self.scratch / "server.log"
@@ -306,13 +325,16 @@ class Run:
             print(f"could not drop database {self.db}: {e}", file=sys.stderr)
 
     def counts(self) -> dict[str, int]:
-        """What the load left in the database: reports, figures, and the jobs they queued
-        (no worker runs during the test)."""
+        """What is in the database now: reports, figures, the jobs they queued that wait
+        (ready and due) and that ran or were taken over, and the reads waiting in the access
+        record's inbox (ADR 0022). With task workers these say whether they keep up."""
         queries = {
             "submissions": "SELECT count(*) FROM reporting_submission",
             "observations": "SELECT count(*) FROM reporting_observation",
-            "jobs_ready": "SELECT count(*) FROM django_tasks_database_dbtaskresult "
-            "WHERE status = 'READY'",
+            "jobs_waiting": "SELECT count(*) FROM django_tasks_database_dbtaskresult "
+            "WHERE status = 'READY' AND (run_after IS NULL OR run_after <= now())",
+            "jobs_done": "SELECT count(*) FROM django_tasks_database_dbtaskresult "
+            "WHERE status = 'SUCCESSFUL'",
             "access_inbox": "SELECT count(*) FROM sharing_pendingaccess",
         }
         out = {}
@@ -363,6 +385,40 @@ class Run:
             f"gunicorn on {self.url}: {self.args.workers} workers × {self.args.threads} threads, "
             f"queue limit {self.args.queue_timeout:g} s"
         )
+
+    def start_task_workers(self) -> None:
+        """`--task-workers` background-job workers, each as `make run` starts its one
+        (`flotilla worker`: the queue and the schedule)."""
+        for _ in range(self.args.task_workers):
+            with self.tasks_log.open("ab") as out:
+                self.task_workers.append(
+                    subprocess.Popen(
+                        [str(BIN / "python"), "-m", "flotilla.cli", "worker"],
+                        cwd=ROOT,
+                        env=self.env(),
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+        if self.task_workers:
+            log(f"{len(self.task_workers)} task worker(s) started")
+
+    def stop_task_workers(self) -> None:
+        for worker in self.task_workers:
+            if worker.poll() is not None:
+                continue
+            try:
+                os.killpg(worker.pid, signal.SIGTERM)
+                worker.wait(timeout=60)  # the job in hand is finished first
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(timeout=10)
+            except ProcessLookupError:
+                pass
+        if self.task_workers:
+            log("task workers stopped")
+        self.task_workers = []
 
     def stop_server(self) -> None:
         if self.server is None or self.server.poll() is not None:
@@ -494,7 +550,9 @@ class Run:
         access_from = self.access_log.stat().st_size if self.access_log.exists() else 0
         window_from = time.time() + ramp + 1  # the clients started, as --reset-stats
         server_from = self.server_log.stat().st_size
-        sampler = CpuSampler(self.server.pid if self.server else None)
+        sampler = CpuSampler(
+            self.server.pid if self.server else None, [w.pid for w in self.task_workers]
+        )
         sampler.sample()
         sampler.start()
         locust_before = os.times()
@@ -523,6 +581,7 @@ class Run:
         result["cpu_s"] = {k: round(v, 1) for k, v in cpu.items()}
         time.sleep(1)  # the last answers reach the access log
         result["server"] = self.server_side(access_from, server_from, window)
+        result["left"] = self.counts()  # what waits for the task workers as the phase ends
         self.judge(result)
         self.phases.append(result)
         log(f"phase {name}: {self.line(result)}")
@@ -744,6 +803,7 @@ class Run:
             raise RuntimeError(f"world.py failed:\n{world.stderr[-3000:]}")
         log(f"{world.stdout.strip()}: {time.perf_counter() - started:.1f} s")
         self.start_server()
+        self.start_task_workers()
         data = json.loads(self.world_file.read_text())
         started = time.perf_counter()
         for i, org in enumerate(data["organisations"]):
@@ -782,16 +842,17 @@ class Run:
             f"{self.info['postgres']}, commit {self.info['commit']}; load average at the start "
             f"{self.info['load_average']}, the 20M-addition loop {self.info['loop_20m_s']} s; "
             f"gunicorn {self.args.workers} workers × {self.args.threads} threads, queue limit "
-            f"{self.args.queue_timeout:g} s",
+            f"{self.args.queue_timeout:g} s; {self.args.task_workers} task worker(s)",
             "",
             "| phase | offered req/s | answered req/s (writes + reads; of them 429/503) | "
             "requests | failed (status: count) | p50 / p95 / p99 / max ms | "
             "writes p99 / reads p99 ms | "
             "429/503 (with Retry-After) | 5xx (of them the race) | server answered/s, "
             "p50 / p99 ms | "
-            "CPU s: gunicorn / "
-            "postgres / locust / whole machine | load avg | verdict (capacity; overload) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "CPU s: gunicorn / task workers / "
+            "postgres / locust / whole machine | jobs waiting / access inbox at the end | "
+            "load avg | verdict (capacity; overload) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in self.phases:
             if not r.get("requests"):
@@ -799,6 +860,7 @@ class Run:
                 continue
             failures = ", ".join(f"{k}: {v}" for k, v in r["failures"].items()) or "0"
             cpu = r["cpu_s"]
+            left = r.get("left", {})
             lines.append(
                 f"| {r['phase']} | {r['rate']:g} | {r['per_s']:g} ({r['writes_per_s']:g} + "
                 f"{r['reads_per_s']:g}; {r['limited_per_s']:g} refused) | {r['requests']} | "
@@ -808,8 +870,9 @@ class Run:
                 f"{r['server_errors']} ({r['race_500s']}) | "
                 f"{r['server']['answered_per_s']:g}, {r['server']['p50']:g} / "
                 f"{r['server']['p99']:g} | "
-                f"{cpu['gunicorn']:g} / {cpu['postgres']:g} / {cpu['locust']:g} / "
-                f"{cpu['machine']:g} | "
+                f"{cpu['gunicorn']:g} / {cpu['tasks']:g} / {cpu['postgres']:g} / "
+                f"{cpu['locust']:g} / {cpu['machine']:g} | "
+                f"{left.get('jobs_waiting', '?')} / {left.get('access_inbox', '?')} | "
                 f"{r['load_average']} | {'pass' if r['passed'] else 'FAIL'} "
                 f"({'kept up' if r['capacity'] else 'not'}; "
                 f"{'handled' if r['handled'] else 'NOT handled'}) |"
@@ -844,7 +907,8 @@ class Run:
 
     def clean_up(self) -> None:
         self.stop_server()
-        for log_file in (self.server_log, self.access_log):
+        self.stop_task_workers()
+        for log_file in (self.server_log, self.access_log, self.tasks_log):
             if log_file.exists():
                 shutil.copy(log_file, self.out / log_file.name)
         self.drop_database()
@@ -876,6 +940,13 @@ def main() -> int:
     )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument(
+        "--task-workers",
+        type=int,
+        default=1,
+        help="background-job workers beside the server, as `make run` (0: none; the jobs "
+        "and the access record's inbox then wait in the database)",
+    )
     parser.add_argument(
         "--queue-timeout",
         type=float,
