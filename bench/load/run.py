@@ -18,8 +18,8 @@ settings, driven by Locust on loopback, every phase bounded in time.
    X-Forwarded-Proto and X-Forwarded-For, each organisation from an address of its own.
    Beside it, `--task-workers` (1 by default, as `make run`) background-job workers
    (`flotilla worker`): they run the jobs the reports queue and chain the access record's
-   inbox while the load runs, and their CPU is counted apart; each phase records the jobs
-   and inbox rows still waiting as it ends.
+   inbox while the load runs, and their CPU is counted apart; each phase records the most
+   jobs queued and inbox rows waiting at any second of it.
 3. Each person signs in once through the sign-in form; the phases then reuse the sessions.
 4. Phases, each a headless locust run (see mix.py for the mix and the pacing): steady (100
    requests a second: 50 writes, 50 reads, `--steady` seconds); a top-of-the-hour burst at
@@ -65,6 +65,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -172,42 +173,76 @@ def machine() -> dict:
     }
 
 
-def _process(pid: int) -> psutil.Process | None:
+def stop(process: subprocess.Popen, grace: float) -> bool:
+    """SIGTERM to `process`'s group (started with `start_new_session`), SIGKILL after `grace`
+    seconds; whether it was still running."""
+    if process.poll() is not None:
+        return False
     try:
-        return psutil.Process(pid)
-    except psutil.Error:  # it has gone
-        return None
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+    return True
 
 
-class CpuSampler(threading.Thread):
-    """CPU time taken during a phase by the server (gunicorn's master and workers), by the
-    background-job workers and by PostgreSQL's processes, sampled every second so that a
-    connection closed during the phase (they last a minute, FLOTILLA_CONN_MAX_AGE) loses at
-    most its last second; and the whole
-    machine's busy time, to see who took the two cores (the load generator is measured by
-    the driver, other work on the machine is what is left)."""
+#: The work waiting for the task workers: jobs queued (ready; a few of them may be waiting
+#: for a retry's backoff) and reads in the access record's inbox (ADR 0022).
+WAITING = {
+    "jobs_waiting": "SELECT count(*) FROM django_tasks_database_dbtaskresult "
+    "WHERE status = 'READY'",
+    "access_inbox": "SELECT count(*) FROM sharing_pendingaccess",
+}
 
-    def __init__(self, server_pid: int | None, task_pids: list[int] = ()):
+
+def count(conn: psycopg.Connection, queries: dict[str, str]) -> dict[str, int]:
+    out = {}
+    for name, sql in queries.items():
+        try:
+            out[name] = conn.execute(sql).fetchone()[0]
+        except psycopg.Error:
+            conn.rollback()
+    return out
+
+
+class Sampler(threading.Thread):
+    """What a phase took, sampled every second: the CPU time of the server (gunicorn's
+    master and workers), of the task workers and of PostgreSQL's processes (every second, so
+    that a connection closed during the phase, they last a minute, FLOTILLA_CONN_MAX_AGE,
+    loses at most its last second); the whole machine's busy time, to see who took the two
+    cores (the load generator is measured by the driver, other work on the machine is what
+    is left); and, with `database_url`, the most work that waited for the task workers at
+    any second (`WAITING`)."""
+
+    def __init__(
+        self,
+        server_pid: int | None,
+        task_pids: Iterable[int] = (),
+        database_url: str | None = None,
+    ):
         super().__init__(daemon=True)
-        self.server_pid = server_pid
-        self.task_pids = list(task_pids)
+        self.roots = [("gunicorn", server_pid), *(("tasks", pid) for pid in task_pids)]
+        self.database_url = database_url
+        self.peaks: dict[str, int] = {}
         self.seen: dict[int, list] = {}  # pid -> [group, first, last]
         self.stopping = threading.Event()
         self.started_at = time.time()
         self.machine_before = psutil.cpu_times()
 
     def processes(self):
-        if self.server_pid is not None:
+        for group, pid in self.roots:
+            if pid is None:
+                continue
             try:
-                master = psutil.Process(self.server_pid)
-                for p in [master, *master.children(recursive=True)]:
-                    yield "gunicorn", p
-            except psutil.Error:
-                pass
-        for pid in self.task_pids:
-            worker = _process(pid)
-            if worker is not None:
-                yield "tasks", worker
+                root = psutil.Process(pid)
+                family = [root, *root.children(recursive=True)]
+            except psutil.Error:  # it has gone
+                continue
+            for p in family:
+                yield group, p
         for p in psutil.process_iter(["name"]):
             if p.info["name"] == "postgres":
                 yield "postgres", p
@@ -225,8 +260,16 @@ class CpuSampler(threading.Thread):
                 pass
 
     def run(self) -> None:
-        while not self.stopping.wait(1.0):
-            self.sample()
+        conn = psycopg.connect(self.database_url, autocommit=True) if self.database_url else None
+        try:
+            while not self.stopping.wait(1.0):
+                self.sample()
+                if conn is not None:
+                    for name, n in count(conn, WAITING).items():
+                        self.peaks[name] = max(n, self.peaks.get(name, 0))
+        finally:
+            if conn is not None:
+                conn.close()
 
     def stop(self) -> dict[str, float]:
         self.stopping.set()
@@ -325,26 +368,17 @@ class Run:
             print(f"could not drop database {self.db}: {e}", file=sys.stderr)
 
     def counts(self) -> dict[str, int]:
-        """What is in the database now: reports, figures, the jobs they queued that wait
-        (ready and due) and that ran or were taken over, and the reads waiting in the access
-        record's inbox (ADR 0022). With task workers these say whether they keep up."""
+        """What the load left in the database: reports, figures, the jobs that ran or were
+        taken over, and what still waits for the task workers (`WAITING`)."""
         queries = {
             "submissions": "SELECT count(*) FROM reporting_submission",
             "observations": "SELECT count(*) FROM reporting_observation",
-            "jobs_waiting": "SELECT count(*) FROM django_tasks_database_dbtaskresult "
-            "WHERE status = 'READY' AND (run_after IS NULL OR run_after <= now())",
             "jobs_done": "SELECT count(*) FROM django_tasks_database_dbtaskresult "
             "WHERE status = 'SUCCESSFUL'",
-            "access_inbox": "SELECT count(*) FROM sharing_pendingaccess",
+            **WAITING,
         }
-        out = {}
         with psycopg.connect(self.database_url) as conn:
-            for name, sql in queries.items():
-                try:
-                    out[name] = conn.execute(sql).fetchone()[0]
-                except psycopg.Error:
-                    conn.rollback()
-        return out
+            return count(conn, queries)
 
     # Server --------------------------------------------------------------------------------
 
@@ -406,32 +440,14 @@ class Run:
 
     def stop_task_workers(self) -> None:
         for worker in self.task_workers:
-            if worker.poll() is not None:
-                continue
-            try:
-                os.killpg(worker.pid, signal.SIGTERM)
-                worker.wait(timeout=60)  # the job in hand is finished first
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait(timeout=10)
-            except ProcessLookupError:
-                pass
+            stop(worker, grace=60)  # the job in hand is finished first
         if self.task_workers:
             log("task workers stopped")
         self.task_workers = []
 
     def stop_server(self) -> None:
-        if self.server is None or self.server.poll() is not None:
-            return
-        try:
-            os.killpg(self.server.pid, signal.SIGTERM)
-            self.server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.server.pid, signal.SIGKILL)
-            self.server.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        log("gunicorn stopped")
+        if self.server is not None and stop(self.server, grace=20):
+            log("gunicorn stopped")
 
     def proxy_headers(self, address: str) -> dict[str, str]:
         return {"X-Forwarded-For": address, "X-Forwarded-Proto": "https"}
@@ -550,8 +566,10 @@ class Run:
         access_from = self.access_log.stat().st_size if self.access_log.exists() else 0
         window_from = time.time() + ramp + 1  # the clients started, as --reset-stats
         server_from = self.server_log.stat().st_size
-        sampler = CpuSampler(
-            self.server.pid if self.server else None, [w.pid for w in self.task_workers]
+        sampler = Sampler(
+            self.server.pid if self.server else None,
+            [w.pid for w in self.task_workers],
+            self.database_url,
         )
         sampler.sample()
         sampler.start()
@@ -581,7 +599,7 @@ class Run:
         result["cpu_s"] = {k: round(v, 1) for k, v in cpu.items()}
         time.sleep(1)  # the last answers reach the access log
         result["server"] = self.server_side(access_from, server_from, window)
-        result["left"] = self.counts()  # what waits for the task workers as the phase ends
+        result["waiting_peak"] = sampler.peaks
         self.judge(result)
         self.phases.append(result)
         log(f"phase {name}: {self.line(result)}")
@@ -850,7 +868,7 @@ class Run:
             "429/503 (with Retry-After) | 5xx (of them the race) | server answered/s, "
             "p50 / p99 ms | "
             "CPU s: gunicorn / task workers / "
-            "postgres / locust / whole machine | jobs waiting / access inbox at the end | "
+            "postgres / locust / whole machine | most jobs queued / access inbox at any second | "
             "load avg | verdict (capacity; overload) |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
@@ -860,7 +878,7 @@ class Run:
                 continue
             failures = ", ".join(f"{k}: {v}" for k, v in r["failures"].items()) or "0"
             cpu = r["cpu_s"]
-            left = r.get("left", {})
+            peak = r.get("waiting_peak", {})
             lines.append(
                 f"| {r['phase']} | {r['rate']:g} | {r['per_s']:g} ({r['writes_per_s']:g} + "
                 f"{r['reads_per_s']:g}; {r['limited_per_s']:g} refused) | {r['requests']} | "
@@ -872,7 +890,7 @@ class Run:
                 f"{r['server']['p99']:g} | "
                 f"{cpu['gunicorn']:g} / {cpu['tasks']:g} / {cpu['postgres']:g} / "
                 f"{cpu['locust']:g} / {cpu['machine']:g} | "
-                f"{left.get('jobs_waiting', '?')} / {left.get('access_inbox', '?')} | "
+                f"{peak.get('jobs_waiting', '?')} / {peak.get('access_inbox', '?')} | "
                 f"{r['load_average']} | {'pass' if r['passed'] else 'FAIL'} "
                 f"({'kept up' if r['capacity'] else 'not'}; "
                 f"{'handled' if r['handled'] else 'NOT handled'}) |"
