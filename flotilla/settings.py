@@ -324,6 +324,10 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 #: queue (it beats every sixth of it). Longer than any pause of a live worker's database
 #: connection; clocks of the machines running workers must agree to well within it.
 JOBS_WORKER_LOST_AFTER_SECONDS = float(os.environ.get("FLOTILLA_WORKER_LOST_AFTER", "60"))
+#: A job that recomputes from an organisation's newest figures (levels, forecasts, alert
+#: rules) is due this many seconds after the report that queued it, so that the reports of
+#: those seconds are worked out once (ADR 0037). 0: due at once.
+JOBS_SETTLE_SECONDS = float(os.environ.get("FLOTILLA_JOBS_SETTLE", "10"))
 #: Finished background jobs (succeeded or failed) are deleted after this many days.
 JOBS_KEEP_DAYS = int(os.environ.get("FLOTILLA_JOBS_KEEP_DAYS", "14"))
 

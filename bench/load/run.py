@@ -331,6 +331,7 @@ class Run:
                 "FLOTILLA_TRUSTED_PROXIES": "1",
                 "FLOTILLA_SITE_URL": f"https://127.0.0.1:{self.port}",
                 "FLOTILLA_QUEUE_TIMEOUT": f"{self.args.queue_timeout:g}",
+                "FLOTILLA_JOBS_SETTLE": f"{self.args.jobs_settle:g}",
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -860,7 +861,8 @@ class Run:
             f"{self.info['postgres']}, commit {self.info['commit']}; load average at the start "
             f"{self.info['load_average']}, the 20M-addition loop {self.info['loop_20m_s']} s; "
             f"gunicorn {self.args.workers} workers × {self.args.threads} threads, queue limit "
-            f"{self.args.queue_timeout:g} s; {self.args.task_workers} task worker(s)",
+            f"{self.args.queue_timeout:g} s; {self.args.task_workers} task worker(s), jobs "
+            f"settle {self.args.jobs_settle:g} s",
             "",
             "| phase | offered req/s | answered req/s (writes + reads; of them 429/503) | "
             "requests | failed (status: count) | p50 / p95 / p99 / max ms | "
@@ -971,6 +973,13 @@ def main() -> int:
         default=5,
         help="FLOTILLA_QUEUE_TIMEOUT: seconds a request may wait for a thread before it is "
         "answered 503 (0: never, as before ADR 0030)",
+    )
+    parser.add_argument(
+        "--jobs-settle",
+        type=float,
+        default=10,
+        help="FLOTILLA_JOBS_SETTLE: seconds a report's recomputes wait to gather the next "
+        "reports (ADR 0037; 0: each report's at once)",
     )
     parser.add_argument("--max-minutes", type=float, default=15, help="the whole run's bound")
     parser.add_argument("--out", help="where to keep the results (default var/bench-load/…)")

@@ -41,7 +41,9 @@ A job that reads the newest state of what its arguments name (an organisation's 
 figures), not what was true when it was queued, can be made with ``@job(takes_over=True)``:
 when a worker starts it, the identical jobs waiting behind it are marked done by it
 (``actions.take_over_waiting``, ADR 0036), so a queue that fell behind is not worked through
-one report at a time.
+one report at a time. Such a job also settles (ADR 0037): it is queued due
+``JOBS_SETTLE_SECONDS`` after it was queued, the first one due takes over the identical ones
+queued in the meantime, and it runs after the queue's other due jobs.
 
 Scheduled jobs are listed in ``flotilla.jobs.schedule`` (see its docstring). Workers are
 started with ``flotilla worker``; see docs/deployment.md.

@@ -151,8 +151,9 @@ def take_over_waiting(*, row: DBTaskResult, now: datetime | None = None) -> int:
 
     For a job that works from the newest state of what its arguments name (`@job(takes_over=
     True)`), run by a worker that has just claimed `row`. A job "waiting for the same work" has
-    the same task, queue and arguments and is due now (not one waiting for a retry's backoff,
-    nor one running). Each was queued in a transaction that has committed (it is visible
+    the same task, queue and arguments, and has never been started (however long it was
+    queued to settle for, ADR 0037) or is due now; not one waiting for a retry's backoff, nor
+    one running. Each was queued in a transaction that has committed (it is visible
     here), so the reads `row` makes after this see everything it was queued for; running it
     as well would do the same work again. They end as succeeded, their return value naming
     `row`. Not audited, like the rest of the queue's bookkeeping: the rows are the record.
@@ -170,7 +171,9 @@ def take_over_waiting(*, row: DBTaskResult, now: datetime | None = None) -> int:
                 backend_name=row.backend_name,
                 args_kwargs=row.args_kwargs,
             )
-            .filter(Q(run_after=get_date_max()) | Q(run_after__lte=now))
+            .filter(
+                Q(started_at__isnull=True) | Q(run_after=get_date_max()) | Q(run_after__lte=now)
+            )
             .exclude(pk=row.pk)
             .update(
                 status=TaskResultStatus.SUCCESSFUL,

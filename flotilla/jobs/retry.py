@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
+from django.utils import timezone
 from django.utils.module_loading import import_string
-from django_tasks import DEFAULT_TASK_QUEUE_NAME, TaskResultStatus, task
+from django_tasks import DEFAULT_TASK_QUEUE_NAME, TaskResult, TaskResultStatus, task
 from django_tasks.base import DEFAULT_TASK_PRIORITY, Task
 
 logger = logging.getLogger("flotilla.jobs")
@@ -51,6 +53,10 @@ NO_RETRY = Retry(max_attempts=1)
 _RULES: dict[str, Retry] = {}
 #: The task paths of jobs made with `takes_over=True`.
 _TAKING_OVER: set[str] = set()
+#: The priority of a job made with `takes_over=True`, below the default: a worker takes every
+#: other due job first (a notice to deliver, the access record to chain, a scheduled slot), so
+#: that recomputing organisations' figures, however much of it there is, never holds them up.
+TAKING_OVER_PRIORITY = DEFAULT_TASK_PRIORITY - 10
 #: The key of the return value of a job another took over (`actions.take_over_waiting`):
 #: the id of the job that did its work.
 TAKEN_OVER_BY = "taken_over_by"
@@ -63,7 +69,7 @@ def job(
     backoff: timedelta = timedelta(seconds=30),
     factor: float = 2.0,
     max_delay: timedelta = timedelta(hours=1),
-    priority: int = DEFAULT_TASK_PRIORITY,
+    priority: int | None = None,
     queue_name: str = DEFAULT_TASK_QUEUE_NAME,
     takes_context: bool = False,
     takes_over: bool = False,
@@ -78,18 +84,51 @@ def job(
     name (an organisation's newest figures), not from what was true when it was queued: when
     a worker starts it, every identical job waiting in the queue is marked done by it
     (`actions.take_over_waiting`), so a queue that has fallen behind does the work once per
-    organisation rather than once per report (ADR 0036).
+    organisation rather than once per report (ADR 0036). Such a job also settles: it is queued
+    to run `JOBS_SETTLE_SECONDS` after it was queued, so that the reports of the next seconds
+    join it instead of each being worked out on its own, and it runs after the queue's other
+    due jobs (`TAKING_OVER_PRIORITY`, unless `priority` is given) (ADR 0037).
     """
     rule = Retry(max_attempts=max_attempts, backoff=backoff, factor=factor, max_delay=max_delay)
+    if priority is None:
+        priority = TAKING_OVER_PRIORITY if takes_over else DEFAULT_TASK_PRIORITY
 
     def wrap(f: Callable[..., Any]) -> Task:
         made = task(priority=priority, queue_name=queue_name, takes_context=takes_context)(f)
         _RULES[made.module_path] = rule
         if takes_over:
             _TAKING_OVER.add(made.module_path)
+            made = SettlingTask(
+                func=made.func,
+                priority=made.priority,
+                backend=made.backend,
+                queue_name=made.queue_name,
+                takes_context=made.takes_context,
+            )
         return made
 
     return wrap(function) if function is not None else wrap
+
+
+class SettlingTask(Task):  # type: ignore[type-arg]
+    """A task queued to run `JOBS_SETTLE_SECONDS` after it is queued, unless told when.
+
+    The wait lets identical jobs queued within it be taken over by the first (ADR 0037): an
+    organisation that reports five times in ten seconds gets one recompute, not five. A
+    setting of 0 queues it due at once (the tests, and anyone who wants every report worked
+    out at once at any cost).
+    """
+
+    def enqueue(self, *args: Any, **kwargs: Any) -> TaskResult:  # type: ignore[type-arg]
+        settle = settle_time()
+        if self.run_after is None and settle > timedelta(0):
+            return self.using(run_after=timezone.now() + settle).enqueue(*args, **kwargs)
+        return Task.enqueue(self, *args, **kwargs)
+
+
+def settle_time() -> timedelta:
+    """How long a job made with `takes_over=True` waits, once queued, before it is due."""
+    return timedelta(seconds=settings.JOBS_SETTLE_SECONDS)
 
 
 def rule_for(task_path: str) -> Retry:

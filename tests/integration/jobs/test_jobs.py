@@ -15,13 +15,20 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 from django_tasks import TaskResultStatus
-from django_tasks_db.models import DBTaskResult
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 from flotilla.audit.models import AuditEvent
 from flotilla.authz.models import Role
 from flotilla.jobs import actions
 from flotilla.jobs.models import ScheduledRun, WorkerHeartbeat
-from flotilla.jobs.retry import NO_RETRY, TAKEN_OVER_BY, Retry, job, rule_for
+from flotilla.jobs.retry import (
+    NO_RETRY,
+    TAKEN_OVER_BY,
+    TAKING_OVER_PRIORITY,
+    Retry,
+    job,
+    rule_for,
+)
 from flotilla.jobs.schedule import SCHEDULE, Entry
 from flotilla.jobs.worker import FlotillaWorker, run_batch
 from tests import factories as f
@@ -410,7 +417,11 @@ def test_a_job_waiting_for_its_next_attempt_or_running_elsewhere_is_not_taken_ov
     running, retrying, waiting = (recount.enqueue("Ward 7") for _ in range(3))
     actions.beat(worker_id="elsewhere", host="there", pid=1)
     row(running).claim("elsewhere")
-    DBTaskResult.objects.filter(pk=retrying.id).update(run_after=now + timedelta(minutes=5))
+    # A retry is a job that was started and failed, put back to wait for its backoff.
+    row(retrying).claim("elsewhere")
+    DBTaskResult.objects.filter(pk=retrying.id).update(
+        status=TaskResultStatus.READY, run_after=now + timedelta(minutes=5)
+    )
 
     assert actions.take_over_waiting(row=row(waiting), now=now) == 0
     assert row(running).status == TaskResultStatus.RUNNING
@@ -463,3 +474,78 @@ def test_reports_queued_faster_than_the_worker_runs_are_worked_through_once_each
 
     newest = ComputedLevel.objects.filter(organisation=cast.north).order_by("-as_of").first()
     assert newest.as_of == at + timedelta(minutes=2)
+
+
+def due_at(result) -> datetime | None:
+    """When the queued job `result` is due (None: at once)."""
+    return row(result).run_after if row(result).run_after != get_date_max() else None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_that_takes_over_is_queued_to_settle_and_other_jobs_are_due_at_once(settings):
+    settings.JOBS_SETTLE_SECONDS = 30
+    before = timezone.now()
+    settling = recount.enqueue("Ward 7")
+    plain = add.enqueue(1, 2)
+    after = timezone.now()
+
+    assert before + timedelta(seconds=30) <= due_at(settling) <= after + timedelta(seconds=30)
+    assert due_at(plain) is None
+    # When told when to run, it runs then.
+    told = recount.using(run_after=before + timedelta(hours=2)).enqueue("Ward 9")
+    assert due_at(told) == before + timedelta(hours=2)
+
+    RECOUNTED.clear()
+    run_worker()
+    assert row(plain).status == TaskResultStatus.SUCCESSFUL
+    assert row(settling).status == TaskResultStatus.READY and RECOUNTED == []
+
+    settings.JOBS_SETTLE_SECONDS = 0
+    assert due_at(recount.enqueue("Ward 8")) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_first_job_due_takes_over_the_identical_jobs_still_settling_behind_it(settings):
+    settings.JOBS_SETTLE_SECONDS = 30
+    RECOUNTED.clear()
+    first, second, third = (recount.enqueue("Ward 7") for _ in range(3))
+    other_ward = recount.enqueue("Ward 8")
+    # The first one's settling time has passed; the others were queued seconds later.
+    DBTaskResult.objects.filter(pk=first.id).update(run_after=timezone.now())
+
+    run_worker()
+
+    assert RECOUNTED == ["Ward 7"]  # once, for the three reports
+    assert [row(r).return_value for r in (second, third)] == [{TAKEN_OVER_BY: str(first.id)}] * 2
+    assert row(other_ward).status == TaskResultStatus.READY  # its own time has not come
+
+
+@pytest.mark.django_db(transaction=True)
+def test_jobs_that_take_over_run_after_every_other_job_due(settings):
+    RECOUNTED.clear()
+    recounted = recount.enqueue("Ward 7")
+    plain = add.enqueue(1, 2)
+    assert row(recounted).priority == TAKING_OVER_PRIORITY < row(plain).priority
+
+    run_worker()
+
+    assert row(plain).started_at <= row(recounted).started_at
+    assert RECOUNTED == ["Ward 7"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_queues_its_recomputes_to_settle_for_the_configured_time(cast, settings):
+    settings.JOBS_SETTLE_SECONDS = 10
+    before = timezone.now()
+    f.report(cast.north, before.replace(second=0, microsecond=0), ga_open=100, ga_occupied=95)
+    after = timezone.now()
+
+    queued = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
+    assert {q.task_path.rsplit(".", 1)[1] for q in queued} == {
+        "recompute_levels",
+        "forecast_organisations",
+        "evaluate_alerts",
+    }
+    for q in queued:
+        assert before + timedelta(seconds=10) <= q.run_after <= after + timedelta(seconds=10)
+        assert q.priority == TAKING_OVER_PRIORITY
