@@ -324,6 +324,18 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 #: queue (it beats every sixth of it). Longer than any pause of a live worker's database
 #: connection; clocks of the machines running workers must agree to well within it.
 JOBS_WORKER_LOST_AFTER_SECONDS = float(os.environ.get("FLOTILLA_WORKER_LOST_AFTER", "60"))
+#: Seconds an answer the sharing policy worked out for one viewer (the dashboard's table, the
+#: picture API) may be given to the others who may see exactly the same (ADR 0038). 0: off.
+SHARED_ANSWER_SECONDS = float(os.environ.get("FLOTILLA_SHARED_ANSWER_SECONDS", "5"))
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Process-local and bounded: shared answers never leave the process that worked them out.
+    "shared-answers": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "shared-answers",
+        "OPTIONS": {"MAX_ENTRIES": 1000},
+    },
+}
 #: A job that recomputes from an organisation's newest figures (levels, forecasts, alert
 #: rules) is due this many seconds after the report that queued it, so that the reports of
 #: those seconds are worked out once (ADR 0037). 0: due at once.

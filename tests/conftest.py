@@ -10,6 +10,7 @@ from pathlib import Path
 import hypothesis
 import pytest
 from django.conf import settings
+from django.core.cache import caches
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from flotilla.authz.models import Role
@@ -107,6 +108,15 @@ def _jobs_due_at_once(settings):
     # (ADR 0037); tests run what a report queued as soon as they ask a worker to. The settling
     # itself has its own tests (tests/integration/jobs/test_jobs.py).
     settings.JOBS_SETTLE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
+def _answers_not_shared(settings):
+    # Production gives an answer worked out for one viewer to the others who may see the same
+    # for a few seconds (ADR 0038); tests change figures and read them again at once. The
+    # sharing of answers has its own tests (tests/integration/sharing/test_shared_answers.py).
+    settings.SHARED_ANSWER_SECONDS = 0
+    caches["shared-answers"].clear()
 
 
 @pytest.fixture

@@ -201,6 +201,14 @@ def collaborative_picture(
     viewer = policy.viewer_of(require_scope(request, TokenScope.READ))
     if has_nul(slug):
         raise Http404
+    # Nothing in it depends on the token: one answer serves for a few seconds every reader
+    # who may see the same (ADR 0038).
+    return policy.shared_answer(
+        viewer, ("picture API", slug, at), lambda: _picture(viewer, slug, at)
+    )
+
+
+def _picture(viewer: policy.Viewer, slug: str, at: datetime | None) -> dict[str, Any]:
     collab = find_collaborative(viewer.organisation_ids, slug)
     measures = [m.code for m in catalogue_module.current().measures]
     picture = queries.collaborative_picture(viewer, collab, at, measures=measures)

@@ -10,9 +10,11 @@ from django.contrib.auth.views import redirect_to_login
 from django.db.models import Min
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from markupsafe import Markup
 
 from flotilla import catalogue
 from flotilla.authz.checks import can
@@ -61,28 +63,23 @@ def _query(at_param: str, params: dict[str, str]) -> str:
     return "?" + urlencode(full) if full else ""
 
 
-def _dashboard_context(request: HttpRequest, slug: str) -> dict:
+def _page_context(request: HttpRequest, slug: str) -> dict:
+    """What the dashboard page needs besides the figures: the collaborative (404 to anyone
+    outside it), the moment and the table's view as asked, and the links that keep them."""
     viewer = policy.viewer_of(request.user)
     collab = find_collaborative(viewer.organisation_ids, slug)
     at, at_error, at_notice = parse_at(request)
     view, view_errors = table_view(request.GET)
-    picture = collaborative_picture(viewer, collab, at, view.dashboard.measures, view)
-    levels = escalation.collaborative_levels(
-        viewer, collab, at, members=picture.members, declared=picture.declared_levels()
-    )
-    expected = _expected(viewer, picture, view.dashboard.measures, at)
     # A time that was moved to now is not carried into links: the page is live again.
     at_param = request.GET.get("at", "") if at else ""
     dashboard_url = reverse("picture:dashboard", args=[collab.slug])
     return {
+        "viewer": viewer,
+        "at": at,
         "collab": collab,
-        "picture": picture,
-        "levels": levels,
-        "expected": expected,
         "expected_days": EXPECTED_IN_DAYS,
         "view": view,
         "view_errors": view_errors,
-        "trouble": trouble(picture, view),
         "at_notice": at_notice,
         "at_params": {"at": at_param} if at_param else {},
         "link": lambda params: dashboard_url + _query(at_param, params),
@@ -95,6 +92,45 @@ def _dashboard_context(request: HttpRequest, slug: str) -> dict:
         "at_param": at_param if not at_error else request.GET.get("at", ""),
         "indicators": view.dashboard.indicators,
     }
+
+
+def _with_figures(ctx: dict) -> dict:
+    """The page's context with the figures the viewer may see: the picture, the levels, what
+    the forecasts expect, and who is in trouble."""
+    viewer, collab, at, view = ctx["viewer"], ctx["collab"], ctx["at"], ctx["view"]
+    picture = collaborative_picture(viewer, collab, at, view.dashboard.measures, view)
+    levels = escalation.collaborative_levels(
+        viewer, collab, at, members=picture.members, declared=picture.declared_levels()
+    )
+    return ctx | {
+        "picture": picture,
+        "levels": levels,
+        "expected": _expected(viewer, picture, view.dashboard.measures, at),
+        "trouble": trouble(picture, view),
+    }
+
+
+def _dashboard_context(request: HttpRequest, slug: str) -> dict:
+    return _with_figures(_page_context(request, slug))
+
+
+def _shown(ctx: dict) -> dict:
+    """The dashboard's table, rendered, and what the page around it says of the figures:
+    nothing of the person, so worked out once for everyone who may see the same and shared
+    between them for a few seconds, by the page and its live refresh alike (ADR 0038)."""
+
+    def work_out() -> dict:
+        full = _with_figures(ctx)
+        return {
+            "table": render_to_string("picture/_table.jinja", full),
+            "is_live": full["picture"].is_live,
+            "coverage_hours": full["picture"].coverage_hours,
+        }
+
+    view = tuple(sorted(ctx["view"].params().items()))
+    asked = ("dashboard", ctx["collab"].slug, view, ctx["at"], ctx["at_param"])
+    shown = policy.shared_answer(ctx["viewer"], asked, work_out)
+    return shown | {"table": Markup(shown["table"])}
 
 
 def _expected(
@@ -120,13 +156,14 @@ def _expected(
 
 @login_required
 def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
-    return render(request, "picture/dashboard.jinja", _dashboard_context(request, slug))
+    ctx = _page_context(request, slug)
+    return render(request, "picture/dashboard.jinja", ctx | _shown(ctx))
 
 
 @login_required
 def dashboard_table(request: HttpRequest, slug: str) -> HttpResponse:
     """The live part of the dashboard, polled by htmx."""
-    return render(request, "picture/_table.jinja", _dashboard_context(request, slug))
+    return HttpResponse(_shown(_page_context(request, slug))["table"])
 
 
 @login_required

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from flotilla.audit import actions as audit
@@ -15,7 +16,7 @@ from flotilla.audit.principals import as_principal
 from flotilla.collaboratives.models import Collaborative, CollaborativeMembership
 from flotilla.formatting import when
 from flotilla.organisations.models import Organisation
-from flotilla.sharing.models import AudienceKind, Detail, EndReason, Grant
+from flotilla.sharing.models import AudienceKind, Detail, EndReason, Grant, PolicyVersion
 from flotilla.sharing.policy.rules import GROUPS
 
 #: A delay longer than this is not sharing in any useful sense.
@@ -119,7 +120,15 @@ def _check(owner: Organisation, t: Terms, now: datetime) -> dict[str, Any]:
     }
 
 
+def _policy_changed() -> None:
+    """Raise the policy version, in the caller's transaction, so that no answer shared between
+    viewers under the old grants or memberships is served again (ADR 0038)."""
+    if not PolicyVersion.objects.filter(pk=1).update(version=F("version") + 1):
+        PolicyVersion.objects.create(pk=1, version=1)  # its row made by migration 0004 is gone
+
+
 def _create(by: Any, owner: Organisation, fields: dict[str, Any], now: datetime, **extra) -> Grant:
+    _policy_changed()
     return Grant.objects.create(
         owner=owner,
         created_at=now,
@@ -151,6 +160,7 @@ def add_grant(*, by: Any, owner: Organisation, terms: Terms) -> Grant:
 
 def _end(by: Any, grant: Grant, reason: str, now: datetime) -> dict[str, Any]:
     before = snapshot(grant)
+    _policy_changed()
     grant.ended_at = now
     grant.ended_by_label = as_principal(by).label
     grant.end_reason = reason
@@ -227,7 +237,9 @@ def open_by_default(*, by: Any, membership: CollaborativeMembership) -> Grant:
 
 def end_on_leaving(*, by: Any, membership: CollaborativeMembership) -> list[Grant]:
     """On leaving, the organisation's grants to that collaborative end with it.
-    Called inside the leaving action's transaction."""
+    Called inside the leaving action's transaction. The membership itself decides what its
+    people see, so the policy has changed even when no grant ends."""
+    _policy_changed()
     now = timezone.now()
     ended = []
     grants = Grant.objects.select_for_update().filter(

@@ -23,6 +23,10 @@ class Ledger:
 
 
 _current: ContextVar[Ledger | None] = ContextVar("flotilla_access_ledger", default=None)
+#: The reads noted inside each `capturing` block open, innermost last.
+_captures: ContextVar[tuple[dict[int, set[str]], ...]] = ContextVar(
+    "flotilla_access_captures", default=()
+)
 
 
 def note(viewer: Any, owner_groups: dict[int, set[str]], what: str = "") -> None:
@@ -30,6 +34,9 @@ def note(viewer: Any, owner_groups: dict[int, set[str]], what: str = "") -> None
     others = {o: g for o, g in owner_groups.items() if o not in viewer.organisation_ids and g}
     if not others:
         return
+    for captured in _captures.get():
+        for owner, groups in others.items():
+            captured.setdefault(owner, set()).update(groups)
     ledger = _current.get()
     if ledger is None:
         write(viewer, others, what or "direct")
@@ -50,6 +57,20 @@ def collecting(what: str) -> Iterator[Ledger]:
         _current.reset(token)
         if ledger.reads:
             write(ledger.viewer, ledger.reads, ledger.what)
+
+
+@contextmanager
+def capturing() -> Iterator[dict[int, set[str]]]:
+    """Also gather the reads noted inside the block into the dict it gives (owner id → measure
+    groups). They are recorded as ever; the gathering says what an answer worked out in the
+    block read, so that serving that answer to another reader can note the same reads in
+    that reader's name (`policy.shared_answer`)."""
+    captured: dict[int, set[str]] = {}
+    token = _captures.set((*_captures.get(), captured))
+    try:
+        yield captured
+    finally:
+        _captures.reset(token)
 
 
 def write(viewer: Any, reads: dict[int, set[str]], what: str) -> None:

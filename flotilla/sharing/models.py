@@ -204,3 +204,13 @@ class Grant(models.Model):
 
     def in_force(self, now) -> bool:
         return self.ended_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class PolicyVersion(models.Model):
+    """One row whose number is raised, in the same transaction, by every change of who may see
+    what: a grant added, changed or ended, an organisation joining or leaving a collaborative
+    (`sharing.actions`). An answer the policy shares between viewers (`policy.shared_answer`)
+    keeps the number it was worked out under and is never served once it has changed
+    (ADR 0038)."""
+
+    version = models.BigIntegerField(default=0)

@@ -10,6 +10,8 @@ two parts:
 - `engine`: the database reads. It finds the grants in force that reach a viewer, reads the
   values as at each grant's delay, applies the rules, and notes every read on the owner's
   access record.
+- `shared`: an answer worked out for one viewer, served for a few seconds to the others who
+  may see exactly the same, its reads noted in each one's name (ADR 0038).
 
 Import this package, never the engine's helpers: the names below are the whole interface.
 """
@@ -48,6 +50,7 @@ from flotilla.sharing.policy.engine import (
     viewer_of,
 )
 from flotilla.sharing.policy.rules import Viewer
+from flotilla.sharing.policy.shared import policy_version, shared_answer
 
 __all__ = [
     "Audience",
@@ -70,6 +73,7 @@ __all__ = [
     "on_the_record",
     "organisation_views",
     "platform_viewer",
+    "policy_version",
     "read_derived",
     "read_frozen",
     "read_history",
@@ -77,6 +81,7 @@ __all__ = [
     "readable",
     "remembering",
     "rules",
+    "shared_answer",
     "viewer_of",
 ]
 
