@@ -87,7 +87,6 @@ def _page_context(request: HttpRequest, slug: str) -> dict:
         "beds": view.dashboard.beds,
         # The dashboard is a wide table: let it use a wide screen.
         "containerClasses": "flotilla-wide",
-        "can_manage": can(request.user, Perm.MANAGE_COLLABORATIVE, collab),
         "at_error": at_error,
         "at_param": at_param if not at_error else request.GET.get("at", ""),
         "indicators": view.dashboard.indicators,
@@ -157,7 +156,8 @@ def _expected(
 @login_required
 def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     ctx = _page_context(request, slug)
-    return render(request, "picture/dashboard.jinja", ctx | _shown(ctx))
+    manage = {"can_manage": can(request.user, Perm.MANAGE_COLLABORATIVE, ctx["collab"])}
+    return render(request, "picture/dashboard.jinja", ctx | _shown(ctx) | manage)
 
 
 @login_required
