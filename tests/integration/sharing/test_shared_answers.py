@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -159,8 +160,10 @@ def test_the_platform_operator_is_given_its_own_answers(cast):
     answers = iter(["first", "second"])
     ask = lambda: policy.shared_answer(operator, "what", lambda: next(answers))  # noqa: E731
     assert ask() == ask() == "first"
-    member = policy.viewer_of(cast.people[Role.VIEWER])
-    assert policy.shared_answer(member, "what", lambda: "the member's") == "the member's"
+    # Someone else of no organisation is not the operator: the flag is part of who they are.
+    nobody = policy.viewer_of(AnonymousUser())
+    assert nobody.organisation_ids == operator.organisation_ids and not nobody.platform
+    assert policy.shared_answer(nobody, "what", lambda: "their own") == "their own"
 
 
 def test_inside_a_transaction_nothing_is_shared(cast):
