@@ -44,6 +44,12 @@ def members_of(collaborative: Collaborative) -> list[Organisation]:
     return list(Organisation.objects.filter(id__in=ids).order_by("name"))
 
 
+def member_ids(collaborative: Collaborative) -> list[int]:
+    """The ids of the collaborative's active member organisations, in order: whose data its
+    picture shows. As `members_of`, for a collaborative the asker may open."""
+    return sorted(active(collaborative.memberships.all()).values_list("organisation_id", flat=True))
+
+
 def co_members(organisation_ids: Iterable[int]) -> set[int]:
     """Every organisation sharing an active collaborative with one of these."""
     mine = collaboratives_of(organisation_ids).values("id")

@@ -26,7 +26,13 @@ from flotilla.authz.api_auth import (
 )
 from flotilla.authz.api_auth import QueryTime as ShortTime
 from flotilla.authz.models import TokenScope
-from flotilla.collaboratives.queries import collaboratives_of, find_collaborative, members_of
+from flotilla.collaboratives.models import Collaborative
+from flotilla.collaboratives.queries import (
+    collaboratives_of,
+    find_collaborative,
+    member_ids,
+    members_of,
+)
 from flotilla.escalation import queries as escalation
 from flotilla.picture import queries
 from flotilla.sharing import policy
@@ -201,15 +207,18 @@ def collaborative_picture(
     viewer = policy.viewer_of(require_scope(request, TokenScope.READ))
     if has_nul(slug):
         raise Http404
+    collab = find_collaborative(viewer.organisation_ids, slug)
     # Nothing in it depends on the token: one answer serves for a few seconds every reader
-    # who may see the same (ADR 0038).
+    # who may see the same (ADR 0038; live, the same of the members, ADR 0039).
     return policy.shared_answer(
-        viewer, ("picture API", slug, at), lambda: _picture(viewer, slug, at)
+        viewer,
+        ("picture API", collab.slug, at),
+        lambda as_viewer: _picture(as_viewer, collab, at),
+        owners=member_ids(collab) if at is None else None,
     )
 
 
-def _picture(viewer: policy.Viewer, slug: str, at: datetime | None) -> dict[str, Any]:
-    collab = find_collaborative(viewer.organisation_ids, slug)
+def _picture(viewer: policy.Viewer, collab: Collaborative, at: datetime | None) -> dict[str, Any]:
     measures = [m.code for m in catalogue_module.current().measures]
     picture = queries.collaborative_picture(viewer, collab, at, measures=measures)
     rows = [

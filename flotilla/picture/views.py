@@ -19,7 +19,7 @@ from markupsafe import Markup
 from flotilla import catalogue
 from flotilla.authz.checks import can
 from flotilla.authz.permissions import Perm
-from flotilla.collaboratives.queries import collaboratives_of, find_collaborative
+from flotilla.collaboratives.queries import collaboratives_of, find_collaborative, member_ids
 from flotilla.escalation import queries as escalation
 from flotilla.formatting import when, why_missing
 from flotilla.picture import charts, export
@@ -115,20 +115,25 @@ def _dashboard_context(request: HttpRequest, slug: str) -> dict:
 
 def _shown(ctx: dict) -> dict:
     """The dashboard's table, rendered, and what the page around it says of the figures:
-    nothing of the person, so worked out once for everyone who may see the same and shared
-    between them for a few seconds, by the page and its live refresh alike (ADR 0038)."""
+    nothing of the person, so worked out once for everyone who may see the same of the
+    members and shared between them for a few seconds, by the page and its live refresh
+    alike (ADR 0038, 0039)."""
 
-    def work_out() -> dict:
-        full = _with_figures(ctx)
+    def work_out(viewer: policy.Viewer) -> dict:
+        full = _with_figures(ctx | {"viewer": viewer})
         return {
             "table": render_to_string("picture/_table.jinja", full),
             "is_live": full["picture"].is_live,
             "coverage_hours": full["picture"].coverage_hours,
         }
 
+    collab, at = ctx["collab"], ctx["at"]
     view = tuple(sorted(ctx["view"].params().items()))
-    asked = ("dashboard", ctx["collab"].slug, view, ctx["at"], ctx["at_param"])
-    shown = policy.shared_answer(ctx["viewer"], asked, work_out)
+    asked = ("dashboard", collab.slug, view, at, ctx["at_param"])
+    # Live, it reads the members' data as they share it now; as at a past moment, as they
+    # shared it then, which is the viewer's own question.
+    owners = member_ids(collab) if at is None else None
+    shown = policy.shared_answer(ctx["viewer"], asked, work_out, owners=owners)
     return shown | {"table": Markup(shown["table"])}
 
 

@@ -27,6 +27,8 @@ _current: ContextVar[Ledger | None] = ContextVar("flotilla_access_ledger", defau
 _captures: ContextVar[tuple[dict[int, set[str]], ...]] = ContextVar(
     "flotilla_access_captures", default=()
 )
+#: Inside `capturing(record=False)`: reads are gathered, and left for the caller to note.
+_gathering_only: ContextVar[bool] = ContextVar("flotilla_access_gathering_only", default=False)
 
 
 def note(viewer: Any, owner_groups: dict[int, set[str]], what: str = "") -> None:
@@ -37,6 +39,8 @@ def note(viewer: Any, owner_groups: dict[int, set[str]], what: str = "") -> None
     for captured in _captures.get():
         for owner, groups in others.items():
             captured.setdefault(owner, set()).update(groups)
+    if _gathering_only.get():
+        return
     ledger = _current.get()
     if ledger is None:
         write(viewer, others, what or "direct")
@@ -60,16 +64,20 @@ def collecting(what: str) -> Iterator[Ledger]:
 
 
 @contextmanager
-def capturing() -> Iterator[dict[int, set[str]]]:
+def capturing(record: bool = True) -> Iterator[dict[int, set[str]]]:
     """Also gather the reads noted inside the block into the dict it gives (owner id → measure
-    groups). They are recorded as ever; the gathering says what an answer worked out in the
-    block read, so that serving that answer to another reader can note the same reads in
-    that reader's name (`policy.shared_answer`)."""
+    groups). The gathering says what an answer worked out in the block read, so that serving
+    that answer to another reader can note the same reads in that reader's name
+    (`policy.shared_answer`). They are recorded as ever, unless `record` is False: then
+    they are only gathered, and the caller notes them in the name of whoever they were read
+    for (reads made as a stand-in viewer, `policy.standing_in`, are nobody's own)."""
     captured: dict[int, set[str]] = {}
     token = _captures.set((*_captures.get(), captured))
+    gathering = _gathering_only.set(_gathering_only.get() or not record)
     try:
         yield captured
     finally:
+        _gathering_only.reset(gathering)
         _captures.reset(token)
 
 

@@ -11,7 +11,9 @@ two parts:
   values as at each grant's delay, applies the rules, and notes every read on the owner's
   access record.
 - `shared`: an answer worked out for one viewer, served for a few seconds to the others who
-  may see exactly the same, its reads noted in each one's name (ADR 0038).
+  may see exactly the same, its reads noted in each one's name (ADR 0038); for a live read
+  of a collaborative's members, everyone who may see the same of them, the answer worked out
+  as a stand-in viewer holding just that (`seen_of`, `standing_in`, ADR 0039).
 
 Import this package, never the engine's helpers: the names below are the whole interface.
 """
@@ -47,6 +49,8 @@ from flotilla.sharing.policy.engine import (
     read_latest,
     readable,
     remembering,
+    seen_of,
+    standing_in,
     viewer_of,
 )
 from flotilla.sharing.policy.rules import Viewer
@@ -81,7 +85,9 @@ __all__ = [
     "readable",
     "remembering",
     "rules",
+    "seen_of",
     "shared_answer",
+    "standing_in",
     "viewer_of",
 ]
 

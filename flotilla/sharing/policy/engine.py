@@ -64,6 +64,10 @@ def grants_in_force() -> QuerySet[Grant]:
 
 def _reaching(viewer: Viewer) -> QuerySet[Grant]:
     """The grants in force whose audience includes the viewer (other organisations' only)."""
+    if _standing_in(viewer) is not None:
+        # A stand-in holds an access map and no grants: a read that asks for grants would
+        # answer as for a stranger, not as for the viewers it stands in for.
+        raise RuntimeError("a stand-in viewer reads only through access_map")
     reach = Q(audience=AudienceKind.PUBLIC)
     if viewer.collaborative_id is not None:
         reach |= Q(audience=AudienceKind.EVERYONE) | Q(
@@ -126,6 +130,9 @@ def access_map(
     seen in full. Others are seen through the grants that reach the viewer.
     """
     wanted = None if organisation_ids is None else frozenset(organisation_ids)
+    held = _standing_in(viewer)
+    if held is not None:
+        return {o: dict(g) for o, g in held.items() if wanted is None or o in wanted}
     memo = _remembered.get()
     if memo is None:
         return _access_map(viewer, wanted)
@@ -171,6 +178,70 @@ def _access_map(viewer: Viewer, wanted: frozenset[int] | None) -> dict[int, dict
     own = viewer.organisation_ids if wanted is None else viewer.organisation_ids & wanted
     out.update({o: dict.fromkeys(rules.GROUPS, OWN) for o in own})
     return out
+
+
+#: What one owner's data looks like to a viewer, without the grants that say so: measure
+#: group → (detail, delay in hours) of each access held, finest first.
+Seen = tuple[tuple[str, tuple[tuple[str, int], ...]], ...]
+
+
+def seen_of(viewer: Viewer, owners: Iterable[int]) -> tuple[tuple[int, Seen], ...]:
+    """What the viewer may see of each of these owners' data, as a value two viewers share
+    exactly when the policy shows them the same: every owner asked about (an owner that
+    shares nothing with the viewer too), each group's accesses as detail and delay.
+
+    Which grant gives an access is left out, and so is whose the data is: an organisation's
+    own people hold `OWN` (exact, in real time, every group), which shows its data exactly
+    as a grant of every group, exact and in real time, shows it to a fellow member. The
+    rules (`rules.shown_under`, `rules.shown_value`) look at nothing else of an access."""
+    wanted = sorted(set(owners))
+    access = access_map(viewer, wanted)
+    return tuple(
+        (
+            owner,
+            tuple(
+                (group, tuple((a.detail, a.delay_hours) for a in accesses))
+                for group, accesses in sorted(access.get(owner, {}).items())
+                if accesses
+            ),
+        )
+        for owner in wanted
+    )
+
+
+#: The stand-in viewer being read as, and the access map it holds (see `standing_in`).
+_stand_in: ContextVar[tuple[Viewer, dict[int, dict[str, Accesses]]] | None] = ContextVar(
+    "flotilla_policy_stand_in", default=None
+)
+STAND_IN = Viewer(
+    label="stand-in for every viewer who may see the same", organisation_ids=frozenset()
+)
+
+
+def _standing_in(viewer: Viewer) -> dict[int, dict[str, Accesses]] | None:
+    held = _stand_in.get()
+    return held[1] if held is not None and held[0] == viewer else None
+
+
+@contextmanager
+def standing_in(seen: tuple[tuple[int, Seen], ...]) -> Iterator[Viewer]:
+    """A viewer of no organisation holding exactly `seen` (from `seen_of`) and nothing else,
+    for the block: reads made as it are what every viewer who holds `seen` may see, and so
+    can be shown to each of them (`shared_answer`). It holds no grant: whatever asks for
+    grants rather than accesses fails (`_reaching`), so nothing is read as a stranger."""
+    access = {
+        owner: {
+            group: tuple(Access(detail, delay) for detail, delay in accesses)
+            for group, accesses in groups
+        }
+        for owner, groups in seen
+        if groups  # as `access_map`: an owner that shares nothing is absent
+    }
+    token = _stand_in.set((STAND_IN, access))
+    try:
+        yield STAND_IN
+    finally:
+        _stand_in.reset(token)
 
 
 def grants_to(viewer: Viewer, organisation: Organisation) -> list[Grant]:

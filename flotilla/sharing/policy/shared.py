@@ -1,18 +1,22 @@
 """Answers worked out once and served, for a few seconds, to every viewer who may see exactly
-the same (ADR 0038).
+the same (ADR 0038, widened by ADR 0039).
 
-What a viewer may see is decided by who they are to the policy: their organisations, whether
-they are the platform operator, and the collaborative they act as a body for. Two people of
-the same organisations, reading the same thing with the same parameters at nearly the same
-moment, are shown the same figures. The dashboard's live refresh and the picture API are
-read like that by many people at once, so `shared_answer` lets the first of them work the
-answer out and the others within `SHARED_ANSWER_SECONDS` be given it, with:
+The dashboard's live refresh and the picture API are read like that by many people at once,
+so `shared_answer` lets the first of them work the answer out and the others within
+`SHARED_ANSWER_SECONDS` be given it, with:
 
-- **The key**: the viewer's organisations, platform flag and collaborative, and what is
-  asked; never the person. Anything that depends on the person must not be in the answer.
-- **Every read still on the record**: the reads noted while the answer was worked out are
-  gathered (`ledger.capturing`), and noted again, in the reader's own name, each time it is
-  served.
+- **The key**, never the person. For a live read of some owners' data (`owners`): what the
+  viewer may see of each of them (`seen_of`: each group's detail and delay, not which grant
+  gives it nor whose the data is), so that the members of a collaborative who all share
+  openly, each seeing its own data in full and the others' exactly in real time, are given
+  one answer. The answer is then worked out as a stand-in viewer holding exactly that and
+  nothing else (`standing_in`), so it cannot hold anything of the viewer who happened to
+  ask first. Otherwise: the viewer's organisations, platform flag and collaborative.
+  Either way with the platform flag, the collaborative and what is asked.
+- **Every read still on the record**: the reads made while the answer was worked out are
+  gathered (`ledger.capturing`), and noted in each reader's own name each time it is given,
+  the first time included; reads of a reader's own organisation are not noted for them, as
+  ever.
 - **No answer outlives a change of who may see what**: each answer keeps the policy version
   it was worked out under (`PolicyVersion`, raised in the transaction of every change of a
   grant or of a collaborative's membership) and is not served once the version has moved;
@@ -30,7 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import TypeVar
 
 from django.conf import settings
@@ -40,7 +44,7 @@ from django.db.models import Min
 
 from flotilla.sharing import ledger
 from flotilla.sharing.models import PolicyVersion
-from flotilla.sharing.policy.engine import _reaching
+from flotilla.sharing.policy.engine import _reaching, seen_of, standing_in
 from flotilla.sharing.policy.rules import Viewer
 
 T = TypeVar("T")
@@ -54,8 +58,7 @@ def policy_version() -> int:
     return PolicyVersion.objects.filter(pk=1).values_list("version", flat=True).first() or 0
 
 
-def _key(viewer: Viewer, asked: Hashable) -> str:
-    audience = (sorted(viewer.organisation_ids), viewer.platform, viewer.collaborative_id)
+def _key(audience: Hashable, asked: Hashable) -> str:
     return hashlib.sha256(repr((audience, asked)).encode()).hexdigest()
 
 
@@ -68,19 +71,30 @@ def _expires(viewer: Viewer, now: float, seconds: float) -> float:
     return until if first is None else min(until, first.timestamp())
 
 
-def shared_answer(viewer: Viewer, asked: Hashable, work_out: Callable[[], T]) -> T:
-    """`work_out()`'s answer for `viewer` to `asked` (a hashable description of the question
-    and its parameters), worked out now or given from a viewer who may see exactly the same
-    and asked the same within `SHARED_ANSWER_SECONDS` (see the module docstring).
+def shared_answer(
+    viewer: Viewer,
+    asked: Hashable,
+    work_out: Callable[[Viewer], T],
+    *,
+    owners: Iterable[int] | None = None,
+) -> T:
+    """`work_out(as_viewer)`'s answer for `viewer` to `asked` (a hashable description of the
+    question and its parameters), worked out now or given from a viewer who may see exactly
+    the same and asked the same within `SHARED_ANSWER_SECONDS` (see the module docstring).
 
-    `work_out` must read through the policy as `viewer` and return a picklable value that
-    does not depend on who the person is."""
+    `owners`: the organisations whose data a *live* answer reads (a collaborative's members);
+    the answer is then shared by everyone who may see the same of them, and worked out as a
+    stand-in holding just that. Without it, by viewers of the same organisations, as
+    `viewer`. `work_out` must read through the policy as the viewer it is given, and return
+    a picklable value that does not depend on who the person is."""
     seconds = settings.SHARED_ANSWER_SECONDS
     if seconds <= 0 or connection.in_atomic_block:
-        return work_out()
+        return work_out(viewer)
     cache = caches[CACHE]
-    key = _key(viewer, asked)
     version = policy_version()
+    seen = None if owners is None else seen_of(viewer, owners)
+    who: Hashable = sorted(viewer.organisation_ids) if seen is None else ("seen", seen)
+    key = _key((who, viewer.platform, viewer.collaborative_id), asked)
     now = time.time()
     kept = cache.get(key)
     if kept is not None:
@@ -89,7 +103,12 @@ def shared_answer(viewer: Viewer, asked: Hashable, work_out: Callable[[], T]) ->
             ledger.note(viewer, reads)
             return answer  # type: ignore[no-any-return]
     expires = _expires(viewer, now, seconds)
-    with ledger.capturing() as reads:
-        answer = work_out()
+    if seen is None:
+        with ledger.capturing() as reads:
+            answer = work_out(viewer)
+    else:
+        with ledger.capturing(record=False) as reads, standing_in(seen) as stand_in:
+            answer = work_out(stand_in)
+        ledger.note(viewer, reads)
     cache.set(key, (version, expires, reads, answer), timeout=expires - now)
     return answer
