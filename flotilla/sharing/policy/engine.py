@@ -202,7 +202,6 @@ def seen_of(viewer: Viewer, owners: Iterable[int]) -> tuple[tuple[int, Seen], ..
             tuple(
                 (group, tuple((a.detail, a.delay_hours) for a in accesses))
                 for group, accesses in sorted(access.get(owner, {}).items())
-                if accesses
             ),
         )
         for owner in wanted
