@@ -130,12 +130,10 @@ def rewind_audit(after_id: int | None) -> None:
     For test fixtures that load data once per module outside the per-test transaction: the
     events go, and the chain head moves back to the last event that remains.
     """
-    from flotilla.audit import chain
     from flotilla.audit.models import AuditEvent, ChainHead
 
     AuditEvent.objects.filter(id__gt=after_id or 0).delete()
-    last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
-    seq, head = last or (0, chain.GENESIS)
+    seq, head = AuditEvent.last_link()
     ChainHead.objects.filter(chain="audit").update(seq=seq, hash=head)
 
 

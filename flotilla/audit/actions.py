@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Model
+from django.utils import timezone
 
 from flotilla.audit.models import AuditEvent
 from flotilla.audit.principals import as_principal
@@ -41,11 +42,12 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Record one change of state as the next link of the audit chain.
+    """Record one change of state, whole, in the caller's transaction.
 
-    Refuses to run outside an atomic block. Locks the chain head until the caller's
-    transaction ends, so concurrent actions append one after the other and never fork the
-    chain; a rolled-back action takes its event and the head's move back with it.
+    Refuses to run outside an atomic block, so the event commits or rolls back with the
+    change it describes. Takes no lock: the event waits to be linked onto the audit chain by
+    `chain_waiting` (the worker, every minute; ADR 0040), so concurrent actions never queue
+    behind each other to record themselves.
     """
     event = Event(action, obj, object_type, object_id, organisation_id, before, after)
     (recorded,) = record_many(by=by, events=[event])
@@ -53,9 +55,9 @@ def record(
 
 
 def record_many(*, by: Any, events: Sequence[Event]) -> list[AuditEvent]:
-    """Record several changes of state by one actor as consecutive links of the chain, in
-    one INSERT (for work that changes many rows at once, such as evaluating alerts). As
-    `record`: inside the caller's transaction only, under the chain head's lock."""
+    """Record several changes of state by one actor in one INSERT (for work that changes
+    many rows at once, such as evaluating alerts). As `record`: inside the caller's
+    transaction only, waiting to be chained."""
     if not connection.in_atomic_block:
         actions = ", ".join(sorted({e.action for e in events}))
         raise AuditOutsideTransaction(
@@ -65,8 +67,9 @@ def record_many(*, by: Any, events: Sequence[Event]) -> list[AuditEvent]:
         return []
     actor = as_principal(by)
 
-    def build(now: Any) -> list[AuditEvent]:
-        return [
+    now = timezone.now()
+    return AuditEvent.objects.bulk_create(
+        [
             AuditEvent(
                 at=now,
                 actor_user=actor.user,
@@ -81,8 +84,28 @@ def record_many(*, by: Any, events: Sequence[Event]) -> list[AuditEvent]:
             )
             for e in events
         ]
+    )
 
-    return AuditEvent.append(build)
+
+#: The most waiting events one transaction of `chain_waiting` links.
+CHAIN_BATCH = 2000
+
+
+def chain_waiting(batch: int = CHAIN_BATCH) -> int:
+    """Link every event waiting to be chained onto the audit chain, in the order they were
+    written; how many (ADR 0040).
+
+    Each batch is one transaction under the chain head's lock, so runs queue and an event is
+    linked once. Safe to run at any time, as often as wanted: the schedule runs it every
+    minute (`chain-audit-record`), and `export-audit-head` runs it before exporting.
+    """
+    linked = 0
+    while True:
+        with transaction.atomic():
+            done = AuditEvent.chain_waiting(batch)
+        linked += done
+        if done < batch:
+            return linked
 
 
 def register(

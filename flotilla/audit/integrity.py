@@ -45,7 +45,7 @@ def expected_states(object_type: str) -> dict[str, dict[str, Any] | None]:
     expected: dict[str, dict[str, Any] | None] = {}
     rows = (
         AuditEvent.objects.filter(object_type=object_type)
-        .order_by("seq")
+        .order_by("id")
         .values_list("object_id", "after")
         .iterator(chunk_size=2000)
     )
@@ -55,10 +55,11 @@ def expected_states(object_type: str) -> dict[str, dict[str, Any] | None]:
 
 
 def events(action: str) -> Iterable[tuple[str, dict[str, Any] | None]]:
-    """(object id, state after) of every event of one action, in chain order."""
+    """(object id, state after) of every event of one action, in the order written (for one
+    object, the order of its changes: ADR 0040)."""
     return (
         AuditEvent.objects.filter(action=action)
-        .order_by("seq")
+        .order_by("id")
         .values_list("object_id", "after")
         .iterator(chunk_size=2000)
     )

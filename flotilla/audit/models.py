@@ -113,7 +113,12 @@ class ChainedRecord(models.Model):
     @classmethod
     def last_link(cls) -> tuple[int, str]:
         """(seq, hash) of the last row, or (0, 64 zeros) for an empty chain."""
-        last = cls.objects.order_by("-seq").values_list("seq", "hash").first()
+        last = (
+            cls.objects.filter(seq__isnull=False)
+            .order_by("-seq")
+            .values_list("seq", "hash")
+            .first()
+        )
         return last or (0, chain.GENESIS)
 
     @classmethod
@@ -168,11 +173,24 @@ def chained_models() -> dict[str, type[ChainedRecord]]:
 
 
 class AuditEvent(ChainedRecord):
-    """Who changed what, when, with the state before and after."""
+    """Who changed what, when, with the state before and after.
+
+    An event is written whole in the transaction of the change it describes, but not yet
+    linked: `seq`, `prev_hash` and `hash` stay empty until `chain_waiting` (run by the worker
+    every minute) links the waiting events, in the order they were written, under the chain
+    head's lock (ADR 0040). So no change of state waits on another's to record itself.
+    """
 
     #: The chain name of audit events in `ChainHead`.
     CHAIN = "audit"
     CHAINED_FIELDS = CHAINED_FIELDS
+
+    #: Empty until the event is chained (`chain_waiting`), then its place in the chain.
+    seq = models.BigIntegerField(unique=True, null=True, blank=True)
+    #: Empty until chained, then the hash of the event before it.
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)
+    #: Empty until chained, then the hash over seq, the chained fields and prev_hash.
+    hash = models.CharField(max_length=64, null=True, blank=True)
 
     #: Set by `record()`, not by the database, because it is part of what is hashed.
     at = models.DateTimeField(db_index=True)
@@ -191,7 +209,56 @@ class AuditEvent(ChainedRecord):
     after = models.JSONField(null=True, blank=True)
 
     class Meta(ChainedRecord.Meta):
-        ordering = ["seq"]
+        # The order events were written in: for one object, the order of its changes (each
+        # action locks the row it changes before recording), and for events chained before
+        # ADR 0040, the chain's order too.
+        ordering = ["id"]
+        constraints = [
+            *ChainedRecord.Meta.constraints,
+            # Waiting (all three empty) or chained (all three set): never half-linked.
+            models.CheckConstraint(
+                condition=models.Q(seq__isnull=True, prev_hash__isnull=True, hash__isnull=True)
+                | models.Q(seq__isnull=False, prev_hash__isnull=False, hash__isnull=False),
+                name="auditevent_linked_whole",
+            ),
+        ]
+        indexes = [
+            # Finds the waiting events (few) without reading the chained ones (many).
+            models.Index(
+                fields=["id"], condition=models.Q(seq__isnull=True), name="auditevent_waiting"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}"
+
+    @classmethod
+    def waiting(cls) -> tuple[int, Any]:
+        pending = cls.objects.filter(seq__isnull=True).aggregate(
+            n=models.Count("id"), oldest=models.Min("at")
+        )
+        return pending["n"], pending["oldest"]
+
+    @classmethod
+    def chain_waiting(cls, batch: int) -> int:
+        """Link the oldest `batch` waiting events onto the chain, in the order they were
+        written; how many. Inside the caller's transaction: the head is locked first, so two
+        runs queue and the second finds these events linked already.
+
+        Each hash is computed from the event as the database gives it back, which is what
+        `verify-audit` reads.
+        """
+        head = ChainHead.lock(cls.CHAIN)
+        rows = list(
+            cls.objects.filter(seq__isnull=True)
+            .order_by("id")
+            .values_list("id", *cls.CHAINED_FIELDS)[:batch]
+        )
+        events = []
+        for id_, *values in rows:
+            event = cls(id=id_, **dict(zip(cls.CHAINED_FIELDS, values, strict=True)))
+            event.link_after(head)
+            events.append(event)
+        cls.objects.bulk_update(events, ["seq", "prev_hash", "hash"], batch_size=500)
+        head.save(update_fields=["seq", "hash"])
+        return len(events)

@@ -669,7 +669,7 @@ def team_history(
     which = Q(object_type=Allocation._meta.label_lower, object_id__in=_as_keys(allocations))
     if user is None:
         which |= Q(object_type=Ask._meta.label_lower, object_id__in=_as_keys(asks))
-    events = AuditEvent.objects.filter(which, action__in=TEAM_ACTIONS).order_by("-seq")[:limit]
+    events = AuditEvent.objects.filter(which, action__in=TEAM_ACTIONS).order_by("-id")[:limit]
     out = []
     for e in events:
         after = e.after or {}

@@ -566,7 +566,7 @@ def _thread(
         Q(object_type="exchange.aidrequest", object_id=str(aid_request.pk))
         | Q(object_type="exchange.offer", object_id__in=[str(o.pk) for o in offers])
         | Q(object_type="exchange.commitment", object_id__in=[str(c.pk) for c in commitments])
-    ).order_by("seq")
+    ).order_by("id")
     events = list(events)
     names = dict(
         Organisation.objects.filter(

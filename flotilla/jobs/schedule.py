@@ -90,6 +90,16 @@ SCHEDULE: list[Entry] = [
         ),
     ),
     Entry(
+        name="chain-audit-record",
+        task="flotilla.jobs.tasks.chain_audit_record",
+        when="* * * * *",
+        about=(
+            "Links the audit events recorded in the last minute onto the hash-chained audit "
+            "record, in the order they were written (each is recorded whole with its change; "
+            "only its place in the chain waits for this)."
+        ),
+    ),
+    Entry(
         name="chain-access-record",
         task="flotilla.sharing.tasks.chain_access_record",
         when="* * * * *",

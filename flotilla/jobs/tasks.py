@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
+from flotilla.audit import actions as audit
 from flotilla.audit.principals import Principal
 from flotilla.jobs import actions
 from flotilla.jobs.retry import job
@@ -22,3 +23,11 @@ def purge_finished_jobs(slot: str) -> dict[str, Any]:
         finished_before=at - timedelta(days=settings.JOBS_KEEP_DAYS),
         workers_unseen_since=at - timedelta(days=1),
     )
+
+
+@job(max_attempts=3, backoff=timedelta(seconds=20))
+def chain_audit_record(slot: str) -> int:
+    """Link the audit events recorded since the last run onto the audit chain
+    (`audit.chain_waiting`, ADR 0040). Idempotent: an event is linked once, under the head's
+    lock."""
+    return audit.chain_waiting()

@@ -199,7 +199,7 @@ def test_an_admin_changes_a_role_and_the_change_is_audited(client, cast):
     assert response.status_code == 302
     m.refresh_from_db()
     assert m.role == Role.REPORTER
-    event = AuditEvent.objects.filter(action="authz.membership_set").latest("seq")
+    event = AuditEvent.objects.filter(action="authz.membership_set").latest("id")
     assert event.before == {"user": "north_viewer", "role": "viewer"}
     assert event.after == {"user": "north_viewer", "role": "reporter"}
 

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from flotilla.audit import chain
-from flotilla.audit.actions import AuditOutsideTransaction, record
+from flotilla.audit.actions import AuditOutsideTransaction, chain_waiting, record
 from flotilla.audit.models import CHAINED_FIELDS, AuditEvent, ChainHead
 from flotilla.audit.principals import Principal
 from tests import factories as f
@@ -174,14 +174,68 @@ def test_a_clean_chain_of_ten_thousand_events_verifies_up_to_its_head(long_chain
     assert verify() == f"{N} events verified, head {head.hash}\n"
 
 
-def test_record_appends_the_next_seq_linked_to_the_head_with_times_in_order(long_chain):
+def test_record_writes_the_event_whole_but_leaves_the_chain_and_its_head_alone(long_chain):
+    head_before = ChainHead.objects.get(chain=AuditEvent.CHAIN)
     record_many(2, start=N)
-    last, first_new, second_new = AuditEvent.objects.filter(seq__gte=N).order_by("seq")
-    assert (first_new.seq, first_new.prev_hash) == (N + 1, last.hash)
-    assert (second_new.seq, second_new.prev_hash) == (N + 2, first_new.hash)
-    assert last.at <= first_new.at <= second_new.at
+    waiting = AuditEvent.objects.filter(seq__isnull=True)
+    assert [(e.action, e.object_id, e.prev_hash, e.hash) for e in waiting] == [
+        ("test.event_0", str(N), None, None),
+        ("test.event_1", str(N + 1), None, None),
+    ]
     head = ChainHead.objects.get(chain=AuditEvent.CHAIN)
-    assert (head.seq, head.hash) == (N + 2, second_new.hash)
+    assert (head.seq, head.hash) == (head_before.seq, head_before.hash)
+    oldest = waiting.first().at
+    assert verify() == (
+        f"{N} events verified, head {head.hash}; 2 more recorded but not yet chained "
+        f"(the oldest at {oldest:%Y-%m-%d %H:%M:%S %Z})\n"
+    )
+
+
+def test_chaining_links_the_waiting_events_after_the_head_in_the_order_they_were_written(
+    long_chain,
+):
+    record_many(3, start=N)
+    assert chain_waiting(batch=2) == 3
+    last, *new = AuditEvent.objects.filter(seq__gte=N).order_by("seq")
+    assert [e.object_id for e in new] == [str(N), str(N + 1), str(N + 2)]
+    assert [(e.seq, e.prev_hash) for e in new] == [
+        (N + 1, last.hash),
+        (N + 2, new[0].hash),
+        (N + 3, new[1].hash),
+    ]
+    head = ChainHead.objects.get(chain=AuditEvent.CHAIN)
+    assert (head.seq, head.hash) == (N + 3, new[2].hash)
+    assert verify() == f"{N + 3} events verified, head {head.hash}\n"
+    assert chain_waiting() == 0
+
+
+def test_the_scheduled_job_links_what_waits_and_a_second_run_finds_nothing(long_chain):
+    from flotilla.jobs.tasks import chain_audit_record
+
+    record_many(2, start=N)
+    assert chain_audit_record.call(slot=timezone.now().isoformat()) == 2
+    assert chain_audit_record.call(slot=timezone.now().isoformat()) == 0
+    assert verify().startswith(f"{N + 2} events verified")
+
+
+def test_the_database_refuses_an_event_linked_by_halves(long_chain):
+    record_many(1, start=N)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AuditEvent.objects.filter(seq__isnull=True).update(seq=N + 1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AuditEvent.objects.filter(seq=5).update(hash=None)
+
+
+def test_an_event_rolled_back_with_its_change_is_never_chained(long_chain):
+    def change_that_fails() -> None:
+        with transaction.atomic():
+            record_many(1, start=N)
+            raise RuntimeError("the change failed")
+
+    with pytest.raises(RuntimeError):
+        change_that_fails()
+    assert chain_waiting() == 0
+    assert AuditEvent.objects.count() == N
 
 
 def test_an_event_hash_covers_every_recorded_field(long_chain):
@@ -205,6 +259,8 @@ def test_an_event_is_hashed_as_the_database_gives_it_back(long_chain):
     event = AuditEvent.objects.get(action="test.awkward")
     assert (event.actor_user_id, event.organisation_id) == (person.pk, 42)
     assert event.before == {"1": ["a", 2.5]}
+    chain_waiting()
+    event.refresh_from_db()
     assert verify().startswith(f"{event.seq} events verified")
 
 
@@ -266,9 +322,19 @@ def test_the_exported_head_names_the_last_event_and_verifies(long_chain, tmp_pat
     assert verify("--expect-head", path).startswith(f"{N} events verified")
 
 
+def test_exporting_the_head_first_links_the_events_waiting_to_be_chained(long_chain, tmp_path):
+    record_many(2, start=N)
+    with open(export_head(tmp_path)) as f:
+        exported = json.load(f)
+    last = AuditEvent.objects.get(object_id=str(N + 1))
+    assert (exported["seq"], exported["hash"]) == (N + 2, last.hash)
+    assert not AuditEvent.objects.filter(seq__isnull=True).exists()
+
+
 def test_an_exported_head_still_verifies_after_more_events_are_recorded(long_chain, tmp_path):
     path = export_head(tmp_path)
     record_many(3, start=N)
+    chain_waiting()
     assert AuditEvent.objects.get(seq=N + 1).prev_hash == event_hash(N)
     assert verify("--expect-head", path).startswith(f"{N + 3} events verified")
 
@@ -312,21 +378,24 @@ def test_a_deleted_chain_head_is_reported(long_chain):
         call_command("verify-audit", "--chain", "audit")
 
 
-def test_a_deleted_chain_head_stops_audited_writes_instead_of_being_quietly_remade(long_chain):
+def test_a_deleted_chain_head_stops_chaining_instead_of_being_quietly_remade(long_chain):
     from flotilla.audit.apps import _ensure_chain_heads
     from flotilla.audit.models import ChainHeadMissing
 
     ChainHead.objects.filter(chain="audit").delete()
+    # Changes are still recorded, whole; only their linking waits.
+    f.OrganisationFactory(code="RQ9")
     with pytest.raises(ChainHeadMissing, match="the audit chain head is missing"):
-        f.OrganisationFactory(code="RQ9")
+        chain_waiting()
+    assert AuditEvent.objects.filter(seq__isnull=True).count() == 1
     # Still reported, because nothing remade it...
     with pytest.raises(CommandError, match="the chain head is missing"):
         call_command("verify-audit", "--chain", "audit")
-    # ...until an operator runs migrate, which recreates it at the last stored event.
+    # ...until an operator runs migrate, which recreates it at the last chained event.
     _ensure_chain_heads(sender=None)
     assert ChainHead.objects.get(chain="audit").seq == N
-    f.OrganisationFactory(code="RQ9")
-    call_command("verify-audit", "--chain", "audit", stdout=io.StringIO())
+    assert chain_waiting() == 1
+    assert verify().startswith(f"{N + 1} events verified")
 
 
 def test_an_exported_head_of_another_chain_is_refused(long_chain, tmp_path):
@@ -352,17 +421,23 @@ def test_record_still_refuses_to_run_outside_a_transaction():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_threads_recording_at_once_keep_one_linear_chain():
+def test_threads_recording_and_chaining_at_once_link_every_event_once_in_one_linear_chain():
     reset_chain()
     per_thread = 100
 
-    def work(k: int) -> None:
+    def record_and_chain(k: int) -> None:
         for i in range(k * per_thread, (k + 1) * per_thread):
             with transaction.atomic():
                 record_many(1, start=i)
+            if i % 10 == 0:
+                chain_waiting(batch=7)
 
-    at_once(work)
+    at_once(record_and_chain)
+    chain_waiting()
 
     seqs = list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, 2 * per_thread + 1))
-    assert verify().startswith(f"{2 * per_thread} events verified")
+    assert verify() == (
+        f"{2 * per_thread} events verified, head "
+        f"{ChainHead.objects.get(chain=AuditEvent.CHAIN).hash}\n"
+    )

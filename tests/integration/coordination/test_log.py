@@ -95,7 +95,7 @@ def test_closing_needs_a_reason_and_keeps_the_item(cast, coordinator):
     with pytest.raises(actions.CoordinationError) as refused:
         actions.set_status(by=coordinator, item=item, status="open")
     assert refused.value.errors["reason"] == "Say why it is reopened"
-    event = AuditEvent.objects.filter(action="log_item_status").order_by("-seq").first()
+    event = AuditEvent.objects.filter(action="log_item_status").order_by("-id").first()
     assert (event.before["status"], event.after["status"]) == ("open", "closed")
 
 

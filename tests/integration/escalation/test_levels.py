@@ -95,7 +95,7 @@ def test_a_newer_report_gives_a_newer_level_and_the_audit_says_what_it_was(cast)
         .order_by("as_of")
         .values_list("level", flat=True)
     ) == [1, 4]
-    last = AuditEvent.objects.filter(action="escalation.level_computed").order_by("seq").last()
+    last = AuditEvent.objects.filter(action="escalation.level_computed").order_by("id").last()
     assert last.before["level"] == 1 and last.after["level"] == 4
 
 

@@ -301,7 +301,7 @@ def test_a_lost_workers_job_is_put_back_and_given_up_after_three_claims(settings
     assert gone.status == TaskResultStatus.FAILED
     assert gone.exception_class_path == "flotilla.jobs.actions.WorkerLost"
     assert "vanished-3" in gone.traceback
-    events = AuditEvent.objects.filter(action="jobs.worker_lost").order_by("seq")
+    events = AuditEvent.objects.filter(action="jobs.worker_lost").order_by("id")
     assert [e.after["workers"] for e in events] == [["vanished-1"], ["vanished-2"], ["vanished-3"]]
     assert now < gone.finished_at
 

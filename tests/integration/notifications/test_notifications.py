@@ -35,7 +35,7 @@ def test_when_an_organisation_joins_the_other_members_admins_are_told_with_a_lin
     # Only admins are told, and not the joining organisation's own people.
     assert not Notification.objects.filter(recipient=cast.people[Role.COORDINATOR]).exists()
     assert not Notification.objects.filter(recipient=outside_admin).exists()
-    event = AuditEvent.objects.filter(action="notifications.sent").latest("seq")
+    event = AuditEvent.objects.filter(action="notifications.sent").latest("id")
     assert event.actor_label == "outsider"
 
 

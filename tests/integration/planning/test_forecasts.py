@@ -80,7 +80,7 @@ def test_a_later_figure_the_same_day_replaces_that_days_forecasts_and_says_what_
     rows = Forecast.objects.filter(organisation=cast.north, origin=days_ago(1).date())
     assert rows.count() == 14
     assert {r.as_of for r in rows} == {days_ago(1, hour=17)}
-    last = AuditEvent.objects.filter(action="planning.forecast_computed").order_by("-seq").first()
+    last = AuditEvent.objects.filter(action="planning.forecast_computed").order_by("-id").first()
     assert last.before["as_of"] == days_ago(1).isoformat()
     assert last.after["as_of"] == days_ago(1, hour=17).isoformat()
 

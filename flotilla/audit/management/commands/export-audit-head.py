@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from flotilla.audit import chain
+from flotilla.audit.actions import chain_waiting
 from flotilla.audit.models import ChainedRecord, ChainHead, chained_models
 
 
@@ -23,7 +24,8 @@ def head_of(model: type[ChainedRecord]) -> dict:
 
 class Command(BaseCommand):
     help = (
-        "Print the heads of the audit and access chains as JSON to keep somewhere the "
+        "Link the audit events waiting to be chained, then print the heads of the audit and "
+        "access chains as JSON to keep somewhere the "
         "database's administrators cannot write; `verify-audit --expect-head FILE` checks them. "
         'The top-level chain, seq, hash and at are the audit chain\'s; "heads" lists every chain.'
     )
@@ -32,6 +34,8 @@ class Command(BaseCommand):
         parser.add_argument("--out", help="file to write (default: standard output)")
 
     def handle(self, *args, **opts):
+        # The exported head then covers every audit event recorded before it (ADR 0040).
+        chain_waiting()
         heads = [head_of(model) for model in chained_models().values()]
         audit = next(head for head in heads if head["chain"] == "audit")
         exported = {

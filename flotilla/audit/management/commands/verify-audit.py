@@ -22,7 +22,8 @@ def links(model: type[ChainedRecord]):
     """Every row of `model` in seq order, one chunk at a time (memory stays flat)."""
     fields = model.CHAINED_FIELDS
     rows = (
-        model.objects.order_by("seq")
+        model.objects.filter(seq__isnull=False)
+        .order_by("seq")
         .values_list("id", "seq", "prev_hash", "hash", *fields)
         .iterator(chunk_size=2000)
     )
