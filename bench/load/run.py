@@ -190,11 +190,13 @@ def stop(process: subprocess.Popen, grace: float) -> bool:
 
 
 #: The work waiting for the task workers: jobs queued (ready; a few of them may be waiting
-#: for a retry's backoff) and reads in the access record's inbox (ADR 0022).
+#: for a retry's backoff), reads in the access record's inbox (ADR 0022) and audit events
+#: recorded but not yet chained (ADR 0040).
 WAITING = {
     "jobs_waiting": "SELECT count(*) FROM django_tasks_database_dbtaskresult "
     "WHERE status = 'READY'",
     "access_inbox": "SELECT count(*) FROM sharing_pendingaccess",
+    "audit_waiting": "SELECT count(*) FROM audit_auditevent WHERE seq IS NULL",
 }
 
 
@@ -871,7 +873,8 @@ class Run:
             "429/503 (with Retry-After) | 5xx (of them the race) | server answered/s, "
             "p50 / p99 ms | "
             "CPU s: gunicorn / task workers / "
-            "postgres / locust / whole machine | most jobs queued / access inbox at any second | "
+            "postgres / locust / whole machine | most jobs queued / access inbox / audit events "
+            "unchained at any second | "
             "load avg | verdict (capacity; overload) |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
@@ -893,7 +896,8 @@ class Run:
                 f"{r['server']['p99']:g} | "
                 f"{cpu['gunicorn']:g} / {cpu['tasks']:g} / {cpu['postgres']:g} / "
                 f"{cpu['locust']:g} / {cpu['machine']:g} | "
-                f"{peak.get('jobs_waiting', '?')} / {peak.get('access_inbox', '?')} | "
+                f"{peak.get('jobs_waiting', '?')} / {peak.get('access_inbox', '?')} / "
+                f"{peak.get('audit_waiting', '?')} | "
                 f"{r['load_average']} | {'pass' if r['passed'] else 'FAIL'} "
                 f"({'kept up' if r['capacity'] else 'not'}; "
                 f"{'handled' if r['handled'] else 'NOT handled'}) |"
