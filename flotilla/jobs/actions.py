@@ -9,13 +9,16 @@ changes are audited by the actions it calls, as anywhere else.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django_tasks import TaskResultStatus
+from django_tasks import TaskResult, TaskResultStatus
+from django_tasks.base import Task
+from django_tasks.utils import normalize_json
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from flotilla.audit import actions as audit
@@ -182,6 +185,38 @@ def take_over_waiting(*, row: DBTaskResult, now: datetime | None = None) -> int:
                 return_value={TAKEN_OVER_BY: str(row.pk)},
             )
         )
+
+
+def join_waiting(
+    *,
+    task: Task,  # type: ignore[type-arg]
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+) -> TaskResult | None:  # type: ignore[type-arg]
+    """The job already queued for the same work as `task(*args, **kwargs)` and never
+    started, locked until the caller's transaction ends; None if there is none (ADR 0041).
+
+    For a job that works from the newest state of what its arguments name (`@job(takes_over=
+    True)`): queuing it again would only queue work that the waiting one will do, because the
+    waiting one cannot start before the caller's transaction ends. On PostgreSQL a worker
+    claims with SKIP LOCKED, so it passes over the locked row until then, and a job taking
+    over waits for the lock; on SQLite the caller holds the only write lock, so no worker can
+    claim at all. Either way, the job reads what the caller wrote. A job waiting for a
+    retry's backoff or put back after a lost worker was started, so it is never joined.
+    """
+    found = (
+        DBTaskResult.objects.select_for_update()
+        .filter(
+            status=TaskResultStatus.READY,
+            started_at__isnull=True,
+            task_path=task.module_path,
+            queue_name=task.queue_name,
+            backend_name=task.backend,
+            args_kwargs=normalize_json({"args": list(args), "kwargs": kwargs}),
+        )
+        .first()
+    )
+    return found.task_result if found is not None else None
 
 
 def enqueue_slot(*, entry: Entry, slot: datetime) -> ScheduledRun | None:

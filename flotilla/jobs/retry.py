@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks import DEFAULT_TASK_QUEUE_NAME, TaskResult, TaskResultStatus, task
@@ -113,16 +114,26 @@ def job(
 class SettlingTask(Task):  # type: ignore[type-arg]
     """A task queued to run `JOBS_SETTLE_SECONDS` after it is queued, unless told when.
 
-    The wait lets identical jobs queued within it be taken over by the first (ADR 0037): an
-    organisation that reports five times in ten seconds gets one recompute, not five. A
-    setting of 0 queues it due at once (the tests, and anyone who wants every report worked
-    out at once at any cost).
+    The wait lets the work queued within it be done once (ADR 0037): an organisation that
+    reports five times in ten seconds gets one recompute, not five. A job queued for the same
+    work as one still waiting to start is not queued at all: it joins the waiting one, which
+    is held until the queuing transaction commits (`actions.join_waiting`, ADR 0041). A
+    setting of 0 queues it due at once, each on its own (the tests, and anyone who wants
+    every report worked out at once at any cost).
     """
 
     def enqueue(self, *args: Any, **kwargs: Any) -> TaskResult:  # type: ignore[type-arg]
         settle = settle_time()
         if self.run_after is None and settle > timedelta(0):
-            return self.using(run_after=timezone.now() + settle).enqueue(*args, **kwargs)
+            from flotilla.jobs import actions
+
+            # One row per piece of work settling, not one per report (ADR 0041): a job like
+            # it, queued and never started, is held until this transaction ends and does it.
+            with transaction.atomic():
+                waiting = actions.join_waiting(task=self, args=args, kwargs=kwargs)
+                if waiting is not None:
+                    return waiting
+                return self.using(run_after=timezone.now() + settle).enqueue(*args, **kwargs)
         return Task.enqueue(self, *args, **kwargs)
 
 

@@ -8,11 +8,13 @@ Tests that run it use real transactions, because the worker commits as it goes.
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult, get_date_max
@@ -56,6 +58,8 @@ def fails_twice(context) -> str:
 def always_fails(ward: str) -> None:
     raise ValueError(f"the bed list for {ward} is unreadable")
 
+
+POSTGRES = connection.vendor == "postgresql"
 
 #: The wards `recount` counted, in order: what the worker actually ran.
 RECOUNTED: list[str] = []
@@ -508,7 +512,10 @@ def test_a_job_that_takes_over_is_queued_to_settle_and_other_jobs_are_due_at_onc
 def test_the_first_job_due_takes_over_the_identical_jobs_still_settling_behind_it(settings):
     settings.JOBS_SETTLE_SECONDS = 30
     RECOUNTED.clear()
-    first, second, third = (recount.enqueue("Ward 7") for _ in range(3))
+    first = recount.enqueue("Ward 7")
+    # Queued as two transactions that did not see the first would queue them: each its own.
+    settling = recount.using(run_after=timezone.now() + timedelta(seconds=30))
+    second, third = settling.enqueue("Ward 7"), settling.enqueue("Ward 7")
     other_ward = recount.enqueue("Ward 8")
     # The first one's settling time has passed; the others were queued seconds later.
     DBTaskResult.objects.filter(pk=first.id).update(run_after=timezone.now())
@@ -518,6 +525,95 @@ def test_the_first_job_due_takes_over_the_identical_jobs_still_settling_behind_i
     assert RECOUNTED == ["Ward 7"]  # once, for the three reports
     assert [row(r).return_value for r in (second, third)] == [{TAKEN_OVER_BY: str(first.id)}] * 2
     assert row(other_ward).status == TaskResultStatus.READY  # its own time has not come
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_like_one_still_waiting_to_start_joins_it_instead_of_being_queued_again(settings):
+    settings.JOBS_SETTLE_SECONDS = 30
+    RECOUNTED.clear()
+    first = recount.enqueue("Ward 7")
+    again = [recount.enqueue("Ward 7") for _ in range(3)]
+    other_ward = recount.enqueue("Ward 8")
+
+    assert {r.id for r in again} == {first.id}
+    assert other_ward.id != first.id
+    assert DBTaskResult.objects.count() == 2
+    # Joining changes nothing of the waiting job: it runs when it was due, once.
+    assert due_at(again[-1]) == due_at(first)
+    DBTaskResult.objects.update(run_after=timezone.now())
+    run_worker()
+    assert sorted(RECOUNTED) == ["Ward 7", "Ward 8"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_that_was_started_is_never_joined(settings):
+    settings.JOBS_SETTLE_SECONDS = 30
+    running = recount.enqueue("Ward 7")
+    DBTaskResult.objects.filter(pk=running.id).update(
+        status=TaskResultStatus.RUNNING, started_at=timezone.now(), worker_ids=["w1"]
+    )
+    after_running = recount.enqueue("Ward 7")
+    assert after_running.id != running.id
+    # Put back after a failure, waiting for its backoff: started, so not joined either.
+    DBTaskResult.objects.filter(pk=after_running.id).update(
+        started_at=timezone.now(), worker_ids=["w1"]
+    )
+    assert recount.enqueue("Ward 7").id not in {running.id, after_running.id}
+    # Queued to run at a time of its own: neither joins nor is joined.
+    told = recount.using(run_after=timezone.now() + timedelta(hours=1)).enqueue("Ward 8")
+    assert recount.using(run_after=timezone.now()).enqueue("Ward 8").id != told.id
+    assert DBTaskResult.objects.count() == 5
+
+
+@pytest.mark.skipif(not POSTGRES, reason="row locks: on SQLite the joining writer holds the "
+                    "only write lock, so no worker can claim at all")  # fmt: skip
+@pytest.mark.django_db(transaction=True)
+def test_a_joined_job_is_not_claimed_until_the_transaction_that_joined_it_commits(settings):
+    settings.JOBS_SETTLE_SECONDS = 30
+    waiting = recount.enqueue("Ward 7")
+    DBTaskResult.objects.filter(pk=waiting.id).update(run_after=timezone.now())
+    joined, released = threading.Event(), threading.Event()
+
+    def work(i: int) -> str | None:
+        if i == 0:  # a report's transaction, queuing the same work
+            with transaction.atomic():
+                assert recount.enqueue("Ward 7").id == waiting.id
+                joined.set()
+                released.wait(10)
+            return None
+        joined.wait(10)
+        with transaction.atomic():  # a worker claiming, as django-tasks-db does
+            while_held = DBTaskResult.objects.ready().get_locked()
+        released.set()
+        time.sleep(0.2)
+        with transaction.atomic():
+            deadline = time.monotonic() + 10
+            while (claimed := DBTaskResult.objects.ready().get_locked()) is None:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        return f"{while_held} then {claimed.pk}"
+
+    assert at_once(work)[1] == f"None then {waiting.id}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reports_of_one_organisation_within_the_settling_time_queue_each_recompute_once(
+    cast, settings
+):
+    settings.JOBS_SETTLE_SECONDS = 10
+    at = timezone.now().replace(second=0, microsecond=0) - timedelta(hours=1)
+    for minutes in range(3):
+        f.report(cast.north, at + timedelta(minutes=minutes), ga_open=100, ga_occupied=90 + minutes)
+    paths = list(
+        DBTaskResult.objects.filter(status=TaskResultStatus.READY).values_list(
+            "task_path", flat=True
+        )
+    )
+    assert sorted(p.rsplit(".", 1)[1] for p in paths) == [
+        "evaluate_alerts",
+        "forecast_organisations",
+        "recompute_levels",
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
