@@ -192,6 +192,7 @@ def join_waiting(
     task: Task,  # type: ignore[type-arg]
     args: Sequence[Any],
     kwargs: dict[str, Any],
+    due_by: datetime,
 ) -> TaskResult | None:  # type: ignore[type-arg]
     """The job already queued for the same work as `task(*args, **kwargs)` and never
     started, locked until the caller's transaction ends; None if there is none (ADR 0041).
@@ -202,7 +203,9 @@ def join_waiting(
     claims with SKIP LOCKED, so it passes over the locked row until then, and a job taking
     over waits for the lock; on SQLite the caller holds the only write lock, so no worker can
     claim at all. Either way, the job reads what the caller wrote. A job waiting for a
-    retry's backoff or put back after a lost worker was started, so it is never joined.
+    retry's backoff or put back after a lost worker was started, so it is never joined; nor
+    is one due after `due_by` (queued for a later time of its own), which would hold the
+    caller's work back past its settling time.
     """
     found = (
         DBTaskResult.objects.select_for_update()
@@ -214,6 +217,7 @@ def join_waiting(
             backend_name=task.backend,
             args_kwargs=normalize_json({"args": list(args), "kwargs": kwargs}),
         )
+        .filter(Q(run_after=get_date_max()) | Q(run_after__lte=due_by))
         .first()
     )
     return found.task_result if found is not None else None

@@ -129,11 +129,12 @@ class SettlingTask(Task):  # type: ignore[type-arg]
 
             # One row per piece of work settling, not one per report (ADR 0041): a job like
             # it, queued and never started, is held until this transaction ends and does it.
+            due = timezone.now() + settle
             with transaction.atomic():
-                waiting = actions.join_waiting(task=self, args=args, kwargs=kwargs)
+                waiting = actions.join_waiting(task=self, args=args, kwargs=kwargs, due_by=due)
                 if waiting is not None:
                     return waiting
-                return self.using(run_after=timezone.now() + settle).enqueue(*args, **kwargs)
+                return self.using(run_after=due).enqueue(*args, **kwargs)
         return Task.enqueue(self, *args, **kwargs)
 
 

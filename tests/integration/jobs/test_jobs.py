@@ -563,6 +563,9 @@ def test_a_job_that_was_started_is_never_joined(settings):
     told = recount.using(run_after=timezone.now() + timedelta(hours=1)).enqueue("Ward 8")
     assert recount.using(run_after=timezone.now()).enqueue("Ward 8").id != told.id
     assert DBTaskResult.objects.count() == 5
+    # A settling job does not join one due later than its own settling time would make it.
+    DBTaskResult.objects.filter(args_kwargs=row(told).args_kwargs).exclude(pk=told.id).delete()
+    assert recount.enqueue("Ward 8").id != told.id
 
 
 @pytest.mark.skipif(not POSTGRES, reason="row locks: on SQLite the joining writer holds the "
