@@ -99,10 +99,17 @@ def chain_waiting(batch: int = CHAIN_BATCH) -> int:
     linked once. Safe to run at any time, as often as wanted: the schedule runs it every
     minute (`chain-audit-record`), and `export-audit-head` runs it before exporting.
     """
+    return in_batches(AuditEvent.chain_waiting, batch)
+
+
+def in_batches(link: Callable[[int], int], batch: int) -> int:
+    """Call `link(batch)`, each call in a transaction of its own, until one links fewer than
+    `batch`; how many in all. The one loop of the chains fed from waiting rows (the audit
+    record's, and the access record's inbox, ADR 0022)."""
     linked = 0
     while True:
         with transaction.atomic():
-            done = AuditEvent.chain_waiting(batch)
+            done = link(batch)
         linked += done
         if done < batch:
             return linked

@@ -9,7 +9,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 
@@ -117,16 +116,12 @@ def flush(batch: int = FLUSH_BATCH) -> int:
     never chain a read twice, because the second waits for the head and then finds the rows
     gone. Safe to run at any time, as often as wanted.
     """
+    from flotilla.audit.actions import in_batches
     from flotilla.sharing.models import PendingAccess
 
-    moved = 0
-    while PendingAccess.objects.exists():
-        with transaction.atomic():
-            taken = _chain_oldest(batch)
-        moved += taken
-        if taken < batch:
-            break
-    return moved
+    if not PendingAccess.objects.exists():
+        return 0
+    return in_batches(_chain_oldest, batch)
 
 
 def _chain_oldest(batch: int) -> int:
