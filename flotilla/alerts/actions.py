@@ -39,6 +39,7 @@ from flotilla.collaboratives.models import Collaborative, CollaborativeMembershi
 from flotilla.collaboratives.queries import active
 from flotilla.escalation import queries as escalation
 from flotilla.formatting import day, when
+from flotilla.jobs.retry import Wanted, queue_all
 from flotilla.notifications import actions as notifications
 from flotilla.organisations.models import Organisation
 from flotilla.planning import queries as forecasts
@@ -901,19 +902,29 @@ def tell(*, alert_ids: Iterable[int] | None = None, now: datetime | None = None)
 # ------------------------------------------------------------------ signals
 
 
+def _evaluation(
+    organisation_ids: list[int],
+    collaborative_ids: list[int] | None = None,
+    kinds: list[str] | None = None,
+) -> list[Wanted]:
+    from flotilla.alerts.tasks import evaluate_alerts
+
+    if not (organisation_ids or collaborative_ids):
+        return []
+    kwargs = {
+        "organisation_ids": sorted(set(organisation_ids)),
+        "collaborative_ids": sorted(set(collaborative_ids or [])),
+        "kinds": kinds,
+    }
+    return [Wanted(evaluate_alerts, kwargs=kwargs)]
+
+
 def _enqueue(
     organisation_ids: list[int],
     collaborative_ids: list[int] | None = None,
     kinds: list[str] | None = None,
 ) -> None:
-    from flotilla.alerts.tasks import evaluate_alerts
-
-    if organisation_ids or collaborative_ids:
-        evaluate_alerts.enqueue(
-            organisation_ids=sorted(set(organisation_ids)),
-            collaborative_ids=sorted(set(collaborative_ids or [])),
-            kinds=kinds,
-        )
+    queue_all(_evaluation(organisation_ids, collaborative_ids, kinds))
 
 
 def _enqueue_telling(alert_ids: list[int]) -> None:
@@ -922,10 +933,10 @@ def _enqueue_telling(alert_ids: list[int]) -> None:
     tell_alerts.enqueue(alert_ids=sorted(alert_ids))
 
 
-def after_report(*, newest: dict[int, datetime], **_: Any) -> None:
-    """Receiver of `reporting.events.report_recorded`: queue the evaluation inside the
-    report's transaction, so a report rolled back queues nothing."""
-    _enqueue(list(newest))
+def after_report(*, newest: dict[int, datetime], **_: Any) -> list[Wanted]:
+    """Receiver of `reporting.events.report_recorded`: the evaluation a report calls for,
+    which the report queues inside its transaction, so a report rolled back queues nothing."""
+    return _evaluation(list(newest))
 
 
 def after_levels(*, organisation_ids: list[int], collaborative_ids: list[int], **_: Any) -> None:

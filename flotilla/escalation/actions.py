@@ -35,6 +35,7 @@ from flotilla.escalation.models import (
     SystemDeclaration,
     SystemLevel,
 )
+from flotilla.jobs.retry import Wanted, queue_all
 from flotilla.organisations.models import Organisation
 from flotilla.reporting.queries import report_times
 from flotilla.sharing import policy
@@ -453,17 +454,22 @@ def _recompute_for(organisation_ids: Iterable[int], now: datetime) -> dict[str, 
     return {"computed": len(computed), "system_levels": len(systems)}
 
 
-def _enqueue(organisation_ids: list[int]) -> None:
+def _recompute(organisation_ids: list[int]) -> list[Wanted]:
     from flotilla.escalation.tasks import recompute_levels
 
-    if organisation_ids:
-        recompute_levels.enqueue(organisation_ids=sorted(set(organisation_ids)))
+    if not organisation_ids:
+        return []
+    return [Wanted(recompute_levels, kwargs={"organisation_ids": sorted(set(organisation_ids))})]
 
 
-def after_report(*, newest: dict[int, datetime], **_: Any) -> None:
-    """Receiver of `reporting.events.report_recorded`: queue the recompute inside the
-    report's transaction, so a report rolled back queues nothing."""
-    _enqueue(list(newest))
+def _enqueue(organisation_ids: list[int]) -> None:
+    queue_all(_recompute(organisation_ids))
+
+
+def after_report(*, newest: dict[int, datetime], **_: Any) -> list[Wanted]:
+    """Receiver of `reporting.events.report_recorded`: the recompute a report calls for,
+    which the report queues inside its transaction, so a report rolled back queues nothing."""
+    return _recompute(list(newest))
 
 
 # Notes -------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ changes are audited by the actions it calls, as anywhere else.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -17,13 +18,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_tasks import TaskResult, TaskResultStatus
-from django_tasks.base import Task
 from django_tasks.utils import normalize_json
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from flotilla.audit import actions as audit
 from flotilla.jobs.models import ScheduledRun, WorkerHeartbeat, lost_after
-from flotilla.jobs.retry import TAKEN_OVER_BY, rule_for
+from flotilla.jobs.retry import TAKEN_OVER_BY, Wanted, rule_for
 
 if TYPE_CHECKING:
     from flotilla.jobs.schedule import Entry
@@ -187,15 +187,10 @@ def take_over_waiting(*, row: DBTaskResult, now: datetime | None = None) -> int:
         )
 
 
-def join_waiting(
-    *,
-    task: Task,  # type: ignore[type-arg]
-    args: Sequence[Any],
-    kwargs: dict[str, Any],
-    due_by: datetime,
-) -> TaskResult | None:  # type: ignore[type-arg]
-    """The job already queued for the same work as `task(*args, **kwargs)` and never
-    started, locked until the caller's transaction ends; None if there is none (ADR 0041).
+def join_waiting(wanted: Sequence[Wanted], *, due_by: datetime) -> list[TaskResult | None]:  # type: ignore[type-arg]
+    """For each wanted job, the job already queued for the same work and never started,
+    locked until the caller's transaction ends; None where there is none (ADR 0041). One
+    statement for them all (ADR 0042).
 
     For a job that works from the newest state of what its arguments name (`@job(takes_over=
     True)`): queuing it again would only queue work that the waiting one will do, because the
@@ -205,22 +200,33 @@ def join_waiting(
     claim at all. Either way, the job reads what the caller wrote. A job waiting for a
     retry's backoff or put back after a lost worker was started, so it is never joined; nor
     is one due after `due_by` (queued for a later time of its own), which would hold the
-    caller's work back past its settling time.
+    caller's work back past its settling time. The rows are locked in id order, as every
+    caller locks them, so two callers never wait on each other crosswise.
     """
-    found = (
-        DBTaskResult.objects.select_for_update()
-        .filter(
-            status=TaskResultStatus.READY,
-            started_at__isnull=True,
-            task_path=task.module_path,
-            queue_name=task.queue_name,
-            backend_name=task.backend,
-            args_kwargs=normalize_json({"args": list(args), "kwargs": kwargs}),
+
+    def key(path: str, queue: str, backend: str, args_kwargs: Any) -> str:
+        return json.dumps([path, queue, backend, args_kwargs], sort_keys=True)
+
+    keys = []
+    same_work = Q(pk__in=[])
+    for w in wanted:
+        args_kwargs = normalize_json({"args": list(w.args), "kwargs": w.kwargs})
+        keys.append(key(w.task.module_path, w.task.queue_name, w.task.backend, args_kwargs))
+        same_work |= Q(
+            task_path=w.task.module_path,
+            queue_name=w.task.queue_name,
+            backend_name=w.task.backend,
+            args_kwargs=args_kwargs,
         )
+    found: dict[str, DBTaskResult] = {}
+    for row in (
+        DBTaskResult.objects.select_for_update()
+        .filter(same_work, status=TaskResultStatus.READY, started_at__isnull=True)
         .filter(Q(run_after=get_date_max()) | Q(run_after__lte=due_by))
-        .first()
-    )
-    return found.task_result if found is not None else None
+        .order_by("id")
+    ):
+        found.setdefault(key(row.task_path, row.queue_name, row.backend_name, row.args_kwargs), row)
+    return [found[k].task_result if k in found else None for k in keys]
 
 
 def enqueue_slot(*, entry: Entry, slot: datetime) -> ScheduledRun | None:

@@ -11,8 +11,8 @@ django-tasks itself: each time a worker claims the row it adds its id to `worker
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -123,19 +123,51 @@ class SettlingTask(Task):  # type: ignore[type-arg]
     """
 
     def enqueue(self, *args: Any, **kwargs: Any) -> TaskResult:  # type: ignore[type-arg]
-        settle = settle_time()
-        if self.run_after is None and settle > timedelta(0):
-            from flotilla.jobs import actions
+        return queue_all([Wanted(self, args, kwargs)])[0]
 
-            # One row per piece of work settling, not one per report (ADR 0041): a job like
-            # it, queued and never started, is held until this transaction ends and does it.
-            due = timezone.now() + settle
-            with transaction.atomic():
-                waiting = actions.join_waiting(task=self, args=args, kwargs=kwargs, due_by=due)
-                if waiting is not None:
-                    return waiting
-                return self.using(run_after=due).enqueue(*args, **kwargs)
-        return Task.enqueue(self, *args, **kwargs)
+
+@dataclass(frozen=True)
+class Wanted:
+    """A job some change calls for, `task(*args, **kwargs)`, not yet queued: what a receiver of
+    a change's signal answers, so that the change queues all it calls for at once
+    (`queue_all`)."""
+
+    task: Task  # type: ignore[type-arg]
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def queue_all(wanted: Sequence[Wanted]) -> list[TaskResult]:  # type: ignore[type-arg]
+    """Queue each wanted job; the results in the same order.
+
+    A settling job (`SettlingTask` not told when to run) is queued `JOBS_SETTLE_SECONDS`
+    ahead, or joins the job like it already waiting to start (ADR 0041): the waiting jobs of
+    all of them are found and locked by one statement, inside the caller's transaction if
+    there is one, without a savepoint of their own (ADR 0042). Any other job is queued as
+    asked.
+    """
+    settle = settle_time()
+    settling = [
+        i
+        for i, w in enumerate(wanted)
+        if isinstance(w.task, SettlingTask) and w.task.run_after is None and settle > timedelta(0)
+    ]
+    results: list[TaskResult | None] = [None] * len(wanted)  # type: ignore[type-arg]
+    for i, w in enumerate(wanted):
+        if i not in settling:
+            results[i] = Task.enqueue(w.task, *w.args, **w.kwargs)
+    if settling:
+        from flotilla.jobs import actions
+
+        due = timezone.now() + settle
+        # One row per piece of work settling, not one per report (ADR 0041): a job like it,
+        # queued and never started, is held until this transaction ends and does it.
+        with transaction.atomic(savepoint=False):
+            waiting = actions.join_waiting([wanted[i] for i in settling], due_by=due)
+            for i, found in zip(settling, waiting, strict=True):
+                w = wanted[i]
+                results[i] = found or w.task.using(run_after=due).enqueue(*w.args, **w.kwargs)
+    return [r for r in results if r is not None]
 
 
 def settle_time() -> timedelta:

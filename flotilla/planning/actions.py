@@ -38,6 +38,7 @@ from flotilla.authz.permissions import Perm
 from flotilla.collaboratives.models import Collaborative
 from flotilla.exchange import actions as exchange
 from flotilla.exchange.models import AidRequest, CostRecovery, Offer, Transport, Urgency
+from flotilla.jobs.retry import Wanted, queue_all
 from flotilla.organisations.models import Organisation, Site
 from flotilla.planning import events, published, queries
 from flotilla.planning.balancing import Move, Outlook, Plan, Redirect
@@ -304,11 +305,17 @@ def backfill(*, organisation: Organisation, days: int, now: datetime | None = No
     )
 
 
-def _enqueue(organisation_ids: list[int]) -> None:
+def _forecasts(organisation_ids: list[int]) -> list[Wanted]:
     from flotilla.planning.tasks import forecast_organisations
 
-    if organisation_ids:
-        forecast_organisations.enqueue(organisation_ids=sorted(set(organisation_ids)))
+    if not organisation_ids:
+        return []
+    kwargs = {"organisation_ids": sorted(set(organisation_ids))}
+    return [Wanted(forecast_organisations, kwargs=kwargs)]
+
+
+def _enqueue(organisation_ids: list[int]) -> None:
+    queue_all(_forecasts(organisation_ids))
 
 
 #: How many organisations one forecast job does when every organisation is forecast again.
@@ -324,10 +331,10 @@ def forecast_everyone() -> dict[str, int]:
     return {"organisations": len(ids), "jobs": len(batches)}
 
 
-def after_report(*, newest: dict[int, datetime], **_: Any) -> None:
-    """Receiver of `reporting.events.report_recorded`: queue the forecasts inside the
-    report's transaction, so a report rolled back queues nothing."""
-    _enqueue(list(newest))
+def after_report(*, newest: dict[int, datetime], **_: Any) -> list[Wanted]:
+    """Receiver of `reporting.events.report_recorded`: the forecasts a report calls for,
+    which the report queues inside its transaction, so a report rolled back queues nothing."""
+    return _forecasts(list(newest))
 
 
 # The trained forecaster (ADR 0026) ---------------------------------------------------

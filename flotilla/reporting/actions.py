@@ -14,6 +14,7 @@ from django.utils import timezone
 from flotilla import catalogue as catalogue_module
 from flotilla.audit import actions as audit
 from flotilla.audit.principals import as_principal
+from flotilla.jobs.retry import queue_all
 from flotilla.reporting import events, reminders
 from flotilla.reporting.models import (
     IdempotencyRecord,
@@ -263,7 +264,8 @@ def record_report(
     result = ReportResult(warnings=[p for p in problems if p.severity == "warning"])
     actor = as_principal(by)
     now = received_at or timezone.now()
-    with transaction.atomic():
+    # No savepoint when called inside a transaction: nothing below is caught and gone on from.
+    with transaction.atomic(savepoint=False):
         series = _series_ids({(c.organisation_id, c.site_id, c.measure) for c in unique_cells})
         # One report at a time per series: lock the series rows (in id order, so two reports
         # never wait on each other crosswise) before reading their current values. Locking
@@ -324,11 +326,11 @@ def record_report(
         newest: dict[int, datetime] = {}
         for c in unique_cells:
             newest[c.organisation_id] = max(c.as_of, newest.get(c.organisation_id, c.as_of))
-        # The jobs are queued before the audit event: appending it locks the head of the
-        # audit chain, which every report waits for, until the transaction commits.
-        events.report_recorded.send(
+        # Every job the receivers call for is queued at once (ADR 0042).
+        answers = events.report_recorded.send(
             sender=Submission, by=actor, submission=submission, newest=newest
         )
+        queue_all([job for _, wanted in answers for job in wanted or ()])
         audit.record(
             by=actor,
             action="reporting.report_submitted",
