@@ -431,11 +431,13 @@ def record_report_once(
 
     `cells()` builds the report's cells: called once, and not at all for a plain retry.
 
-    The key's record is created first, in the same transaction as the report, so that of two
-    concurrent requests with one key exactly one stores: on SQLite the second waits for the
-    write lock (BEGIN IMMEDIATE) and then finds the record; on PostgreSQL its insert waits on
-    the unique index and fails once the first commits, and the retry finds the record. A
-    rejected report rolls back the record too, so a corrected retry may reuse the key.
+    The key's record is created last, in the same transaction as the report, so that of two
+    concurrent requests with one key exactly one stores: the second's insert waits on the
+    unique index (on SQLite, its transaction waits for the write lock at BEGIN IMMEDIATE) and
+    fails once the first commits; its report is rolled back with it (it found the first's
+    values current and stored nothing, or, with a different body, stored what the key's
+    answer does not), and the retry finds the record. A rejected report stores no record,
+    so a corrected retry may reuse the key.
     """
     stored = _stored_answer(by, key, body_sha256)  # plain retries, without a write lock
     if stored is not None:
@@ -444,19 +446,17 @@ def record_report_once(
     for attempt in range(IDEMPOTENCY_ATTEMPTS):
         try:
             with transaction.atomic():
-                stored = _stored_answer(by, key, body_sha256)
-                if stored is not None:
-                    return stored, True
-                record = IdempotencyRecord.objects.create(
-                    token=by, key=key, body_sha256=body_sha256, response={}
-                )
-                result = record_report(
+                answer = record_report(
                     by=by, organisation_id=by.organisation_id, source=Source.API, cells=built
+                ).as_dict()
+                IdempotencyRecord.objects.create(
+                    token=by, key=key, body_sha256=body_sha256, response=answer
                 )
-                record.response = result.as_dict()
-                record.save(update_fields=["response"])
-                return record.response, False
+            return answer, False
         except IntegrityError:
             if attempt == IDEMPOTENCY_ATTEMPTS - 1:
                 raise
+            stored = _stored_answer(by, key, body_sha256)
+            if stored is not None:
+                return stored, True
     raise AssertionError("unreachable")  # pragma: no cover
