@@ -33,6 +33,7 @@ Figures reported after an answer was worked out reach its later readers up to
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Callable, Hashable, Iterable
 from typing import TypeVar
@@ -44,7 +45,7 @@ from django.db.models import Min
 
 from flotilla.sharing import ledger
 from flotilla.sharing.models import PolicyVersion
-from flotilla.sharing.policy.engine import _reaching, seen_of, standing_in
+from flotilla.sharing.policy.engine import Seen, _reaching, seen_of, standing_in
 from flotilla.sharing.policy.rules import Viewer
 
 T = TypeVar("T")
@@ -62,13 +63,34 @@ def _key(audience: Hashable, asked: Hashable) -> str:
     return hashlib.sha256(repr((audience, asked)).encode()).hexdigest()
 
 
-def _expires(viewer: Viewer, now: float, seconds: float) -> float:
-    """`seconds` from `now`, or sooner: when the first grant reaching the viewer expires."""
-    until = now + seconds
+def _first_expiry(viewer: Viewer) -> float:
+    """When the first grant reaching the viewer expires (a POSIX time; infinity if never)."""
     if viewer.platform:  # sees everything, through no grant
-        return until
+        return math.inf
     first = _reaching(viewer).aggregate(first=Min("expires_at"))["first"]
-    return until if first is None else min(until, first.timestamp())
+    return math.inf if first is None else first.timestamp()
+
+
+def _seen(
+    viewer: Viewer, owners: Iterable[int], version: int, now: float, seconds: float
+) -> tuple[Seen, float]:
+    """`seen_of(viewer, owners)` and when the first grant reaching the viewer expires, kept
+    like the answers: by the viewer's organisations, platform flag and collaborative (all
+    an access map depends on), for `seconds`, under the policy version it was worked out
+    under, and never past that expiry."""
+    cache = caches[CACHE]
+    wanted = tuple(sorted(set(owners)))
+    audience = ("seen", sorted(viewer.organisation_ids), viewer.platform)
+    key = _key(audience, (viewer.collaborative_id, wanted))
+    kept = cache.get(key)
+    if kept is not None:
+        kept_version, until, first, seen = kept
+        if kept_version == version and min(until, first) > now:
+            return seen, first
+    seen, first = seen_of(viewer, wanted), _first_expiry(viewer)
+    until = now + seconds
+    cache.set(key, (version, until, first, seen), timeout=min(until, first) - now)
+    return seen, first
 
 
 def shared_answer(
@@ -92,17 +114,17 @@ def shared_answer(
         return work_out(viewer)
     cache = caches[CACHE]
     version = policy_version()
-    seen = None if owners is None else seen_of(viewer, owners)
+    now = time.time()
+    seen, first = (None, None) if owners is None else _seen(viewer, owners, version, now, seconds)
     who: Hashable = sorted(viewer.organisation_ids) if seen is None else ("seen", seen)
     key = _key((who, viewer.platform, viewer.collaborative_id), asked)
-    now = time.time()
     kept = cache.get(key)
     if kept is not None:
         kept_version, expires, reads, answer = kept
         if kept_version == version and expires > now:
             ledger.note(viewer, reads)
             return answer  # type: ignore[no-any-return]
-    expires = _expires(viewer, now, seconds)
+    expires = min(now + seconds, _first_expiry(viewer) if first is None else first)
     if seen is None:
         with ledger.capturing() as reads:
             answer = work_out(viewer)

@@ -14,7 +14,8 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import caches
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from flotilla.authz import actions as authz_actions
@@ -262,6 +263,21 @@ def test_a_change_of_who_may_see_what_is_seen_by_the_next_reader(client, cast, n
     assert policy.policy_version() > version
     after = client.get(f"/c/{cast.collab.slug}/table").content.decode()  # the same person
     assert ">123<" not in after
+
+
+def test_what_a_viewer_may_see_is_worked_out_once_for_the_next_request_of_its_organisations(
+    client, cast, now
+):
+    f.report(cast.south, now - timedelta(hours=1), ga_open=100, ga_occupied=90, nctr=123)
+    table(client, cast, cast.people[Role.VIEWER])
+    client.force_login(cast.people[Role.REPORTER])
+
+    with CaptureQueriesContext(connection) as queries:
+        second = client.get(f"/c/{cast.collab.slug}/table").content.decode()
+
+    assert ">123<" in second
+    assert not [q for q in queries if "sharing_grant" in q["sql"]]
+    assert south_read_by(reader_user=cast.people[Role.REPORTER]) == 1
 
 
 def test_an_answer_is_not_given_after_the_first_grant_it_used_expires(client, cast, now):
