@@ -12,7 +12,9 @@ so `shared_answer` lets the first of them work the answer out and the others wit
   one answer. The answer is then worked out as a stand-in viewer holding exactly that and
   nothing else (`standing_in`), so it cannot hold anything of the viewer who happened to
   ask first. Otherwise: the viewer's organisations, platform flag and collaborative.
-  Either way with the platform flag, the collaborative and what is asked.
+  Either way with the platform flag, the collaborative and what is asked. What a viewer
+  may see is itself kept the same way (`_seen`), by all an access map depends on (the
+  viewer's organisations, platform flag and collaborative), so a hit asks no grants.
 - **Every read still on the record**: the reads made while the answer was worked out are
   gathered (`ledger.capturing`), and noted in each reader's own name each time it is given,
   the first time included; reads of a reader's own organisation are not noted for them, as
