@@ -13,8 +13,10 @@ so `shared_answer` lets the first of them work the answer out and the others wit
   nothing else (`standing_in`), so it cannot hold anything of the viewer who happened to
   ask first. Otherwise: the viewer's organisations, platform flag and collaborative.
   Either way with the platform flag, the collaborative and what is asked. What a viewer
-  may see is itself kept the same way (`_seen`), by all an access map depends on (the
-  viewer's organisations, platform flag and collaborative), so a hit asks no grants.
+  may see is itself kept (`_seen`), by all an access map depends on (the viewer's
+  organisations, platform flag and collaborative), under the policy version and never past
+  the first expiry of a grant reaching the viewer, for up to `SEEN_SECONDS` whatever the
+  answers' own time: so most requests ask no grants, even when the answer is new.
 - **Every read still on the record**: the reads made while the answer was worked out are
   gathered (`ledger.capturing`), and noted in each reader's own name each time it is given,
   the first time included; reads of a reader's own organisation are not noted for them, as
@@ -55,6 +57,14 @@ T = TypeVar("T")
 #: The cache alias answers are kept in (settings.CACHES).
 CACHE = "shared-answers"
 
+#: The longest a process keeps what a viewer may see (`_seen`). What keeps it right is the
+#: policy version, raised by every change of a grant or of a membership, and the first
+#: expiry of a grant reaching the viewer (a grant is in force from the moment it is made, so
+#: nothing else changes it with time); this bound only limits how long a change made
+#: around the actions (a direct edit of the database, which `verify-audit` names) goes
+#: unnoticed by a process.
+SEEN_SECONDS = 300.0
+
 
 def policy_version() -> int:
     """The number raised by every change of a grant or a collaborative's membership."""
@@ -73,13 +83,12 @@ def _first_expiry(viewer: Viewer) -> float:
     return math.inf if first is None else first.timestamp()
 
 
-def _seen(
-    viewer: Viewer, owners: Iterable[int], version: int, now: float, seconds: float
-) -> tuple[Seen, float]:
+def _seen(viewer: Viewer, owners: Iterable[int], version: int, now: float) -> tuple[Seen, float]:
     """`seen_of(viewer, owners)` and when the first grant reaching the viewer expires, kept
-    like the answers: by the viewer's organisations, platform flag and collaborative (all
-    an access map depends on), for `seconds`, under the policy version it was worked out
-    under, and never past that expiry."""
+    by the viewer's organisations, platform flag and collaborative (all an access map
+    depends on), under the policy version it was worked out under, never past that expiry
+    and for at most `SEEN_SECONDS`: longer than an answer, which also holds figures that
+    change with every report, while what may be seen changes only with the policy."""
     cache = caches[CACHE]
     wanted = tuple(sorted(set(owners)))
     audience = ("seen", sorted(viewer.organisation_ids), viewer.platform)
@@ -90,7 +99,7 @@ def _seen(
         if kept_version == version and min(until, first) > now:
             return seen, first
     seen, first = seen_of(viewer, wanted), _first_expiry(viewer)
-    until = now + seconds
+    until = now + SEEN_SECONDS
     cache.set(key, (version, until, first, seen), timeout=min(until, first) - now)
     return seen, first
 
@@ -117,7 +126,7 @@ def shared_answer(
     cache = caches[CACHE]
     version = policy_version()
     now = time.time()
-    seen, first = (None, None) if owners is None else _seen(viewer, owners, version, now, seconds)
+    seen, first = (None, None) if owners is None else _seen(viewer, owners, version, now)
     who: Hashable = sorted(viewer.organisation_ids) if seen is None else ("seen", seen)
     key = _key((who, viewer.platform, viewer.collaborative_id), asked)
     kept = cache.get(key)
