@@ -340,6 +340,10 @@ CACHES = {
 #: rules) is due this many seconds after the report that queued it, so that the reports of
 #: those seconds are worked out once (ADR 0037). 0: due at once.
 JOBS_SETTLE_SECONDS = float(os.environ.get("FLOTILLA_JOBS_SETTLE", "10"))
+#: The same for an organisation's forecasts, which look a day and more ahead from daily
+#: figures: a minute late costs nobody anything, and each run is the dearest of the three
+#: (ADR 0043). 0: due at once.
+FORECASTS_SETTLE_SECONDS = float(os.environ.get("FLOTILLA_FORECASTS_SETTLE", "60"))
 #: Finished background jobs (succeeded or failed) are deleted after this many days.
 JOBS_KEEP_DAYS = int(os.environ.get("FLOTILLA_JOBS_KEEP_DAYS", "14"))
 

@@ -108,6 +108,7 @@ def _jobs_due_at_once(settings):
     # (ADR 0037); tests run what a report queued as soon as they ask a worker to. The settling
     # itself has its own tests (tests/integration/jobs/test_jobs.py).
     settings.JOBS_SETTLE_SECONDS = 0
+    settings.FORECASTS_SETTLE_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)

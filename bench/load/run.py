@@ -334,6 +334,7 @@ class Run:
                 "FLOTILLA_SITE_URL": f"https://127.0.0.1:{self.port}",
                 "FLOTILLA_QUEUE_TIMEOUT": f"{self.args.queue_timeout:g}",
                 "FLOTILLA_JOBS_SETTLE": f"{self.args.jobs_settle:g}",
+                "FLOTILLA_FORECASTS_SETTLE": f"{self.args.forecasts_settle:g}",
                 "FLOTILLA_SHARED_ANSWER_SECONDS": f"{self.args.shared_answers:g}",
                 "PYTHONUNBUFFERED": "1",
             }
@@ -865,7 +866,8 @@ class Run:
             f"{self.info['load_average']}, the 20M-addition loop {self.info['loop_20m_s']} s; "
             f"gunicorn {self.args.workers} workers × {self.args.threads} threads, queue limit "
             f"{self.args.queue_timeout:g} s; {self.args.task_workers} task worker(s), jobs "
-            f"settle {self.args.jobs_settle:g} s, answers shared {self.args.shared_answers:g} s",
+            f"settle {self.args.jobs_settle:g} s (forecasts {self.args.forecasts_settle:g} s), "
+            f"answers shared {self.args.shared_answers:g} s",
             "",
             "| phase | offered req/s | answered req/s (writes + reads; of them 429/503) | "
             "requests | failed (status: count) | p50 / p95 / p99 / max ms | "
@@ -985,6 +987,12 @@ def main() -> int:
         default=10,
         help="FLOTILLA_JOBS_SETTLE: seconds a report's recomputes wait to gather the next "
         "reports (ADR 0037; 0: each report's at once)",
+    )
+    parser.add_argument(
+        "--forecasts-settle",
+        type=float,
+        default=60,
+        help="FLOTILLA_FORECASTS_SETTLE: the same for a report's forecasts (ADR 0043)",
     )
     parser.add_argument(
         "--shared-answers",

@@ -42,7 +42,8 @@ figures), not what was true when it was queued, can be made with ``@job(takes_ov
 when a worker starts it, the identical jobs waiting behind it are marked done by it
 (``actions.take_over_waiting``, ADR 0036), so a queue that fell behind is not worked through
 one report at a time. Such a job also settles (ADR 0037): it is queued due
-``JOBS_SETTLE_SECONDS`` after it was queued, the first one due takes over the identical ones
+``JOBS_SETTLE_SECONDS`` after it was queued (or the seconds of the setting its
+``settles_for=`` names, ADR 0043), the first one due takes over the identical ones
 queued in the meantime, and it runs after the queue's other due jobs.
 
 Scheduled jobs are listed in ``flotilla.jobs.schedule`` (see its docstring). Workers are

@@ -187,7 +187,9 @@ def take_over_waiting(*, row: DBTaskResult, now: datetime | None = None) -> int:
         )
 
 
-def join_waiting(wanted: Sequence[Wanted], *, due_by: datetime) -> list[TaskResult | None]:  # type: ignore[type-arg]
+def join_waiting(
+    wanted: Sequence[Wanted], *, due_by: Sequence[datetime]
+) -> list[TaskResult | None]:  # type: ignore[type-arg]
     """For each wanted job, the job already queued for the same work and never started,
     locked until the caller's transaction ends; None where there is none (ADR 0041). One
     statement for them all (ADR 0042).
@@ -199,9 +201,9 @@ def join_waiting(wanted: Sequence[Wanted], *, due_by: datetime) -> list[TaskResu
     over waits for the lock; on SQLite the caller holds the only write lock, so no worker can
     claim at all. Either way, the job reads what the caller wrote. A job waiting for a
     retry's backoff or put back after a lost worker was started, so it is never joined; nor
-    is one due after `due_by` (queued for a later time of its own), which would hold the
-    caller's work back past its settling time. The rows are locked in id order, as every
-    caller locks them, so two callers never wait on each other crosswise.
+    is one due after the wanted job's own `due_by` (queued for a later time of its own),
+    which would hold the caller's work back past its settling time. The rows are locked in
+    id order, as every caller locks them, so two callers never wait on each other crosswise.
     """
 
     def key(path: str, queue: str, backend: str, args_kwargs: Any) -> str:
@@ -209,10 +211,11 @@ def join_waiting(wanted: Sequence[Wanted], *, due_by: datetime) -> list[TaskResu
 
     keys = []
     same_work = Q(pk__in=[])
-    for w in wanted:
+    for w, due in zip(wanted, due_by, strict=True):
         args_kwargs = normalize_json({"args": list(w.args), "kwargs": w.kwargs})
         keys.append(key(w.task.module_path, w.task.queue_name, w.task.backend, args_kwargs))
         same_work |= Q(
+            Q(run_after=get_date_max()) | Q(run_after__lte=due),
             task_path=w.task.module_path,
             queue_name=w.task.queue_name,
             backend_name=w.task.backend,
@@ -222,7 +225,6 @@ def join_waiting(wanted: Sequence[Wanted], *, due_by: datetime) -> list[TaskResu
     for row in (
         DBTaskResult.objects.select_for_update()
         .filter(same_work, status=TaskResultStatus.READY, started_at__isnull=True)
-        .filter(Q(run_after=get_date_max()) | Q(run_after__lte=due_by))
         .order_by("id")
     ):
         found.setdefault(key(row.task_path, row.queue_name, row.backend_name, row.args_kwargs), row)

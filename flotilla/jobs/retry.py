@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -74,6 +74,7 @@ def job(
     queue_name: str = DEFAULT_TASK_QUEUE_NAME,
     takes_context: bool = False,
     takes_over: bool = False,
+    settles_for: str = "JOBS_SETTLE_SECONDS",
 ) -> Any:
     """Make `function` a django-tasks `Task` that is retried with exponential backoff.
 
@@ -86,9 +87,10 @@ def job(
     a worker starts it, every identical job waiting in the queue is marked done by it
     (`actions.take_over_waiting`), so a queue that has fallen behind does the work once per
     organisation rather than once per report (ADR 0036). Such a job also settles: it is queued
-    to run `JOBS_SETTLE_SECONDS` after it was queued, so that the reports of the next seconds
-    join it instead of each being worked out on its own, and it runs after the queue's other
-    due jobs (`TAKING_OVER_PRIORITY`, unless `priority` is given) (ADR 0037).
+    to run the seconds of the setting named by `settles_for` (`JOBS_SETTLE_SECONDS` unless
+    told) after it was queued, so that the reports of the next seconds join it instead of
+    each being worked out on its own, and it runs after the queue's other due jobs
+    (`TAKING_OVER_PRIORITY`, unless `priority` is given) (ADR 0037, ADR 0043).
     """
     rule = Retry(max_attempts=max_attempts, backoff=backoff, factor=factor, max_delay=max_delay)
     if priority is None:
@@ -105,14 +107,17 @@ def job(
                 backend=made.backend,
                 queue_name=made.queue_name,
                 takes_context=made.takes_context,
+                settles_for=settles_for,
             )
         return made
 
     return wrap(function) if function is not None else wrap
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SettlingTask(Task):  # type: ignore[type-arg]
-    """A task queued to run `JOBS_SETTLE_SECONDS` after it is queued, unless told when.
+    """A task queued to run the seconds of its setting `settles_for` after it is queued,
+    unless told when.
 
     The wait lets the work queued within it be done once (ADR 0037): an organisation that
     reports five times in ten seconds gets one recompute, not five. A job queued for the same
@@ -121,6 +126,9 @@ class SettlingTask(Task):  # type: ignore[type-arg]
     setting of 0 queues it due at once, each on its own (the tests, and anyone who wants
     every report worked out at once at any cost).
     """
+
+    #: The name of the setting that says how many seconds it settles for.
+    settles_for: str = "JOBS_SETTLE_SECONDS"
 
     def enqueue(self, *args: Any, **kwargs: Any) -> TaskResult:  # type: ignore[type-arg]
         return queue_all([Wanted(self, args, kwargs)])[0]
@@ -140,39 +148,43 @@ class Wanted:
 def queue_all(wanted: Sequence[Wanted]) -> list[TaskResult]:  # type: ignore[type-arg]
     """Queue each wanted job; the results in the same order.
 
-    A settling job (`SettlingTask` not told when to run) is queued `JOBS_SETTLE_SECONDS`
-    ahead, or joins the job like it already waiting to start (ADR 0041): the waiting jobs of
-    all of them are found and locked by one statement, inside the caller's transaction if
-    there is one, without a savepoint of their own (ADR 0042). Any other job is queued as
-    asked.
+    A settling job (`SettlingTask` not told when to run) is queued its settling time ahead
+    (`settle_time`), or joins the job like it already waiting to start (ADR 0041): the
+    waiting jobs of all of them are found and locked by one statement, inside the caller's
+    transaction if there is one, without a savepoint of their own (ADR 0042). Any other job
+    is queued as asked.
     """
-    settle = settle_time()
-    settling = [
-        i
-        for i, w in enumerate(wanted)
-        if isinstance(w.task, SettlingTask) and w.task.run_after is None and settle > timedelta(0)
-    ]
+    now = timezone.now()
+    due: dict[int, datetime] = {}
+    for i, w in enumerate(wanted):
+        if isinstance(w.task, SettlingTask) and w.task.run_after is None:
+            settle = settle_time(w.task)
+            if settle > timedelta(0):
+                due[i] = now + settle
     results: list[TaskResult | None] = [None] * len(wanted)  # type: ignore[type-arg]
     for i, w in enumerate(wanted):
-        if i not in settling:
+        if i not in due:
             results[i] = Task.enqueue(w.task, *w.args, **w.kwargs)
-    if settling:
+    if due:
         from flotilla.jobs import actions
 
-        due = timezone.now() + settle
+        settling = sorted(due)
         # One row per piece of work settling, not one per report (ADR 0041): a job like it,
         # queued and never started, is held until this transaction ends and does it.
         with transaction.atomic(savepoint=False):
-            waiting = actions.join_waiting([wanted[i] for i in settling], due_by=due)
+            waiting = actions.join_waiting(
+                [wanted[i] for i in settling], due_by=[due[i] for i in settling]
+            )
             for i, found in zip(settling, waiting, strict=True):
                 w = wanted[i]
-                results[i] = found or w.task.using(run_after=due).enqueue(*w.args, **w.kwargs)
+                results[i] = found or w.task.using(run_after=due[i]).enqueue(*w.args, **w.kwargs)
     return [r for r in results if r is not None]
 
 
-def settle_time() -> timedelta:
-    """How long a job made with `takes_over=True` waits, once queued, before it is due."""
-    return timedelta(seconds=settings.JOBS_SETTLE_SECONDS)
+def settle_time(task: SettlingTask) -> timedelta:
+    """How long a job made with `takes_over=True` waits, once queued, before it is due: the
+    seconds of its setting `settles_for`."""
+    return timedelta(seconds=getattr(settings, task.settles_for))
 
 
 def rule_for(task_path: str) -> Retry:

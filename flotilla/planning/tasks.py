@@ -8,11 +8,17 @@ from flotilla.jobs.retry import job
 from flotilla.planning import actions
 
 
-@job(max_attempts=5, backoff=timedelta(seconds=30), takes_over=True)
+@job(
+    max_attempts=5,
+    backoff=timedelta(seconds=30),
+    takes_over=True,
+    settles_for="FORECASTS_SETTLE_SECONDS",
+)
 def forecast_organisations(organisation_ids: list[int]) -> dict[str, int]:
     """Forecast these organisations' measures again from their newest figures. Idempotent:
     one forecast per organisation, site, measure, origin and target day, replaced only when
-    what it says changed. Takes over the same forecasts waiting behind it."""
+    what it says changed. Takes over the same forecasts waiting behind it, and settles for
+    `FORECASTS_SETTLE_SECONDS`, longer than the other recomputes (ADR 0043)."""
     return actions.recompute_for(organisation_ids=organisation_ids)
 
 

@@ -604,6 +604,7 @@ def test_reports_of_one_organisation_within_the_settling_time_queue_each_recompu
     cast, settings
 ):
     settings.JOBS_SETTLE_SECONDS = 10
+    settings.FORECASTS_SETTLE_SECONDS = 60
     at = timezone.now().replace(second=0, microsecond=0) - timedelta(hours=1)
     for minutes in range(3):
         f.report(cast.north, at + timedelta(minutes=minutes), ga_open=100, ga_occupied=90 + minutes)
@@ -633,18 +634,39 @@ def test_jobs_that_take_over_run_after_every_other_job_due(settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_report_queues_its_recomputes_to_settle_for_the_configured_time(cast, settings):
+def test_a_report_queues_its_recomputes_to_settle_for_the_configured_times(cast, settings):
     settings.JOBS_SETTLE_SECONDS = 10
+    settings.FORECASTS_SETTLE_SECONDS = 60
     before = timezone.now()
     f.report(cast.north, before.replace(second=0, microsecond=0), ga_open=100, ga_occupied=95)
     after = timezone.now()
 
     queued = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
-    assert {q.task_path.rsplit(".", 1)[1] for q in queued} == {
-        "recompute_levels",
-        "forecast_organisations",
-        "evaluate_alerts",
-    }
+    settles = {"recompute_levels": 10, "forecast_organisations": 60, "evaluate_alerts": 10}
+    assert {q.task_path.rsplit(".", 1)[1] for q in queued} == set(settles)
     for q in queued:
-        assert before + timedelta(seconds=10) <= q.run_after <= after + timedelta(seconds=10)
+        wait = timedelta(seconds=settles[q.task_path.rsplit(".", 1)[1]])
+        assert before + wait <= q.run_after <= after + wait
         assert q.priority == TAKING_OVER_PRIORITY
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_within_the_forecasts_settling_time_joins_the_forecast_waiting_only(
+    cast, settings
+):
+    settings.JOBS_SETTLE_SECONDS = 10
+    settings.FORECASTS_SETTLE_SECONDS = 60
+    at = timezone.now().replace(second=0, microsecond=0) - timedelta(hours=1)
+    f.report(cast.north, at, ga_open=100, ga_occupied=90)
+    # The levels and alerts it queued have run; its forecast still settles.
+    DBTaskResult.objects.exclude(task_path__endswith="forecast_organisations").update(
+        status=TaskResultStatus.SUCCESSFUL, started_at=timezone.now()
+    )
+    f.report(cast.north, at + timedelta(minutes=1), ga_open=100, ga_occupied=91)
+
+    waiting = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
+    assert sorted(q.task_path.rsplit(".", 1)[1] for q in waiting) == [
+        "evaluate_alerts",
+        "forecast_organisations",
+        "recompute_levels",
+    ]
