@@ -933,16 +933,27 @@ def _enqueue_telling(alert_ids: list[int]) -> None:
     tell_alerts.enqueue(alert_ids=sorted(alert_ids))
 
 
+#: The rules a report is judged by when it is stored: those about its figures and about when
+#: it came. The rules about levels and forecasts are judged when those are worked out from
+#: it (`after_levels`, `after_forecasts`): judged at the report, they would read the levels
+#: and forecasts the report has not changed yet.
+ON_REPORT = [logic.MEASURE, logic.OVERDUE]
+#: The rules judged when an organisation's levels are worked out (with the system-level
+#: rules of its collaboratives).
+ON_LEVELS = [logic.LEVEL, logic.LEVEL_CHANGE]
+
+
 def after_report(*, newest: dict[int, datetime], **_: Any) -> list[Wanted]:
-    """Receiver of `reporting.events.report_recorded`: the evaluation a report calls for,
-    which the report queues inside its transaction, so a report rolled back queues nothing."""
-    return _evaluation(list(newest))
+    """Receiver of `reporting.events.report_recorded`: the evaluation a report calls for (the
+    rules `ON_REPORT`), which the report queues inside its transaction, so a report rolled
+    back queues nothing."""
+    return _evaluation(list(newest), kinds=ON_REPORT)
 
 
 def after_levels(*, organisation_ids: list[int], collaborative_ids: list[int], **_: Any) -> None:
-    """Receiver of `escalation.events.levels_computed`: judge the level rules (and the
-    system-level rules) on the levels just computed, in a job of its own."""
-    _enqueue(list(organisation_ids), list(collaborative_ids))
+    """Receiver of `escalation.events.levels_computed`: judge the level rules (`ON_LEVELS`)
+    and the system-level rules on the levels just computed, in a job of its own."""
+    _enqueue(list(organisation_ids), list(collaborative_ids), kinds=ON_LEVELS)
 
 
 def after_forecasts(*, organisation_ids: list[int], **_: Any) -> None:
