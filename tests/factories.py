@@ -722,3 +722,15 @@ def authenticator(person: Any) -> tuple[Any, str, list[str]]:
 def alias(organisation: Any, name: str, *, by: Any = SYSTEM) -> Any:
     """Another name `organisation` goes by in published files (matched by mapped imports)."""
     return organisations_actions.add_organisation_alias(by=by, organisation=organisation, name=name)
+
+
+def pending_reads(**reader: Any) -> list[tuple[Any, int, list[str]]]:
+    """The reads waiting in the access record's inbox (of the readers `reader` filters), one
+    (request's row, owner id, groups) per owner read, oldest request first."""
+    from flotilla.sharing.models import PendingAccess
+
+    return [
+        (row, owner, groups)
+        for row in PendingAccess.objects.filter(**reader).order_by("id")
+        for owner, groups in row.reads
+    ]

@@ -19,7 +19,7 @@ settings, driven by Locust on loopback, every phase bounded in time.
    Beside it, `--task-workers` (1 by default, as `make run`) background-job workers
    (`flotilla worker`): they run the jobs the reports queue and chain the access record's
    inbox while the load runs, and their CPU is counted apart; each phase records the most
-   jobs queued and inbox rows waiting at any second of it.
+   jobs queued and reads waiting in the inbox at any second of it.
 3. Each person signs in once through the sign-in form; the phases then reuse the sessions.
 4. Phases, each a headless locust run (see mix.py for the mix and the pacing): steady (100
    requests a second: 50 writes, 50 reads, `--steady` seconds); a top-of-the-hour burst at
@@ -190,12 +190,14 @@ def stop(process: subprocess.Popen, grace: float) -> bool:
 
 
 #: The work waiting for the task workers: jobs queued (ready; a few of them may be waiting
-#: for a retry's backoff), reads in the access record's inbox (ADR 0022) and audit events
-#: recorded but not yet chained (ADR 0040).
+#: for a retry's backoff), reads in the access record's inbox (ADR 0022: one per request and
+#: owner, counted across the requests' rows since ADR 0043) and audit events recorded but not
+#: yet chained (ADR 0040).
 WAITING = {
     "jobs_waiting": "SELECT count(*) FROM django_tasks_database_dbtaskresult "
     "WHERE status = 'READY'",
-    "access_inbox": "SELECT count(*) FROM sharing_pendingaccess",
+    "access_inbox": "SELECT coalesce(sum(jsonb_array_length(reads)), 0) "
+    "FROM sharing_pendingaccess",
     "audit_waiting": "SELECT count(*) FROM audit_auditevent WHERE seq IS NULL",
 }
 

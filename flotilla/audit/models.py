@@ -121,6 +121,10 @@ class ChainedRecord(models.Model):
         )
         return last or (0, chain.GENESIS)
 
+    #: What `waiting` counts, as `verify-audit` says it ("<n> more recorded but not yet
+    #: chained"): for one, for any other number.
+    WAITING = ("more", "more")
+
     @classmethod
     def waiting(cls) -> tuple[int, Any]:
         """(how many rows are recorded but not yet chained, the time of the oldest): none

@@ -81,65 +81,87 @@ def capturing(record: bool = True) -> Iterator[dict[int, set[str]]]:
 
 
 def write(viewer: Any, reads: dict[int, set[str]], what: str) -> None:
-    """Record one read per owner as pending: one INSERT, no lock (ADR 0022). `flush` chains
-    them."""
+    """Record the reads of one request as pending: one row, whatever the number of owners
+    read; one INSERT, no lock (ADR 0022). `flush` chains them, one access event per owner."""
     from flotilla.sharing.models import PendingAccess
 
-    now = timezone.now()
-    PendingAccess.objects.bulk_create(
-        [
-            PendingAccess(
-                at=now,
-                owner_id=owner,
-                reader_user_id=viewer.user_id,
-                reader_token_id=viewer.token_id,
-                reader_label=viewer.label,
-                reader_organisations=sorted(viewer.organisation_ids),
-                groups=sorted(groups),
-                what=what[:300],
-            )
-            for owner, groups in sorted(reads.items())
-        ]
+    PendingAccess.objects.create(
+        at=timezone.now(),
+        reader_user_id=viewer.user_id,
+        reader_token_id=viewer.token_id,
+        reader_label=viewer.label,
+        reader_organisations=sorted(viewer.organisation_ids),
+        reads=[[owner, sorted(groups)] for owner, groups in sorted(reads.items())],
+        what=what[:300],
     )
 
 
-#: The most pending reads one `flush` moves onto the chain in one transaction.
-FLUSH_BATCH = 5000
+#: The most requests' pending reads one `flush` moves onto the chain in one transaction
+#: (about 5,000 access events when each read a dashboard of twenty organisations).
+FLUSH_BATCH = 250
 
 
 def flush(batch: int = FLUSH_BATCH) -> int:
-    """Move every pending read onto the "access" chain, oldest first; how many were moved.
+    """Move every pending read onto the "access" chain, oldest request first, one access
+    event per request and owner; how many events were chained.
 
-    Each batch is one transaction: the chain head is locked (so flushes queue, as writers
-    did before), the pending rows are read under that lock, appended with the time they were
-    read, and deleted. A flush that fails leaves them pending for the next one; two flushes
-    never chain a read twice, because the second waits for the head and then finds the rows
-    gone. Safe to run at any time, as often as wanted.
+    Each batch of `batch` requests is one transaction: the chain head is locked (so flushes
+    queue, as writers did before), the pending rows are read under that lock, appended with
+    the time they were read, and deleted. A flush that fails leaves them pending for the next
+    one; two flushes never chain a read twice, because the second waits for the head and then
+    finds the rows gone. Safe to run at any time, as often as wanted.
     """
     from flotilla.audit.actions import in_batches
     from flotilla.sharing.models import PendingAccess
 
     if not PendingAccess.objects.exists():
         return 0
-    return in_batches(_chain_oldest, batch)
+    chained = 0
+
+    def link(n: int) -> int:
+        nonlocal chained
+        requests, events = _chain_oldest(n)
+        chained += events
+        return requests
+
+    in_batches(link, batch)
+    return chained
 
 
-def _chain_oldest(batch: int) -> int:
-    """Append the oldest `batch` pending reads to the chain and delete them; how many.
-    Inside the caller's transaction."""
-    from flotilla.sharing.models import CHAINED_FIELDS, AccessEvent, PendingAccess
+#: The fields of a pending request copied onto each of its access events.
+READER_FIELDS = (
+    "at",
+    "reader_user_id",
+    "reader_token_id",
+    "reader_label",
+    "reader_organisations",
+    "what",
+)
+
+
+def _chain_oldest(batch: int) -> tuple[int, int]:
+    """Append the reads of the oldest `batch` pending requests to the chain, in the order
+    they were recorded and by owner within a request, and delete them; (how many requests,
+    how many events). Inside the caller's transaction."""
+    from flotilla.sharing.models import AccessEvent, PendingAccess
 
     taken: list[int] = []
 
     def oldest(_now: Any) -> list[AccessEvent]:
         # Read under the head's lock: a flush waiting for it finds these rows gone.
-        rows = list(PendingAccess.objects.order_by("id").values("id", *CHAINED_FIELDS)[:batch])
+        rows = list(
+            PendingAccess.objects.order_by("id").values("id", "reads", *READER_FIELDS)[:batch]
+        )
         taken.extend(r.pop("id") for r in rows)
-        return [AccessEvent(**r) for r in rows]
+        return [
+            AccessEvent(owner_id=owner, groups=groups, **{k: r[k] for k in READER_FIELDS})
+            for r in rows
+            for owner, groups in r["reads"]
+        ]
 
-    AccessEvent.append(oldest)
+    events = AccessEvent.append(oldest)
     PendingAccess.objects.filter(pk__in=taken).delete()
-    return len(taken)
+    return len(taken), len(events)
 
 
 class AccessRecordMiddleware:

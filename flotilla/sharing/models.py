@@ -26,8 +26,8 @@ CHAINED_FIELDS = (
 )
 
 
-class Reading(models.Model):
-    """Who read an organisation's data, when, and what kind: what an access event records."""
+class Reader(models.Model):
+    """Who read, when and where: what an access event and a request's pending reads share."""
 
     #: When the data was read.
     at = models.DateTimeField(db_index=True)
@@ -41,10 +41,18 @@ class Reading(models.Model):
     reader_label = models.CharField(max_length=200)
     #: The reader's own organisations when they read.
     reader_organisations = models.JSONField(default=list)
-    #: The measure groups read (capacity, flow, workforce, escalation, narrative).
-    groups = models.JSONField(default=list)
     #: Where: the page or API path, or the command.
     what = models.CharField(max_length=300)
+
+    class Meta:
+        abstract = True
+
+
+class Reading(Reader):
+    """Who read an organisation's data, when, and what kind: what an access event records."""
+
+    #: The measure groups read (capacity, flow, workforce, escalation, narrative).
+    groups = models.JSONField(default=list)
 
     class Meta:
         abstract = True
@@ -62,6 +70,8 @@ class AccessEvent(ChainedRecord, Reading):
     #: The chain name of access events in `ChainHead`.
     CHAIN = "access"
     CHAINED_FIELDS = CHAINED_FIELDS
+    #: The inbox holds one row per request, whatever the number of owners it read.
+    WAITING = ("more request's reads", "more requests' reads")
 
     #: Indexed by `access_owner_recent` (owner, newest first), not by an index of its own:
     #: one index fewer to write for each of the many rows.
@@ -78,21 +88,24 @@ class AccessEvent(ChainedRecord, Reading):
 
     @classmethod
     def waiting(cls) -> tuple[int, Any]:
+        """The requests whose reads wait in the inbox, and the time of the oldest."""
         inbox = PendingAccess.objects.aggregate(n=models.Count("id"), oldest=models.Min("at"))
         return inbox["n"], inbox["oldest"]
 
 
-class PendingAccess(Reading):
-    """A read recorded but not yet chained: the access record's inbox (ADR 0022).
+class PendingAccess(Reader):
+    """One request's reads, recorded but not yet chained: the access record's inbox (ADR 0022).
 
-    Written with one INSERT and no lock by every request that read others' data; moved onto
-    the "access" chain, oldest first, by `ledger.flush` (every minute on the schedule, and
-    before anyone reads an access record), in the transaction that deletes it here.
+    One row per request that read others' data, whatever the number of owners, written with
+    one INSERT and no lock; moved onto the "access" chain, oldest first, one access event per
+    owner, by `ledger.flush` (every minute on the schedule, and before anyone reads an access
+    record), in the transaction that deletes it here.
     """
 
-    owner = models.ForeignKey(
-        "organisations.Organisation", on_delete=models.PROTECT, related_name="+", db_index=False
-    )
+    #: [owner organisation id, [measure groups read from it]] for each owner, by owner id.
+    #: Ids, not keys: the organisation is checked when the event is chained (organisations
+    #: are never deleted; an access event's owner is protected).
+    reads = models.JSONField(default=list)
 
     class Meta:
         ordering = ["id"]

@@ -86,3 +86,20 @@ def test_the_system_level_at_or_above_the_rule_s_opens_an_alert_for_every_member
     assert alert.value == 4
     client.force_login(cast.people["south_reporter"])
     assert client.get(f"/alerts/{alert.pk}").status_code == 200
+
+
+def test_a_report_judges_the_figure_and_overdue_rules_and_its_levels_judge_the_level_rules(cast):
+    from django_tasks_db.models import DBTaskResult
+
+    def queued_kinds() -> list[list[str]]:
+        rows = DBTaskResult.objects.filter(
+            task_path__endswith="evaluate_alerts", status="READY"
+        ).order_by("id")
+        kinds = [r.args_kwargs["kwargs"]["kinds"] for r in rows]
+        rows.delete()
+        return kinds
+
+    f.report(cast.south, timezone.now() - timedelta(minutes=30), **PRESSED)
+    assert queued_kinds() == [["measure", "overdue"]]
+    escalation.recompute_for(organisation_ids=[cast.south.pk])
+    assert queued_kinds() == [["level", "level_change"]]

@@ -43,7 +43,7 @@ def long_chain(db):
     viewer = policy.platform_viewer("access-chain tests")
     for i in range(N // len(owners)):
         ledger.write(viewer, {o.pk: {"capacity", "flow"} for o in owners}, f"read {i}")
-    assert ledger.flush(batch=128) == N  # in four batches
+    assert ledger.flush(batch=26) == N  # 100 requests, in four batches
     return N
 
 
@@ -87,13 +87,37 @@ def test_an_access_event_hash_covers_every_recorded_field(long_chain):
     assert recorded_fields - set(CHAINED_FIELDS) == {"id", "seq", "prev_hash", "hash"}
 
 
-def test_a_request_records_its_reads_with_one_insert_and_no_lock(cast):
+def test_an_access_event_takes_every_chained_field_from_its_request_and_owner():
+    assert {*ledger.READER_FIELDS, "owner_id", "groups"} == set(CHAINED_FIELDS)
+
+
+def test_a_request_records_its_reads_of_every_owner_in_one_row_with_one_insert_and_no_lock(cast):
     viewer = policy.viewer_of(cast.people[Role.VIEWER])
     with CaptureQueriesContext(connection) as queries:
         ledger.write(viewer, {cast.south.pk: {"capacity"}, cast.outside.pk: {"flow"}}, "test")
     assert [q["sql"].split(" (")[0] for q in queries] == ['INSERT INTO "sharing_pendingaccess"']
-    assert PendingAccess.objects.count() == 2
+    assert PendingAccess.objects.get().reads == sorted(
+        [[cast.south.pk, ["capacity"]], [cast.outside.pk, ["flow"]]]
+    )
     assert not AccessEvent.objects.exists()
+
+
+def test_a_flush_chains_one_event_for_each_owner_a_request_read(cast):
+    viewer = policy.viewer_of(cast.people[Role.VIEWER])
+    ledger.write(viewer, {cast.south.pk: {"capacity", "flow"}, cast.outside.pk: {"flow"}}, "one")
+    ledger.write(viewer, {cast.outside.pk: {"capacity"}}, "two")
+    assert ledger.flush() == 3
+    events = list(AccessEvent.objects.order_by("seq"))
+    owners = sorted([cast.south.pk, cast.outside.pk])
+    first = ["capacity", "flow"] if owners[0] == cast.south.pk else ["flow"]
+    assert [(e.what, e.owner_id) for e in events] == [
+        ("one", owners[0]),
+        ("one", owners[1]),
+        ("two", cast.outside.pk),
+    ]
+    assert events[0].groups == first
+    assert {e.at for e in events[:2]} == {events[0].at}  # one request, one time
+    assert {e.reader_label for e in events} == {viewer.label}
 
 
 def test_a_flush_chains_the_pending_reads_in_the_order_they_were_recorded(cast):
@@ -211,14 +235,16 @@ def test_the_exported_heads_include_the_access_chain_and_are_checked(long_chain,
     )
 
 
-def test_verify_audit_says_how_many_reads_are_not_yet_chained(long_chain, cast):
+def test_verify_audit_says_how_many_requests_reads_are_not_yet_chained(long_chain, cast):
     viewer = policy.viewer_of(cast.people[Role.VIEWER])
     ledger.write(viewer, {cast.south.pk: {"capacity"}, cast.outside.pk: {"flow"}}, "test")
+    ledger.write(viewer, {cast.south.pk: {"flow"}}, "again")
     oldest = PendingAccess.objects.earliest("at").at
     line = verify("--chain", "access")
     assert line.startswith(f"access chain: {N} events verified")
     assert line.endswith(
-        f"; 2 more recorded but not yet chained (the oldest at {oldest:%Y-%m-%d %H:%M:%S %Z})\n"
+        f"; 2 more requests' reads recorded but not yet chained (the oldest at "
+        f"{oldest:%Y-%m-%d %H:%M:%S %Z})\n"
     )
     ledger.flush()
     assert "not yet chained" not in verify("--chain", "access")

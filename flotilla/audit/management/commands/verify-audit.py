@@ -79,8 +79,8 @@ def check(model: type[ChainedRecord], expected: chain.Anchor | None) -> tuple[st
     if waiting:
         # Not yet chained, so not yet protected: chained within a minute by the schedule.
         summary += (
-            f"; {waiting} more recorded but not yet chained (the oldest at "
-            f"{oldest:%Y-%m-%d %H:%M:%S %Z})"
+            f"; {waiting} {model.WAITING[waiting != 1]} recorded but not yet chained "
+            f"(the oldest at {oldest:%Y-%m-%d %H:%M:%S %Z})"
         )
     return None, summary
 
