@@ -196,8 +196,7 @@ def stop(process: subprocess.Popen, grace: float) -> bool:
 WAITING = {
     "jobs_waiting": "SELECT count(*) FROM django_tasks_database_dbtaskresult "
     "WHERE status = 'READY'",
-    "access_inbox": "SELECT coalesce(sum(jsonb_array_length(reads)), 0) "
-    "FROM sharing_pendingaccess",
+    "access_inbox": "SELECT coalesce(sum(jsonb_array_length(reads)), 0) FROM sharing_pendingaccess",
     "audit_waiting": "SELECT count(*) FROM audit_auditevent WHERE seq IS NULL",
 }
 

@@ -9,12 +9,20 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def _checked_now(schema_editor):
+    """On PostgreSQL, check the deferred foreign keys of the rows just written now: a table
+    with checks still pending cannot be altered in the same transaction."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 def to_requests(apps, schema_editor):
     PendingAccess = apps.get_model("sharing", "PendingAccess")
     rows = list(PendingAccess.objects.order_by("id"))
     for row in rows:
         row.reads = [[row.owner_id, row.groups]]
     PendingAccess.objects.bulk_update(rows, ["reads"], batch_size=1000)
+    _checked_now(schema_editor)
 
 
 def to_owners(apps, schema_editor):
@@ -30,6 +38,7 @@ def to_owners(apps, schema_editor):
     ]
     PendingAccess.objects.all().delete()
     PendingAccess.objects.bulk_create(split, batch_size=1000)
+    _checked_now(schema_editor)
 
 
 class Migration(migrations.Migration):
