@@ -31,8 +31,12 @@ What it does not see: time a connection spent in the kernel's listen backlog bef
 accepted it (only when a worker already holds `--worker-connections` connections), and
 HTTP/2 (Flotilla is served HTTP/1.1 behind its proxy).
 
-This module is part of the shell (scripts/check_layers.py) and imports nothing of Flotilla or
-Django: gunicorn's master loads the worker class before any worker has loaded Django.
+Once a worker has loaded the application, what is alive then (Django, the apps, the URLs) is
+kept out of the garbage collector's later passes (`load_wsgi`, ADR 0044).
+
+This module is part of the shell (scripts/check_layers.py) and imports nothing of Django and of
+Flotilla only `flotilla.heap`, which is plain Python: gunicorn's master loads the worker class
+before any worker has loaded Django.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ from typing import Any
 
 from gunicorn.http import wsgi
 from gunicorn.workers.gthread import ThreadWorker
+
+from flotilla.heap import freeze_what_is_loaded
 
 #: The environment variable holding the limit, in seconds (0: off).
 SETTING = "FLOTILLA_QUEUE_TIMEOUT"
@@ -129,6 +135,14 @@ class QueueTimeoutWorker(ThreadWorker):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.queue_timeout = queue_timeout()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        # The application and all it loaded live as long as this worker (ADR 0044).
+        frozen = freeze_what_is_loaded()
+        self.log.info(
+            "Worker %s kept %d objects loaded at start out of collections", self.pid, frozen
+        )
 
     def enqueue_req(self, conn: Any) -> None:
         # Every way into the thread pool comes through here: a new connection, a kept-alive one

@@ -58,6 +58,7 @@ FOUNDATION = (
     "flotilla.csvsafe",
     "flotilla.catalogue",
     "flotilla.opel",
+    "flotilla.heap",
 )
 
 #: The project shell: settings, root URLs, the API root, the home page, the command line, the

@@ -6,6 +6,7 @@ bytes from a socket pair; only the time the connection was queued is set by the 
 
 from __future__ import annotations
 
+import gc
 import http.client
 import json
 import os
@@ -176,3 +177,21 @@ def test_a_wrong_limit_stops_the_server_at_start(monkeypatch):
     cfg = Config()
     with pytest.raises(ValueError, match=serving.SETTING):
         serving.QueueTimeoutWorker.check_config(cfg, Logger(cfg))
+
+
+class Loaded:
+    """gunicorn's application object: `wsgi()` loads the application."""
+
+    def wsgi(self):
+        return App()
+
+
+def test_a_worker_keeps_what_it_loaded_at_start_out_of_the_collectors_passes(worker):
+    worker.app = Loaded()
+    try:
+        worker.load_wsgi()
+        assert isinstance(worker.wsgi, App)
+        assert gc.get_freeze_count() > 0
+        assert not any(o is worker.wsgi for o in gc.get_objects())
+    finally:
+        gc.unfreeze()

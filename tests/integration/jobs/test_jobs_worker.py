@@ -126,3 +126,5 @@ def test_killing_the_worker_and_starting_it_again_loses_no_queued_job(tmp_path):
     assert sum(starts.values()) == JOBS + 1
     assert not WorkerHeartbeat.objects.filter(worker_id=lost.worker_ids[1]).exists()
     assert all(DBTaskResult.objects.get(pk=r.id).return_value for r in results)
+    # Each worker kept what it loaded at start out of the collector's passes (ADR 0044).
+    assert log.read_text().count("objects loaded at start out of collections") == 2

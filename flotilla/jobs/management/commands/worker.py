@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand
 from django.utils.crypto import get_random_string
 from django_tasks import DEFAULT_TASK_QUEUE_NAME
 
+from flotilla.heap import freeze_what_is_loaded
 from flotilla.jobs.worker import FlotillaWorker
 
 
@@ -79,4 +80,9 @@ class Command(BaseCommand):
             excluded_queue_names=[],
         )
         worker.configure_signals()
+        # What is loaded now lives as long as the worker (ADR 0044).
+        frozen = freeze_what_is_loaded()
+        logging.getLogger("flotilla.jobs").info(
+            "kept %d objects loaded at start out of collections", frozen
+        )
         worker.run()
