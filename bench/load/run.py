@@ -32,6 +32,9 @@ settings, driven by Locust on loopback, every phase bounded in time.
    var/bench-load/<time>/ (summary.md, summary.json). gunicorn is stopped and the database
    dropped at the end, also after a failure, Ctrl-C or SIGTERM; `--max-minutes` bounds the
    whole run (a step that would not fit is not started).
+6. With `--collector`, how long the garbage collector ran in each gunicorn worker and task
+   worker (collector/sitecustomize.py; ADR 0044): a table in the summary, and each process's
+   counts in collector/ beside it.
 
 A phase passes when no request failed (any status but the one expected, no answer within
 30 s; a 429 or 503 with Retry-After is the expected answer to overload, not a failure, and
@@ -309,6 +312,8 @@ class Run:
         self.world_file = self.scratch / "world.json"
         self.access_log = self.scratch / "access.log"
         self.server_log = self.scratch / "server.log"
+        self.collector_dir = self.scratch / "collector"
+        self.under_load: tuple[float, float] | None = None  # wall-clock bounds of the phases
         self.phases: list[dict] = []
         self.secret_key = secrets.token_urlsafe(50)  # one for every process of the run
         self.info = machine()
@@ -340,6 +345,17 @@ class Run:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        return env
+
+    def serving_env(self) -> dict[str, str]:
+        """The environment of gunicorn and the task workers: the product's, and with
+        `--collector` the collector's watch (collector/sitecustomize.py) in each process."""
+        env = self.env()
+        if self.args.collector:
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(HERE / "collector"), env.get("PYTHONPATH", "")) if p
+            )
+            env["FLOTILLA_BENCH_COLLECTOR"] = str(self.collector_dir)
         return env
 
     def flotilla(self, *argv: str, timeout: float = 300) -> str:
@@ -411,7 +427,7 @@ class Run:
             self.server = subprocess.Popen(
                 cmd,
                 cwd=ROOT,
-                env=self.env(),
+                env=self.serving_env(),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -435,7 +451,7 @@ class Run:
                     subprocess.Popen(
                         [str(BIN / "python"), "-m", "flotilla.cli", "worker"],
                         cwd=ROOT,
-                        env=self.env(),
+                        env=self.serving_env(),
                         stdout=out,
                         stderr=subprocess.STDOUT,
                         start_new_session=True,
@@ -841,6 +857,7 @@ class Run:
         self.world = data
         self.wait_until_idle()
 
+        began = time.time()
         self.phase("steady", a.rate, a.steady)
         if a.burst > 0:
             self.phase("burst", a.burst_rate, a.burst)
@@ -848,6 +865,7 @@ class Run:
             self.phase("burst-one-address", a.burst_rate, a.one_address_burst, one_address=True)
         # The one address's minute is spent; the other addresses were not touched by it.
         self.search()
+        self.under_load = (began, time.time())
         self.info["counts"] = self.counts()
         return 0
 
@@ -929,13 +947,51 @@ class Run:
             f"Left in the database: {self.info.get('counts', {})}.",
             f"Server log: {self.out / 'server.log'}",
         ]
+        lines += self.collector_lines()
         text = "\n".join(lines)
         (self.out / "summary.md").write_text(text + "\n")
         print("\n" + text)
 
+    def collector_lines(self) -> list[str]:
+        """With `--collector`: the garbage collector's time in each process that ran it
+        (gunicorn's master, which serves nothing, left out)."""
+        kept = self.out / "collector"
+        records = [json.loads(f.read_text()) for f in sorted(kept.glob("*.json"))]
+        if not records:
+            return []
+        lines = [
+            "",
+            "The garbage collector in each process (`--collector`, ADR 0044): the process's "
+            "CPU s, all passes' s (share of the CPU), passes of the young generations, and "
+            "the full passes while the phases ran (count; each ms, longest first):",
+            "",
+            "| process | CPU s | collector s (share) | young passes | full passes under load |",
+            "|---|---|---|---|---|",
+        ]
+        began, ended = self.under_load or (0.0, math.inf)
+        for r in sorted(records, key=lambda r: (r["argv"][1:2] != ["worker"], r["pid"])):
+            role = "task worker" if r["argv"][1:2] == ["worker"] else "gunicorn worker"
+            if role == "gunicorn worker" and r["cpu_s"] < 1:
+                continue  # the master
+            passes = r["passes"]
+            total = sum(p[1] for p in passes.values())
+            young = passes["0"][0] + passes["1"][0]
+            full = sorted(
+                (ms for at, ms, _frozen in r["full"] if began <= at <= ended), reverse=True
+            )
+            shown = ", ".join(f"{ms:g}" for ms in full[:8]) + (", …" if len(full) > 8 else "")
+            lines.append(
+                f"| {role} {r['pid']} | {r['cpu_s']:.1f} | {total:.2f} "
+                f"({100 * total / max(r['cpu_s'], 1e-9):.1f}%) | {young} | "
+                f"{len(full)}{'; ' + shown if full else ''} |"
+            )
+        return lines
+
     def clean_up(self) -> None:
         self.stop_server()
         self.stop_task_workers()
+        if self.collector_dir.exists():
+            shutil.copytree(self.collector_dir, self.out / "collector", dirs_exist_ok=True)
         for log_file in (self.server_log, self.access_log, self.tasks_log):
             if log_file.exists():
                 shutil.copy(log_file, self.out / log_file.name)
@@ -1001,6 +1057,12 @@ def main() -> int:
         default=5,
         help="FLOTILLA_SHARED_ANSWER_SECONDS: seconds the dashboard's and the picture API's "
         "answer is given to other readers who may see the same (ADR 0038; 0: off)",
+    )
+    parser.add_argument(
+        "--collector",
+        action="store_true",
+        help="count the garbage collector's passes in gunicorn and the task workers "
+        "(collector/sitecustomize.py; a table in the summary)",
     )
     parser.add_argument("--max-minutes", type=float, default=15, help="the whole run's bound")
     parser.add_argument("--out", help="where to keep the results (default var/bench-load/…)")
