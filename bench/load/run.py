@@ -953,8 +953,9 @@ class Run:
         print("\n" + text)
 
     def collector_lines(self) -> list[str]:
-        """With `--collector`: the garbage collector's time in each process that ran it
-        (gunicorn's master, which serves nothing, left out)."""
+        """With `--collector`: the garbage collector's time in each task worker and each
+        gunicorn worker (gunicorn's master, the one gunicorn process not forked, serves
+        nothing and is left out)."""
         kept = self.out / "collector"
         records = [json.loads(f.read_text()) for f in sorted(kept.glob("*.json"))]
         if not records:
@@ -962,26 +963,26 @@ class Run:
         lines = [
             "",
             "The garbage collector in each process (`--collector`, ADR 0044): the process's "
-            "CPU s, all passes' s (share of the CPU), passes of the young generations, and "
-            "the full passes while the phases ran (count; each ms, longest first):",
+            "CPU s, the objects it froze at start, all passes' s (share of the CPU), passes of "
+            "the young generations, and the full passes while the phases ran (count; each ms, "
+            "longest first):",
             "",
-            "| process | CPU s | collector s (share) | young passes | full passes under load |",
-            "|---|---|---|---|---|",
+            "| process | CPU s | frozen | collector s (share) | young passes | "
+            "full passes under load |",
+            "|---|---|---|---|---|---|",
         ]
         began, ended = self.under_load or (0.0, math.inf)
         for r in sorted(records, key=lambda r: (r["argv"][1:2] != ["worker"], r["pid"])):
             role = "task worker" if r["argv"][1:2] == ["worker"] else "gunicorn worker"
-            if role == "gunicorn worker" and r["cpu_s"] < 1:
-                continue  # the master
+            if role == "gunicorn worker" and not r["forked"]:
+                continue
             passes = r["passes"]
             total = sum(p[1] for p in passes.values())
             young = passes["0"][0] + passes["1"][0]
-            full = sorted(
-                (ms for at, ms, _frozen in r["full"] if began <= at <= ended), reverse=True
-            )
+            full = sorted((ms for at, ms in r["full"] if began <= at <= ended), reverse=True)
             shown = ", ".join(f"{ms:g}" for ms in full[:8]) + (", …" if len(full) > 8 else "")
             lines.append(
-                f"| {role} {r['pid']} | {r['cpu_s']:.1f} | {total:.2f} "
+                f"| {role} {r['pid']} | {r['cpu_s']:.1f} | {r['frozen']} | {total:.2f} "
                 f"({100 * total / max(r['cpu_s'], 1e-9):.1f}%) | {young} | "
                 f"{len(full)}{'; ' + shown if full else ''} |"
             )

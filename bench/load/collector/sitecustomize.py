@@ -5,7 +5,8 @@ the server and the task workers (ADR 0044).
 Python imports this module at start in each of them (and in each gunicorn worker by fork).
 It counts every pass of the collector by generation (`gc.callbacks`: the wall time between a
 pass's start and stop, during which the interpreter lock is held), keeps the start time and
-length of each full pass, and writes it all, with the process's CPU time, to
+length of each full pass, and writes it all, with the process's CPU time, how many objects
+it froze (ADR 0044) and whether it is a forked gunicorn worker, to
 `$FLOTILLA_BENCH_COLLECTOR/<pid>.json` every two seconds and at exit. Nothing of Flotilla is
 imported or changed.
 """
@@ -25,11 +26,12 @@ OUT = os.environ.get("FLOTILLA_BENCH_COLLECTOR", "")
 
 class Watch:
     def __init__(self) -> None:
+        self.forked = False
         self.reset()
 
     def reset(self) -> None:
         self.passes = {0: [0, 0.0], 1: [0, 0.0], 2: [0, 0.0]}
-        self.full: list[tuple[float, float, int]] = []
+        self.full: list[tuple[float, float]] = []
         self.started = 0.0
 
     def __call__(self, phase: str, info: dict) -> None:
@@ -41,12 +43,13 @@ class Watch:
         kept[0] += 1
         kept[1] += took
         if info["generation"] == 2:
-            self.full.append((round(time.time(), 3), round(took * 1000, 2), gc.get_freeze_count()))
+            self.full.append((round(time.time(), 3), round(took * 1000, 2)))
 
     def dump(self) -> None:
         record = {
             "pid": os.getpid(),
             "argv": sys.argv[:2],
+            "forked": self.forked,
             "cpu_s": time.process_time(),
             "passes": self.passes,
             "full": self.full,
@@ -79,6 +82,7 @@ if OUT:
 
     def forked() -> None:
         # A forked gunicorn worker counts its own passes, and needs its own writer thread.
+        watch.forked = True
         watch.reset()
         keep_writing(watch)
 
