@@ -4,9 +4,9 @@
 A gunicorn worker or a task worker holds some 200,000 objects once Django, the apps, their
 models, the URLs and the API schemas are loaded, and nearly all of them live as long as the
 process. CPython's cyclic collector still walks every one of them in each full (oldest
-generation) pass, which under load came every half-minute or so and held the interpreter
-lock for up to a quarter of a second: every thread of the process stopped while it ran
-(measured in benchmarks.md). `freeze_what_is_loaded` collects once and then moves
+generation) pass, which under load came every 40–50 s and held the interpreter lock for up
+to half a second, longer as the process grew: every thread of the process stopped while it
+ran (measured in benchmarks.md). `freeze_what_is_loaded` collects once and then moves
 everything alive into the collector's permanent generation (`gc.freeze`), so later passes
 walk only what the process made since. Reference counting still frees everything as before;
 frozen objects that become garbage in a cycle are not freed, which is why it is called once,
