@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import messages
@@ -19,6 +20,7 @@ from flotilla.organisations.models import Organisation, Site
 from flotilla.reporting import actions
 from flotilla.reporting.forms import cells_from_post, sections
 from flotilla.reporting.models import Source, Submission
+from flotilla.reporting.queries import LatestValue
 from flotilla.reporting.validation import ReportRejected, report_time
 
 
@@ -49,23 +51,33 @@ def _form_context(org: Organisation, site: Site | None) -> dict:
     cat = catalogue.current()
     latest = actions.latest_observations(organisation_id=org.pk, site_id=site.pk if site else None)
     primary, further = sections(cat, org.kind)
-    last = (
-        Submission.objects.filter(
-            observations__series__organisation=org, observations__series__site=site
-        )
-        .order_by("-received_at")
-        .select_related("submitted_by")
-        .first()
-    )
     return {
         "org": org,
         "site": site,
         "primary": primary,
         "further": further,
         "latest": latest,
-        "last_submission": last,
+        "last_submission": _newest_figures_submission(latest.values()),
         "last_as_of": max((o.as_of for o in latest.values()), default=None),
     }
+
+
+def _newest_figures_submission(latest: Iterable[LatestValue]) -> Submission | None:
+    """The report that filed the newest of these figures (the latest received of those at the
+    newest time): who sent the figures the form says are the last, and how. Found through
+    the current value's row, so its cost does not grow with the history kept."""
+    newest = max(latest, key=lambda o: (o.as_of, o.received_at), default=None)
+    if newest is None:
+        return None
+    return (
+        Submission.objects.filter(
+            observations__series_id=newest.series_id,
+            observations__as_of=newest.as_of,
+            observations__is_current=True,
+        )
+        .select_related("submitted_by")
+        .first()
+    )
 
 
 @login_required

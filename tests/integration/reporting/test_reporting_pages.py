@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from flotilla.authz.models import Role
 from flotilla.organisations.models import Organisation
-from flotilla.reporting.models import Observation, Submission
+from flotilla.reporting.models import Observation, Source, Submission
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +23,23 @@ def test_the_form_is_prefilled_with_the_last_report(client, cast):
     assert 'value="412"' in page
     assert ">Busy</textarea>" in page
     assert "No change since the last report" in page
+
+
+def test_the_form_names_who_sent_the_newest_figures_and_how(client, cast):
+    reporter = cast.people[Role.REPORTER]
+    now = timezone.now()
+    f.report(cast.north, now - timedelta(hours=2), by=reporter, ga_open=412)
+    # Received later, but of older figures: an import of last week's history.
+    f.report(cast.north, now - timedelta(days=7), source=Source.IMPORT, ga_open=380)
+    client.force_login(reporter)
+    page = client.get("/o/RN1/report").content.decode()
+    assert f", by {reporter.get_username()} (web form)." in page
+    # A newer report through the API is the last one, and no person is named for it.
+    f.report(cast.north, now - timedelta(hours=1), source=Source.API, ga_open=415)
+    page = client.get("/o/RN1/report").content.decode()
+    assert "Last report: figures as of" in page
+    assert " (api)." in page
+    assert f"by {reporter.get_username()}" not in page
 
 
 def test_submitting_the_form_stores_only_the_figures_given(client, cast):
