@@ -8,7 +8,8 @@ wall time and statements sent, medians over `--runs` requests, on a database as
 
 `--profile KIND` prints the functions that took the most time for that kind (cProfile,
 `--sort cumulative` by default) and the statements of one request of it; `--callers PATTERN`
-adds who called the functions whose names match PATTERN (pstats' `print_callers`). The
+adds who called the functions whose names match PATTERN (pstats' `print_callers`); `--cpu`
+times the process's CPU instead of the wall clock, so waits on the database drop out. The
 settings are the load test's (DEBUG off, HTTPS behind a trusted proxy, rate limits on); the
 client plays the proxy as the locustfile does. `about` (a signed-in page with nothing of its
 own) and `signin` (the sign-in page, no session) show what every request costs before its
@@ -50,6 +51,28 @@ def settings_env() -> None:
     sys.path.insert(0, str(ROOT))
 
 
+def _database_cpu(connection):
+    """A function giving the CPU ms the PostgreSQL backend serving `connection` has used, when
+    that backend is a process of this machine whose /proc this user may read; else None. Its
+    mean over the runs is the `db cpu ms` column (a mean: the backend's clock ticks in 10 ms)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        stat = Path(f"/proc/{cursor.fetchone()[0]}/stat")
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def used() -> float:
+        fields = stat.read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 / tick  # utime + stime
+
+    try:
+        used()
+    except OSError:
+        return None
+    return used
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("world", type=Path)
@@ -61,6 +84,11 @@ def main() -> int:
         "--callers", default="", help="with --profile: who called the functions matching this"
     )
     parser.add_argument("--sql", type=int, default=200, help="characters of each statement")
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="with --profile: time the process's CPU, leaving out waits on the database",
+    )
     args = parser.parse_args()
     settings_env()
     import django
@@ -163,7 +191,11 @@ def main() -> int:
     }
     if args.only:
         kinds = {k: v for k, v in kinds.items() if k in args.only.split(",")}
-    print(f"{'kind':<10} {'cpu ms p50':>10} {'wall ms p50':>11} {'statements':>10}")
+    database_cpu = _database_cpu(connection)
+    print(
+        f"{'kind':<10} {'cpu ms p50':>10} {'wall ms p50':>11} {'statements':>10}"
+        + (f" {'db cpu ms':>9}" if database_cpu else "")
+    )
     for name, (call, expected) in kinds.items():
         for _ in range(3):
             response = call()
@@ -173,6 +205,7 @@ def main() -> int:
                 response.content[:500],
             )
         cpu, wall, statements = [], [], []
+        db0 = database_cpu() if database_cpu else 0.0
         for _ in range(args.runs):
             with CaptureQueriesContext(connection) as q:
                 c0, w0 = time.process_time(), time.perf_counter()
@@ -181,12 +214,13 @@ def main() -> int:
                 wall.append((time.perf_counter() - w0) * 1000)
             statements.append(len(q.captured_queries))
             assert response.status_code == expected, (name, response.status_code)
+        db = (database_cpu() - db0) / args.runs if database_cpu else None
         print(
             f"{name:<10} {statistics.median(cpu):>10.1f} {statistics.median(wall):>11.1f}"
-            f" {statistics.median(statements):>10.0f}"
+            f" {statistics.median(statements):>10.0f}" + (f" {db:>9.1f}" if db is not None else "")
         )
         if name == args.profile:
-            profiler = cProfile.Profile()
+            profiler = cProfile.Profile(time.process_time) if args.cpu else cProfile.Profile()
             profiler.enable()
             for _ in range(args.runs):
                 call()

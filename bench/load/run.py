@@ -345,6 +345,9 @@ class Run:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        for setting in self.args.setting:
+            name, _, value = setting.partition("=")
+            env[f"FLOTILLA_{name}"] = value
         return env
 
     def serving_env(self) -> dict[str, str]:
@@ -379,6 +382,12 @@ class Run:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.db}"')
             self.info["postgres"] = conn.execute("SHOW server_version").fetchone()[0]
+            # What the server does with dead rows and commits differs between machines (a CI
+            # server may run without autovacuum), so the results say what it was.
+            self.info["postgres_settings"] = {
+                name: conn.execute(f"SHOW {name}").fetchone()[0]
+                for name in ("autovacuum", "synchronous_commit", "fsync", "shared_buffers")
+            }
         log(f"created database {self.db}")
 
     def drop_database(self) -> None:
@@ -878,15 +887,18 @@ class Run:
             "break_point": bp,
         }
         (self.out / "summary.json").write_text(json.dumps(summary, indent=1))
+        settings = ", ".join(f"{k} {v}" for k, v in self.info.get("postgres_settings", {}).items())
         lines = [
             f"{self.info['date']}, {self.info['machine']}, {self.info['cpu']}, "
             f"{self.info['cores']} cores, {self.info['memory_gb']} GB, PostgreSQL "
-            f"{self.info['postgres']}, commit {self.info['commit']}; load average at the start "
+            f"{self.info['postgres']} ({settings}), commit {self.info['commit']}; "
+            "load average at the start "
             f"{self.info['load_average']}, the 20M-addition loop {self.info['loop_20m_s']} s; "
             f"gunicorn {self.args.workers} workers × {self.args.threads} threads, queue limit "
             f"{self.args.queue_timeout:g} s; {self.args.task_workers} task worker(s), jobs "
             f"settle {self.args.jobs_settle:g} s (forecasts {self.args.forecasts_settle:g} s), "
-            f"answers shared {self.args.shared_answers:g} s",
+            f"answers shared {self.args.shared_answers:g} s"
+            + "".join(f"; FLOTILLA_{setting}" for setting in self.args.setting),
             "",
             "| phase | offered req/s | answered req/s (writes + reads; of them 429/503) | "
             "requests | failed (status: count) | p50 / p95 / p99 / max ms | "
@@ -1064,6 +1076,14 @@ def main() -> int:
         action="store_true",
         help="count the garbage collector's passes in gunicorn and the task workers "
         "(collector/sitecustomize.py; a table in the summary)",
+    )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="FLOTILLA_NAME=VALUE for every process of the run, to compare a setting the "
+        "options above do not name (repeatable; kept with the results)",
     )
     parser.add_argument("--max-minutes", type=float, default=15, help="the whole run's bound")
     parser.add_argument("--out", help="where to keep the results (default var/bench-load/…)")
