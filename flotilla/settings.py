@@ -167,14 +167,6 @@ STATEMENT_TIMEOUT_MS = int(os.environ.get("FLOTILLA_STATEMENT_TIMEOUT_MS", "3000
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"]["options"] = f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"
-    if os.environ.get("FLOTILLA_PG_PREPARED_STATEMENTS", "1") == "1":
-        # Parameters bound by the server, and a statement run five times on a connection
-        # prepared there, so that PostgreSQL plans it once rather than at every request
-        # (ADR 0045). Set FLOTILLA_PG_PREPARED_STATEMENTS=0 behind a pooler that cannot
-        # keep prepared statements (PgBouncer in transaction mode before 1.21).
-        DATABASES["default"]["OPTIONS"].update(
-            {"server_side_binding": True, "prepare_threshold": 5}
-        )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})
