@@ -209,23 +209,22 @@ def join_waiting(
     def key(path: str, queue: str, backend: str, args_kwargs: Any) -> str:
         return json.dumps([path, queue, backend, args_kwargs], sort_keys=True)
 
+    if not wanted:
+        return []
     keys = []
-    same_work = []
     params: list[Any] = []
+    never_due = _field_value("run_after", get_date_max())
     for w, due in zip(wanted, due_by, strict=True):
         args_kwargs = normalize_json({"args": list(w.args), "kwargs": w.kwargs})
         keys.append(key(w.task.module_path, w.task.queue_name, w.task.backend, args_kwargs))
-        same_work.append(_SAME_WORK)
         params += [
             w.task.module_path,
             w.task.queue_name,
             w.task.backend,
             _field_value("args_kwargs", args_kwargs),
-            _field_value("run_after", get_date_max()),
+            never_due,
             _field_value("run_after", due),
         ]
-    if not keys:
-        return []
     # Written out rather than built by the ORM: this runs inside every report, and building
     # the OR of its filters took most of its time (ADR 0045). The same statement as
     # `DBTaskResult.objects.select_for_update().filter(...).order_by("id")`, but for the
@@ -234,7 +233,7 @@ def join_waiting(
     sql = (
         f"SELECT * FROM {_QUEUE} WHERE status = '{TaskResultStatus.READY.value}'"
         " AND started_at IS NULL AND ("
-        + " OR ".join(same_work)
+        + " OR ".join([_SAME_WORK] * len(wanted))
         + ") ORDER BY id"
         + (" FOR UPDATE" if connection.features.has_select_for_update else "")
     )

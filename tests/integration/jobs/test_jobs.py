@@ -545,6 +545,12 @@ def test_a_job_like_one_still_waiting_to_start_joins_it_instead_of_being_queued_
     assert sorted(RECOUNTED) == ["Ward 7", "Ward 8"]
 
 
+@pytest.mark.django_db
+def test_no_wanted_job_joins_nothing_and_sends_no_statement(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert actions.join_waiting([], due_by=[]) == []
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_job_that_was_started_is_never_joined(settings):
     settings.JOBS_SETTLE_SECONDS = 30
