@@ -173,7 +173,16 @@ def machine() -> dict:
         "loop_20m_s": loop,
         "commit": commit,
         "postgres": "",
+        "postgres_settings": {},
     }
+
+
+def name_and_value(text: str) -> tuple[str, str]:
+    """`--setting NAME=VALUE` as (NAME, VALUE); anything else is refused before the run."""
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=VALUE, as PG_SETTING=0")
+    return name, value
 
 
 def stop(process: subprocess.Popen, grace: float) -> bool:
@@ -345,8 +354,7 @@ class Run:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        for setting in self.args.setting:
-            name, _, value = setting.partition("=")
+        for name, value in self.args.setting:
             env[f"FLOTILLA_{name}"] = value
         return env
 
@@ -887,18 +895,19 @@ class Run:
             "break_point": bp,
         }
         (self.out / "summary.json").write_text(json.dumps(summary, indent=1))
-        settings = ", ".join(f"{k} {v}" for k, v in self.info.get("postgres_settings", {}).items())
+        settings = ", ".join(f"{k} {v}" for k, v in self.info["postgres_settings"].items())
         lines = [
             f"{self.info['date']}, {self.info['machine']}, {self.info['cpu']}, "
             f"{self.info['cores']} cores, {self.info['memory_gb']} GB, PostgreSQL "
-            f"{self.info['postgres']} ({settings}), commit {self.info['commit']}; "
+            f"{self.info['postgres']}{f' ({settings})' if settings else ''}, "
+            f"commit {self.info['commit']}; "
             "load average at the start "
             f"{self.info['load_average']}, the 20M-addition loop {self.info['loop_20m_s']} s; "
             f"gunicorn {self.args.workers} workers × {self.args.threads} threads, queue limit "
             f"{self.args.queue_timeout:g} s; {self.args.task_workers} task worker(s), jobs "
             f"settle {self.args.jobs_settle:g} s (forecasts {self.args.forecasts_settle:g} s), "
             f"answers shared {self.args.shared_answers:g} s"
-            + "".join(f"; FLOTILLA_{setting}" for setting in self.args.setting),
+            + "".join(f"; FLOTILLA_{name}={value}" for name, value in self.args.setting),
             "",
             "| phase | offered req/s | answered req/s (writes + reads; of them 429/503) | "
             "requests | failed (status: count) | p50 / p95 / p99 / max ms | "
@@ -1081,6 +1090,7 @@ def main() -> int:
         "--setting",
         action="append",
         default=[],
+        type=name_and_value,
         metavar="NAME=VALUE",
         help="FLOTILLA_NAME=VALUE for every process of the run, to compare a setting the "
         "options above do not name (repeatable; kept with the results)",
