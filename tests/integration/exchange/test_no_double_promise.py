@@ -66,9 +66,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def one_race_at_a_time(tmp_path_factory):
     """Each test here opens about fifty connections to the database at once. The suite runs
     in parallel against one server, whose limit (max_connections, 100 on the CI machine) its
-    processes share: two of these tests at the same moment once left a client "sorry, too
-    many clients already", a failure that says nothing about promises. So they take turns,
-    across the suite's processes, by a lock in the directory those processes share."""
+    processes share. In parallel runs this module's tests failed with "sorry, too many
+    clients already" three times, most likely two of them running at once (not traced), a
+    failure that says nothing about promises. So they take turns, across the suite's
+    processes, by a lock in the directory those processes share."""
     lock = tmp_path_factory.getbasetemp().parent / "fifty-connections.lock"
     with lock.open("a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
