@@ -223,7 +223,7 @@ OIDC_CREATE_USER = False
 OIDC_TIMEOUT = 10
 #: Passwords first; the OIDC backend answers only the OIDC callback.
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    "flotilla.accounts.backends.PasswordBackend",
     "flotilla.accounts.oidc.OidcBackend",
 ]
 
@@ -284,6 +284,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_HTTPONLY = True
+#: Django's database sessions, with the read every signed-in request makes written out.
+SESSION_ENGINE = "flotilla.accounts.sessions"
 #: Served over HTTPS only (production): plain HTTP is redirected, browsers are told to use
 #: HTTPS for a year (HSTS), and cookies are sent over HTTPS only.
 HTTPS_ONLY = _env_bool("FLOTILLA_HTTPS", False)

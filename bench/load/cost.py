@@ -83,6 +83,9 @@ def main() -> int:
     parser.add_argument(
         "--callers", default="", help="with --profile: who called the functions matching this"
     )
+    parser.add_argument(
+        "--callees", default="", help="with --profile: what the functions matching this called"
+    )
     parser.add_argument("--sql", type=int, default=200, help="characters of each statement")
     parser.add_argument(
         "--cpu",
@@ -229,6 +232,8 @@ def main() -> int:
             stats.print_stats(60)
             if args.callers:
                 stats.print_callers(args.callers)
+            if args.callees:
+                stats.print_callees(args.callees)
             with CaptureQueriesContext(connection) as q:
                 call()
             for query in q.captured_queries:

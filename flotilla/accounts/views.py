@@ -261,7 +261,7 @@ def accept(request: HttpRequest, secret: str) -> HttpResponse:
         except AccountsError as exc:
             form.add_error(exc.field or None, str(exc))
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="flotilla.accounts.backends.PasswordBackend")
             messages.success(request, _welcome(inv))
             return redirect("home")
     return render(

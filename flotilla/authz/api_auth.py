@@ -29,7 +29,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from flotilla import catalogue
-from flotilla.authz import actions
+from flotilla.authz import actions, queries
 from flotilla.authz.models import ApiToken, TokenScope
 
 
@@ -273,11 +273,7 @@ class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
         if not token:
             return None
-        found = (
-            ApiToken.objects.select_related("organisation")
-            .filter(secret_sha256=ApiToken.hash_secret(token), revoked_at__isnull=True)
-            .first()
-        )
+        found = queries.active_token(ApiToken.hash_secret(token))
         if found is None:
             return None
         actions.note_token_used(token=found)

@@ -31,6 +31,7 @@ from flotilla.notifications.models import (
     Preference,
     Webhook,
 )
+from flotilla.notifications.queries import UNREAD_LOADED
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,9 @@ def _snapshot(n: Notification) -> dict[str, Any]:
 
 
 def _theirs(recipient: Any, ids: Iterable[int] | None) -> Any:
+    # The count loaded with the person (if this is one) is counted afresh after the change.
+    if getattr(recipient, UNREAD_LOADED, None) is not None:
+        delattr(recipient, UNREAD_LOADED)
     rows = Notification.objects.select_for_update().filter(recipient=recipient)
     return rows if ids is None else rows.filter(pk__in=list(ids))
 

@@ -17,10 +17,19 @@ from flotilla.notifications.models import (
 INBOX_SIZE = 200
 
 
+#: Set on a person loaded for a request (`accounts.queries.signed_in_person`): their unread
+#: count as of that statement. The actions that change it on the person drop it.
+UNREAD_LOADED = "_unread_notifications"
+
+
 def unread_count(person: Any) -> int:
-    """How many of `person`'s notifications are unread: one indexed count; 0 when signed out."""
+    """How many of `person`'s notifications are unread: as loaded with the person, else one
+    indexed count; 0 when signed out."""
     if not getattr(person, "is_authenticated", False):
         return 0
+    loaded = getattr(person, UNREAD_LOADED, None)
+    if loaded is not None:
+        return int(loaded)
     return Notification.objects.filter(recipient=person, read_at__isnull=True).count()
 
 
