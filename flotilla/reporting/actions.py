@@ -173,6 +173,30 @@ class _Current(NamedTuple):
     revision: int
 
 
+def _current_values(
+    series_ids: set[int], lo: datetime, hi: datetime
+) -> dict[tuple[int, datetime], _Current]:
+    """The current values of these series from `lo` to `hi`, locked, by (series, as-of).
+
+    Written out (ADR 0046): every report reads them. `raw()` keeps the ORM's conversions."""
+    ids = sorted(series_ids)
+    sql = (
+        f"SELECT id, series_id, as_of, value, text, missing_reason, revision"
+        f" FROM {Observation._meta.db_table}"
+        f" WHERE series_id IN ({', '.join(['%s'] * len(ids))}) AND is_current"
+        f" AND as_of >= %s AND as_of <= %s"
+    )
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    adapt = connection.ops.adapt_datetimefield_value
+    return {
+        (o.series_id, o.as_of): _Current(
+            o.pk, o.series_id, o.as_of, o.value, o.text, o.missing_reason, o.revision
+        )
+        for o in Observation.objects.raw(sql, [*ids, adapt(lo), adapt(hi)])
+    }
+
+
 def _insert_observations(
     rows: list[tuple[int, datetime, float | None, str | None, str, int]], submission_id: int
 ) -> None:
@@ -299,16 +323,7 @@ def record_report(
         times = {c.as_of for c in unique_cells}
         current: dict[tuple[int, datetime], _Current] = {}
         if unique_cells:
-            lo, hi = min(times), max(times)
-            qs = Observation.objects.filter(
-                series_id__in=set(series.values()), is_current=True, as_of__gte=lo, as_of__lte=hi
-            ).select_for_update()
-            current = {
-                (row[1], row[2]): _Current(*row)
-                for row in qs.values_list(
-                    "pk", "series_id", "as_of", "value", "text", "missing_reason", "revision"
-                )
-            }
+            current = _current_values(set(series.values()), min(times), max(times))
         new_rows: list[tuple[int, datetime, float | None, str | None, str, int]] = []
         superseded: list[_Current] = []
         for c in unique_cells:
@@ -428,9 +443,13 @@ IDEMPOTENCY_ATTEMPTS = 3
 
 
 def _stored_answer(token: Any, key: str, body_sha256: str) -> dict[str, Any] | None:
-    record = IdempotencyRecord.objects.filter(token=token, key=key).first()
-    if record is None:
+    # Every API report asks first (ADR 0046); the key is unique for the token.
+    table, key_column = IdempotencyRecord._meta.db_table, connection.ops.quote_name("key")
+    sql = f"SELECT * FROM {table} WHERE token_id = %s AND {key_column} = %s"
+    found = list(IdempotencyRecord.objects.raw(sql, [token.pk, key]))
+    if not found:
         return None
+    record = found[0]
     if record.body_sha256 != body_sha256:
         raise KeyReused(
             f"Idempotency-Key {key!r} was already used with a different body; nothing was "
