@@ -1,7 +1,7 @@
 """The session engine: Django's database sessions, read with one written-out statement.
 
-Every signed-in request reads its session first. The ORM's `get()` cost about four times
-the statement itself to build and compile (ADR 0046), so the read is written out; saving,
+Every signed-in request reads its session first. For statements this small the ORM's
+building costs more than running them (ADR 0046), so the read is written out; saving,
 creating and deleting sessions are Django's own.
 """
 

@@ -16,9 +16,9 @@ _PREFIX = "_organisation_"
 def active_token(secret_sha256: str) -> ApiToken | None:
     """The unrevoked token whose secret has this digest, with its organisation, or None.
 
-    One written-out statement: every API request makes it, and building the ORM's
-    `select_related` cost about three times running it (ADR 0046). The organisation's values
-    go through the same converters the ORM would use."""
+    One written-out statement: every API request makes it, and the ORM's `select_related`
+    cost 1.98 ms of CPU against 0.63 ms through `raw()`, timed alone (ADR 0046). The
+    organisation's values go through the same converters the ORM would use."""
     tokens, organisations = ApiToken._meta, Organisation._meta
     fields = organisations.concrete_fields
     columns = ", ".join(f"o.{f.column} AS {_PREFIX}{f.attname}" for f in fields)
@@ -31,7 +31,7 @@ def active_token(secret_sha256: str) -> ApiToken | None:
     if not found:
         return None
     token = found[0]
-    connection = connections[token._state.db or "default"]
+    connection = connections[token._state.db]
     values = []
     for field in fields:
         value: Any = token.__dict__.pop(f"{_PREFIX}{field.attname}")
