@@ -59,6 +59,7 @@ FOUNDATION = (
     "flotilla.catalogue",
     "flotilla.opel",
     "flotilla.heap",
+    "flotilla.sql",
 )
 
 #: The project shell: settings, root URLs, the API root, the home page, the command line, the

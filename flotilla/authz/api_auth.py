@@ -8,18 +8,21 @@ that routers can import them without an import cycle.
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Path, Schema
 from ninja.errors import AuthorizationError, ValidationError
+from ninja.responses import NinjaJSONEncoder
 from ninja.security import HttpBearer
 from pydantic import (
     AfterValidator,
     AwareDatetime,
+    BaseModel,
     BeforeValidator,
     GetJsonSchemaHandler,
     StringConstraints,
@@ -298,3 +301,16 @@ def require_scope(request: Any, scope: TokenScope) -> ApiToken:
             )
         )
     return token
+
+
+def encoded(schema: type[BaseModel], answer: Any) -> bytes:
+    """`answer` checked against `schema` and encoded exactly as ninja encodes an operation's
+    response: for an answer worked out once and given to many (`policy.shared_answer`), so
+    that each request neither checks nor encodes it again nor unpickles its objects."""
+    checked = schema.model_validate(answer).model_dump()
+    return json.dumps(checked, cls=NinjaJSONEncoder).encode()
+
+
+def encoded_response(body: bytes) -> HttpResponse:
+    """A 200 whose body `encoded` made; ninja gives an operation's HttpResponse as it is."""
+    return HttpResponse(body, content_type="application/json; charset=utf-8")

@@ -24,6 +24,7 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 from flotilla.audit import actions as audit
 from flotilla.jobs.models import ScheduledRun, WorkerHeartbeat, lost_after
 from flotilla.jobs.retry import TAKEN_OVER_BY, Wanted, rule_for
+from flotilla.sql import for_update
 
 if TYPE_CHECKING:
     from flotilla.jobs.schedule import Entry
@@ -235,7 +236,7 @@ def join_waiting(
         " AND started_at IS NULL AND ("
         + " OR ".join([_SAME_WORK] * len(wanted))
         + ") ORDER BY id"
-        + (" FOR UPDATE" if connection.features.has_select_for_update else "")
+        + for_update()
     )
     found: dict[str, DBTaskResult] = {}
     for row in DBTaskResult.objects.raw(sql, params):

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from pydantic import BaseModel, BeforeValidator
@@ -19,6 +19,8 @@ from flotilla.authz.api_auth import (
     MeasureCode,
     OrgCode,
     Slug,
+    encoded,
+    encoded_response,
     field_errors,
     has_nul,
     require_scope,
@@ -199,7 +201,7 @@ def collaborative_picture(
         QueryTime | None,
         Query(description="A past moment (ISO 8601 with offset); omitted for the live picture."),
     ] = None,
-) -> dict[str, Any]:
+) -> HttpResponse:
     """Each member's latest values of every measure, now or as at a past moment.
 
     404 if the token's organisation is not a member of the collaborative.
@@ -209,12 +211,15 @@ def collaborative_picture(
         raise Http404
     collab = find_collaborative(viewer.organisation_ids, slug)
     # Nothing in it depends on the token: one answer serves for a few seconds every reader
-    # who may see the same (ADR 0038; live, the same of the members, ADR 0039).
-    return policy.shared_answer(
-        viewer,
-        ("picture API", collab.slug, at),
-        lambda as_viewer: _picture(as_viewer, collab, at),
-        owners=member_ids(collab) if at is None else None,
+    # who may see the same (ADR 0038; live, the same of the members, ADR 0039), kept as the
+    # body it is sent as (ADR 0047).
+    return encoded_response(
+        policy.shared_answer(
+            viewer,
+            ("picture API", collab.slug, at),
+            lambda as_viewer: encoded(PictureOut, _picture(as_viewer, collab, at)),
+            owners=member_ids(collab) if at is None else None,
+        )
     )
 
 

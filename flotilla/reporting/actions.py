@@ -33,6 +33,7 @@ from flotilla.reporting.validation import (
     ReportTimes,
     check_cells,
 )
+from flotilla.sql import for_update, placeholders
 
 
 @dataclass
@@ -134,10 +135,10 @@ def _series_ids(
     sql = (
         f"SELECT s.id, s.organisation_id, s.site_id, m.code FROM {series.db_table} s"
         f" JOIN {measures.db_table} m ON m.id = s.measure_id"
-        f" WHERE s.organisation_id IN ({', '.join(['%s'] * len(org_ids))})"
+        f" WHERE s.organisation_id IN ({placeholders(org_ids)})"
     )
-    if lock and connection.features.has_select_for_update_of:
-        sql += " ORDER BY s.id FOR UPDATE OF s"
+    if lock:
+        sql += f" ORDER BY s.id{for_update(of='s')}"
 
     def fetch() -> dict[tuple[int, int | None, str], int]:
         with connection.cursor() as cursor:
@@ -183,11 +184,9 @@ def _current_values(
     sql = (
         f"SELECT id, series_id, as_of, value, text, missing_reason, revision"
         f" FROM {Observation._meta.db_table}"
-        f" WHERE series_id IN ({', '.join(['%s'] * len(ids))}) AND is_current"
-        f" AND as_of >= %s AND as_of <= %s"
+        f" WHERE series_id IN ({placeholders(ids)}) AND is_current"
+        f" AND as_of >= %s AND as_of <= %s{for_update()}"
     )
-    if connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
     adapt = connection.ops.adapt_datetimefield_value
     return {
         (o.series_id, o.as_of): _Current(

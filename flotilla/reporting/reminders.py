@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
@@ -38,6 +38,7 @@ from flotilla.notifications import actions as notifications
 from flotilla.notifications.models import Notification
 from flotilla.organisations.models import OrganisationKind
 from flotilla.reporting.models import Observation, Reminder
+from flotilla.sql import for_update, placeholders
 
 #: Who sends reminders.
 REMINDERS = Principal.system("reporting reminders")
@@ -145,10 +146,8 @@ def clear_after_report(*, by: Any, newest: dict[int, datetime]) -> int:
     organisations = sorted(newest)
     sql = (
         f"SELECT * FROM {Reminder._meta.db_table} WHERE cleared_at IS NULL"
-        f" AND organisation_id IN ({', '.join(['%s'] * len(organisations))})"
+        f" AND organisation_id IN ({placeholders(organisations)}){for_update()}"
     )
-    if connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
     reminders = [
         r
         for r in Reminder.objects.raw(sql, organisations)

@@ -1,0 +1,54 @@
+"""The pieces of the statements written out by hand (flotilla.sql) say what the ORM would."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from flotilla.reporting.models import Reminder, Series
+from flotilla.sql import for_update, placeholders
+
+pytestmark = pytest.mark.django_db
+
+
+def _orm_sql(queryset) -> str:
+    sql, _ = queryset.query.sql_with_params()
+    return sql
+
+
+def test_placeholders_give_one_parameter_for_each_value():
+    assert placeholders([7]) == "%s"
+    assert placeholders({3, 1, 2}) == "%s, %s, %s"
+
+
+def test_placeholders_for_an_in_read_what_the_orm_reads():
+    ids = [1, 2, 3]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {Reminder._meta.db_table}"
+            f" WHERE organisation_id IN ({placeholders(ids)})",
+            ids,
+        )
+        (written,) = cursor.fetchone()
+    assert written == Reminder.objects.filter(organisation_id__in=ids).count()
+
+
+def test_the_row_lock_is_the_clause_the_orm_writes_for_select_for_update():
+    orm = _orm_sql(Reminder.objects.select_for_update())
+    if connection.features.has_select_for_update:
+        assert for_update() == " FOR UPDATE"
+        assert orm.endswith(" FOR UPDATE")
+    else:
+        assert for_update() == ""
+        assert "FOR UPDATE" not in orm
+
+
+def test_a_row_lock_of_one_table_is_the_clause_the_orm_writes_for_of_self():
+    orm = _orm_sql(Series.objects.select_related("measure").select_for_update(of=("self",)))
+    table = connection.ops.quote_name(Series._meta.db_table)
+    if connection.features.has_select_for_update_of:
+        assert orm.endswith(f"FOR UPDATE OF {table}")
+        assert for_update(of="s") == " FOR UPDATE OF s"
+    else:
+        assert "FOR UPDATE" not in orm
+        assert for_update(of="s") == ""
