@@ -67,7 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 ## make bench-load: the load test, not part of `make bench` (Locust against gunicorn with the
-## production settings on a scratch PostgreSQL database at 127.0.0.1:5432; about 14 minutes).
+## production settings on a scratch PostgreSQL database at 127.0.0.1:5432; about 10–14 minutes).
 ## Shorter: make bench-load LOAD_ARGS="--steady 20 --burst 10 --step 15 --max-steps 2"
 .PHONY: bench-load
 bench-load: $(STAMP)

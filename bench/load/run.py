@@ -1,7 +1,7 @@
 """`make bench-load`: Flotilla under load on PostgreSQL behind gunicorn with the production
 settings, driven by Locust on loopback, every phase bounded in time.
 
-    .venv/bin/python bench/load/run.py                      # the full run (about 14 minutes)
+    .venv/bin/python bench/load/run.py                      # the full run (about 10–14 minutes)
     .venv/bin/python bench/load/run.py --steady 20 --burst 10 --step 15 --max-steps 2  # smoke
 
 1. A scratch PostgreSQL database (`--postgres`, default postgres://postgres@127.0.0.1:5432),
