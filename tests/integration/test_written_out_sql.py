@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+from flotilla.organisations.models import Organisation
 from flotilla.reporting.models import Reminder, Series
 from flotilla.sql import for_update, placeholders
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 
@@ -22,15 +24,16 @@ def test_placeholders_give_one_parameter_for_each_value():
 
 
 def test_placeholders_for_an_in_read_what_the_orm_reads():
-    ids = [1, 2, 3]
+    organisations = [f.OrganisationFactory() for _ in range(4)]
+    ids = [o.pk for o in organisations[:3]]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT COUNT(*) FROM {Reminder._meta.db_table}"
-            f" WHERE organisation_id IN ({placeholders(ids)})",
+            f"SELECT id FROM {Organisation._meta.db_table} WHERE id IN ({placeholders(ids)})",
             ids,
         )
-        (written,) = cursor.fetchone()
-    assert written == Reminder.objects.filter(organisation_id__in=ids).count()
+        written = sorted(row[0] for row in cursor.fetchall())
+    assert written == sorted(ids)
+    assert written == sorted(Organisation.objects.filter(pk__in=ids).values_list("pk", flat=True))
 
 
 def test_the_row_lock_is_the_clause_the_orm_writes_for_select_for_update():
