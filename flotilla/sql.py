@@ -13,7 +13,12 @@ from django.db import connection
 
 
 def placeholders(values: Sized) -> str:
-    """The parameters of an `IN (…)` of these values: `%s, %s, …`, one for each."""
+    """The parameters of an `IN (…)` of these values: `%s, %s, …`, one for each.
+
+    Raises ValueError for none: `IN ()` is an error on PostgreSQL (SQLite takes it), so the
+    caller answers an empty question without asking, as the ORM does."""
+    if not len(values):
+        raise ValueError("an IN (…) needs at least one value")
     return ", ".join(["%s"] * len(values))
 
 

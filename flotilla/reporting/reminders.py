@@ -142,6 +142,8 @@ def clear_after_report(*, by: Any, newest: dict[int, datetime]) -> int:
     """Clear the open reminders of organisations that just reported something newer than
     what they had when reminded (`newest`: organisation id → newest time in the report).
     Called inside the report's transaction; returns how many were cleared."""
+    if not newest:
+        return 0
     # Every report asks, and most find none: the statement is written out (ADR 0046).
     organisations = sorted(newest)
     sql = (

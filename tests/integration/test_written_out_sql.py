@@ -23,6 +23,11 @@ def test_placeholders_give_one_parameter_for_each_value():
     assert placeholders({3, 1, 2}) == "%s, %s, %s"
 
 
+def test_placeholders_refuse_an_empty_in_which_postgresql_cannot_read():
+    with pytest.raises(ValueError, match="at least one value"):
+        placeholders([])
+
+
 def test_placeholders_for_an_in_read_what_the_orm_reads():
     organisations = [f.OrganisationFactory() for _ in range(4)]
     ids = [o.pk for o in organisations[:3]]

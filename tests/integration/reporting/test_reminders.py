@@ -4,6 +4,8 @@ cleared by the next report."""
 from datetime import timedelta
 
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from flotilla.audit.models import AuditEvent
@@ -73,6 +75,16 @@ def test_the_next_report_clears_the_reminder_and_marks_it_read(cast):
     assert not _unread(reporter).exists()
     assert Reminder.objects.get().cleared_at is not None
     assert AuditEvent.objects.filter(action="reporting.reminder_cleared").count() == 1
+
+
+def test_a_report_of_no_organisation_clears_nothing_and_asks_nothing(cast):
+    now = timezone.now()
+    f.report(cast.north, now - timedelta(hours=5), ga_open=100)
+    reminders.send_due(now=now)
+    with CaptureQueriesContext(connection) as queries:
+        assert reminders.clear_after_report(by=f.SYSTEM, newest={}) == 0
+    assert not queries.captured_queries
+    assert Reminder.objects.get().cleared_at is None
 
 
 def test_an_older_figure_sent_late_does_not_clear_the_reminder(cast):
