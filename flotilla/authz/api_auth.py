@@ -8,7 +8,6 @@ that routers can import them without an import cycle.
 from __future__ import annotations
 
 import inspect
-import json
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -17,7 +16,7 @@ from typing import Annotated, Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Path, Schema
 from ninja.errors import AuthorizationError, ValidationError
-from ninja.responses import NinjaJSONEncoder
+from ninja.renderers import JSONRenderer
 from ninja.security import HttpBearer
 from pydantic import (
     AfterValidator,
@@ -303,14 +302,20 @@ def require_scope(request: Any, scope: TokenScope) -> ApiToken:
     return token
 
 
-def encoded(schema: type[BaseModel], answer: Any) -> bytes:
-    """`answer` checked against `schema` and encoded exactly as ninja encodes an operation's
-    response: for an answer worked out once and given to many (`policy.shared_answer`), so
-    that each request neither checks nor encodes it again nor unpickles its objects."""
+def encoded(request: HttpRequest, schema: type[BaseModel], answer: Any) -> bytes:
+    """`answer` checked against `schema` and rendered by ninja's own JSON renderer, as an
+    operation's response is: for an answer worked out once and given to many
+    (`policy.shared_answer`), so that each request neither checks nor encodes it again nor
+    unpickles its objects (ADR 0047)."""
     checked = schema.model_validate(answer).model_dump()
-    return json.dumps(checked, cls=NinjaJSONEncoder).encode()
+    return _RENDERER.render(request, checked, response_status=200).encode()
 
 
 def encoded_response(body: bytes) -> HttpResponse:
     """A 200 whose body `encoded` made; ninja gives an operation's HttpResponse as it is."""
-    return HttpResponse(body, content_type="application/json; charset=utf-8")
+    return HttpResponse(body, content_type=_CONTENT_TYPE)
+
+
+#: The API's renderer (NinjaAPI's default) and the content type ninja gives its answers.
+_RENDERER = JSONRenderer()
+_CONTENT_TYPE = f"{JSONRenderer.media_type}; charset={JSONRenderer.charset}"

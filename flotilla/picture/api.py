@@ -217,7 +217,7 @@ def collaborative_picture(
         policy.shared_answer(
             viewer,
             ("picture API", collab.slug, at),
-            lambda as_viewer: encoded(PictureOut, _picture(as_viewer, collab, at)),
+            lambda as_viewer: encoded(request, PictureOut, _picture(as_viewer, collab, at)),
             owners=member_ids(collab) if at is None else None,
         )
     )

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
+from ninja.renderers import JSONRenderer
 
 from flotilla.authz import actions as authz_actions
 from flotilla.authz.models import TokenScope
@@ -69,6 +70,20 @@ def test_a_member_token_reads_every_members_latest_figures(reported, client):
     assert not any(r["org_code"] == "RX1" for r in body["rows"])
     assert body["coverage"] == {"reported_recently": 2, "members": 2}
     assert body["is_live"] is True
+
+
+def test_the_picture_kept_as_its_body_is_sent_as_ninja_sends_every_answer(reported, client):
+    secret = issue(reported)
+    picture = get(client, secret, f"/api/collaboratives/{reported.collab.slug}/picture")
+    listed = get(client, secret, "/api/collaboratives")
+    assert picture["Content-Type"] == listed["Content-Type"]
+    # The same text as ninja's renderer gives the same values: its separators, its times.
+    assert (
+        picture.content == JSONRenderer().render(None, picture.json(), response_status=200).encode()
+    )
+    assert (
+        listed.content == JSONRenderer().render(None, listed.json(), response_status=200).encode()
+    )
 
 
 def test_the_picture_as_at_a_past_moment_shows_what_was_known_then(reported, client):
